@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The only module that touches `process`: argv, streams, signals and the exit code.
+import { createInterface } from "node:readline/promises";
+import type { CliIo } from "./io.js";
+import { wantColor } from "./io.js";
+import { runCli } from "./main.js";
+
+const io: CliIo = {
+  write: (s) => process.stdout.write(s),
+  error: (s) => process.stderr.write(s),
+  stderrIsTty: process.stderr.isTTY === true,
+  interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+  color: wantColor(process.stdout.isTTY === true, process.env),
+  env: process.env,
+  cwd: process.cwd(),
+  async confirm(question) {
+    if (!(process.stdin.isTTY && process.stdout.isTTY)) return false;
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(`${question} [y/N] `);
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      rl.close();
+    }
+  },
+  onInterrupt(handler) {
+    const h = (sig: NodeJS.Signals) => handler(sig);
+    process.on("SIGINT", h);
+    process.on("SIGTERM", h);
+    return () => {
+      process.off("SIGINT", h);
+      process.off("SIGTERM", h);
+    };
+  },
+};
+
+// A closed pipe (breachkit ... | head) is not an error worth a stack trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+});
+
+const code = await runCli(process.argv.slice(2), io);
+process.exitCode = code;

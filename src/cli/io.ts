@@ -1,0 +1,34 @@
+/**
+ * The streams and environment a command sees. Only `bin.ts` builds one from `process`;
+ * tests build their own, so every command can be driven without touching the process.
+ */
+import pc from "picocolors";
+
+export interface CliIo {
+  write(text: string): void;
+  error(text: string): void;
+  /** stderr is a terminal: progress may redraw a line. */
+  readonly stderrIsTty: boolean;
+  /** stdin and stdout are terminals: a command may ask for confirmation. */
+  readonly interactive: boolean;
+  readonly color: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Ask a yes/no question on the terminal; false when not interactive. */
+  confirm(question: string): Promise<boolean>;
+  /** Register a handler for SIGINT/SIGTERM; returns a function that removes it. */
+  onInterrupt(handler: (signal: string) => void): () => void;
+}
+
+export type Colors = ReturnType<typeof pc.createColors>;
+
+export function colorsFor(io: Pick<CliIo, "color">): Colors {
+  return pc.createColors(io.color);
+}
+
+/** Color only on a terminal and never with NO_COLOR (https://no-color.org). */
+export function wantColor(isTty: boolean, env: Readonly<Record<string, string | undefined>>) {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0") return true;
+  return isTty && env.TERM !== "dumb";
+}

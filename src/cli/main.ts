@@ -1,0 +1,76 @@
+import { Command, CommanderError } from "commander";
+import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
+import { errorMessage } from "../util/result.js";
+import { VERSION } from "../version.js";
+import type { CommandContext } from "./command.js";
+import { COMMANDS } from "./commands/index.js";
+import { type CliIo, colorsFor } from "./io.js";
+
+const DESCRIPTION = `Incident response for Linux servers that run their services in Docker.
+
+Secure the evidence first, find what is wrong and where, contain it with proof.
+Read-only on the host unless a command says otherwise (contain).`;
+
+/** Build the program; exported so that help and option tables can be tested. */
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command("breachkit")
+    .description(DESCRIPTION)
+    .version(VERSION, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .showHelpAfterError("(run with --help for usage and examples)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.write(s),
+      writeErr: (s) => ctx.io.error(s),
+    })
+    .addHelpText(
+      "after",
+      `
+Start here:
+  $ breachkit triage              what is wrong on this host, ranked, in seconds
+  $ breachkit collect --archive   secure the evidence before anything is shut down
+
+Exit codes: 0 nothing at or above the threshold, 1 findings (contain: not contained),
+2 could not do the job. Colors only on a terminal; NO_COLOR is honoured.`,
+    );
+  for (const register of COMMANDS) register(program, ctx);
+  return program;
+}
+
+/** Run the CLI with the given arguments (without node and script); returns the exit code. */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const ctx: CommandContext = {
+    io,
+    setExitCode(code) {
+      exitCode = Math.max(exitCode, code);
+    },
+  };
+  const program = buildProgram(ctx);
+  // Commander's own exitOverride applies to subcommands only when set on each.
+  for (const sub of program.commands) {
+    sub.exitOverride().configureOutput({
+      writeOut: (s) => io.write(s),
+      writeErr: (s) => io.error(s),
+    });
+  }
+  const c = colorsFor(io);
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit with 0; usage errors were already printed by commander.
+      return e.exitCode === 0 ? 0 : EXIT_ERROR;
+    }
+    if (e instanceof BreachkitError) {
+      io.error(`${c.red("error:")} ${e.message}\n`);
+      if (e.hint) io.error(`${c.dim("what to do:")} ${e.hint}\n`);
+      return EXIT_ERROR;
+    }
+    io.error(`${c.red("internal error:")} ${errorMessage(e)}\n`);
+    if (e instanceof Error && e.stack && io.env.BREACHKIT_DEBUG) io.error(`${e.stack}\n`);
+    io.error("This is a bug in breachkit; please report it with the command you ran.\n");
+    return EXIT_ERROR;
+  }
+}
