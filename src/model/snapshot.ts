@@ -30,6 +30,12 @@ export const ExecutableSchema = z.object({
   size: z.number().int().nonnegative().nullable(),
   dev: z.number().int().nullable(),
   ino: z.number().int().nullable(),
+  /**
+   * For a process in a container: true when the executable is not part of the image (it
+   * lives only in the container's writable layer, or was deleted there: a dropped binary);
+   * false when it comes from the image; null when unknown or not in a container.
+   */
+  upperLayer: z.boolean().nullable(),
   /** Why the executable could not be read or hashed (kernel thread, permission, vanished). */
   error: z.string().nullable(),
 });
