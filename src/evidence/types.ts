@@ -52,6 +52,17 @@ export interface WriteOptions {
   source: string;
   /** Stop after this many bytes and mark the entry truncated. */
   maxBytes?: number;
+  /** Called with each chunk's byte count as it is written (for a progress display). */
+  onBytes?: (n: number) => void;
+}
+
+export interface CopyOptions extends Partial<WriteOptions> {
+  /**
+   * Follow a symlink in the last component of the source path. Default: only for the magic
+   * links /proc/<pid>/exe and /proc/<pid>/fd/<n> (a deleted or memfd executable); any other
+   * symlink is refused, since an attacker may point a log path at another file.
+   */
+  followSymlink?: boolean;
 }
 
 export interface BundleWriter {
@@ -68,7 +79,7 @@ export interface BundleWriter {
     opts: WriteOptions,
   ): Promise<ManifestEntry>;
   /** Copy a host file byte for byte (streamed and hashed on the way). */
-  copyFile(relPath: string, srcPath: string, opts: Partial<WriteOptions>): Promise<ManifestEntry>;
+  copyFile(relPath: string, srcPath: string, opts?: CopyOptions): Promise<ManifestEntry>;
   /**
    * Run one step: logs its action, duration and result. An expected failure is logged
    * and returned as undefined, never thrown; a fatal one (disk full, interrupted) rethrows.
@@ -77,4 +88,6 @@ export interface BundleWriter {
   /** Write manifest.json and SEAL. Safe to call once; later writes are refused. */
   seal(opts: { complete: boolean; reason?: string }): Promise<{ manifestSha256: string }>;
   readonly sealed: boolean;
+  /** The files written so far, in the order they were written. */
+  readonly entries: readonly ManifestEntry[];
 }

@@ -1,4 +1,6 @@
 import type { RegisterCommand } from "../command.js";
+import { registerScan } from "./scan.js";
+import { registerVerify } from "./verify.js";
 
 /** Every command, in the order of the playbook. Add a command here when it works. */
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [registerVerify, registerScan];

@@ -1,0 +1,102 @@
+/**
+ * Benchmark: the process part of `breachkit snapshot` (readProcesses) against `ps aux`, on
+ * this host plus N sleeping processes the benchmark starts and later ends by their pids.
+ *
+ *   npx tsx bench/proc-vs-ps.ts [N]      (default N = 2000)
+ *
+ * Prints the median wall time of each over several runs and the ratio (target: <= 1.5).
+ * "warm hash cache" is what a second snapshot in the same run (watch, contain) costs;
+ * "cold hashing" is the first snapshot, which hashes every distinct executable once.
+ */
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
+import { readHostFacts } from "../src/observe/proc/host-facts.js";
+import { type HashCacheEntry, readProcesses } from "../src/observe/proc/processes.js";
+
+const run = promisify(execFile);
+const N = Number(process.argv[2] ?? 2000);
+const RUNS = 9;
+
+function min(xs: number[]): number {
+  return Math.min(...xs);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+const pids: number[] = [];
+function cleanup(): void {
+  // Only the processes this benchmark started, by pid.
+  for (const pid of pids.splice(0)) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+process.on("exit", cleanup);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+async function main(): Promise<void> {
+  for (let i = 0; i < N; i++) {
+    const child = spawn("sleep", ["600"], { stdio: "ignore" });
+    if (child.pid !== undefined) pids.push(child.pid);
+    child.unref();
+  }
+  const facts = await readHostFacts();
+  const base = { bootTimeMs: facts.bootTimeMs ?? 0, clockTicks: facts.host.clockTicks };
+  const psRows = (await run("ps", ["aux"], { maxBuffer: 64 * 1024 * 1024 })).stdout.split("\n");
+  console.log(`started ${pids.length} sleep processes; ps aux lists ${psRows.length - 2}`);
+
+  // Warm-up: page cache and JIT, and a filled hash cache for the warm runs.
+  const cache = new Map<string, HashCacheEntry>();
+  const coldHash = await time(() => readProcesses({ ...base, hashCache: cache }));
+  await run("ps", ["aux"], { maxBuffer: 64 * 1024 * 1024 });
+
+  const ps: number[] = [];
+  const warm: number[] = [];
+  const noHash: number[] = [];
+  let count = 0;
+  for (let i = 0; i < RUNS; i++) {
+    ps.push(await time(() => run("ps", ["aux"], { maxBuffer: 64 * 1024 * 1024 })));
+    warm.push(
+      await time(async () => {
+        count = (await readProcesses({ ...base, hashCache: cache })).processes.length;
+      }),
+    );
+    noHash.push(await time(() => readProcesses({ ...base, hashExecutables: false })));
+  }
+  // Both statistics: on a shared machine the minimum is the least disturbed run of each.
+  const line = (label: string, xs: number[]) => {
+    const med = median(xs);
+    const low = min(xs);
+    const ratios = `ratio ${(med / median(ps)).toFixed(2)} median, ${(low / min(ps)).toFixed(2)} min`;
+    console.log(`${label.padEnd(40)} ${med.toFixed(1)} / ${low.toFixed(1)} ms  ${ratios}`);
+  };
+  console.log(`readProcesses saw ${count} processes; median / min of ${RUNS} runs:`);
+  line("ps aux", ps);
+  line("readProcesses (warm hash cache)", warm);
+  line("readProcesses (hashExecutables: false)", noHash);
+  console.log(`readProcesses, cold hashing (first run): ${coldHash.toFixed(1)} ms`);
+}
+
+main()
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

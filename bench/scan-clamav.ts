@@ -1,0 +1,85 @@
+/**
+ * ClamAV throughput: `clamscan -r` against breachkit's scan engine on the same tree and the same
+ * database, then the engine again with its cache warm. Each engine run starts its own clamd, so
+ * clamd's in-memory clean-file cache never carries over between runs.
+ *
+ *   npx tsx bench/scan-clamav.ts [TREE] [DB_DIR]
+ * defaults: /usr/lib/x86_64-linux-gnu, test/fixtures/clamav-db
+ */
+import { spawnSync } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runClamav } from "../src/observe/scanners/clamav.js";
+import { openScanCache } from "../src/observe/scanners/scan-cache.js";
+import { walkFiles } from "../src/observe/scanners/walk.js";
+import { silentProgress } from "../src/tell/progress.js";
+
+const tree = resolve(process.argv[2] ?? "/usr/lib/x86_64-linux-gnu");
+const db = resolve(process.argv[3] ?? "test/fixtures/clamav-db");
+
+async function warmPageCache(): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for await (const f of walkFiles(tree, { skip: new Set(), onError: () => {}, maxFiles: 1e7 })) {
+    files++;
+    bytes += Number(f.stat.size);
+    await new Promise<void>((ok) => {
+      const s = createReadStream(f.path);
+      s.on("data", () => {});
+      s.on("close", () => ok());
+      s.on("error", () => ok());
+    });
+  }
+  return { files, bytes };
+}
+
+function clamscan(): number {
+  const t = performance.now();
+  const r = spawnSync("clamscan", ["-d", db, "-r", "-i", "--no-summary", tree], {
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`clamscan exit ${r.status}: ${r.stderr}`);
+  return (performance.now() - t) / 1000;
+}
+
+async function engine(cacheDir: string) {
+  const t = performance.now();
+  const r = await runClamav({
+    targets: [{ kind: "host", paths: [tree] }],
+    dbDir: db,
+    cache: (key) => openScanCache(cacheDir, key),
+    progress: silentProgress,
+    timeoutMs: 3_600_000,
+    useSystemClamd: false,
+  });
+  if (r.status !== "ok") throw new Error(`engine: ${r.summary}`);
+  return { seconds: (performance.now() - t) / 1000, summary: r.summary };
+}
+
+const cacheDir = await mkdtemp(join(tmpdir(), "breachkit-bench-cache-"));
+try {
+  const size = await warmPageCache();
+  console.log(
+    `tree ${tree}: ${size.files} files, ${(size.bytes / 2 ** 20).toFixed(0)} MiB; db ${db}; ${cpus().length} CPUs`,
+  );
+  const cs = clamscan();
+  console.log(`clamscan -r                 ${cs.toFixed(2)} s`);
+  const cold = await engine(cacheDir);
+  console.log(`breachkit (clamd, cold)     ${cold.seconds.toFixed(2)} s   ${cold.summary}`);
+  const warm = await engine(cacheDir);
+  console.log(`breachkit (clamd, warm)     ${warm.seconds.toFixed(2)} s   ${warm.summary}`);
+  const cs2 = clamscan();
+  console.log(`clamscan -r (again)         ${cs2.toFixed(2)} s`);
+  const ref = Math.min(cs, cs2);
+  console.log(
+    `ratio clamscan / breachkit cold: ${(ref / cold.seconds).toFixed(2)}x (target >= 1.8x)`,
+  );
+  console.log(
+    `ratio cold / warm:               ${(cold.seconds / warm.seconds).toFixed(1)}x (target >= 10x)`,
+  );
+} finally {
+  await rm(cacheDir, { recursive: true, force: true });
+}

@@ -1,0 +1,39 @@
+import type { Engine } from "../../model/snapshot.js";
+import { errorMessage } from "../../util/result.js";
+import type { DockerEngine } from "./engine.js";
+import { isEngineError } from "./engine-error.js";
+import type { EngineInfo, EngineVersion } from "./engine-types.js";
+
+/** The model's view of the engine from its version and info answers. */
+export function toEngine(endpoint: string, version: EngineVersion, info: EngineInfo): Engine {
+  return {
+    available: true,
+    endpoint,
+    version: version.Version,
+    apiVersion: version.ApiVersion,
+    storageDriver: info.Driver ?? null,
+    dockerRootDir: info.DockerRootDir ?? null,
+    error: null,
+  };
+}
+
+/**
+ * Asks the engine who it is; never throws. An engine that is down is a fact of the snapshot
+ * (`available: false` with the reason), not a failure of it.
+ */
+export async function probeEngine(engine: DockerEngine): Promise<Engine> {
+  try {
+    const [version, info] = await Promise.all([engine.version(), engine.info()]);
+    return toEngine(engine.endpoint, version, info);
+  } catch (e) {
+    return {
+      available: false,
+      endpoint: engine.endpoint,
+      version: null,
+      apiVersion: null,
+      storageDriver: null,
+      dockerRootDir: null,
+      error: isEngineError(e) ? e.message : errorMessage(e),
+    };
+  }
+}

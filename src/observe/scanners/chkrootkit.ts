@@ -1,0 +1,230 @@
+/**
+ * chkrootkit: its exit code is always 0, so its text is the result. Run with -q on the host and
+ * with -r ROOT against each running container's filesystem as seen from the host.
+ */
+import type { Finding, Severity } from "../../model/finding.js";
+import { errorMessage } from "../../util/result.js";
+import { findExecutable, runTool } from "./run-tool.js";
+import type { ScanGap, ToolReport } from "./types.js";
+
+export type ChkrootkitKind = "infected" | "disabled" | "warning" | "clean" | "not-tested" | "other";
+
+export interface ChkrootkitItem {
+  /** The check's name (`amd`, `sniffer`, "Linux.Xor.DDoS") or "" for a bare WARNING block. */
+  check: string;
+  status: string;
+  kind: ChkrootkitKind;
+  /** Lines printed under it (a WARNING block up to its blank line, or detail lines). */
+  lines: string[];
+  /** 1-based line of the item in the output. */
+  line: number;
+}
+
+const HEAD = /^(?:Checking `(.+?)'\.\.\.|Searching for (.+?)\.\.\.)\s*(.*)$/;
+
+export function statusKind(status: string): ChkrootkitKind {
+  const s = status.trim();
+  if (/(Vulnerable|INFECTED) but disabled/i.test(s)) return "disabled";
+  if (/INFECTED/.test(s)) return "infected";
+  if (/^WARNING/.test(s)) return "warning";
+  if (/^not tested/i.test(s)) return "not-tested";
+  if (
+    /^(not infected|not found|nothing found|nothing detected|no suspect files|started|finished|done|not promisc)/i.test(
+      s,
+    ) ||
+    s === ""
+  )
+    return "clean";
+  return "other";
+}
+
+/** Parse chkrootkit's output, verbose or -q. */
+export function parseChkrootkit(text: string): ChkrootkitItem[] {
+  const items: ChkrootkitItem[] = [];
+  const lines = text.split("\n");
+  let block: ChkrootkitItem | null = null;
+  let lastHead: ChkrootkitItem | null = null;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, "");
+    if (block) {
+      if (line.trim() === "") {
+        block = null;
+        continue;
+      }
+      block.lines.push(line);
+      continue;
+    }
+    if (line.startsWith("WARNING: ")) {
+      // A WARNING block belongs to the check whose status line said WARNING just before it.
+      const check = lastHead?.kind === "warning" ? lastHead.check : "";
+      block = { check, status: line, kind: "warning", lines: [line], line: i + 1 };
+      items.push(block);
+      if (lastHead?.kind === "warning") lastHead.kind = "clean";
+      continue;
+    }
+    const h = HEAD.exec(line);
+    if (h) {
+      const status = h[3] ?? "";
+      lastHead = {
+        check: (h[1] ?? h[2])!,
+        status,
+        kind: statusKind(status),
+        lines: [],
+        line: i + 1,
+      };
+      items.push(lastHead);
+      continue;
+    }
+    if (line.trim() === "" || line.startsWith("ROOTDIR is")) continue;
+    const kind = statusKind(line);
+    if (kind === "infected" || kind === "disabled") {
+      items.push({ check: lastHead?.check ?? "", status: line, kind, lines: [line], line: i + 1 });
+      continue;
+    }
+    // Detail lines (chkproc, chkdirs, ifpromisc output) go with the last check.
+    if (lastHead) lastHead.lines.push(line);
+    else items.push({ check: "", status: line, kind: "other", lines: [line], line: i + 1 });
+  }
+  return items;
+}
+
+/** Items that become findings: infected, disabled-but-vulnerable, warnings, unexplained output. */
+export function chkrootkitFindings(
+  items: readonly ChkrootkitItem[],
+  where: string,
+  containerId: string | null,
+  outputFile: string,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const it of items) {
+    let severity: Severity;
+    let confidence: Finding["confidence"];
+    if (it.kind === "infected") {
+      severity = "high";
+      confidence = "medium";
+    } else if (it.kind === "warning") {
+      severity = "medium";
+      confidence = "low";
+    } else if (it.kind === "disabled") {
+      severity = "low";
+      confidence = "low";
+    } else if (
+      it.kind === "other" ||
+      (it.kind === "clean" && it.lines.some((l) => /Warning|Possible/i.test(l)))
+    ) {
+      severity = "low";
+      confidence = "low";
+    } else continue;
+    const name = it.check ? `${it.check}: ` : "";
+    const head = it.kind === "warning" ? it.status.replace(/^WARNING: /, "") : it.status;
+    out.push({
+      rule: `chkrootkit.${it.kind === "clean" ? "other" : it.kind}`,
+      severity,
+      confidence,
+      title: `chkrootkit: ${name}${head.trim()}`.slice(0, 300),
+      where,
+      containerId,
+      evidence: [
+        {
+          file: outputFile,
+          line: it.line,
+          text: (it.lines.length ? it.lines : [it.status]).slice(0, 200).join("\n"),
+        },
+      ],
+      next:
+        it.kind === "infected"
+          ? "Compare the named binary with its package (dpkg --verify, debsums) from a trusted system, and preserve it before changing anything."
+          : "Read the listed lines: chkrootkit is noisy; a path or process you cannot explain deserves a look.",
+      source: "chkrootkit",
+      falsePositive: null,
+    });
+  }
+  return out;
+}
+
+export interface ChkrootkitRoot {
+  where: string;
+  containerId: string | null;
+  /** "/" for the host, else /proc/<pid>/root. */
+  root: string;
+}
+
+export interface RunChkrootkitOptions {
+  roots: ChkrootkitRoot[];
+  timeoutMs: number;
+  executable?: string;
+  signal?: AbortSignal;
+}
+
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 100) || "_";
+}
+
+export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolReport> {
+  const started = Date.now();
+  const exe = await findExecutable(opts.executable ?? "chkrootkit");
+  if (!exe) {
+    return {
+      tool: "chkrootkit",
+      status: "missing",
+      summary: "chkrootkit is not installed (apt-get install chkrootkit)",
+      findings: [],
+      gaps: [
+        {
+          tool: "chkrootkit",
+          what: "chkrootkit",
+          reason: "not installed: apt-get install chkrootkit",
+        },
+      ],
+      durationMs: 0,
+      raw: {},
+      parsed: null,
+    };
+  }
+  const findings: Finding[] = [];
+  const gaps: ScanGap[] = [];
+  const raw: Record<string, string> = {};
+  const parsed: Record<string, unknown> = {};
+  let timedOut = false;
+  for (const r of opts.roots) {
+    const name = r.root === "/" ? "host" : `container-${slug(r.where)}`;
+    const args = r.root === "/" ? ["-q"] : ["-q", "-r", r.root];
+    try {
+      const run = await runTool(exe, args, {
+        timeoutMs: opts.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      raw[`${name}.stdout.txt`] = run.stdout;
+      raw[`${name}.stderr.txt`] = run.stderr;
+      const items = parseChkrootkit(run.stdout);
+      parsed[name] = { argv: run.argv, exitCode: run.exitCode, timedOut: run.timedOut, items };
+      findings.push(
+        ...chkrootkitFindings(items, r.where, r.containerId, `scans/chkrootkit/${name}.stdout.txt`),
+      );
+      if (run.timedOut) {
+        timedOut = true;
+        gaps.push({
+          tool: "chkrootkit",
+          what: `chkrootkit ${args.join(" ")}`,
+          reason: "timed out; partial output kept",
+        });
+      }
+    } catch (e) {
+      gaps.push({
+        tool: "chkrootkit",
+        what: `chkrootkit ${args.join(" ")}`,
+        reason: errorMessage(e),
+      });
+    }
+  }
+  return {
+    tool: "chkrootkit",
+    status: timedOut ? "timeout" : gaps.length > 0 && findings.length === 0 ? "error" : "ok",
+    summary: `${opts.roots.length} root(s), ${findings.length} finding(s)`,
+    findings,
+    gaps,
+    durationMs: Date.now() - started,
+    raw,
+    parsed,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * What the scan engine takes and gives back. Targets are explicit so that the engine runs the
+ * same from the CLI (built from a snapshot) and from tests (built by hand).
+ */
+import type { Finding } from "../../model/finding.js";
+
+export const TOOL_NAMES = ["clamav", "rkhunter", "chkrootkit", "lynis"] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+/** The Debian package that provides each tool, for the "not installed" message. */
+export const TOOL_PACKAGES: Record<ToolName, string> = {
+  clamav: "clamav clamav-daemon",
+  rkhunter: "rkhunter",
+  chkrootkit: "chkrootkit",
+  lynis: "lynis",
+};
+
+export type ScanTarget =
+  | { kind: "host"; paths: string[] }
+  /** `root` is how the host sees the container's filesystem: /proc/<pid>/root or an upper dir. */
+  | {
+      kind: "container";
+      name: string;
+      id: string;
+      root: string;
+      /** The container's init pid, when running: its mountinfo tells which mounts to skip. */
+      pid: number | null;
+      /** Paths inside the container to scan; default: the whole filesystem. */
+      paths?: string[];
+    }
+  /** A running process's executable through /proc/<pid>/exe: also readable when deleted. */
+  | {
+      kind: "process";
+      pid: number;
+      /** The readlink text, e.g. "/tmp/wate (deleted)". */
+      exe: string;
+      containerId: string | null;
+      containerName: string | null;
+    };
+
+/** Where a file lives, said the way an admin thinks of it. */
+export interface Location {
+  /** "host" or the container's name. */
+  where: string;
+  containerId: string | null;
+  /** The path inside the container (or on the host). */
+  path: string;
+  /** The path the host opened (/proc/<pid>/root/..., /proc/<pid>/exe). */
+  hostPath: string;
+  pid: number | null;
+}
+
+/** Something the scan could not do: recorded and shown, never a crash. */
+export interface ScanGap {
+  tool: ToolName;
+  what: string;
+  reason: string;
+}
+
+export interface ToolReport {
+  tool: ToolName;
+  status: "ok" | "missing" | "timeout" | "error" | "skipped";
+  /** Human line about how it ran: "clamd (own, 4 threads)", "exit 1 in 121 s". */
+  summary: string;
+  findings: Finding[];
+  gaps: ScanGap[];
+  durationMs: number;
+  /** Raw outputs kept as evidence: relative file name -> content. */
+  raw: Record<string, string | Uint8Array>;
+  /** Tool-specific parsed result, written as parsed.json. */
+  parsed: unknown;
+}

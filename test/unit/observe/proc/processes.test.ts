@@ -1,0 +1,239 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProcessSchema } from "../../../../src/model/snapshot.js";
+import {
+  type HashCacheEntry,
+  readInWorker,
+  readProcesses,
+} from "../../../../src/observe/proc/processes.js";
+import { readRawProcesses } from "../../../../src/observe/proc/raw-read.js";
+import { buildFakeProc, CT_NS, type FakeProc, fakeStat, fakeStatus, HOST_NS } from "./fake-proc.js";
+
+const real = (name: string) =>
+  readFileSync(new URL(`../../../fixtures/proc/real/${name}`, import.meta.url), "utf8");
+const CID = "bd980c775dcf5fd318e3ef57e089f61b614b6d068c762f856c3dcdd594f5bf94";
+
+const dir = mkdtempSync(join(tmpdir(), "bk-proc-"));
+const root = join(dir, "proc");
+const bin = join(dir, "bin");
+const upper = join(dir, "upper");
+const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+const BOOT_MS = Date.parse("2026-01-01T00:00:00Z");
+const opts = {
+  procRoot: root,
+  bootTimeMs: BOOT_MS,
+  clockTicks: 100,
+  nowMs: BOOT_MS + 30_000,
+  users: new Map([
+    [0, "root"],
+    [1000, "alice"],
+  ]),
+};
+
+beforeAll(() => {
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "daemon"), "#!/bin/false\nshared binary\n");
+  writeFileSync(join(bin, "dropped"), "a dropped binary\n");
+  writeFileSync(join(bin, "evil (deleted)"), "a file named to look deleted\n");
+  // The container's writable layer holds `dropped` at the path the process sees.
+  mkdirSync(join(upper, bin), { recursive: true });
+  writeFileSync(join(upper, bin, "dropped"), "a dropped binary\n");
+  const mountinfo = real("mountinfo-container").replace(
+    /upperdir=[^,]+/,
+    `upperdir=${upper.replaceAll(" ", "\\040")}`,
+  );
+  const procs: FakeProc[] = [
+    {
+      pid: 1,
+      stat: fakeStat(1, "init", { ppid: 0 }),
+      status: fakeStatus("init"),
+      cmdline: Buffer.from("/sbin/init\0splash\0"),
+      exe: join(bin, "daemon"),
+      cwd: "/",
+      fds: { "0": "/dev/null", "1": "socket:[1001]", "7": "pipe:[55]" },
+    },
+    {
+      pid: 2,
+      stat: fakeStat(2, "kthreadd", { flags: 0x208040, ppid: 0 }),
+      status: fakeStatus("kthreadd", 0, null),
+    },
+    {
+      pid: 10,
+      stat: fakeStat(10, "a) R 1 (<b>\n\u001b[31m", { ppid: 1 }),
+      status: fakeStatus("a) R 1 (<b>\\n\u001b[31m", 1000),
+      cmdline: Buffer.from([0x2f, 0x78, 0x00, 0xff, 0xfe, 0x0a, 0x1b, 0x00]),
+      exe: join(bin, "daemon"),
+      cwd: "/home/alice",
+      fds: { "3": "socket:[2002]", "4": "socket:[2003]" },
+    },
+    {
+      pid: 11,
+      stat: fakeStat(11, "defunct", { state: "Z" }),
+      status: fakeStatus("defunct", 0, null),
+    },
+    {
+      pid: 12,
+      stat: fakeStat(12, "gone"),
+      status: fakeStatus("gone"),
+      exe: `${join(bin, "removed")} (deleted)`,
+      cmdline: Buffer.from("gone\0"),
+    },
+    {
+      pid: 13,
+      stat: fakeStat(13, "evil"),
+      status: fakeStatus("evil"),
+      exe: join(bin, "evil (deleted)"),
+    },
+    {
+      pid: 20,
+      stat: fakeStat(20, "dropped"),
+      status: fakeStatus("dropped"),
+      cgroup: real("cgroup-v1-docker-cgroupfs"),
+      exe: join(bin, "dropped"),
+      ns: CT_NS,
+      mountinfo,
+      fds: { "5": "socket:[3003]" },
+    },
+    {
+      pid: 21,
+      stat: fakeStat(21, "daemon"),
+      status: fakeStatus("daemon"),
+      cgroup: real("cgroup-v1-docker-cgroupfs"),
+      exe: join(bin, "daemon"),
+      ns: CT_NS,
+      mountinfo,
+    },
+    // Exited between the listing and the read: an empty directory.
+    { pid: 30 },
+    { pid: 31, stat: "31 (broken", status: fakeStatus("broken"), exe: join(bin, "daemon") },
+  ];
+  for (const p of procs) buildFakeProc(root, p);
+  // Not a pid: must be ignored.
+  mkdirSync(join(root, "self"));
+  writeFileSync(join(root, "uptime"), "1.0 1.0\n");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("readProcesses on a fake procfs tree", () => {
+  it("reads every process that still exists, in pid order, valid for the model", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    expect(processes.map((p) => p.pid)).toEqual([1, 2, 10, 11, 12, 13, 20, 21]);
+    for (const p of processes) expect(ProcessSchema.safeParse(p).success).toBe(true);
+  });
+
+  it("reports the unparsable stat as a gap and not the vanished process", async () => {
+    const { gaps } = await readProcesses({ ...opts, workers: 0 });
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]?.message).toContain("unparsable /proc/<pid>/stat");
+    expect(gaps[0]?.message).toContain("pid 31");
+  });
+
+  it("fills identity, times, memory, namespaces and sockets", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const init = processes.find((p) => p.pid === 1);
+    expect(init).toMatchObject({
+      ppid: 0,
+      uid: 0,
+      user: "root",
+      comm: "init",
+      argv: ["/sbin/init", "splash"],
+      cwd: "/",
+      kernelThread: false,
+      // starttime 1000 ticks at 100 Hz: 10 s after boot; 2 s of CPU over 20 s of life.
+      startTime: "2026-01-01T00:00:10.000Z",
+      cpuSeconds: 2,
+      cpuPercent: 10,
+      rssBytes: 2048 * 1024,
+      threads: 3,
+      ns: HOST_NS,
+      socketInodes: [1001],
+      containerId: null,
+      cgroup: null,
+      containerName: null,
+    });
+    expect(Buffer.from(init?.cmdlineB64 ?? "", "base64").toString()).toBe("/sbin/init\0splash\0");
+  });
+
+  it("keeps hostile names and command lines as read, bytes preserved", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const p = processes.find((x) => x.pid === 10);
+    expect(p?.comm).toBe("a) R 1 (<b>\n\u001b[31m");
+    expect(p?.user).toBe("alice");
+    expect(p?.argv).toEqual(["/x", "\ufffd\ufffd\n\u001b"]);
+    expect(Buffer.from(p?.cmdlineB64 ?? "", "base64")).toEqual(
+      Buffer.from([0x2f, 0x78, 0x00, 0xff, 0xfe, 0x0a, 0x1b, 0x00]),
+    );
+    expect(p?.socketInodes.sort()).toEqual([2002, 2003]);
+  });
+
+  it("marks kernel threads and zombies without an executable", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const k = processes.find((p) => p.pid === 2);
+    expect(k).toMatchObject({ kernelThread: true, argv: [], cmdlineB64: "", rssBytes: 500 * 4096 });
+    expect(k?.exe).toMatchObject({ path: null, sha256: null, error: "kernel thread" });
+    const z = processes.find((p) => p.pid === 11);
+    expect(z).toMatchObject({ state: "Z", kernelThread: false });
+    expect(z?.exe.error).toBe("zombie");
+  });
+
+  it("hashes a shared executable once, and the hash is the file's", async () => {
+    const hashCache = new Map<string, HashCacheEntry>();
+    const { processes } = await readProcesses({ ...opts, workers: 0, hashCache });
+    const daemon = processes.filter((p) => p.exe.path === join(bin, "daemon"));
+    expect(daemon.map((p) => p.pid)).toEqual([1, 10, 21]);
+    for (const p of daemon) expect(p.exe.sha256).toBe(sha(join(bin, "daemon")));
+    expect(daemon[0]?.exe.ino).toBe(fs.statSync(join(bin, "daemon")).ino);
+    // daemon, dropped, evil (deleted): three distinct files, three entries.
+    expect(hashCache.size).toBe(3);
+  });
+
+  it("does not hash when asked not to", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0, hashExecutables: false });
+    expect(processes.find((p) => p.pid === 1)?.exe).toMatchObject({ sha256: null, error: null });
+  });
+
+  it("strips ' (deleted)' from a deleted executable, but not from a file named so", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    expect(processes.find((p) => p.pid === 12)?.exe).toMatchObject({
+      path: join(bin, "removed"),
+      deleted: true,
+      memfd: false,
+    });
+    expect(processes.find((p) => p.pid === 13)?.exe).toMatchObject({
+      path: join(bin, "evil (deleted)"),
+      deleted: false,
+      sha256: sha(join(bin, "evil (deleted)")),
+    });
+  });
+
+  it("attributes container processes by cgroup and finds binaries of the upper layer", async () => {
+    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const dropped = processes.find((p) => p.pid === 20);
+    expect(dropped).toMatchObject({ containerId: CID, cgroup: `/docker/${CID}`, ns: CT_NS });
+    expect(dropped?.exe.upperLayer).toBe(true);
+    expect(processes.find((p) => p.pid === 21)?.exe.upperLayer).toBe(false);
+    // Not in a container: unknown, not false.
+    expect(processes.find((p) => p.pid === 1)?.exe.upperLayer).toBeNull();
+  });
+
+  it("gives the same result when part of the pids is read in worker threads", async () => {
+    const single = await readProcesses({ ...opts, workers: 0, hashExecutables: false });
+    const split = await readProcesses({ ...opts, workers: 2, hashExecutables: false });
+    expect(split).toEqual(single);
+  });
+
+  it("really runs the reader in a worker thread", async () => {
+    const pids = [1, 10, 20, 30];
+    const inWorker = await readInWorker(root, pids);
+    const here = readRawProcesses(fs, root, pids);
+    expect(inWorker.processes.map((p) => p.pid)).toEqual([1, 10, 20]);
+    expect(inWorker.processes.map((p) => [p.stat, p.sockets, p.exeLink])).toEqual(
+      here.processes.map((p) => [p.stat, p.sockets, p.exeLink]),
+    );
+  });
+});

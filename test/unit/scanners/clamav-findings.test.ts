@@ -1,0 +1,143 @@
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { insidePath } from "../../../src/observe/scanners/clamav.js";
+import {
+  type ClamavHit,
+  clamavFindings,
+  mailboxOf,
+  signatureFamily,
+} from "../../../src/observe/scanners/clamav-findings.js";
+import {
+  loadFalsePositives,
+  markFalsePositives,
+  parseFalsePositives,
+} from "../../../src/observe/scanners/false-positives.js";
+import { openScanCache } from "../../../src/observe/scanners/scan-cache.js";
+import { virtualMountPoints } from "../../../src/observe/scanners/walk.js";
+
+function hit(where: string, path: string, signature: string, pid: number | null = null): ClamavHit {
+  return {
+    location: { where, containerId: where === "host" ? null : "c0ffee", path, hostPath: path, pid },
+    signature,
+    size: 68,
+    sha256: null,
+    looksLikeMbox: false,
+  };
+}
+
+describe("ClamAV findings", () => {
+  it("classifies signature families", () => {
+    expect(signatureFamily("Eicar-Test-Signature.UNOFFICIAL")).toBe("test");
+    expect(signatureFamily("Win.Test.EICAR_HDB-1")).toBe("test");
+    expect(signatureFamily("Heuristics.Phishing.Email.SpoofedDomain")).toBe("heuristic");
+    expect(signatureFamily("PUA.Win.Packer.Upx")).toBe("heuristic");
+    expect(signatureFamily("Breachkit.Lab.Wate.UNOFFICIAL")).toBe("malware");
+  });
+
+  it("finds the mailbox of a path", () => {
+    expect(mailboxOf("/var/mail/alice")).toEqual({ mailbox: "/var/mail/alice", format: "mbox" });
+    expect(mailboxOf("/var/spool/mail/bob/new/123.host")).toEqual({
+      mailbox: "/var/spool/mail/bob",
+      format: "maildir",
+    });
+    expect(mailboxOf("/home/bob/Maildir/.Spam/cur/1:2,S")).toEqual({
+      mailbox: "/home/bob/Maildir/.Spam",
+      format: "maildir",
+    });
+    expect(mailboxOf("/tmp/wate")).toBeNull();
+    expect(mailboxOf("/home/a/mail/inbox", true)).toEqual({
+      mailbox: "/home/a/mail/inbox",
+      format: "mbox",
+    });
+  });
+
+  it("groups mail per mailbox at low severity, keeps malware on disk high, a process critical", () => {
+    const f = clamavFindings([
+      hit("bk-lab-mail", "/var/mail/alice", "Eicar-Test-Signature.UNOFFICIAL"),
+      hit("bk-lab-mail", "/home/bob/Maildir/new/1", "Eicar-Test-Signature.UNOFFICIAL"),
+      hit("bk-lab-mail", "/home/bob/Maildir/new/2", "Heuristics.Phishing.X"),
+      hit(
+        "bk-lab-mail",
+        "/srv/files/lab-signature.bin",
+        "Breachkit.Lab.Signature-7f3a9c1e.UNOFFICIAL",
+      ),
+      hit("bk-lab-gitlab", "/tmp/wate (deleted)", "Breachkit.Lab.Wate.UNOFFICIAL", 4242),
+      hit("host", "/tmp/eicar.com", "Eicar-Test-Signature.UNOFFICIAL"),
+    ]);
+    const mail = f.filter((x) => x.rule === "clamav.mail");
+    expect(mail).toHaveLength(2);
+    expect(mail.every((m) => m.severity === "low")).toBe(true);
+    expect(mail.find((m) => m.title.includes("/home/bob/Maildir"))!.evidence).toHaveLength(2);
+    expect(mail.find((m) => m.title.includes("alice"))!.title).toMatch(/EICAR test signature/);
+    const lab = f.find((x) => x.title.includes("lab-signature.bin"))!;
+    expect([lab.severity, lab.where, lab.containerId]).toEqual(["high", "bk-lab-mail", "c0ffee"]);
+    const proc = f.find((x) => x.rule === "clamav.process-exe")!;
+    expect([proc.severity, proc.evidence[0]!.pid]).toEqual(["critical", 4242]);
+    expect(f.find((x) => x.rule === "clamav.test-signature")!.title).toMatch(/not malware/);
+  });
+
+  it("marks root's mailbox and heuristic families as probable false positives, never drops them", () => {
+    const f = markFalsePositives(
+      clamavFindings([
+        hit("host", "/var/mail/root", "Win.Trojan.X"),
+        hit("host", "/tmp/a.zip", "Heuristics.Encrypted.Zip"),
+      ]),
+      loadFalsePositives(),
+    );
+    expect(f).toHaveLength(2);
+    expect(f.every((x) => x.falsePositive !== null)).toBe(true);
+  });
+
+  it("maps host paths into the container", () => {
+    expect(insidePath("/proc/77/root/srv/x", "/proc/77/root")).toBe("/srv/x");
+    expect(insidePath("/proc/77/root", "/proc/77/root/")).toBe("/");
+    expect(insidePath("/etc/x", "/")).toBe("/etc/x");
+  });
+
+  it("rejects a rules file with a broken pattern, naming the rule", () => {
+    const bad = JSON.stringify({
+      format: "breachkit-false-positives/1",
+      rules: [{ tool: "x", id: "bad.rule", pattern: "(", where: "any", reason: "r" }],
+    });
+    expect(() => parseFalsePositives(bad)).toThrow(/bad\.rule/);
+  });
+});
+
+describe("virtual mounts and the scan cache", () => {
+  it("lists procfs/sysfs/cgroup mount points from mountinfo, unescaped", () => {
+    const mi = [
+      "600 500 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w",
+      "601 600 0:53 / /proc rw,nosuid - proc proc rw",
+      "602 600 0:54 / /dev rw,nosuid - tmpfs tmpfs rw",
+      "603 600 0:55 / /sys ro - sysfs sysfs ro",
+      "604 603 0:26 / /sys/fs/cgroup/cpu ro - cgroup cgroup rw,cpu",
+      "605 600 0:56 / /data\\040dir rw - proc proc rw",
+    ].join("\n");
+    expect(virtualMountPoints(mi)).toEqual(["/proc", "/sys", "/sys/fs/cgroup/cpu", "/data dir"]);
+  });
+
+  it("remembers clean files by inode and state, per database key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bk-cache-"));
+    try {
+      const f = join(dir, "f");
+      await writeFile(f, "a");
+      const st = await stat(f, { bigint: true });
+      const c1 = await openScanCache(dir, "db1");
+      expect(c1.isClean(st)).toBe(false);
+      c1.markClean(st);
+      await c1.save();
+      expect((await openScanCache(dir, "db1")).isClean(st)).toBe(true);
+      expect((await openScanCache(dir, "db2")).isClean(st)).toBe(false);
+      await writeFile(f, "b");
+      expect((await openScanCache(dir, "db1")).isClean(await stat(f, { bigint: true }))).toBe(
+        false,
+      );
+      await writeFile(join(dir, "clamav-cache.json"), "{corrupt");
+      expect((await openScanCache(dir, "db1")).size).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
