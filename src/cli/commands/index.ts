@@ -1,6 +1,11 @@
 import type { RegisterCommand } from "../command.js";
 import { registerScan } from "./scan.js";
+import { registerSnapshot } from "./snapshot.js";
 import { registerVerify } from "./verify.js";
 
 /** Every command, in the order of the playbook. Add a command here when it works. */
-export const COMMANDS: readonly RegisterCommand[] = [registerVerify, registerScan];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerSnapshot,
+  registerScan,
+  registerVerify,
+];

@@ -167,6 +167,7 @@ async function collectJobs(
       t.kind === "container" && t.pid === null
         ? new Set<string>()
         : await skipDirsFor(root, mountinfo);
+    const viaProc = t.kind === "container" && root.startsWith("/proc/");
     const starts =
       t.kind === "host"
         ? t.paths
@@ -186,7 +187,10 @@ async function collectJobs(
         add({
           hostPath: f.path,
           stat: f.stat,
-          stream: false,
+          // clamd resolves the path it is given (realpath) before opening it: through
+          // /proc/<pid>/root that lands on the HOST's file of the same name (or fails with
+          // "File path check failure"). Container files are read by us and streamed.
+          stream: viaProc,
           aliases: [],
           location: { where, containerId, path: insidePath(hp, root), hostPath: hp, pid: null },
         });
@@ -231,7 +235,7 @@ async function startsWithFrom(path: Buffer): Promise<boolean> {
 }
 
 const PERMISSION =
-  /(Permission denied|Access denied|Operation not permitted|lstat\(\) failed|Can't open)/i;
+  /(Permission denied|Access denied|Operation not permitted|lstat\(\) failed|Can't open|File path check failure)/i;
 
 /** Scan jobs through clamd; returns per-job verdicts. */
 async function scanWithClamd(

@@ -4,7 +4,7 @@
  * valid UTF-8). Yields lstat data for the cache and the size limits.
  */
 import type { BigIntStats } from "node:fs";
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { lstat, readdir, readFile, stat } from "node:fs/promises";
 
 export interface WalkedFile {
   /** The path the host opens, raw bytes. */
@@ -91,7 +91,9 @@ export async function* walkFiles(start: string, opts: WalkOptions): AsyncGenerat
   let count = 0;
   let st: BigIntStats;
   try {
-    st = await lstat(start, { bigint: true });
+    // The start itself is followed: /proc/<pid>/root is a (magic) link, and /var/spool/mail
+    // is a link to ../mail on Debian. Below it, links are never followed.
+    st = await stat(start, { bigint: true });
   } catch (e) {
     opts.onError({ path: start, message: (e as Error).message });
     return;

@@ -1,0 +1,72 @@
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { takeSnapshot } from "../../observe/snapshot.js";
+import { createProgress } from "../../tell/progress.js";
+import { renderSnapshotSummary } from "../../tell/snapshot-summary.js";
+import { BreachkitError } from "../../util/errors.js";
+import { errorMessage } from "../../util/result.js";
+import { type CommandContext, helpFooter, parsePositive } from "../command.js";
+import { colorsFor } from "../io.js";
+
+interface SnapshotFlags {
+  json?: boolean;
+  output?: string;
+  interval?: number;
+  root?: string;
+}
+
+export function registerSnapshot(program: Command, ctx: CommandContext): void {
+  program
+    .command("snapshot")
+    .description(
+      "every process, container, socket, account and login of this host, read-only, in one model",
+    )
+    .option("--json", "print the whole snapshot as JSON")
+    .option("-o, --output <file>", "write the JSON snapshot to a file (and print the summary)")
+    .option(
+      "--interval <seconds>",
+      "read counters twice, this far apart, for packet and CPU rates",
+      parsePositive("--interval"),
+    )
+    .option("--root <dir>", "read accounts from a mounted filesystem (a dead server's disk)")
+    .addHelpText(
+      "after",
+      helpFooter(
+        [
+          "breachkit snapshot                      # summary: containers, accounts, logins",
+          "breachkit snapshot --interval 2         # with packets per second per container",
+          "breachkit snapshot --json > snap.json   # the full model, for jq or a later triage",
+          "breachkit snapshot --root /mnt/disk     # accounts of a mounted disk image",
+        ],
+        "  0  snapshot taken\n  2  could not take it",
+      ),
+    )
+    .action(async (flags: SnapshotFlags) => {
+      const { io } = ctx;
+      const progress = createProgress(io);
+      const { snapshot } = await takeSnapshot({
+        env: io.env,
+        root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
+        intervalSeconds: flags.interval ?? null,
+        onStep: (s) => progress.update(`snapshot: ${s}…`),
+      });
+      progress.done();
+      const json = `${JSON.stringify(snapshot, null, 2)}\n`;
+      if (flags.output) {
+        const path = resolve(io.cwd, flags.output);
+        try {
+          await writeFile(path, json, { mode: 0o600 });
+        } catch (e) {
+          throw new BreachkitError(
+            "IO",
+            `cannot write ${path}: ${errorMessage(e)}`,
+            "choose a writable path for -o",
+          );
+        }
+        io.error(`snapshot written to ${path}\n`);
+      }
+      if (flags.json) io.write(json);
+      else io.write(renderSnapshotSummary(snapshot, colorsFor(io)));
+    });
+}

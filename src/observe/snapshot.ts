@@ -1,0 +1,308 @@
+/**
+ * takeSnapshot: the one read-only pass over a live host (or a mounted root) that every
+ * command starts from. observe never decides what is suspicious; it records what is there
+ * and, as `gaps`, what could not be read.
+ */
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type Accounts,
+  type Container,
+  type Gap,
+  type NetNamespace,
+  type Process,
+  SNAPSHOT_SCHEMA_VERSION,
+  type Snapshot,
+  SnapshotSchema,
+  type TrafficRate,
+} from "../model/snapshot.js";
+import { errorMessage } from "../util/result.js";
+import { TOOL } from "../version.js";
+import { readAccounts, usersByUid } from "./accounts/index.js";
+import { toContainer } from "./docker/container-model.js";
+import { DockerEngine } from "./docker/engine.js";
+import { probeEngine } from "./docker/engine-model.js";
+import { type HashCacheEntry, readHostFacts, readNetwork, readProcesses } from "./proc/index.js";
+import { upperDirFromMountinfo } from "./proc/mountinfo.js";
+import { trafficRates } from "./proc/network.js";
+import { parseStat } from "./proc/stat.js";
+
+export interface SnapshotOptions {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Read accounts and files from this mounted filesystem instead of the live host. */
+  root?: string | undefined;
+  /** Seconds between two readings of counters, for packet and CPU rates. */
+  intervalSeconds?: number | null | undefined;
+  hashExecutables?: boolean;
+  /** Read accounts inside each running container (default true). */
+  containerAccounts?: boolean;
+  /** Reuse hashes between snapshots of one run (contain takes two). */
+  hashCache?: Map<string, HashCacheEntry>;
+  onStep?: (step: string) => void;
+  now?: () => Date;
+}
+
+export interface SnapshotResult {
+  snapshot: Snapshot;
+  /** Raw inspect documents by container id (unredacted: redact before writing). */
+  inspects: Map<string, unknown>;
+}
+
+function emptyEngine(endpoint: string, error: string) {
+  return {
+    available: false,
+    endpoint,
+    version: null,
+    apiVersion: null,
+    storageDriver: null,
+    dockerRootDir: null,
+    error,
+  };
+}
+
+async function readContainers(
+  engine: DockerEngine,
+  gaps: Gap[],
+): Promise<{ containers: Container[]; inspects: Map<string, unknown> }> {
+  const inspects = new Map<string, unknown>();
+  const containers: Container[] = [];
+  const list = await engine.listContainers({ all: true });
+  await Promise.all(
+    list.map(async (summary) => {
+      try {
+        const inspect = await engine.inspectContainer(summary.Id);
+        const c = toContainer(inspect);
+        inspects.set(c.id, inspect);
+        containers.push(c);
+      } catch (e) {
+        // A container removed between list and inspect is not an error of the snapshot.
+        gaps.push({ source: `docker:${summary.Id.slice(0, 12)}`, message: errorMessage(e) });
+      }
+    }),
+  );
+  containers.sort((a, b) => a.name.localeCompare(b.name));
+  return { containers, inspects };
+}
+
+function sumRates(rates: readonly TrafficRate[], seconds: number): TrafficRate {
+  return {
+    intervalSeconds: seconds,
+    rxPacketsPerSec: rates.reduce((s, r) => s + r.rxPacketsPerSec, 0),
+    txPacketsPerSec: rates.reduce((s, r) => s + r.txPacketsPerSec, 0),
+    rxBytesPerSec: rates.reduce((s, r) => s + r.rxBytesPerSec, 0),
+    txBytesPerSec: rates.reduce((s, r) => s + r.txBytesPerSec, 0),
+  };
+}
+
+function cpuTicksOf(pid: number): number | null {
+  try {
+    const st = parseStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+    return st ? st.utime + st.stime : null;
+  } catch {
+    return null;
+  }
+}
+
+async function offlineSnapshot(root: string, opts: SnapshotOptions, started: number) {
+  const gaps: Gap[] = [];
+  const now = opts.now?.() ?? new Date();
+  const hostname = await readFile(`${root}/etc/hostname`, "utf8").then(
+    (s) => s.trim(),
+    () => "unknown",
+  );
+  const { accounts, gaps: accountGaps } = await readAccounts({
+    root,
+    scope: "host",
+    containerId: null,
+    now,
+  });
+  gaps.push(...accountGaps);
+  gaps.push({
+    source: "snapshot",
+    message: `offline root ${root}: no processes, containers or sockets (the host is not live)`,
+  });
+  const snapshot: Snapshot = {
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+    tool: { ...TOOL },
+    takenAt: now.toISOString(),
+    durationMs: Date.now() - started,
+    intervalSeconds: null,
+    host: {
+      hostname,
+      kernel: "",
+      bootTime: null,
+      root,
+      live: false,
+      cpus: 0,
+      memTotalBytes: null,
+      clockTicks: 100,
+    },
+    engine: emptyEngine("offline", "offline root: no engine"),
+    processes: [],
+    containers: [],
+    sockets: [],
+    netns: [],
+    accounts: [accounts],
+    gaps,
+  };
+  return { snapshot, inspects: new Map<string, unknown>() };
+}
+
+export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResult> {
+  const started = Date.now();
+  if (opts.root !== undefined && opts.root !== "/") {
+    return offlineSnapshot(opts.root, opts, started);
+  }
+  const step = opts.onStep ?? (() => {});
+  const gaps: Gap[] = [];
+  const takenAt = (opts.now?.() ?? new Date()).toISOString();
+
+  // The engine answers over a socket while we read /proc: start it first, await it last.
+  let engine: DockerEngine | null = null;
+  let endpoint = "unix:///var/run/docker.sock";
+  try {
+    engine = DockerEngine.fromEnv(opts.env);
+    endpoint = engine.endpoint;
+  } catch (e) {
+    gaps.push({ source: "docker", message: errorMessage(e) });
+  }
+  const enginePromise = engine
+    ? probeEngine(engine)
+    : Promise.resolve(emptyEngine(endpoint, "DOCKER_HOST not usable"));
+  const containersPromise = engine
+    ? readContainers(engine, gaps).catch((e: unknown) => {
+        gaps.push({ source: "docker", message: `containers not listed: ${errorMessage(e)}` });
+        return { containers: [] as Container[], inspects: new Map<string, unknown>() };
+      })
+    : Promise.resolve({ containers: [] as Container[], inspects: new Map<string, unknown>() });
+  // Keep rejections from surfacing as unhandled while we do other work.
+  containersPromise.catch(() => {});
+
+  step("host facts");
+  const facts = await readHostFacts();
+  gaps.push(...facts.gaps);
+  step("host accounts");
+  const hostAccounts = await readAccounts({ root: "/", scope: "host", containerId: null });
+  gaps.push(...hostAccounts.gaps);
+  const users = usersByUid(hostAccounts.accounts);
+
+  step("processes");
+  const bootTimeMs = facts.bootTimeMs ?? Date.now() - 0;
+  const procs = await readProcesses({
+    users,
+    bootTimeMs,
+    clockTicks: facts.host.clockTicks,
+    hashExecutables: opts.hashExecutables ?? true,
+    ...(opts.hashCache ? { hashCache: opts.hashCache } : {}),
+  });
+  gaps.push(...procs.gaps);
+  let processes: Process[] = procs.processes;
+
+  step("network");
+  const net = await readNetwork(processes);
+  gaps.push(...net.gaps);
+  let netns: NetNamespace[] = net.netns;
+
+  const interval = opts.intervalSeconds ?? null;
+  if (interval !== null && interval > 0) {
+    step(`counters over ${interval}s`);
+    const cpuBefore = new Map(processes.map((p) => [p.pid, cpuTicksOf(p.pid)]));
+    const t0 = performance.now();
+    await sleep(interval * 1000);
+    const again = await readNetwork(processes);
+    const seconds = (performance.now() - t0) / 1000;
+    netns = trafficRates(netns, again.netns, seconds);
+    const ticks = facts.host.clockTicks;
+    processes = processes.map((p) => {
+      const a = cpuBefore.get(p.pid);
+      const b = cpuTicksOf(p.pid);
+      if (a == null || b == null) return p;
+      return { ...p, cpuPercent: Math.max(0, ((b - a) / ticks / seconds) * 100) };
+    });
+  }
+
+  step("containers");
+  const engineFacts = await enginePromise;
+  if (!engineFacts.available) {
+    gaps.push({
+      source: "docker",
+      message: `Docker engine not answering at ${engineFacts.endpoint}: ${engineFacts.error ?? "unknown"}; processes are attributed to containers by cgroup id only`,
+    });
+  }
+  const { containers: rawContainers, inspects } = await containersPromise;
+  const byId = new Map(rawContainers.map((c) => [c.id, c]));
+
+  processes = processes.map((p) =>
+    p.containerId ? { ...p, containerName: byId.get(p.containerId)?.name ?? null } : p,
+  );
+  const nsOfContainer = new Map<string, NetNamespace>();
+  for (const ns of netns) for (const id of ns.containerIds) nsOfContainer.set(id, ns);
+
+  const containers = rawContainers.map((c): Container => {
+    let upperDir = c.upperDir;
+    if (upperDir === null && c.pid !== null) {
+      try {
+        upperDir = upperDirFromMountinfo(readFileSync(`/proc/${c.pid}/mountinfo`, "utf8"));
+      } catch {
+        /* not running any more, or not visible: stays unknown */
+      }
+    }
+    const ns = nsOfContainer.get(c.id);
+    const traffic =
+      ns && ns.rates.length > 0 && !ns.host
+        ? sumRates(ns.rates, ns.rates[0]?.intervalSeconds ?? interval ?? 1)
+        : null;
+    return { ...c, upperDir, traffic };
+  });
+
+  const accounts: Accounts[] = [hostAccounts.accounts];
+  if (opts.containerAccounts ?? true) {
+    step("container accounts");
+    const running = containers.filter((c) => c.running && c.pid !== null);
+    const results = await Promise.all(
+      running.map((c) =>
+        readAccounts({ root: `/proc/${c.pid}/root`, scope: c.name, containerId: c.id }).catch(
+          (e: unknown) => {
+            gaps.push({ source: `accounts:${c.name}`, message: errorMessage(e) });
+            return null;
+          },
+        ),
+      ),
+    );
+    for (const r of results) {
+      if (!r) continue;
+      accounts.push(r.accounts);
+      gaps.push(...r.gaps);
+    }
+  }
+
+  const snapshot: Snapshot = {
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+    tool: { ...TOOL },
+    takenAt,
+    durationMs: Date.now() - started,
+    intervalSeconds: interval,
+    host: { ...facts.host, root: "/", live: true },
+    engine: engineFacts,
+    processes,
+    containers,
+    sockets: net.sockets,
+    netns,
+    accounts,
+    gaps,
+  };
+  return { snapshot, inspects };
+}
+
+/** Read a snapshot back from JSON, validated against the versioned schema. */
+export function parseSnapshot(text: string): Snapshot {
+  const data: unknown = JSON.parse(text);
+  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version !== SNAPSHOT_SCHEMA_VERSION) {
+    throw new Error(
+      `snapshot schema version ${String(version)} is not supported (this breachkit reads ${SNAPSHOT_SCHEMA_VERSION})`,
+    );
+  }
+  return SnapshotSchema.parse(data);
+}
