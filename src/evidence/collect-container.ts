@@ -203,8 +203,7 @@ async function copyRotated(
   const base = basename(logPath);
   const files = rotatedLogFiles(base, names);
   if (!files.includes(base)) {
-    col.errors.push({ step, action: `copy ${logPath}`, error: "the log file is missing" });
-    col.bundle.log({ step, action: `copy ${logPath}`, result: "error", error: "the log file is missing" });
+    col.fail(step, `copy ${logPath}`, "the log file is missing");
   }
   if (since) {
     col.note(step, `logs of ${relDir}`, {

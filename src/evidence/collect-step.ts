@@ -88,6 +88,12 @@ export class Collector {
     this.bundle.log({ step, action, result: "skipped", error: why, ...(details ? { details } : {}) });
   }
 
+  /** A failure found without a thrown error (an expected file is missing): counted, logged. */
+  fail(step: string, action: string, error: string): void {
+    this.bundle.log({ step, action, result: "error", error });
+    this.errors.push({ step, action, error });
+  }
+
   note(step: string, action: string, details: Record<string, unknown>): void {
     this.bundle.log({ step, action, result: "ok", details });
   }

@@ -4,7 +4,6 @@
  * and, as `gaps`, what could not be read.
  */
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Accounts,
@@ -19,7 +18,7 @@ import {
 } from "../model/snapshot.js";
 import { errorMessage } from "../util/result.js";
 import { TOOL } from "../version.js";
-import { readAccounts, usersByUid } from "./accounts/index.js";
+import { RootFs, readAccounts, usersByUid } from "./accounts/index.js";
 import { toContainer } from "./docker/container-model.js";
 import { DockerEngine } from "./docker/engine.js";
 import { probeEngine } from "./docker/engine-model.js";
@@ -107,10 +106,10 @@ function cpuTicksOf(pid: number): number | null {
 async function offlineSnapshot(root: string, opts: SnapshotOptions, started: number) {
   const gaps: Gap[] = [];
   const now = opts.now?.() ?? new Date();
-  const hostname = await readFile(`${root}/etc/hostname`, "utf8").then(
-    (s) => s.trim(),
-    () => "unknown",
-  );
+  // Resolved inside the image (an absolute symlink there points into it, not into this host)
+  // and bounded: the disk of a breached server is attacker-controlled.
+  const hostnameFile = await new RootFs(root).read("/etc/hostname", { maxBytes: 4096 });
+  const hostname = hostnameFile.ok ? hostnameFile.value.bytes.toString("utf8").trim() : "unknown";
   const { accounts, gaps: accountGaps } = await readAccounts({
     root,
     scope: "host",
