@@ -164,7 +164,15 @@ async function collectLogs(
   if (c.logDriver === "local") {
     // Compressed protobuf files only the engine reads: keep them raw, and readable via the API.
     const localDir = join(opts.dockerRootDir, "containers", c.id, "local-logs");
-    await copyRotated(col, step, join(localDir, "container.log"), `${dir}/logs`, opts.since, max, record);
+    await copyRotated(
+      col,
+      step,
+      join(localDir, "container.log"),
+      `${dir}/logs`,
+      opts.since,
+      max,
+      record,
+    );
   }
   const engine = opts.engine;
   if (!engine) return;

@@ -18,7 +18,10 @@ export interface StepError {
 
 /** Thrown out of a part to stop the whole collection; `cause` is the fatal error. */
 export class StopCollection extends Error {
-  constructor(readonly reason: string, options: { cause: unknown }) {
+  constructor(
+    readonly reason: string,
+    options: { cause: unknown },
+  ) {
     super(reason, options);
     this.name = "StopCollection";
   }
@@ -85,7 +88,13 @@ export class Collector {
 
   /** An expected gap: logged, not an error (a file that does not exist on this host). */
   skip(step: string, action: string, why: string, details?: Record<string, unknown>): void {
-    this.bundle.log({ step, action, result: "skipped", error: why, ...(details ? { details } : {}) });
+    this.bundle.log({
+      step,
+      action,
+      result: "skipped",
+      error: why,
+      ...(details ? { details } : {}),
+    });
   }
 
   /** A failure found without a thrown error (an expected file is missing): counted, logged. */

@@ -1,4 +1,6 @@
 import type { RegisterCommand } from "../command.js";
+import { registerCollect } from "./collect.js";
+import { registerContain } from "./contain.js";
 import { registerScan } from "./scan.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerVerify } from "./verify.js";
@@ -6,6 +8,8 @@ import { registerVerify } from "./verify.js";
 /** Every command, in the order of the playbook. Add a command here when it works. */
 export const COMMANDS: readonly RegisterCommand[] = [
   registerSnapshot,
+  registerCollect,
   registerScan,
+  registerContain,
   registerVerify,
 ];

@@ -1,0 +1,467 @@
+/**
+ * `contain`, step by step as the playbook has it: look (snapshot, match), keep (evidence bundle),
+ * act (pause, isolate, stop or kill), look again (settle, second snapshot over an interval), and
+ * say whether the breach is contained, with the proof written into the bundle.
+ *
+ * Nothing changes on the host before the evidence is preserved and the admin confirmed. A run
+ * that cannot preserve (disk full, interrupted) stops before acting.
+ */
+import { lstat, readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createBundle } from "../evidence/bundle.js";
+import { type CollectSummary, collectEvidence, collectRefusePaths } from "../evidence/collect.js";
+import type { BundleWriter } from "../evidence/types.js";
+import { judge } from "../judge/index.js";
+import {
+  EMPTY_IOCS,
+  type IocSet,
+  iocFromArgs,
+  mergeIocs,
+  parseIocFile,
+} from "../judge/ioc/ioc-set.js";
+import type { Finding } from "../model/finding.js";
+import type { Container } from "../model/snapshot.js";
+import type { DockerEngine } from "../observe/docker/engine.js";
+import { DockerEngine as Engine } from "../observe/docker/engine.js";
+import { isEngineError, toBreachkitError } from "../observe/docker/engine-error.js";
+import { resolveContainer } from "../observe/docker/resolve.js";
+import type { HashCacheEntry } from "../observe/proc/index.js";
+import { type SnapshotResult, takeSnapshot } from "../observe/snapshot.js";
+import { type Progress, silentProgress } from "../tell/progress.js";
+import { safeText } from "../tell/sanitize.js";
+import { BreachkitError, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from "../util/errors.js";
+import { errorMessage } from "../util/result.js";
+import { TOOL } from "../version.js";
+import { captureIdentity, executePlan, type PidIdentity } from "./actions.js";
+import {
+  type ActionRecord,
+  type ContainMode,
+  type ContainPlan,
+  deriveMatchSet,
+  indicatorList,
+  judgeContainment,
+  type MatchedProcess,
+  type MatchSet,
+  matchProcesses,
+  planContainment,
+  undoCommands,
+  type Verdict,
+} from "./contain-plan.js";
+import { readFreezerState } from "./freezer.js";
+
+export const CONTAINMENT_FILE = "containment.json";
+const MAX_IOC_FILE_BYTES = 1024 * 1024;
+
+export interface ContainOptions {
+  /** Container name or id prefix, as typed. */
+  query: string;
+  mode: ContainMode;
+  /** --ioc values: an existing IOC file, or a name, hash, path or address. */
+  iocs: readonly string[];
+  /** Where the bundle directory is made. */
+  outDir: string;
+  cwd: string;
+  dryRun: boolean;
+  yes: boolean;
+  /** A terminal that can answer a question. */
+  interactive: boolean;
+  confirm: (question: string) => Promise<boolean>;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Seconds between the two readings of the counters, in each snapshot (default 2). */
+  intervalSeconds?: number;
+  /** Wait after acting before the second snapshot (default 1500 ms). */
+  settleMs?: number;
+  /** docker stop's grace period before SIGKILL (default 10 s). */
+  stopTimeoutSec?: number;
+  /** The command line, for the bundle's manifest. */
+  command: string;
+  progress?: Progress;
+  signal?: AbortSignal;
+  /** Shown before the confirmation: the plan and what matches. */
+  onPlan?: (view: PlanView) => void;
+}
+
+export interface PlanView {
+  takenAt: string;
+  plan: ContainPlan;
+  indicators: string[];
+  notes: string[];
+  matches: MatchedProcess[];
+}
+
+export interface ContainmentReport {
+  format: "breachkit-containment";
+  formatVersion: 1;
+  tool: { name: string; version: string };
+  host: string;
+  mode: ContainMode;
+  startedAt: string;
+  endedAt: string;
+  target: ContainPlan["target"] & {
+    stateAfter: string | null;
+    networksAfter: string[];
+    restartPolicyAfter: string | null;
+  };
+  indicators: string[];
+  notes: string[];
+  evidence: { complete: boolean; incompleteReason: string | null; files: number; bytes: number };
+  before: { takenAt: string; matches: MatchedProcess[] };
+  after: { takenAt: string; matches: MatchedProcess[]; freezer: string | null };
+  actions: ActionRecord[];
+  undo: string[];
+  verdict: Verdict["verdict"];
+  contained: boolean;
+  reasons: string[];
+  problems: string[];
+  stillRunning: MatchedProcess[];
+  appeared: MatchedProcess[];
+  traffic: Verdict["traffic"];
+  next: string[];
+}
+
+export type ContainOutcome =
+  | { kind: "dry-run"; view: PlanView }
+  | {
+      kind: "done";
+      view: PlanView;
+      report: ContainmentReport;
+      bundleDir: string;
+      manifestSha256: string;
+      exitCode: number;
+    };
+
+/** --ioc values: a path to an existing regular file is an IOC file, anything else one IOC. */
+export async function loadIocs(values: readonly string[], cwd: string): Promise<IocSet> {
+  const sets: IocSet[] = [];
+  for (const value of values) {
+    const path = resolve(cwd, value);
+    const st = await lstat(path).catch(() => null);
+    if (st?.isFile()) {
+      if (st.size > MAX_IOC_FILE_BYTES) {
+        throw new BreachkitError("BAD_INPUT", `--ioc ${value}: the file is larger than 1 MiB`);
+      }
+      const r = parseIocFile(await readFile(path, "utf8"), value);
+      if (!r.ok) {
+        throw new BreachkitError(
+          "BAD_INPUT",
+          `--ioc ${safeText(value, 200)} is a file but not an IOC list: ${safeText(r.error.message, 300)}`,
+          `An IOC file holds one kind:value per line (name:wate, sha256:..., path:/tmp/x, ip:203.0.113.9). To match a file's path, write --ioc path:${safeText(path, 200)}.`,
+        );
+      }
+      sets.push(r.value);
+      continue;
+    }
+    const r = iocFromArgs([value]);
+    if (!r.ok) throw new BreachkitError("BAD_INPUT", safeText(r.error.message, 300));
+    sets.push(r.value);
+  }
+  return sets.length ? mergeIocs(...sets) : EMPTY_IOCS;
+}
+
+function engineFromEnv(env: ContainOptions["env"]): DockerEngine {
+  try {
+    return Engine.fromEnv(env);
+  } catch (e) {
+    if (isEngineError(e)) throw toBreachkitError(e);
+    throw e;
+  }
+}
+
+function candidatesText(cs: readonly Container[]): string {
+  return cs
+    .slice(0, 20)
+    .map((c) => `${c.name} (${c.id.slice(0, 12)}, ${c.state})`)
+    .join(", ");
+}
+
+function resolveTarget(snap: SnapshotResult, query: string): Container {
+  const r = resolveContainer(snap.snapshot.containers, query);
+  if (r.ok) return r.value;
+  const q = safeText(query, 100);
+  if (r.error.kind === "ambiguous") {
+    throw new BreachkitError(
+      "AMBIGUOUS",
+      `"${q}" names ${r.error.candidates.length} containers: ${candidatesText(r.error.candidates)}; nothing was changed`,
+      "Give the full container name, or a longer id prefix (docker ps --no-trunc shows full ids).",
+    );
+  }
+  throw new BreachkitError(
+    "NOT_FOUND",
+    `no container is named "${q}" or has an id starting with it${
+      r.error.candidates.length ? `; did you mean: ${candidatesText(r.error.candidates)}` : ""
+    }; nothing was changed`,
+    "List the containers with docker ps -a, and give an exact name or an id prefix of 4+ hex digits.",
+  );
+}
+
+export async function runContain(opts: ContainOptions): Promise<ContainOutcome> {
+  const progress = opts.progress ?? silentProgress;
+  const interval = opts.intervalSeconds ?? 2;
+  if (!opts.dryRun && !opts.yes && !opts.interactive) {
+    throw new BreachkitError(
+      "USAGE",
+      "contain changes the host and needs a confirmation, but there is no terminal to ask on; nothing was changed",
+      "Run it on a terminal, or pass --yes to confirm in advance (--dry-run shows the plan without changing anything).",
+    );
+  }
+  const userIocs = await loadIocs(opts.iocs, opts.cwd);
+  const engine = engineFromEnv(opts.env);
+  try {
+    await engine.ping();
+  } catch (e) {
+    if (isEngineError(e)) throw toBreachkitError(e);
+    throw e;
+  }
+
+  const hashCache = new Map<string, HashCacheEntry>();
+  progress.update("before: snapshot");
+  const before = await takeSnapshot({
+    env: opts.env,
+    intervalSeconds: interval,
+    hashCache,
+    onStep: (s) => progress.update(`before: ${s}`),
+  });
+  progress.done();
+  if (!before.snapshot.engine.available) {
+    throw new BreachkitError(
+      "ENGINE_DOWN",
+      `the Docker engine stopped answering (${before.snapshot.engine.error ?? "unknown"}); nothing was changed`,
+      "Check the engine (docker info) and try again.",
+    );
+  }
+  const target = resolveTarget(before, opts.query);
+  const now = new Date(before.snapshot.takenAt);
+  const ctx = { now, iocs: userIocs };
+  const findings: Finding[] = judge(before.snapshot, ctx);
+  const matchSet: MatchSet = deriveMatchSet(before.snapshot, target, findings, ctx, userIocs);
+  const beforeMatches = matchProcesses(before.snapshot, matchSet);
+  const planned = planContainment(target, opts.mode, beforeMatches);
+  if (!planned.ok) {
+    throw new BreachkitError(
+      planned.error.kind === "not-running" ? "BAD_INPUT" : "USAGE",
+      planned.error.message,
+      planned.error.hint,
+    );
+  }
+  const plan = planned.value;
+
+  // Pin down the processes to kill now, while the snapshot is fresh: pid reuse later is caught.
+  const identities = new Map<number, PidIdentity>();
+  for (const pid of plan.killPids) {
+    const m = beforeMatches.find((x) => x.pid === pid);
+    const r = await captureIdentity(pid, m?.sha256 ?? null, target.id);
+    if ("identity" in r) identities.set(pid, r.identity);
+    else plan.notes.push(`${r.error}: it will not be signalled`);
+  }
+
+  const view: PlanView = {
+    takenAt: before.snapshot.takenAt,
+    plan,
+    indicators: indicatorList(matchSet),
+    notes: [...matchSet.notes, ...plan.notes],
+    matches: beforeMatches,
+  };
+  opts.onPlan?.(view);
+  if (opts.dryRun) return { kind: "dry-run", view };
+  if (!opts.yes) {
+    const what = plan.steps.length
+      ? plan.steps.map((s) => s.command).join("; ")
+      : "no change (only the evidence and the verdict)";
+    const yes = await opts.confirm(`Contain ${target.name} now (${what})? [y/N] `);
+    if (!yes) {
+      throw new BreachkitError(
+        "USAGE",
+        "not confirmed: nothing was changed",
+        "Run it again and answer y, or pass --yes.",
+      );
+    }
+  }
+
+  const startedAt = new Date();
+  const bundle = await createBundle({
+    outDir: resolve(opts.cwd, opts.outDir),
+    host: before.snapshot.host.hostname,
+    command: opts.command,
+    now: startedAt,
+    refuseInside: collectRefusePaths(before.snapshot.engine.dockerRootDir),
+  });
+  try {
+    return await preserveActJudge(opts, {
+      bundle,
+      engine,
+      before,
+      target,
+      findings,
+      matchSet,
+      beforeMatches,
+      plan,
+      identities,
+      view,
+      hashCache,
+      startedAt,
+    });
+  } catch (e) {
+    if (!bundle.sealed) {
+      bundle.log({ step: "contain", action: "stop", result: "error", error: errorMessage(e) });
+      await bundle.seal({ complete: false, reason: errorMessage(e) }).catch(() => {});
+    }
+    throw e;
+  }
+}
+
+interface RunState {
+  bundle: BundleWriter;
+  engine: DockerEngine;
+  before: SnapshotResult;
+  target: Container;
+  findings: Finding[];
+  matchSet: MatchSet;
+  beforeMatches: MatchedProcess[];
+  plan: ContainPlan;
+  identities: Map<number, PidIdentity>;
+  view: PlanView;
+  hashCache: Map<string, HashCacheEntry>;
+  startedAt: Date;
+}
+
+async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<ContainOutcome> {
+  const { bundle, target, plan } = s;
+  const progress = opts.progress ?? silentProgress;
+  const interval = opts.intervalSeconds ?? 2;
+
+  // Preserve: as collect --container does, before anything changes.
+  const summary: CollectSummary = await collectEvidence({
+    bundle,
+    snap: s.before,
+    engine: s.engine,
+    containerIds: [target.id],
+    pids: s.beforeMatches.map((m) => m.pid),
+    host: false,
+    progress,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  await bundle.writeJson("findings.json", s.findings, { source: "breachkit judge (before)" });
+  await bundle.writeJson("contain/plan.json", s.view, { source: "breachkit contain" });
+  if (summary.stopped || opts.signal?.aborted) {
+    const reason = summary.incompleteReason ?? "interrupted";
+    bundle.log({
+      step: "contain",
+      action: "act",
+      result: "skipped",
+      error: `evidence not fully preserved (${reason}): nothing was changed`,
+    });
+    await bundle.seal({ complete: false, reason });
+    throw new BreachkitError(
+      "INTERRUPTED",
+      `the evidence could not be preserved (${reason}); ${target.name} was not touched`,
+      `What was collected is in ${bundle.dir}. Free space or rerun, then contain again.`,
+    );
+  }
+
+  // Act.
+  progress.update(`acting: ${plan.mode} ${target.name}`);
+  const actions = await executePlan(plan, {
+    engine: s.engine,
+    bundle,
+    identities: s.identities,
+    stopTimeoutSec: opts.stopTimeoutSec ?? 10,
+  });
+  if (plan.steps.length === 0) {
+    bundle.log({
+      step: "contain",
+      action: `${plan.mode} ${target.id}`,
+      result: "skipped",
+      changedHost: false,
+      details: { notes: plan.notes },
+    });
+  }
+
+  // Look again, after the host had a moment to settle (a stop in progress, a respawn).
+  progress.update("settling");
+  await sleep(opts.settleMs ?? 1500);
+  const after = await takeSnapshot({
+    env: opts.env,
+    intervalSeconds: interval,
+    hashCache: s.hashCache,
+    containerAccounts: false,
+    onStep: (step) => progress.update(`after: ${step}`),
+  });
+  progress.done();
+  const afterTarget = after.snapshot.containers.find((c) => c.id === target.id) ?? null;
+  const freezer =
+    afterTarget?.pid != null && (afterTarget.running || afterTarget.paused)
+      ? await readFreezerState(afterTarget.pid)
+      : null;
+  const afterMatches = matchProcesses(after.snapshot, s.matchSet);
+  const verdict = judgeContainment({
+    mode: plan.mode,
+    targetId: target.id,
+    before: s.before.snapshot,
+    after: after.snapshot,
+    beforeMatches: s.beforeMatches,
+    afterMatches,
+    actions,
+    targetFreezer: freezer,
+  });
+
+  const report: ContainmentReport = {
+    format: "breachkit-containment",
+    formatVersion: 1,
+    tool: { ...TOOL },
+    host: s.before.snapshot.host.hostname,
+    mode: plan.mode,
+    startedAt: s.startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    target: {
+      ...plan.target,
+      stateAfter: afterTarget?.state ?? null,
+      networksAfter: afterTarget?.networks ?? [],
+      restartPolicyAfter: afterTarget?.restartPolicy ?? null,
+    },
+    indicators: s.view.indicators,
+    notes: s.view.notes,
+    evidence: {
+      complete: summary.complete,
+      incompleteReason: summary.incompleteReason,
+      files: summary.files,
+      bytes: summary.bytes,
+    },
+    before: { takenAt: s.before.snapshot.takenAt, matches: s.beforeMatches },
+    after: { takenAt: after.snapshot.takenAt, matches: afterMatches, freezer },
+    actions,
+    undo: undoCommands(actions),
+    verdict: verdict.verdict,
+    contained: verdict.contained,
+    reasons: verdict.reasons,
+    problems: verdict.problems,
+    stillRunning: verdict.stillRunning,
+    appeared: verdict.appeared,
+    traffic: verdict.traffic,
+    next: verdict.next,
+  };
+  await bundle.writeJson("contain/snapshot-after.json", after.snapshot, {
+    source: "breachkit snapshot after containment",
+  });
+  await bundle.writeJson(CONTAINMENT_FILE, report, { source: "breachkit contain" });
+  bundle.log({
+    step: "contain",
+    action: "verdict",
+    result: "ok",
+    details: { verdict: verdict.verdict, problems: verdict.problems.length },
+  });
+  const sealed = await bundle.seal(
+    summary.complete
+      ? { complete: true }
+      : { complete: false, reason: summary.incompleteReason ?? "evidence incomplete" },
+  );
+  const actionFailed = actions.some((a) => !a.ok);
+  return {
+    kind: "done",
+    view: s.view,
+    report,
+    bundleDir: bundle.dir,
+    manifestSha256: sealed.manifestSha256,
+    exitCode: actionFailed ? EXIT_ERROR : verdict.contained ? EXIT_OK : EXIT_FINDINGS,
+  };
+}

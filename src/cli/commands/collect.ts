@@ -1,0 +1,364 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
+import { createBundle, InterruptedError } from "../../evidence/bundle.js";
+import {
+  type CollectSummary,
+  collectEvidence,
+  collectRefusePaths,
+} from "../../evidence/collect.js";
+import type { BundleWriter } from "../../evidence/types.js";
+import { DockerEngine } from "../../observe/docker/engine.js";
+import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
+import { resolveContainer } from "../../observe/docker/resolve.js";
+import { takeSnapshot } from "../../observe/snapshot.js";
+import { createProgress, formatBytes } from "../../tell/progress.js";
+import { safeText } from "../../tell/sanitize.js";
+import { BreachkitError, EXIT_ERROR } from "../../util/errors.js";
+import { type CommandContext, collect, helpFooter, type RegisterCommand } from "../command.js";
+import { colorsFor } from "../io.js";
+
+interface CollectCliOptions {
+  out?: string;
+  container: string[];
+  pid: number[];
+  exportFs?: boolean;
+  since?: Date;
+  redact: boolean;
+  maxFileSize?: number;
+  archive?: boolean;
+  host: boolean;
+  json?: boolean;
+}
+
+const EXIT_CODES = `  0  complete: everything asked for is in the sealed bundle
+  2  incomplete (interrupted, disk full, engine or container gone: the bundle is still sealed
+     and valid, marked incomplete with the reason) or could not start (not root, bad option)`;
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
+
+/** "1048576", "512k", "100M", "1.5GiB", "2g" -> bytes (binary units). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  const unit = SIZE_UNITS[(m?.[2] ?? "").toLowerCase()];
+  const n = m ? Number(m[1]) * (unit ?? 1) : Number.NaN;
+  if (!m || !Number.isFinite(n) || n < 1) {
+    throw new Error(`--max-file-size takes a size like 100M or 2G, got "${text}"`);
+  }
+  return Math.floor(n);
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** "2h", "30m", "7d" (before `now`) or an ISO date/time ("2025-01-31", "2025-01-31T12:00Z"). */
+export function parseSince(text: string, now: Date = new Date()): Date {
+  const rel = /^\s*(\d+)\s*([smhdw])\s*$/i.exec(text);
+  if (rel) {
+    const unit = DURATION_UNITS[(rel[2] ?? "").toLowerCase()] ?? 1;
+    return new Date(now.getTime() - Number(rel[1]) * unit * 1000);
+  }
+  if (
+    /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())
+  ) {
+    const d = new Date(text.trim());
+    if (!Number.isNaN(d.getTime())) return d;
+  }
+  throw new Error(
+    `--since takes a duration (30m, 2h, 7d) or a date (2025-01-31, 2025-01-31T12:00:00Z), got "${text}"`,
+  );
+}
+
+function parsePid(value: string, previous: number[] = []): number[] {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`--pid takes a process id, got "${value}"`);
+  }
+  return [...previous, n];
+}
+
+export const registerCollect: RegisterCommand = (program: Command, ctx: CommandContext) => {
+  program
+    .command("collect")
+    .summary("secure the evidence in a sealed, hashed bundle before anything is shut down")
+    .description(
+      `Copy the evidence of this host into a new directory breachkit-<host>-<UTC time>/,
+most volatile first (RFC 3227): a snapshot of processes, sockets and containers; the
+executables of suspicious processes (deleted, memfd, run from /tmp, /var/tmp, /dev/shm, or
+named with --pid) read from /proc/<pid>/exe; per container its inspect (environment values
+redacted), its raw log files byte for byte (every rotation), its filesystem changes and
+processes; then the host's Docker daemon log, auth and system logs, login records, cron tables,
+systemd units changed in the last 30 days, shell histories, passwd, group, sudoers, sshd
+configuration and authorized_keys. Shadow files are never copied.
+
+Every file is hashed as it is written (manifest.json), the manifest is sealed (SEAL), every
+step is logged (collection.log.jsonl). Nothing is written outside --out and no container is
+changed: no exec, no pause. Interrupted (Ctrl-C), disk full or the engine gone: the bundle is
+still sealed and valid, marked incomplete with the reason. Needs root.
+
+Raw log files are copied whole even with --since (they are the evidence); --since bounds the
+logs read through the Engine API and the journal, and leaves out rotated files older than it.
+Container logs are copied whole unless --max-file-size is given; host files are cut at 1 GiB.`,
+    )
+    .option("--out <dir>", "where the bundle directory is made (default: the current directory)")
+    .option("--container <name>", "only this container, by name or id (repeatable)", collect, [])
+    .option("--pid <pid>", "also copy this process's executable (repeatable)", parsePid, [])
+    .option("--export-fs", "also each container's filesystem (docker export) and each volume")
+    .option("--since <time>", "bound logs by time: 2h, 7d, 2025-01-31T12:00Z", (v) => parseSince(v))
+    .option("--no-redact", "keep environment values in inspect (they often hold secrets)")
+    .option(
+      "--max-file-size <size>",
+      "cut any file at this size (100M, 2G), noted in the manifest",
+      parseSize,
+    )
+    .option("--archive", "also pack the bundle as .tar.gz and print its SHA-256")
+    .option("--no-host", "leave out the host's logs and configuration")
+    .option("--json", "print a summary as JSON on stdout")
+    .addHelpText(
+      "after",
+      helpFooter(
+        [
+          "breachkit collect --out /mnt/usb --archive",
+          "breachkit collect --container bk-lab-gitlab --export-fs --out /root/evidence",
+          "breachkit collect --pid 4242 --since 7d --no-host",
+          "breachkit collect --json | jq .seal",
+        ],
+        EXIT_CODES,
+      ),
+    )
+    .action(async (opts: CollectCliOptions) => {
+      await collectAction(opts, ctx);
+    });
+};
+
+function commandLine(o: CollectCliOptions): string {
+  const parts = ["collect"];
+  if (o.out) parts.push("--out", o.out);
+  for (const c of o.container) parts.push("--container", c);
+  for (const p of o.pid) parts.push("--pid", String(p));
+  if (o.exportFs) parts.push("--export-fs");
+  if (o.since) parts.push("--since", o.since.toISOString());
+  if (!o.redact) parts.push("--no-redact");
+  if (o.maxFileSize !== undefined) parts.push("--max-file-size", String(o.maxFileSize));
+  if (!o.host) parts.push("--no-host");
+  return parts.join(" ");
+}
+
+async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Promise<void> {
+  const { io } = ctx;
+  // Without root, /proc/<pid>/exe, the raw container logs and most of /var/log are unreadable:
+  // a bundle made that way would lack exactly the evidence that matters, and look complete.
+  if (process.geteuid?.() !== 0) {
+    throw new BreachkitError(
+      "PERMISSION",
+      "collect needs root: the raw container logs, /proc/<pid>/exe of other users' processes and the host's logs are readable by root only",
+      "run it as root: sudo breachkit collect ...",
+    );
+  }
+  const progress = createProgress(io, opts.json === true);
+  const ac = new AbortController();
+  let bundle: BundleWriter | null = null;
+  let sealing: Promise<{ manifestSha256: string }> | null = null;
+  let interruptedBy: string | null = null;
+  const off = io.onInterrupt((signal) => {
+    if (interruptedBy !== null) return;
+    interruptedBy = signal;
+    // A second Ctrl-C then ends the process at once (an engine call cannot be cancelled).
+    off();
+    const reason = `interrupted by ${signal}`;
+    ac.abort(reason);
+    if (bundle) sealing = bundle.seal({ complete: false, reason });
+  });
+  try {
+    let engine: DockerEngine | null;
+    try {
+      engine = DockerEngine.fromEnv(io.env);
+    } catch (e) {
+      throw isEngineError(e) ? toBreachkitError(e) : e;
+    }
+    progress.update("snapshot: processes, sockets, containers...");
+    const snap = await takeSnapshot({
+      env: io.env,
+      onStep: (s) => progress.update(`snapshot: ${s}`),
+    });
+    progress.done();
+    if (ac.signal.aborted) {
+      throw new InterruptedError(
+        `${String(ac.signal.reason)} before anything was written; no bundle was made`,
+      );
+    }
+    if (!snap.snapshot.engine.available) engine = null;
+    const containerIds = resolveContainers(snap.snapshot.containers, opts.container);
+    const made = await createBundle({
+      outDir: resolve(io.cwd, opts.out ?? "."),
+      host: snap.snapshot.host.hostname || hostname(),
+      command: commandLine(opts),
+      refuseInside: collectRefusePaths(snap.snapshot.engine.dockerRootDir),
+    });
+    bundle = made;
+    if (!opts.json) io.error(`collecting into ${safeText(made.dir)}\n`);
+    const summary = await collectEvidence({
+      bundle: made,
+      snap,
+      engine,
+      ...(containerIds ? { containerIds } : {}),
+      pids: opts.pid,
+      exportFs: opts.exportFs === true,
+      host: opts.host,
+      ...(opts.since ? { since: opts.since } : {}),
+      redact: opts.redact,
+      ...(opts.maxFileSize !== undefined ? { maxFileBytes: opts.maxFileSize } : {}),
+      progress,
+      signal: ac.signal,
+    });
+    const reason = interruptedBy ? `interrupted by ${interruptedBy}` : summary.incompleteReason;
+    const sealed = await (sealing ??
+      made.seal(reason === null ? { complete: true } : { complete: false, reason }));
+    let archive: ArchiveResult | null = null;
+    let archiveError: string | null = null;
+    if (opts.archive && interruptedBy === null) {
+      try {
+        archive = await archiveBundle(made.dir);
+      } catch (e) {
+        archiveError = e instanceof Error ? e.message : String(e);
+      }
+    }
+    const files = made.entries.length;
+    const bytes = made.entries.reduce((s, e) => s + e.size, 0);
+    const complete = reason === null;
+    if (opts.json) {
+      io.write(
+        `${JSON.stringify(
+          {
+            bundle: made.dir,
+            complete,
+            incompleteReason: reason,
+            files,
+            bytes,
+            seal: sealed.manifestSha256,
+            archive,
+            archiveError,
+            truncated: summary.truncated,
+            errors: summary.errors,
+            executables: summary.executables,
+            containers: summary.containers,
+            durationMs: summary.durationMs,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      io.write(
+        formatCollect(
+          made.dir,
+          summary,
+          { files, bytes, reason, seal: sealed.manifestSha256, archive, archiveError },
+          colorsFor(io),
+        ),
+      );
+    }
+    if (!complete || archiveError !== null) ctx.setExitCode(EXIT_ERROR);
+  } finally {
+    off();
+    progress.done();
+  }
+}
+
+function resolveContainers(
+  containers: Parameters<typeof resolveContainer>[0],
+  queries: readonly string[],
+): string[] | undefined {
+  if (queries.length === 0) return undefined;
+  const ids: string[] = [];
+  for (const q of queries) {
+    const r = resolveContainer(containers, q);
+    if (r.ok) {
+      ids.push(r.value.id);
+      continue;
+    }
+    const list = r.error.candidates
+      .slice(0, 10)
+      .map((c) => `${safeText(c.name, 80)} (${c.id.slice(0, 12)})`)
+      .join(", ");
+    throw new BreachkitError(
+      r.error.kind === "ambiguous" ? "AMBIGUOUS" : "NOT_FOUND",
+      r.error.kind === "ambiguous"
+        ? `--container ${safeText(q, 80)} matches several containers: ${list}`
+        : `no container ${safeText(q, 80)}${list ? `; did you mean: ${list}` : ""}`,
+      r.error.kind === "ambiguous"
+        ? "give the full name, or a longer id prefix"
+        : "list them with: docker ps -a",
+    );
+  }
+  return [...new Set(ids)];
+}
+
+interface Outcome {
+  files: number;
+  bytes: number;
+  reason: string | null;
+  seal: string;
+  archive: ArchiveResult | null;
+  archiveError: string | null;
+}
+
+export function formatCollect(
+  dir: string,
+  s: CollectSummary,
+  o: Outcome,
+  c: ReturnType<typeof colorsFor>,
+): string {
+  const t = (x: string) => safeText(x, 300);
+  const lines: string[] = [];
+  lines.push(
+    o.reason === null
+      ? `${c.bold(c.green("COMPLETE"))}  ${t(dir)}`
+      : `${c.bold(c.yellow("INCOMPLETE"))}  ${t(dir)}`,
+  );
+  if (o.reason !== null) {
+    lines.push(`  reason     ${t(o.reason)}`);
+    lines.push(
+      "             the bundle is still sealed and valid: what was collected is listed and hashed",
+    );
+  }
+  lines.push(`  files      ${o.files}, ${formatBytes(o.bytes)}`);
+  lines.push(`  seal       ${o.seal}  (SHA-256 of manifest.json: write it down)`);
+  if (o.archive) {
+    lines.push(`  archive    ${t(o.archive.path)}`);
+    lines.push(`  sha256     ${o.archive.sha256}`);
+  }
+  if (o.archiveError) lines.push(`  ${c.red("archive failed")}: ${t(o.archiveError)}`);
+  const copied = s.executables.filter((e) => e.file !== null);
+  if (s.executables.length > 0) {
+    lines.push(
+      `  executables ${copied.length} of ${s.executables.length} copied from /proc/<pid>/exe`,
+    );
+    for (const e of s.executables.slice(0, 10)) {
+      const where = e.containerName ? ` in ${t(e.containerName)}` : "";
+      lines.push(
+        `    pid ${e.pid} ${t(e.comm ?? "?")}${where}: ${e.sha256 ? `sha256 ${e.sha256}` : t(e.error ?? "not copied")}`,
+      );
+    }
+  }
+  lines.push(`  containers ${s.containers.length}`);
+  if (s.truncated.length > 0) {
+    lines.push(
+      `  ${c.yellow("cut by a size limit")}: ${s.truncated.slice(0, 5).map(t).join(", ")}`,
+    );
+  }
+  for (const e of s.errors.slice(0, 10)) {
+    lines.push(`  ${c.red("failed")}  ${t(e.action)}: ${t(e.error)}`);
+  }
+  if (s.errors.length > 10)
+    lines.push(`  ... ${s.errors.length - 10} more in collection.log.jsonl`);
+  lines.push("");
+  lines.push(`  check it any time with: breachkit verify ${t(dir)}`);
+  return `${lines.join("\n")}\n`;
+}
