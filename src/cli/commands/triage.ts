@@ -1,0 +1,293 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { createBundle, safePathComponent } from "../../evidence/bundle.js";
+import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
+import type { Allowlist } from "../../judge/context.js";
+import { type IocSet, iocFromArgs, mergeIocs, parseIocFile } from "../../judge/ioc/ioc-set.js";
+import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
+import { verdictOf } from "../../judge/verdict.js";
+import { SEVERITIES, type Severity, SeveritySchema } from "../../model/finding.js";
+import type { Snapshot } from "../../model/snapshot.js";
+import { DockerEngine } from "../../observe/docker/engine.js";
+import { parseSnapshot, takeSnapshot } from "../../observe/snapshot.js";
+import { renderFindings } from "../../tell/findings.js";
+import { createProgress, formatBytes } from "../../tell/progress.js";
+import { safeText } from "../../tell/sanitize.js";
+import { BreachkitError, EXIT_FINDINGS } from "../../util/errors.js";
+import { errorMessage } from "../../util/result.js";
+import { type CommandContext, collect, helpFooter, parsePositive } from "../command.js";
+import { colorsFor } from "../io.js";
+
+interface TriageFlags {
+  json?: boolean;
+  out?: string;
+  bundle?: string;
+  ioc?: string[];
+  allowlist?: string;
+  baseline?: string;
+  interval: number;
+  failOn: string;
+  all?: boolean;
+}
+
+/** `--ioc` takes a file of IOCs (the documented format) or a single name, hash or address. */
+export async function loadIocs(
+  values: readonly string[],
+  cwd: string,
+): Promise<IocSet | undefined> {
+  if (values.length === 0) return undefined;
+  const sets: IocSet[] = [];
+  const loose: string[] = [];
+  for (const v of values) {
+    const path = resolve(cwd, v);
+    let text: string | null = null;
+    if (v.includes("/") || v.endsWith(".txt") || v.endsWith(".ioc")) {
+      text = await readFile(path, "utf8").catch(() => null);
+    }
+    if (text === null) {
+      loose.push(v);
+      continue;
+    }
+    const parsed = parseIocFile(text, v);
+    if (!parsed.ok) {
+      throw new BreachkitError(
+        "BAD_INPUT",
+        `${v}:${parsed.error.line}: ${parsed.error.message}`,
+        "fix that line; the IOC file format is documented in rules/README.md",
+      );
+    }
+    sets.push(parsed.value);
+  }
+  if (loose.length > 0) {
+    const parsed = iocFromArgs(loose);
+    if (!parsed.ok) throw new BreachkitError("USAGE", parsed.error.message);
+    sets.push(parsed.value);
+  }
+  return mergeIocs(...sets);
+}
+
+async function loadBaseline(path: string | undefined, cwd: string): Promise<Snapshot | null> {
+  if (!path) return null;
+  const full = resolve(cwd, path);
+  try {
+    const text = await readFile(full, "utf8");
+    return parseSnapshot(text.trimStart().startsWith("{") ? text : "");
+  } catch (e) {
+    throw new BreachkitError(
+      "BAD_INPUT",
+      `cannot use ${full} as a baseline: ${errorMessage(e).slice(0, 300)}`,
+      "a baseline is a snapshot saved on a known-good day: breachkit snapshot -o baseline.json",
+    );
+  }
+}
+
+export function registerTriage(program: Command, ctx: CommandContext): void {
+  program
+    .command("triage")
+    .summary("what is wrong on this host, ranked, in seconds (read-only)")
+    .description(
+      `The command for the first minute of an incident. Takes a snapshot, writes a quick
+evidence bundle (snapshot, suspicious executables, container logs, host logs; no filesystem
+exports), runs every fast check (processes, spread, traffic, accounts, logins, log hunting,
+container configuration, IOCs), and answers: what is compromised, where, how sure, and what
+to do next. Read-only on the host: it writes only the bundle under --out.
+
+With --bundle it judges a saved bundle offline and gives the same findings.`,
+    )
+    .option("--json", "print verdict and findings as JSON")
+    .option("--out <dir>", "where to write the evidence bundle", ".")
+    .option("--bundle <dir>", "judge a saved bundle instead of the live host")
+    .option(
+      "--ioc <file|value>",
+      "IOC file, or a name, SHA-256, IP or CIDR (repeatable)",
+      collect,
+      [],
+    )
+    .option("--allowlist <file>", "known-good processes with reasons (JSON, see rules/README.md)")
+    .option("--baseline <snapshot.json>", "a snapshot from a known-good day to compare with")
+    .option(
+      "--interval <seconds>",
+      "traffic and CPU sampling interval",
+      parsePositive("--interval"),
+      1,
+    )
+    .option(
+      "--fail-on <severity>",
+      `exit 1 at or above this severity (${SEVERITIES.join(", ")})`,
+      "high",
+    )
+    .option("--all", "list every finding, including low and info, with all evidence")
+    .addHelpText(
+      "after",
+      helpFooter([
+        "breachkit triage                           # live host, bundle in the current directory",
+        "breachkit triage --out /root/evidence --ioc wate --ioc 203.0.113.7",
+        "breachkit triage --ioc iocs.txt --fail-on medium",
+        "breachkit triage --bundle breachkit-web01-20260101T120000Z   # offline, same findings",
+        "breachkit triage --json | jq '.findings[] | select(.severity==\"critical\")'",
+      ]),
+    )
+    .action(async (flags: TriageFlags) => {
+      const { io } = ctx;
+      const started = Date.now();
+      const failOn = SeveritySchema.safeParse(flags.failOn);
+      if (!failOn.success) {
+        throw new BreachkitError(
+          "USAGE",
+          `--fail-on takes one of ${SEVERITIES.join(", ")}, got "${flags.failOn}"`,
+        );
+      }
+      const threshold: Severity = failOn.data;
+      const iocs = await loadIocs(flags.ioc ?? [], io.cwd);
+      const allowlist: Allowlist | undefined = flags.allowlist
+        ? await readAllowlist(resolve(io.cwd, flags.allowlist))
+        : undefined;
+      const baseline = await loadBaseline(flags.baseline, io.cwd);
+      const progress = createProgress(io, flags.json === true);
+
+      let bundleDir: string;
+      let seal: string | null = null;
+      let complete = true;
+      if (flags.bundle) {
+        bundleDir = resolve(io.cwd, flags.bundle);
+      } else {
+        progress.update("triage: snapshot…");
+        const snap = await takeSnapshot({
+          env: io.env,
+          intervalSeconds: flags.interval,
+          onStep: (s) => progress.update(`triage: snapshot: ${s}…`),
+        });
+        const bundle = await createBundle({
+          outDir: resolve(io.cwd, flags.out ?? "."),
+          host: snap.snapshot.host.hostname || "host",
+          command: "triage",
+          refuseInside: collectRefusePaths(snap.snapshot.engine.dockerRootDir),
+        });
+        bundleDir = bundle.dir;
+        const controller = new AbortController();
+        const off = io.onInterrupt((sig) => controller.abort(new Error(`interrupted by ${sig}`)));
+        let engine: DockerEngine | null = null;
+        try {
+          engine = snap.snapshot.engine.available ? DockerEngine.fromEnv(io.env) : null;
+        } catch {
+          engine = null;
+        }
+        let stopReason: string | null = null;
+        try {
+          const summary = await collectEvidence({
+            bundle,
+            snap,
+            engine,
+            host: true,
+            exportFs: false,
+            maxFileBytes: 256 * 1024 * 1024,
+            progress,
+            signal: controller.signal,
+          });
+          if (summary.stopped) stopReason = summary.incompleteReason ?? "stopped";
+          else if (!summary.complete) {
+            complete = false;
+            io.error(`note: some evidence could not be collected: ${summary.incompleteReason}\n`);
+          }
+        } catch (e) {
+          stopReason = controller.signal.aborted
+            ? String(controller.signal.reason)
+            : errorMessage(e);
+        }
+        if (stopReason !== null) {
+          if (!bundle.sealed) await bundle.seal({ complete: false, reason: stopReason });
+          off();
+          progress.done();
+          throw new BreachkitError(
+            "INTERRUPTED",
+            `triage stopped: ${stopReason}; the bundle ${bundle.dir} holds what was collected (incomplete, sealed)`,
+            "run breachkit verify on it, then run triage again, or triage --bundle on it",
+          );
+        }
+        progress.update("triage: judging…");
+        const judged = await judgeBundle(bundle.dir, safePathComponent, {
+          iocs,
+          allowlist,
+          baseline,
+        });
+        const verdict = verdictOf(judged.findings, threshold);
+        await bundle.writeJson(
+          "findings.json",
+          { verdict, findings: judged.findings, logsHunted: judged.logsHunted },
+          { source: "breachkit triage" },
+        );
+        const sealed = await bundle.seal(
+          complete
+            ? { complete: true }
+            : { complete: false, reason: "some evidence could not be collected" },
+        );
+        off();
+        seal = sealed.manifestSha256;
+        progress.done();
+        return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
+      }
+      progress.update("triage: judging the bundle…");
+      const judged = await judgeBundle(bundleDir, safePathComponent, { iocs, allowlist, baseline });
+      progress.done();
+      const verdict = verdictOf(judged.findings, threshold);
+      return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
+    });
+}
+
+function report(
+  ctx: CommandContext,
+  flags: TriageFlags,
+  judged: Awaited<ReturnType<typeof judgeBundle>>,
+  verdict: ReturnType<typeof verdictOf>,
+  bundleDir: string,
+  seal: string | null,
+  complete: boolean,
+  started: number,
+): void {
+  const { io } = ctx;
+  const c = colorsFor(io);
+  const durationMs = Date.now() - started;
+  if (flags.json) {
+    io.write(
+      `${JSON.stringify(
+        {
+          verdict,
+          findings: judged.findings,
+          bundle: {
+            path: bundleDir,
+            manifestSha256: seal,
+            complete,
+            offline: Boolean(flags.bundle),
+          },
+          logsHunted: judged.logsHunted,
+          logBytes: judged.logBytes,
+          gaps: [...judged.snapshot.gaps, ...judged.gaps],
+          durationMs,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    io.write(renderFindings(judged.findings, verdict, c, { all: flags.all === true }));
+    const s = judged.snapshot;
+    const running = s.containers.filter((ct) => ct.running).length;
+    io.write(
+      c.dim(
+        `\n${s.processes.length} processes, ${running}/${s.containers.length} containers running, ${judged.logsHunted.length} logs hunted (${formatBytes(judged.logBytes)}), ${durationMs} ms${s.engine.available ? "" : "; Docker engine NOT answering"}\n`,
+      ),
+    );
+    io.write(
+      `${flags.bundle ? "judged bundle" : "evidence bundle"}: ${safeText(bundleDir)}${seal ? `\n  SEAL sha256 ${seal} (write it down: it proves the bundle later)` : ""}\n`,
+    );
+    if (verdict.level !== "clean") {
+      io.write(
+        c.dim(
+          "next: contain with proof: breachkit contain <container>; full evidence: breachkit collect --archive\n",
+        ),
+      );
+    }
+  }
+  if (verdict.atOrAboveThreshold > 0) ctx.setExitCode(EXIT_FINDINGS);
+}
