@@ -22,8 +22,7 @@ import {
 } from "../judge/ioc/ioc-set.js";
 import type { Finding } from "../model/finding.js";
 import type { Container } from "../model/snapshot.js";
-import type { DockerEngine } from "../observe/docker/engine.js";
-import { DockerEngine as Engine } from "../observe/docker/engine.js";
+import { DockerEngine } from "../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../observe/docker/engine-error.js";
 import { resolveContainer } from "../observe/docker/resolve.js";
 import type { HashCacheEntry } from "../observe/proc/index.js";
@@ -161,7 +160,7 @@ export async function loadIocs(values: readonly string[], cwd: string): Promise<
 
 function engineFromEnv(env: ContainOptions["env"]): DockerEngine {
   try {
-    return Engine.fromEnv(env);
+    return DockerEngine.fromEnv(env);
   } catch (e) {
     if (isEngineError(e)) throw toBreachkitError(e);
     throw e;
