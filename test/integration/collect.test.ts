@@ -354,7 +354,11 @@ describe("faults", () => {
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
-      await proxy.waitFor((r) => r.path.includes("/changes"));
+      const first = await Promise.race([
+        proxy.waitFor((r) => r.path.includes("/changes")).then(() => "held" as const),
+        exited.then(() => "exited" as const),
+      ]);
+      if (first === "exited") throw new Error(`the CLI ended before the held call: ${stderr}`);
       child.kill("SIGINT");
       // The held engine call answers late, as a slow engine would; the CLI must not wait for it.
       await sleep(200);
