@@ -34,7 +34,33 @@ Exit codes: 0 nothing at or above the threshold, 1 findings (contain: not contai
 2 could not do the job. Colors only on a terminal; NO_COLOR is honoured.`,
     );
   for (const register of COMMANDS) register(program, ctx);
+  for (const sub of program.commands) sub.description(reflow(sub.description()));
   return program;
+}
+
+/**
+ * Descriptions are written as paragraphs with hard line breaks; commander wraps every line
+ * to the terminal's width, which would leave ragged half-lines. Join each paragraph's plain
+ * lines and let commander wrap them; keep indented, numbered and bulleted lines as they are.
+ */
+export function reflow(text: string): string {
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const prev = out.length > 0 ? out[out.length - 1] : undefined;
+    const structured = /^(\s|\d+\.|[-*•])/.test(line);
+    // "   more text" under "1. item" (indented to the item's text) continues that item.
+    const item = prev === undefined ? null : /^(\d+\. |[-*•] )/.exec(prev);
+    const indent = /^ */.exec(line)?.[0].length ?? 0;
+    const continuesItem = item !== null && indent === item[0].length && line.trim() !== "";
+    if (continuesItem) {
+      out[out.length - 1] = `${prev} ${line.trim()}`;
+    } else if (prev !== undefined && prev.trim() !== "" && line.trim() !== "" && !structured) {
+      out[out.length - 1] = `${prev} ${line}`;
+    } else {
+      out.push(line);
+    }
+  }
+  return out.join("\n");
 }
 
 /** Run the CLI with the given arguments (without node and script); returns the exit code. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { wantColor } from "../../src/cli/io.js";
-import { runCli } from "../../src/cli/main.js";
+import { reflow, runCli } from "../../src/cli/main.js";
 import { memoryIo } from "../helpers/memory-io.js";
 
 describe("cli", () => {
@@ -23,5 +23,29 @@ describe("cli", () => {
     expect(wantColor(true, {})).toBe(true);
     expect(wantColor(false, {})).toBe(false);
     expect(wantColor(true, { NO_COLOR: "1" })).toBe(false);
+  });
+});
+
+describe("help text", () => {
+  it("reflows paragraphs but keeps lists and indented rows", () => {
+    const text = "one line\ncontinues here.\n\n1. item\n   goes on\n     row  kept\n- bullet";
+    expect(reflow(text)).toBe(
+      "one line continues here.\n\n1. item goes on\n     row  kept\n- bullet",
+    );
+  });
+  it("lists every working command in --help", async () => {
+    const m = memoryIo();
+    await runCli(["--help"], m.io);
+    for (const cmd of ["triage", "snapshot", "collect", "scan", "contain", "verify"]) {
+      expect(m.stdout()).toContain(`  ${cmd}`);
+    }
+  });
+  it("every command has examples and exit codes in its help", async () => {
+    for (const cmd of ["triage", "snapshot", "collect", "scan", "contain", "verify"]) {
+      const m = memoryIo();
+      expect(await runCli([cmd, "--help"], m.io)).toBe(0);
+      expect(m.stdout(), cmd).toContain("Examples:");
+      expect(m.stdout(), cmd).toMatch(/Exit codes:/);
+    }
   });
 });
