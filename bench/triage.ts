@@ -27,8 +27,10 @@ import { safePathComponent } from "../src/evidence/bundle.js";
 import { huntLogs, loadHuntRules } from "../src/judge/hunt/index.js";
 import { dockerJsonLine } from "../src/judge/hunt/load.js";
 import { DEFAULT_RULE_DIR, type HuntRule } from "../src/judge/hunt/rule-file.js";
+import { judge } from "../src/judge/index.js";
 import { bundleLogSources, dirMapper, readBundleSnapshot } from "../src/judge/judge-bundle.js";
 import type { Finding } from "../src/model/finding.js";
+import { takeSnapshot } from "../src/observe/snapshot.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -98,7 +100,14 @@ async function cleanup(): Promise<void> {
       console.error(`cleanup: ${what}: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  if (running && !exited(running)) running.kill("SIGTERM");
+  const child = running;
+  if (child && !exited(child)) {
+    // Let triage seal and exit before its output directory is removed.
+    const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    await Promise.race([gone, sleep(10_000, undefined, { ref: false })]);
+    if (!exited(child)) child.kill("SIGKILL");
+  }
   await step("sleepers", stopSleepers);
   const id = containerId;
   containerId = null;
@@ -339,11 +348,13 @@ async function feedContainerLog(lab: LabInfo, file: string, gen: ReturnType<type
   if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`docker create answered ${JSON.stringify(id)}`);
   containerId = id;
   const cp = await run("docker", ["cp", file, `${id}:/access.log`]);
-  const logPath = await docker(["inspect", "--format", "{{.LogPath}}", id]);
   // Docker cuts trailing zeros of the nanoseconds: each line may be up to 9 bytes shorter.
   const lowerBound = gen.jsonUpperBound - 9 * gen.lines;
   const t0 = performance.now();
   await docker(["start", id]);
+  // The engine names the log file only when the container starts.
+  const logPath = await docker(["inspect", "--format", "{{.LogPath}}", id]);
+  if (!logPath.startsWith("/")) throw new Error(`no json-file LogPath for ${id}: ${logPath}`);
   let size = 0;
   let stableSince = performance.now();
   for (;;) {
@@ -353,7 +364,8 @@ async function feedContainerLog(lab: LabInfo, file: string, gen: ReturnType<type
       size = now;
       stableSince = performance.now();
     } else if (size >= lowerBound && performance.now() - stableSince >= 500) break;
-    if (performance.now() - t0 > 300_000) {
+    const waited = performance.now() - t0;
+    if (waited > 300_000 || (size === 0 && waited > 30_000)) {
       throw new Error(`the json-file log stayed at ${size} bytes (expected >= ${lowerBound})`);
     }
   }
@@ -391,6 +403,9 @@ interface TriageRun {
   entries: LogEntry[];
   spawnedAt: number;
   exitedAt: number;
+  /** The snapshot's own durationMs and interval, from the bundle's snapshot.json. */
+  snapshotMs: number;
+  intervalSeconds: number | null;
 }
 
 async function triageOnce(): Promise<TriageRun> {
@@ -410,7 +425,16 @@ async function triageOnce(): Promise<TriageRun> {
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as LogEntry);
-  return { wallMs: r.ms, json, entries, spawnedAt, exitedAt };
+  const snap = await readBundleSnapshot(json.bundle.path);
+  return {
+    wallMs: r.ms,
+    json,
+    entries,
+    spawnedAt,
+    exitedAt,
+    snapshotMs: snap.durationMs,
+    intervalSeconds: snap.intervalSeconds,
+  };
 }
 
 function printPhases(t: TriageRun): void {
@@ -423,6 +447,10 @@ function printPhases(t: TriageRun): void {
   const phase = (label: string, ms: number) =>
     console.log(`    ${label.padEnd(52)} ${fmtMs(ms).padStart(9)}`);
   phase("node start + snapshot (spawn → bundle created)", at(first) - t.spawnedAt);
+  phase(
+    `  of which the snapshot (its durationMs; ${t.intervalSeconds ?? 0} s interval)`,
+    t.snapshotMs,
+  );
   phase("collection (bundle created → last step logged)", at(lastCollect) - at(first));
   phase("judge + findings.json (last step → seal)", at(seal) - at(lastCollect));
   phase("seal + JSON output + exit (seal → exit)", t.exitedAt - at(seal));
@@ -443,6 +471,59 @@ function printPhases(t: TriageRun): void {
     .slice(0, 6)) {
     console.log(`    ${fmtMs(e.durationMs ?? 0).padStart(9)}  ${e.step}: ${e.action.slice(0, 90)}`);
   }
+}
+
+/**
+ * takeSnapshot in this process as triage calls it, timed between its onStep calls: which part
+ * of the snapshot costs what with the extra processes (median of RUNS).
+ */
+async function snapshotSteps(): Promise<void> {
+  const per = new Map<string, number[]>();
+  const totals: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    let last = performance.now();
+    let current = "start (engine probe started)";
+    const t0 = last;
+    const { snapshot } = await takeSnapshot({
+      env: process.env,
+      intervalSeconds: 1,
+      onStep: (s) => {
+        const now = performance.now();
+        per.set(current, [...(per.get(current) ?? []), now - last]);
+        last = now;
+        current = s.startsWith("counters") ? "counters over 1 s (sleep + network again)" : s;
+      },
+    });
+    const end = performance.now();
+    per.set(current, [...(per.get(current) ?? []), end - last]);
+    totals.push(end - t0);
+    if (i === 0) console.log(`  (${snapshot.processes.length} processes in the snapshot)`);
+  }
+  for (const [s, xs] of per) console.log(`    ${s.padEnd(52)} ${fmtMs(median(xs)).padStart(9)}`);
+  console.log(`    ${"total".padEnd(52)} ${fmtMs(median(totals)).padStart(9)}`);
+}
+
+/** judgeBundle's parts, in this process, on a bundle (median of RUNS). */
+async function judgeSteps(dir: string, rules: HuntRule[]): Promise<void> {
+  const per = new Map<string, number[]>();
+  const time = async <T>(label: string, fn: () => Promise<T> | T): Promise<T> => {
+    const t0 = performance.now();
+    const v = await fn();
+    per.set(label, [...(per.get(label) ?? []), performance.now() - t0]);
+    return v;
+  };
+  for (let i = 0; i < RUNS; i++) {
+    const snapshot = await time("read + parse snapshot.json", () => readBundleSnapshot(dir));
+    await time("judge rules over the snapshot", () =>
+      judge(snapshot, { now: new Date(snapshot.takenAt), baseline: null }),
+    );
+    await time("loadHuntRules (read, self-check, compile)", () => loadHuntRules());
+    const sources = await time("find the bundle's log files", () =>
+      bundleLogSources(dir, dirMapper(snapshot, safePathComponent)),
+    );
+    await time("huntLogs", () => huntLogs(sources, rules));
+  }
+  for (const [s, xs] of per) console.log(`    ${s.padEnd(52)} ${fmtMs(median(xs)).padStart(9)}`);
 }
 
 // ---- hunt vs grep -----------------------------------------------------------------------
@@ -626,8 +707,13 @@ async function main(): Promise<void> {
   console.log(`median run (${fmtMs(mid.wallMs)}):`);
   printPhases(mid);
 
+  console.log("\nsnapshot steps, in this process (takeSnapshot as triage calls it):");
+  await snapshotSteps();
+
   const last = runs[runs.length - 1]!;
   try {
+    console.log("\njudgeBundle's parts, in this process, on the last bundle:");
+    await judgeSteps(last.json.bundle.path, rules);
     await huntVsGrep(last.json.bundle.path, rules);
   } finally {
     await rm(last.json.bundle.path, { recursive: true, force: true });
@@ -636,6 +722,7 @@ async function main(): Promise<void> {
 
 main()
   .catch((e: unknown) => {
+    if (cleaning) return; // interrupted: the signal handler reports and exits
     console.error(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exitCode = 1;
   })
