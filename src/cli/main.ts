@@ -3,7 +3,7 @@ import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { VERSION } from "../version.js";
 import type { CommandContext } from "./command.js";
-import { COMMANDS } from "./commands/index.js";
+import { COMMANDS, type LazyCommand } from "./commands/index.js";
 import { type CliIo, colorsFor } from "./io.js";
 
 const DESCRIPTION = `Incident response for Linux servers that run their services in Docker.
@@ -11,8 +11,31 @@ const DESCRIPTION = `Incident response for Linux servers that run their services
 Secure the evidence first, find what is wrong and where, contain it with proof.
 Read-only on the host unless a command says otherwise (contain).`;
 
-/** Build the program; exported so that help and option tables can be tested. */
-export function buildProgram(ctx: CommandContext): Command {
+/**
+ * The commands `args` needs: the one it names, none for the version, or all of them (overall
+ * help, `help <cmd>`, a mistyped name that commander should suggest a fix for). The
+ * top-level options take no value, so the first word that is not an option is the command.
+ */
+export function commandsFor(args: readonly string[]): readonly LazyCommand[] {
+  const word = args.find((a) => !a.startsWith("-"));
+  const named = COMMANDS.find((c) => c.name === word);
+  if (named) return [named];
+  const versionOnly =
+    word === undefined &&
+    args.some((a) => a === "-V" || a === "--version") &&
+    !args.includes("-h") &&
+    !args.includes("--help");
+  return versionOnly ? [] : COMMANDS;
+}
+
+/**
+ * Build the program with the commands `args` needs (every command without `args`);
+ * exported so that help and option tables can be tested.
+ */
+export async function buildProgram(
+  ctx: CommandContext,
+  args?: readonly string[],
+): Promise<Command> {
   const program = new Command("breachkit")
     .description(DESCRIPTION)
     .version(VERSION, "-V, --version", "print the version")
@@ -33,7 +56,10 @@ Start here:
 Exit codes: 0 nothing at or above the threshold, 1 findings (contain: not contained),
 2 could not do the job. Colors only on a terminal; NO_COLOR is honoured.`,
     );
-  for (const register of COMMANDS) register(program, ctx);
+  const registers = await Promise.all(
+    (args === undefined ? COMMANDS : commandsFor(args)).map((c) => c.load()),
+  );
+  for (const register of registers) register(program, ctx);
   for (const sub of program.commands) sub.description(reflow(sub.description()));
   return program;
 }
@@ -72,16 +98,16 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       exitCode = Math.max(exitCode, code);
     },
   };
-  const program = buildProgram(ctx);
-  // Commander's own exitOverride applies to subcommands only when set on each.
-  for (const sub of program.commands) {
-    sub.exitOverride().configureOutput({
-      writeOut: (s) => io.write(s),
-      writeErr: (s) => io.error(s),
-    });
-  }
   const c = colorsFor(io);
   try {
+    const program = await buildProgram(ctx, args);
+    // Commander's own exitOverride applies to subcommands only when set on each.
+    for (const sub of program.commands) {
+      sub.exitOverride().configureOutput({
+        writeOut: (s) => io.write(s),
+        writeErr: (s) => io.error(s),
+      });
+    }
     await program.parseAsync([...args], { from: "user" });
     return exitCode;
   } catch (e) {

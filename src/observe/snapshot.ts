@@ -22,9 +22,10 @@ import { RootFs, readAccounts, usersByUid } from "./accounts/index.js";
 import { toContainer } from "./docker/container-model.js";
 import { DockerEngine } from "./docker/engine.js";
 import { probeEngine } from "./docker/engine-model.js";
-import { type HashCacheEntry, readHostFacts, readNetwork, readProcesses } from "./proc/index.js";
+import { type HashCacheEntry, readHostFacts, readNetwork } from "./proc/index.js";
 import { upperDirFromMountinfo } from "./proc/mountinfo.js";
 import { trafficRates } from "./proc/network.js";
+import { type ProcessReading, startReadingProcesses } from "./proc/processes.js";
 import { parseStat } from "./proc/stat.js";
 
 export interface SnapshotOptions {
@@ -178,25 +179,37 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   // Keep rejections from surfacing as unhandled while we do other work.
   containersPromise.catch(() => {});
 
+  // Helper threads start hashing and reading while the boot time (for process start times)
+  // is read. The accounts are started only then: their many small reads would queue ahead of
+  // the facts' in the thread pool. They go on while /proc is read, and user names are
+  // filled in afterwards.
   step("host facts");
-  const facts = await readHostFacts();
-  gaps.push(...facts.gaps);
-  step("host accounts");
-  const hostAccounts = await readAccounts({ root: "/", scope: "host", containerId: null });
-  gaps.push(...hostAccounts.gaps);
-  const users = usersByUid(hostAccounts.accounts);
-
-  step("processes");
-  const bootTimeMs = facts.bootTimeMs ?? Date.now() - 0;
-  const procs = await readProcesses({
-    users,
-    bootTimeMs,
-    clockTicks: facts.host.clockTicks,
+  const reading = startReadingProcesses({
     hashExecutables: opts.hashExecutables ?? true,
     ...(opts.hashCache ? { hashCache: opts.hashCache } : {}),
   });
+  let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
+  let facts: Awaited<ReturnType<typeof readHostFacts>>;
+  let accountsPromise: ReturnType<typeof readAccounts>;
+  try {
+    facts = await readHostFacts();
+    gaps.push(...facts.gaps);
+    accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null });
+    accountsPromise.catch(() => {});
+    step("processes");
+    procs = await reading.finish({
+      bootTimeMs: facts.bootTimeMs ?? Date.now(),
+      clockTicks: facts.host.clockTicks,
+    });
+  } finally {
+    await reading.close();
+  }
   gaps.push(...procs.gaps);
-  let processes: Process[] = procs.processes;
+  step("host accounts");
+  const hostAccounts = await accountsPromise;
+  gaps.push(...hostAccounts.gaps);
+  const users = usersByUid(hostAccounts.accounts);
+  let processes: Process[] = procs.processes.map((p) => ({ ...p, user: users.get(p.uid) ?? null }));
 
   step("network");
   const net = await readNetwork(processes);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { COMMANDS } from "../../src/cli/commands/index.js";
 import { wantColor } from "../../src/cli/io.js";
-import { reflow, runCli } from "../../src/cli/main.js";
+import { buildProgram, commandsFor, reflow, runCli } from "../../src/cli/main.js";
 import { memoryIo } from "../helpers/memory-io.js";
 
 describe("cli", () => {
@@ -47,5 +48,38 @@ describe("help text", () => {
       expect(m.stdout(), cmd).toContain("Examples:");
       expect(m.stdout(), cmd).toMatch(/Exit codes:/);
     }
+  });
+
+  it("loads only the command it runs, all of them for the overall help", () => {
+    const names = (args: string[]) => commandsFor(args).map((c) => c.name);
+    expect(names(["snapshot", "--json"])).toEqual(["snapshot"]);
+    expect(names(["--no-color", "verify", "x"])).toEqual(["verify"]);
+    expect(names(["-V"])).toEqual([]);
+    expect(names([])).toEqual(COMMANDS.map((c) => c.name));
+    expect(names(["--help"])).toEqual(COMMANDS.map((c) => c.name));
+    expect(names(["-V", "--help"])).toEqual(COMMANDS.map((c) => c.name));
+    // commander answers these itself, and must see every command to do it.
+    expect(names(["help", "snapshot"])).toEqual(COMMANDS.map((c) => c.name));
+    expect(names(["snapshott"])).toEqual(COMMANDS.map((c) => c.name));
+  });
+  it("names each lazy command as its module registers it", async () => {
+    const m = memoryIo();
+    const program = await buildProgram({ io: m.io, setExitCode: () => {} });
+    expect(program.commands.map((c) => c.name())).toEqual(COMMANDS.map((c) => c.name));
+  });
+  it("gives the same help for a command loaded alone as with all loaded", async () => {
+    for (const { name } of COMMANDS) {
+      const alone = memoryIo();
+      expect(await runCli([name, "--help"], alone.io)).toBe(0);
+      const all = memoryIo();
+      expect(await runCli(["help", name], all.io)).toBe(0);
+      expect(alone.stdout()).toContain(`Usage: breachkit ${name}`);
+      expect(alone.stdout()).toBe(all.stdout());
+    }
+  });
+  it("still suggests the command meant by a typo", async () => {
+    const m = memoryIo();
+    expect(await runCli(["snapshott"], m.io)).toBe(2);
+    expect(m.stderr()).toContain("Did you mean snapshot?");
   });
 });

@@ -1,17 +1,22 @@
 import type { RegisterCommand } from "../command.js";
-import { registerCollect } from "./collect.js";
-import { registerContain } from "./contain.js";
-import { registerScan } from "./scan.js";
-import { registerSnapshot } from "./snapshot.js";
-import { registerTriage } from "./triage.js";
-import { registerVerify } from "./verify.js";
+
+/**
+ * A command by name, its module loaded only when it runs: each module pulls in its whole
+ * pipeline (scanners, evidence, zod schemas), and loading all of them cost more start-up
+ * time than a snapshot takes. main.ts loads every one for the overall help.
+ */
+export interface LazyCommand {
+  /** As given to `program.command(...)`: what the user types. */
+  readonly name: string;
+  readonly load: () => Promise<RegisterCommand>;
+}
 
 /** Every command, in the order of the playbook. Add a command here when it works. */
-export const COMMANDS: readonly RegisterCommand[] = [
-  registerTriage,
-  registerSnapshot,
-  registerCollect,
-  registerScan,
-  registerContain,
-  registerVerify,
+export const COMMANDS: readonly LazyCommand[] = [
+  { name: "triage", load: async () => (await import("./triage.js")).registerTriage },
+  { name: "snapshot", load: async () => (await import("./snapshot.js")).registerSnapshot },
+  { name: "collect", load: async () => (await import("./collect.js")).registerCollect },
+  { name: "scan", load: async () => (await import("./scan.js")).registerScan },
+  { name: "contain", load: async () => (await import("./contain.js")).registerContain },
+  { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
 ];

@@ -6,12 +6,22 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
-import { errnoCode, GapTally, isVanished, parseBracketInode, readProcText } from "./proc-fs.js";
-import { type RawProcess, type RawReadResult, readRawProcesses } from "./raw-read.js";
+import { GapTally, parseBracketInode, readProcText } from "./proc-fs.js";
+import {
+  type HashJob,
+  type HashResult,
+  type HelperMessage,
+  type HelperSetup,
+  hashExecutable,
+  type RawProcess,
+  type RawReadResult,
+  readRawProcesses,
+  runHelper,
+} from "./raw-read.js";
 import { parseStat, parseStatus } from "./stat.js";
 
 /** A computed executable hash, or why there is none; keyed by file identity. */
@@ -34,75 +44,170 @@ export interface ReadProcessesOptions {
   hashCache?: Map<string, HashCacheEntry>;
   /** Executables larger than this are not hashed (default 512 MiB). */
   maxHashBytes?: number;
+  /**
+   * Executables at least this big are hashed in a worker thread, beside the reading of
+   * /proc (default 1 MiB); smaller ones on this thread.
+   */
+  hashWorkerMinBytes?: number;
   /** "Now" for cpuPercent since start, in ms (default Date.now()). */
   nowMs?: number;
   /**
-   * Worker threads reading /proc beside the main thread. Default: one per spare core (at
-   * most 3) when there are at least 1,000 processes, where the split pays for a worker's
-   * start-up; 0 reads everything on the main thread.
+   * Helper threads started at once to read /proc beside the main thread. Default: one per
+   * spare core (at most 3) when there are at least 1,000 processes, where the split pays for
+   * a thread's start-up; 0 reads on the main thread until a big executable needs hashing
+   * (that starts one helper, which then also reads what is left).
    */
   workers?: number;
 }
 
 const DELETED_SUFFIX = " (deleted)";
 const HASH_CHUNK = 1024 * 1024;
+const HASH_WORKER_MIN_BYTES = 1024 * 1024;
+/** Pids per slice of the reading shared with helpers (and per hand-over to the hasher). */
+const READ_SLICE = 64;
+/** Hash jobs one read can hand to helpers; beyond, they are hashed on the main thread. */
+const HASH_SLOTS = 4096;
 const WORKER_THRESHOLD = 1000;
 let hashBuffer: Buffer | null = null;
 
 interface Context {
   root: string;
-  hash: boolean;
-  maxHashBytes: number;
-  hashCache: Map<string, HashCacheEntry>;
   /** Upper dir by mount namespace (null: not an overlay root, or not visible from here). */
   upperByMntNs: Map<string, string | null>;
   tally: GapTally;
 }
 
-function sha256Of(path: string, size: number): string {
-  hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK);
-  const hash = createHash("sha256");
-  const fd = fs.openSync(path, "r");
-  try {
-    // Read to EOF rather than `size` bytes: the stat and the read are not atomic.
-    let total = 0;
-    for (;;) {
-      const n = fs.readSync(fd, hashBuffer, 0, HASH_CHUNK, null);
-      if (n === 0) break;
-      hash.update(hashBuffer.subarray(0, n));
-      total += n;
-      if (total > size + 64 * HASH_CHUNK) throw new Error("file grew while being hashed");
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest("hex");
+/** Where the hashes of one readProcesses call come from, and the jobs still running. */
+interface PendingHash {
+  job: HashJob;
+  /** Other processes' exe links to the same file, tried in turn when one has exited. */
+  spare: string[];
+  /** null while a job for it runs in the worker. */
+  result: HashResult | null;
 }
 
-function hashEntry(
-  base: string,
-  st: NonNullable<RawProcess["exeStat"]>,
-  ctx: Context,
-): HashCacheEntry {
-  const [dev, ino, size, mtimeMs, ctimeMs] = st;
-  const key = `${dev}:${ino}:${size}:${mtimeMs}:${ctimeMs}`;
-  const cached = ctx.hashCache.get(key);
-  if (cached !== undefined) return cached;
-  let entry: HashCacheEntry;
-  if (size > ctx.maxHashBytes) {
-    entry = { sha256: null, error: `not hashed: ${size} bytes is over the limit` };
-  } else {
-    try {
-      // Through /proc/<pid>/exe: this reads the running file even after it was deleted.
-      entry = { sha256: sha256Of(`${base}/exe`, size), error: null };
-    } catch (e) {
-      // Not cached: the next process running the same file may still be readable.
-      if (isVanished(e)) return { sha256: null, error: "exited before it could be hashed" };
-      entry = { sha256: null, error: `cannot hash: ${errnoCode(e)}` };
+const VANISHED_ENTRY: HashCacheEntry = { sha256: null, error: "exited before it could be hashed" };
+
+/**
+ * Hashes each distinct executable (by file identity) once. Big files go to a helper thread
+ * (node, dockerd and containerd are 50 to 100 MB each), so that hashing overlaps the
+ * reading of /proc on another core instead of following it; small ones are hashed right
+ * here, where the round trip would cost more than the hash.
+ */
+class ExeHasher {
+  private readonly pending = new Map<string, PendingHash>();
+  private inFlight = 0;
+  private settle: (() => void) | null = null;
+
+  constructor(
+    private readonly cache: Map<string, HashCacheEntry>,
+    private readonly maxBytes: number,
+    private readonly helperMinBytes: number,
+    /** Hands a job to a helper thread; false when there is none. */
+    private readonly post: (job: HashJob) => boolean,
+    /** Takes back a posted job no helper has started; false when one has. */
+    private readonly takeBack: (job: HashJob) => boolean,
+  ) {}
+
+  /** Note the executable of a process just read; returns its key, or null (no stat). */
+  add(raw: RawProcess, base: string): string | null {
+    const st = raw.exeStat;
+    if (st === null) return null;
+    const [dev, ino, size, mtimeMs, ctimeMs] = st;
+    const key = `${dev}:${ino}:${size}:${mtimeMs}:${ctimeMs}`;
+    if (this.cache.has(key)) return key;
+    const path = `${base}/exe`;
+    const known = this.pending.get(key);
+    if (known !== undefined) {
+      if (known.result?.vanished) this.run(known, path);
+      else known.spare.push(path);
+      return key;
+    }
+    if (size > this.maxBytes) {
+      this.cache.set(key, { sha256: null, error: `not hashed: ${size} bytes is over the limit` });
+      return key;
+    }
+    const entry: PendingHash = {
+      job: { key, path, dev, ino, size, slot: -1 },
+      spare: [],
+      result: null,
+    };
+    this.pending.set(key, entry);
+    this.run(entry, path);
+    return key;
+  }
+
+  /** A helper's answer. */
+  answered(r: HashResult): void {
+    const p = this.pending.get(r.key);
+    if (p === undefined || p.result !== null) return;
+    const next = r.vanished ? p.spare.shift() : undefined;
+    if (next !== undefined) {
+      p.job = { ...p.job, path: next };
+      if (this.post(p.job)) return;
+    } else {
+      p.result = r;
+    }
+    this.inFlight--;
+    if (this.inFlight === 0) this.settle?.();
+  }
+
+  /** The helpers are gone: stop waiting, what they had is hashed here in `finish`. */
+  lost(): void {
+    this.inFlight = 0;
+    this.settle?.();
+  }
+
+  /** Wait for the helpers' answers; afterwards `entry` knows every key given by `add`. */
+  async finish(): Promise<void> {
+    // This thread is done reading: it hashes the jobs no helper has started, biggest first,
+    // instead of waiting for a busy helper to come to them.
+    const waiting = [...this.pending.values()].filter((p) => p.result === null);
+    for (const p of waiting.sort((a, b) => b.job.size - a.job.size)) {
+      if (p.result !== null || !this.takeBack(p.job)) continue;
+      this.inFlight--;
+      this.run(p, p.job.path, true);
+    }
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.settle = resolve;
+      });
+    }
+    for (const [key, p] of this.pending) {
+      if (p.result === null) this.run(p, p.job.path, true);
+      const r = p.result;
+      // Not cached when every process running it had exited: a later snapshot may read it.
+      if (r === null || r.vanished) continue;
+      this.cache.set(
+        key,
+        r.sha256 === null
+          ? { sha256: null, error: r.error ?? "cannot hash" }
+          : { sha256: r.sha256, error: null },
+      );
+    }
+    this.pending.clear();
+  }
+
+  entry(key: string): HashCacheEntry {
+    return this.cache.get(key) ?? VANISHED_ENTRY;
+  }
+
+  private run(p: PendingHash, path: string, here = false): void {
+    p.job = { ...p.job, path };
+    p.result = null;
+    if (!here && p.job.size >= this.helperMinBytes && this.post(p.job)) {
+      this.inFlight++;
+      return;
+    }
+    // When the helpers were lost, their jobs are hashed here; the spare links too.
+    for (;;) {
+      hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK);
+      p.result = hashExecutable(fs, createHash, p.job, hashBuffer);
+      const next = p.result.vanished ? p.spare.shift() : undefined;
+      if (next === undefined) return;
+      p.job = { ...p.job, path: next };
     }
   }
-  ctx.hashCache.set(key, entry);
-  return entry;
 }
 
 const NO_EXE = {
@@ -148,11 +253,6 @@ function buildExe(raw: RawProcess, kernelThread: boolean, ctx: Context): Executa
     upperLayer: null,
     error: raw.exeStatError === null ? null : `cannot stat: ${raw.exeStatError}`,
   };
-  if (ctx.hash && st !== null) {
-    const h = hashEntry(base, st, ctx);
-    exe.sha256 = h.sha256;
-    exe.error = h.error;
-  }
   return exe;
 }
 
@@ -190,7 +290,7 @@ function splitArgv(cmdline: Buffer): string[] {
 
 function buildProcess(
   raw: RawProcess,
-  opts: ReadProcessesOptions,
+  opts: BuildOptions,
   nowMs: number,
   ctx: Context,
 ): Process | null {
@@ -253,43 +353,277 @@ function buildProcess(
 }
 
 // esbuild (tsx, vitest) wraps named inner functions in `__name(...)` calls; the shim makes
-// the function's source text run in a bare worker too.
-const WORKER_SOURCE = `"use strict";
+// the functions' source text run in a bare worker too.
+const HELPER_SOURCE = `"use strict";
 const __name = (f) => f;
-const { parentPort, workerData } = require("node:worker_threads");
-const read = ${readRawProcesses.toString()};
-parentPort.postMessage(read(require("node:fs"), workerData.root, workerData.pids));`;
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const fs = require("node:fs");
+const { createHash } = require("node:crypto");
+const readRaw = ${readRawProcesses.toString()};
+const hashExe = ${hashExecutable.toString()};
+const run = ${runHelper.toString()};
+const buffer = Buffer.allocUnsafe(${HASH_CHUNK});
+const port = workerData.port;
+run(
+  port,
+  () => receiveMessageOnPort(port),
+  workerData.setup,
+  (root, pids) => readRaw(fs, root, pids),
+  (job) => hashExe(fs, createHash, job, buffer),
+);`;
 
 /**
- * Read `pids` in a worker thread; rejects when the worker cannot run (the caller then reads
- * them itself). Exported for tests.
+ * The reading of one pid list, shared between this thread and helper threads: each takes
+ * the next slice from a shared counter, so the split follows whoever is free (a helper
+ * busy hashing reads less). Helpers also hash (see ExeHasher).
  */
-export function readInWorker(root: string, pids: readonly number[]): Promise<RawReadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root, pids } });
-    worker.once("message", resolve);
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`worker exited with code ${code}`)));
-  });
-}
+class ReadPool {
+  private readonly setup: HelperSetup;
+  private readonly next: Int32Array;
+  private readonly claims: Int32Array;
+  private slotsUsed = 0;
+  private readonly slices: number;
+  private readonly parts: (RawReadResult | undefined)[];
+  private readonly helpers: { worker: Worker; port: MessagePort; alive: boolean }[] = [];
+  private helperFailed = false;
+  private missing: number;
+  private wake: (() => void) | null = null;
+  private firstPart: RawReadResult | null = null;
+  onRead: (raw: RawProcess) => void = () => {};
+  onHash: (r: HashResult) => void = () => {};
+  onLost: () => void = () => {};
 
-async function readAllRaw(root: string, pids: number[], workers: number): Promise<RawReadResult> {
-  if (workers <= 0) return readRawProcesses(fs, root, pids);
-  // Contiguous chunks keep the result in pid order; this thread reads the first one while
-  // the workers start.
-  const size = Math.ceil(pids.length / (workers + 1));
-  const pending: Promise<RawReadResult>[] = [];
-  for (let w = 1; w <= workers; w++) {
-    const chunk = pids.slice(w * size, (w + 1) * size);
-    if (chunk.length > 0) {
-      pending.push(readInWorker(root, chunk).catch(() => readRawProcesses(fs, root, chunk)));
+  /** `first` is read on this thread before the slices, and is not among `pids`. */
+  constructor(
+    root: string,
+    pids: readonly number[],
+    private readonly first: number | null = null,
+  ) {
+    const next = new SharedArrayBuffer(4);
+    const claims = new SharedArrayBuffer(4 * HASH_SLOTS);
+    this.setup = { root, pids, sliceSize: READ_SLICE, next, claims };
+    this.claims = new Int32Array(claims);
+    this.next = new Int32Array(next);
+    this.slices = Math.ceil(pids.length / READ_SLICE);
+    this.parts = new Array<RawReadResult | undefined>(this.slices);
+    this.missing = this.slices;
+  }
+
+  /** Start one more helper thread; false when threads cannot be started here. */
+  addHelper(): boolean {
+    if (this.helperFailed) return false;
+    try {
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(HELPER_SOURCE, {
+        eval: true,
+        workerData: { port: port2, setup: this.setup },
+        transferList: [port2],
+      });
+      const helper = { worker, port: port1, alive: true };
+      port1.on("message", (m: HelperMessage) => {
+        if (m.kind === "hash") this.onHash(m.result);
+        else this.received(m.index, m.result);
+      });
+      const lost = () => {
+        if (!helper.alive) return;
+        helper.alive = false;
+        port1.close();
+        if (!this.helpers.some((h) => h.alive)) {
+          this.helperFailed = true;
+          this.onLost();
+        }
+        this.wake?.();
+      };
+      worker.once("error", lost);
+      worker.once("exit", lost);
+      this.helpers.push(helper);
+      return true;
+    } catch {
+      this.helperFailed = true;
+      return false;
     }
   }
-  const parts = [readRawProcesses(fs, root, pids.slice(0, size)), ...(await Promise.all(pending))];
-  return {
-    processes: parts.flatMap((p) => p.processes),
-    failures: parts.flatMap((p) => p.failures),
+
+  /** Post a hash job to a live helper, starting one if there is none; sets its slot. */
+  hash(job: HashJob): boolean {
+    if (this.slotsUsed >= HASH_SLOTS) return false;
+    let helper = this.helpers.find((h) => h.alive);
+    if (helper === undefined) {
+      if (!this.addHelper()) return false;
+      helper = this.helpers[this.helpers.length - 1];
+    }
+    if (helper === undefined) return false;
+    job.slot = this.slotsUsed++;
+    helper.port.postMessage(job);
+    return true;
+  }
+
+  /** Claim a posted job for this thread; false when a helper has started it. */
+  takeBack(job: HashJob): boolean {
+    return job.slot >= 0 && Atomics.compareExchange(this.claims, job.slot, 0, 1) === 0;
+  }
+
+  /** Read `first`, on this thread and before all others. */
+  readFirst(): void {
+    if (this.first === null || this.firstPart !== null) return;
+    this.firstPart = readRawProcesses(fs, this.setup.root, [this.first]);
+    for (const r of this.firstPart.processes) this.onRead(r);
+  }
+
+  /** Read slices on this thread until none is left. */
+  readHere(): void {
+    this.readFirst();
+    for (;;) {
+      const index = Atomics.add(this.next, 0, 1);
+      if (index >= this.slices) return;
+      this.received(index, this.readSlice(index));
+    }
+  }
+
+  /** Every slice, in pid order, once the helpers have sent theirs. */
+  async collect(): Promise<RawReadResult> {
+    while (this.missing > 0 && this.helpers.some((h) => h.alive)) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = null;
+    }
+    // A helper that died took its slices with it: read them here.
+    for (let index = 0; index < this.slices; index++) {
+      if (this.parts[index] === undefined) this.received(index, this.readSlice(index));
+    }
+    const parts = this.parts.filter((p): p is RawReadResult => p !== undefined);
+    if (this.firstPart !== null) parts.push(this.firstPart);
+    const processes = parts.flatMap((p) => p.processes);
+    if (this.firstPart !== null) processes.sort((a, b) => a.pid - b.pid);
+    return { processes, failures: parts.flatMap((p) => p.failures) };
+  }
+
+  async close(): Promise<void> {
+    const helpers = this.helpers.splice(0);
+    await Promise.all(helpers.map((h) => h.worker.terminate()));
+  }
+
+  private readSlice(index: number): RawReadResult {
+    const at = index * READ_SLICE;
+    return readRawProcesses(fs, this.setup.root, this.setup.pids.slice(at, at + READ_SLICE));
+  }
+
+  private received(index: number, part: RawReadResult): void {
+    if (this.parts[index] !== undefined) return;
+    this.parts[index] = part;
+    this.missing--;
+    for (const r of part.processes) this.onRead(r);
+    if (this.missing === 0) this.wake?.();
+  }
+}
+
+/**
+ * Read `pids` in a helper thread only; rejects when no thread can be started. Exported for
+ * tests.
+ */
+export async function readInWorker(root: string, pids: readonly number[]): Promise<RawReadResult> {
+  const pool = new ReadPool(root, pids);
+  if (!pool.addHelper()) throw new Error("cannot start a worker thread");
+  try {
+    return await pool.collect();
+  } finally {
+    await pool.close();
+  }
+}
+
+/** What reading needs only when it builds the processes (see startReadingProcesses). */
+export type BuildOptions = Pick<
+  ReadProcessesOptions,
+  "users" | "bootTimeMs" | "clockTicks" | "nowMs"
+>;
+
+export interface ProcessReading {
+  /** Read the rest, build and hash; the helper threads are ended afterwards. */
+  finish(opts: BuildOptions): Promise<{ processes: Process[]; gaps: Gap[] }>;
+  /** End the helper threads without a result (the caller failed meanwhile); idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start reading every process: helper threads start, and our own process is read and its
+ * executable handed to the hasher, so that hashing and reading go on while the caller waits
+ * for the boot time and user names `finish` needs. Call `finish` or `close`.
+ */
+export function startReadingProcesses(
+  opts: Omit<ReadProcessesOptions, keyof BuildOptions>,
+): ProcessReading {
+  const root = opts.procRoot ?? "/proc";
+  const listed = fs
+    .readdirSync(root)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
+  // Our own process comes first: it runs node, the biggest binary there is to hash, and is
+  // certainly alive; its hash then starts at once.
+  const self = listed.includes(process.pid) ? process.pid : null;
+  const pool = new ReadPool(
+    root,
+    self === null ? listed : listed.filter((pid) => pid !== self),
+    self,
+  );
+  const hasher =
+    (opts.hashExecutables ?? true)
+      ? new ExeHasher(
+          opts.hashCache ?? new Map(),
+          opts.maxHashBytes ?? 512 * 1024 * 1024,
+          opts.hashWorkerMinBytes ?? HASH_WORKER_MIN_BYTES,
+          (job) => pool.hash(job),
+          (job) => pool.takeBack(job),
+        )
+      : null;
+  const hashKeys = new Map<number, string>();
+  pool.onRead = (r) => {
+    const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
+    if (key !== null) hashKeys.set(r.pid, key);
   };
+  pool.onHash = (r) => hasher?.answered(r);
+  pool.onLost = () => hasher?.lost();
+  const workers =
+    opts.workers ??
+    (listed.length >= WORKER_THRESHOLD ? Math.min(availableParallelism() - 1, 3) : 0);
+  try {
+    for (let i = 0; i < workers; i++) if (!pool.addHelper()) break;
+    pool.readFirst();
+  } catch (e) {
+    void pool.close();
+    throw e;
+  }
+
+  async function finish(b: BuildOptions): Promise<{ processes: Process[]; gaps: Gap[] }> {
+    const ctx: Context = { root, upperByMntNs: new Map(), tally: new GapTally() };
+    const processes: Process[] = [];
+    try {
+      pool.readHere();
+      const raw = await pool.collect();
+      for (const [source, what, pid] of raw.failures) ctx.tally.add(source, what, pid);
+      const nowMs = b.nowMs ?? Date.now();
+      for (const r of raw.processes) {
+        const p = buildProcess(r, b, nowMs, ctx);
+        if (p !== null) processes.push(p);
+      }
+      if (hasher !== null) {
+        // Built first, hashes filled in after: building overlaps the last hashes.
+        await hasher.finish();
+        for (const p of processes) {
+          const key = p.kernelThread ? undefined : hashKeys.get(p.pid);
+          if (key === undefined) continue;
+          const h = hasher.entry(key);
+          p.exe.sha256 = h.sha256;
+          p.exe.error = h.error;
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+    return { processes, gaps: ctx.tally.gaps() };
+  }
+  return { finish, close: () => pool.close() };
 }
 
 /**
@@ -298,32 +632,8 @@ async function readAllRaw(root: string, pids: number[], workers: number): Promis
  * `containerName` is left null and `cpuPercent` is the average since the process started:
  * the caller fills names from the engine and interval CPU from two readings.
  */
-export async function readProcesses(
+export function readProcesses(
   opts: ReadProcessesOptions,
 ): Promise<{ processes: Process[]; gaps: Gap[] }> {
-  const root = opts.procRoot ?? "/proc";
-  const ctx: Context = {
-    root,
-    hash: opts.hashExecutables ?? true,
-    maxHashBytes: opts.maxHashBytes ?? 512 * 1024 * 1024,
-    hashCache: opts.hashCache ?? new Map(),
-    upperByMntNs: new Map(),
-    tally: new GapTally(),
-  };
-  const pids = fs
-    .readdirSync(root)
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .sort((a, b) => a - b);
-  const workers =
-    opts.workers ?? (pids.length >= WORKER_THRESHOLD ? Math.min(availableParallelism() - 1, 3) : 0);
-  const raw = await readAllRaw(root, pids, workers);
-  for (const [source, what, pid] of raw.failures) ctx.tally.add(source, what, pid);
-  const nowMs = opts.nowMs ?? Date.now();
-  const processes: Process[] = [];
-  for (const r of raw.processes) {
-    const p = buildProcess(r, opts, nowMs, ctx);
-    if (p !== null) processes.push(p);
-  }
-  return { processes, gaps: ctx.tally.gaps() };
+  return startReadingProcesses(opts).finish(opts);
 }

@@ -151,28 +151,16 @@ export function readRawProcesses(fs: FsLike, root: string, pids: readonly number
         if (!zombie) failures.push(["procfs exe", `cannot read exe: ${raw.exeError}`, pid]);
       }
       try {
-        // Since Linux 6.2 the size of /proc/<pid>/fd is the number of open descriptors.
-        // Most processes use 0..n-1 densely: when n readlinks of 0..n-1 all succeed, they
-        // were all of them, and the listing (four syscalls) is not needed. Any gap, an
-        // older kernel (size 0) or a huge table falls back to listing.
-        const count = fs.statSync(`${base}/fd`).size;
-        let dense = count > 0 && count <= 64;
-        const targets: string[] = [];
-        for (let i = 0; dense && i < count; i++) {
-          const target = link(`${base}/fd/${i}`);
-          if (target === null) dense = false;
-          else targets.push(target);
+        // Always list, then readlink each: probing 0..n-1 by readlink (n from the size of
+        // /proc/<pid>/fd on Linux 6.2+) was measured slower overall, since most daemons and
+        // anything started from a shell hold gaps in their descriptor tables, and a failed
+        // probe costs a stat, a thrown ENOENT and the listing anyway.
+        const fds = fs.readdirSync(`${base}/fd`);
+        for (let i = 0; i < fds.length && i < MAX_FDS; i++) {
+          // A descriptor closed between the listing and the readlink gives null.
+          const target = link(`${base}/fd/${fds[i]}`);
+          if (target?.startsWith("socket:[")) raw.sockets.push(target);
         }
-        if (!dense) {
-          targets.length = 0;
-          const fds = fs.readdirSync(`${base}/fd`);
-          for (let i = 0; i < fds.length && i < MAX_FDS; i++) {
-            // A descriptor closed between the listing and the readlink gives null.
-            const target = link(`${base}/fd/${fds[i]}`);
-            if (target !== null) targets.push(target);
-          }
-        }
-        for (const target of targets) if (target.startsWith("socket:[")) raw.sockets.push(target);
       } catch (e) {
         if (vanished(e)) {
           if (!alive(base)) continue;
@@ -184,4 +172,147 @@ export function readRawProcesses(fs: FsLike, root: string, pids: readonly number
     processes.push(raw);
   }
   return { processes, failures };
+}
+
+/** One executable to hash, read through a /proc/<pid>/exe link. */
+export interface HashJob {
+  key: string;
+  path: string;
+  /**
+   * Its claim in HelperSetup.claims, taken by whichever thread hashes it first (the main
+   * thread takes jobs still waiting once it has nothing else to do); -1: not shared.
+   */
+  slot: number;
+  /** The identity stat() gave through that link when the process was read. */
+  dev: number;
+  ino: number;
+  size: number;
+}
+
+export interface HashResult {
+  key: string;
+  sha256: string | null;
+  error: string | null;
+  /** The process exited, or its pid now runs another file: try another process's link. */
+  vanished: boolean;
+}
+
+/**
+ * SHA-256 of one executable. SELF-CONTAINED like readRawProcesses: processes.ts runs it on
+ * the main thread for small files and from its source text in a worker thread for big ones,
+ * so that hashing overlaps the reading of /proc on another core.
+ */
+export function hashExecutable(
+  fs: Pick<typeof NodeFs, "openSync" | "readSync" | "closeSync" | "fstatSync">,
+  createHash: (algorithm: "sha256") => {
+    update(data: Uint8Array): unknown;
+    digest(encoding: "hex"): string;
+  },
+  job: HashJob,
+  buffer: Buffer,
+): HashResult {
+  const codeOf = (e: unknown): string => {
+    const err = e as { code?: unknown; message?: unknown } | null;
+    return typeof err?.code === "string" ? err.code : String(err?.message ?? e);
+  };
+  const failed = (e: unknown): HashResult => {
+    const code = codeOf(e);
+    const vanished = code === "ENOENT" || code === "ESRCH";
+    return {
+      key: job.key,
+      sha256: null,
+      error: vanished ? null : `cannot hash: ${code}`,
+      vanished,
+    };
+  };
+  let fd: number;
+  try {
+    // Through /proc/<pid>/exe: this reads the running file even after it was deleted.
+    fd = fs.openSync(job.path, "r");
+  } catch (e) {
+    return failed(e);
+  }
+  try {
+    // The hash may run well after the stat: a pid that was reused since runs another file.
+    const st = fs.fstatSync(fd);
+    if (st.dev !== job.dev || st.ino !== job.ino) {
+      return { key: job.key, sha256: null, error: null, vanished: true };
+    }
+    const hash = createHash("sha256");
+    // Read to EOF rather than `size` bytes: the stat and the read are not atomic.
+    let total = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      total += n;
+      if (total > job.size + 64 * buffer.length) {
+        return {
+          key: job.key,
+          sha256: null,
+          error: "cannot hash: file grew while being hashed",
+          vanished: false,
+        };
+      }
+    }
+    return { key: job.key, sha256: hash.digest("hex"), error: null, vanished: false };
+  } catch (e) {
+    return failed(e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** What a helper thread sends back: the processes of one slice of pids, or one hash. */
+export type HelperMessage =
+  | { kind: "slice"; index: number; result: RawReadResult }
+  | { kind: "hash"; result: HashResult };
+
+/** What the parts a helper thread runs on: its port, and the shared list of pids. */
+export interface HelperSetup {
+  root: string;
+  pids: readonly number[];
+  sliceSize: number;
+  /** One Int32: the next slice to take, shared by every thread that reads. */
+  next: SharedArrayBuffer;
+  /** One Int32 per hash job slot: 0 while nobody hashes it. */
+  claims: SharedArrayBuffer;
+}
+
+/**
+ * The loop of a helper thread. SELF-CONTAINED, run from its source text with `read` and
+ * `hash` being readRawProcesses and hashExecutable. Slices of the pid list are taken from a
+ * shared counter by this thread and the main thread alike, so whichever is free reads, and
+ * each slice goes back as soon as it is read. A hash job takes precedence over reading: the
+ * main thread reads on meanwhile, and hashes only what is left when it is done.
+ */
+export function runHelper(
+  port: {
+    postMessage(m: HelperMessage): void;
+    on(event: "message", listener: (job: HashJob) => void): unknown;
+  },
+  receive: () => { message: HashJob } | undefined,
+  setup: HelperSetup,
+  read: (root: string, pids: readonly number[]) => RawReadResult,
+  hash: (job: HashJob) => HashResult,
+): void {
+  const next = new Int32Array(setup.next);
+  const claims = new Int32Array(setup.claims);
+  const slices = Math.ceil(setup.pids.length / setup.sliceSize);
+  const work = (job: HashJob): void => {
+    if (job.slot >= 0 && Atomics.compareExchange(claims, job.slot, 0, 1) !== 0) return;
+    port.postMessage({ kind: "hash", result: hash(job) });
+  };
+  for (;;) {
+    const job = receive();
+    if (job !== undefined) {
+      work(job.message);
+      continue;
+    }
+    const index = Atomics.add(next, 0, 1);
+    if (index >= slices) break;
+    const pids = setup.pids.slice(index * setup.sliceSize, (index + 1) * setup.sliceSize);
+    port.postMessage({ kind: "slice", index, result: read(setup.root, pids) });
+  }
+  port.on("message", work);
 }

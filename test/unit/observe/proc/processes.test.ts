@@ -10,7 +10,13 @@ import {
   readInWorker,
   readProcesses,
 } from "../../../../src/observe/proc/processes.js";
-import { readRawProcesses } from "../../../../src/observe/proc/raw-read.js";
+import {
+  type HashJob,
+  type HelperMessage,
+  hashExecutable,
+  readRawProcesses,
+  runHelper,
+} from "../../../../src/observe/proc/raw-read.js";
 import { buildFakeProc, CT_NS, type FakeProc, fakeStat, fakeStatus, HOST_NS } from "./fake-proc.js";
 
 const real = (name: string) =>
@@ -235,5 +241,93 @@ describe("readProcesses on a fake procfs tree", () => {
     expect(inWorker.processes.map((p) => [p.stat, p.sockets, p.exeLink])).toEqual(
       here.processes.map((p) => [p.stat, p.sockets, p.exeLink]),
     );
+  });
+
+  it("hashes in a helper thread with the same result as on this thread", async () => {
+    const inline = new Map<string, HashCacheEntry>();
+    const here = await readProcesses({
+      ...opts,
+      workers: 0,
+      hashWorkerMinBytes: Infinity,
+      hashCache: inline,
+    });
+    const helped = new Map<string, HashCacheEntry>();
+    const there = await readProcesses({
+      ...opts,
+      workers: 2,
+      hashWorkerMinBytes: 0,
+      hashCache: helped,
+    });
+    expect(there).toEqual(here);
+    expect([...helped].sort()).toEqual([...inline].sort());
+    expect(there.processes.find((p) => p.pid === 20)?.exe.sha256).toBe(sha(join(bin, "dropped")));
+  });
+});
+
+describe("hashExecutable", () => {
+  const buffer = Buffer.alloc(7);
+  const file = join(dir, "bin", "daemon");
+  const job = (over: Partial<HashJob> = {}): HashJob => {
+    const st = fs.statSync(file);
+    return { key: "k", path: file, dev: st.dev, ino: st.ino, size: st.size, slot: -1, ...over };
+  };
+
+  it("hashes the whole file through a small buffer", () => {
+    expect(hashExecutable(fs, createHash, job(), buffer)).toEqual({
+      key: "k",
+      sha256: sha(file),
+      error: null,
+      vanished: false,
+    });
+  });
+  it("says vanished when the link now leads to another file (a reused pid)", () => {
+    const r = hashExecutable(fs, createHash, job({ ino: job().ino + 1 }), buffer);
+    expect(r).toMatchObject({ sha256: null, error: null, vanished: true });
+  });
+  it("says vanished when the process is gone, and names other errors", () => {
+    expect(hashExecutable(fs, createHash, job({ path: join(dir, "none") }), buffer).vanished).toBe(
+      true,
+    );
+    const st = fs.statSync(bin);
+    const r = hashExecutable(fs, createHash, job({ path: bin, dev: st.dev, ino: st.ino }), buffer);
+    expect(r).toMatchObject({ sha256: null, error: "cannot hash: EISDIR", vanished: false });
+  });
+});
+
+describe("runHelper", () => {
+  it("hashes before it reads, and reads slices until the shared counter runs out", () => {
+    const next = new SharedArrayBuffer(4);
+    // The main thread has already taken slice 0.
+    Atomics.store(new Int32Array(next), 0, 1);
+    const sent: HelperMessage[] = [];
+    const claims = new SharedArrayBuffer(8);
+    // Slot 1 was taken back by the main thread: the helper must not hash it again.
+    Atomics.store(new Int32Array(claims), 1, 1);
+    const jobs: HashJob[] = [
+      { key: "a", path: "/x", dev: 1, ino: 2, size: 3, slot: 0 },
+      { key: "b", path: "/y", dev: 1, ino: 3, size: 3, slot: 1 },
+    ];
+    let listening = false;
+    runHelper(
+      {
+        postMessage: (m) => void sent.push(m),
+        on: () => {
+          listening = true;
+        },
+      },
+      () => {
+        const job = jobs.shift();
+        return job === undefined ? undefined : { message: job };
+      },
+      { root, pids: [1, 2, 10, 11, 12], sliceSize: 2, next, claims },
+      (r, pids) => readRawProcesses(fs, r, pids),
+      (j) => ({ key: j.key, sha256: "00", error: null, vanished: false }),
+    );
+    expect(sent.map((m) => (m.kind === "hash" ? m.result.key : m.index))).toEqual(["a", 1, 2]);
+    expect(Array.from(new Int32Array(claims))).toEqual([1, 1]);
+    const slice1 = sent[1];
+    expect(slice1?.kind === "slice" && slice1.result.processes.map((p) => p.pid)).toEqual([10, 11]);
+    expect(Atomics.load(new Int32Array(next), 0)).toBe(4);
+    expect(listening).toBe(true);
   });
 });
