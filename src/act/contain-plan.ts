@@ -244,6 +244,14 @@ export interface PlanRefusal {
   hint: string;
 }
 
+/**
+ * A word of a printed command the admin may paste into a shell: Docker accepts network names
+ * with spaces, ";" and escapes, so anything beyond a plain name is single-quoted.
+ */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.:@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
 function hostNetworked(c: Container): boolean {
   return c.networkMode === "host";
 }
@@ -340,8 +348,8 @@ export function planContainment(
         plan.steps.push({
           kind: "disconnect",
           description: `disconnect ${name} from network ${net}`,
-          command: `docker network disconnect ${net} ${id}`,
-          undo: `docker network connect ${net} ${id}`,
+          command: `docker network disconnect ${shellWord(net)} ${id}`,
+          undo: `docker network connect ${shellWord(net)} ${id}`,
           network: net,
         });
       }

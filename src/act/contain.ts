@@ -265,9 +265,10 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
   if (opts.dryRun) return { kind: "dry-run", view };
   if (!opts.yes) {
     const what = plan.steps.length
-      ? plan.steps.map((s) => s.command).join("; ")
+      ? safeText(plan.steps.map((s) => s.command).join("; "), 600)
       : "no change (only the evidence and the verdict)";
-    const yes = await opts.confirm(`Contain ${target.name} now (${what})? [y/N] `);
+    // The terminal adds the [y/N]. A question cut short (Ctrl-C at the prompt) is a no.
+    const yes = await opts.confirm(`Contain ${target.name} now (${what})?`).catch(() => false);
     if (!yes) {
       throw new BreachkitError(
         "USAGE",

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { safeText } from "../tell/sanitize.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { VERSION } from "../version.js";
@@ -89,6 +90,8 @@ export function reflow(text: string): string {
   return out.join("\n");
 }
 
+const MAX_MESSAGE = 4000;
+
 /** Run the CLI with the given arguments (without node and script); returns the exit code. */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -115,12 +118,13 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       // help and version exit with 0; usage errors were already printed by commander.
       return e.exitCode === 0 ? 0 : EXIT_ERROR;
     }
+    // Messages quote paths, names and engine replies that may come from the breached host.
     if (e instanceof BreachkitError) {
-      io.error(`${c.red("error:")} ${e.message}\n`);
-      if (e.hint) io.error(`${c.dim("what to do:")} ${e.hint}\n`);
+      io.error(`${c.red("error:")} ${safeText(e.message, MAX_MESSAGE)}\n`);
+      if (e.hint) io.error(`${c.dim("what to do:")} ${safeText(e.hint, MAX_MESSAGE)}\n`);
       return EXIT_ERROR;
     }
-    io.error(`${c.red("internal error:")} ${errorMessage(e)}\n`);
+    io.error(`${c.red("internal error:")} ${safeText(errorMessage(e), MAX_MESSAGE)}\n`);
     if (e instanceof Error && e.stack && io.env.BREACHKIT_DEBUG) io.error(`${e.stack}\n`);
     io.error("This is a bug in breachkit; please report it with the command you ran.\n");
     return EXIT_ERROR;

@@ -202,9 +202,32 @@ describe("contain: refusals and dry run (lab contained)", () => {
       },
     });
     expect(await runCli(["contain", "bk-lab-gitlab", "--interval", "1", "--out", out], io)).toBe(2);
-    expect(questions).toEqual([`Contain bk-lab-gitlab now (docker pause ${id})? [y/N] `]);
+    // The terminal (bin.ts) adds the "[y/N]": the question must not carry its own.
+    expect(questions).toEqual([`Contain bk-lab-gitlab now (docker pause ${id})?`]);
     expect(stdout()).toContain("Plan:");
     expect(stderr()).toContain("not confirmed: nothing was changed");
+    expect(await state(id)).toEqual(before);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it("Ctrl-C at the question is a no: changes nothing, writes no bundle, exit 2", async () => {
+    const id = info.containers.gitlab.id;
+    const before = await state(id);
+    const { io, stderr } = memoryIo({
+      env: process.env,
+      cwd: out,
+      interactive: true,
+      // What node:readline/promises does when Ctrl-C is pressed at rl.question.
+      confirm: async () => {
+        throw Object.assign(new Error("Aborted with Ctrl+C"), {
+          name: "AbortError",
+          code: "ABORT_ERR",
+        });
+      },
+    });
+    expect(await runCli(["contain", "bk-lab-gitlab", "--interval", "1", "--out", out], io)).toBe(2);
+    expect(stderr()).toContain("not confirmed: nothing was changed");
+    expect(stderr()).not.toContain("internal error");
     expect(await state(id)).toEqual(before);
     expect(await readdir(out)).toEqual([]);
   });

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../src/cli/commands/index.js";
 import { wantColor } from "../../src/cli/io.js";
@@ -20,6 +23,53 @@ describe("cli", () => {
     expect(await runCli(["frobnicate"], m.io)).toBe(2);
     expect(m.stderr()).toMatch(/unknown command|too many arguments/);
   });
+  it("a bad option value is a usage error (exit 2), not an internal error", async () => {
+    const cases = [
+      ["collect", "--since", "yesterday"],
+      ["collect", "--max-file-size", "10X"],
+      ["collect", "--pid", "abc"],
+      ["contain", "web", "--interval", "0"],
+      ["snapshot", "--interval", "-1"],
+    ];
+    for (const args of cases) {
+      const m = memoryIo();
+      expect(await runCli(args, m.io), args.join(" ")).toBe(2);
+      expect(m.stderr(), args.join(" ")).not.toMatch(/internal error|a bug in breachkit/);
+      expect(m.stderr(), args.join(" ")).toMatch(/takes a/);
+    }
+  });
+  it("an error quoting a hostile path shows its escapes instead of sending them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bk-cli-"));
+    try {
+      const hostile = join(dir, "x\u001b[31my\nfake: line");
+      mkdirSync(hostile);
+      const m = memoryIo();
+      expect(await runCli(["verify", hostile], m.io)).toBe(2);
+      expect(m.stderr()).toContain("x\\e[31my\\nfake: line");
+      expect(m.stderr()).not.toContain("\u001b");
+      expect(
+        m
+          .stderr()
+          .split("\n")
+          .filter((l) => l.startsWith("fake")),
+      ).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("triage's note on missing evidence shows escapes instead of sending them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bk-cli-"));
+    try {
+      // The engine's address is quoted in the note; host file paths reach it the same way.
+      const m = memoryIo({ cwd: dir, env: { DOCKER_HOST: "unix:///nonexistent\u001b[31m.sock" } });
+      await runCli(["triage", "--json", "--out", dir], m.io);
+      expect(m.stderr()).toContain("nonexistent\\e[31m.sock");
+      expect(m.stderr()).not.toContain("\u001b");
+      expect(() => JSON.parse(m.stdout())).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
   it("colors only on a terminal and never with NO_COLOR", () => {
     expect(wantColor(true, {})).toBe(true);
     expect(wantColor(false, {})).toBe(false);

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
 import { createBundle, InterruptedError } from "../../evidence/bundle.js";
 import {
@@ -50,7 +50,7 @@ export function parseSize(text: string): number {
   const unit = SIZE_UNITS[(m?.[2] ?? "").toLowerCase()];
   const n = m ? Number(m[1]) * (unit ?? 1) : Number.NaN;
   if (!m || !Number.isFinite(n) || n < 1) {
-    throw new Error(`--max-file-size takes a size like 100M or 2G, got "${text}"`);
+    throw new InvalidArgumentError(`--max-file-size takes a size like 100M or 2G, got "${text}"`);
   }
   return Math.floor(n);
 }
@@ -70,7 +70,7 @@ export function parseSince(text: string, now: Date = new Date()): Date {
     const d = new Date(text.trim());
     if (!Number.isNaN(d.getTime())) return d;
   }
-  throw new Error(
+  throw new InvalidArgumentError(
     `--since takes a duration (30m, 2h, 7d) or a date (2025-01-31, 2025-01-31T12:00:00Z), got "${text}"`,
   );
 }
@@ -78,7 +78,7 @@ export function parseSince(text: string, now: Date = new Date()): Date {
 function parsePid(value: string, previous: number[] = []): number[] {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new Error(`--pid takes a process id, got "${value}"`);
+    throw new InvalidArgumentError(`--pid takes a process id, got "${value}"`);
   }
   return [...previous, n];
 }

@@ -204,7 +204,7 @@ export function formatPlan(view: PlanView, c: Colors, dryRun: boolean): string {
   for (const s of p.steps) {
     lines.push(`  - ${t(s.description, 300)}`);
     lines.push(
-      `      ${c.dim(`${s.command}${s.undo ? `   (undo: ${s.undo})` : "   (cannot be undone)"}`)}`,
+      `      ${c.dim(`${t(s.command, 300)}${s.undo ? `   (undo: ${t(s.undo, 300)})` : "   (cannot be undone)"}`)}`,
     );
   }
   for (const n of view.notes) lines.push(`  ${c.dim(`note: ${t(n, 300)}`)}`);
@@ -234,7 +234,7 @@ export function formatReport(
   }
   if (r.undo.length) {
     lines.push("To undo:");
-    for (const u of r.undo) lines.push(`  $ ${u}`);
+    for (const u of r.undo) lines.push(`  $ ${t(u, 600)}`);
   }
   lines.push("");
   lines.push(`After (${r.after.takenAt}): ${r.after.matches.length} matching process(es)`);

@@ -188,7 +188,9 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
           if (summary.stopped) stopReason = summary.incompleteReason ?? "stopped";
           else if (!summary.complete) {
             complete = false;
-            io.error(`note: some evidence could not be collected: ${summary.incompleteReason}\n`);
+            io.error(
+              `note: some evidence could not be collected: ${safeText(summary.incompleteReason ?? "", 2000)}\n`,
+            );
           }
         } catch (e) {
           stopReason = controller.signal.aborted

@@ -10,11 +10,15 @@ export function kernelThreadMasqueradeRule(snap: Snapshot, _ctx: RuleContext): F
   const masked = snap.processes.filter((p) => kernelThreadMasquerade(p));
   return groupByPlaceAndExe(snap, masked).map((g) => {
     const p = g.procs[0]!;
+    // The name it hides behind: a bracketed argv[0], else comm (argv[0] is then often its path).
+    const posedAs = kernelThreadMasquerade(p)?.startsWith("argv[0]")
+      ? (p.argv[0] ?? p.comm)
+      : p.comm;
     return finding({
       rule: "process.kthread-masquerade",
       severity: "high",
       confidence: "high",
-      title: `${p.exe.path ?? "a user-space process"} poses as kernel thread ${p.argv[0] || p.comm} (${pidsText(g)})`,
+      title: `${p.exe.path ?? "a user-space process"} poses as kernel thread ${posedAs} (${pidsText(g)})`,
       where: g.where,
       containerId: g.containerId,
       evidence: groupEvidence(g, (q) => ({ why: kernelThreadMasquerade(q) ?? "" })),

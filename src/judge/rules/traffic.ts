@@ -101,8 +101,14 @@ export function trafficRateRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const suspicious = suspiciousProcesses(snap, ctx);
   const places = trafficPlaces(snap);
   const out: Finding[] = [];
+  // Only a process holding a socket can send: a suspicious neighbour without one (a sandbox
+  // run from a memfd) is not the sender. If no socket names its holders (the fd scan
+  // failed), every suspicious process stays a candidate.
+  const holders = new Set(snap.sockets.flatMap((s) => s.pids));
   for (const place of places) {
-    const bad = place.procs.filter((p) => suspicious.has(p.pid));
+    const bad = place.procs.filter(
+      (p) => suspicious.has(p.pid) && (holders.size === 0 || holders.has(p.pid)),
+    );
     const facts = {
       tx: `${fmt(place.tx)} pkt/s`,
       txOffLoopback: `${fmt(place.txOffLoopback)} pkt/s`,

@@ -116,7 +116,11 @@ export function clamavFindings(hits: readonly ClamavHit[]): Finding[] {
         family === "test"
           ? "Someone placed the EICAR test file here: harmless by design; find out who and why."
           : isProcess
-            ? "Preserve the executable (breachkit collect reads /proc/<pid>/exe) and contain the process's container before stopping anything."
+            ? `Preserve the executable (breachkit collect reads /proc/${h.location.pid}/exe), then ${
+                h.location.where === "host"
+                  ? "isolate the host (firewall it off or unplug its uplink): the process runs outside all containers,"
+                  : `contain it with \`breachkit contain ${h.location.where}\``
+              } before stopping anything.`
             : "Preserve the file (copy with its hash) before removing it; find how it arrived (logs around its mtime).",
       source: "clamav",
       falsePositive: null,

@@ -1,3 +1,4 @@
+import pc from "picocolors";
 import { describe, expect, it } from "vitest";
 import {
   type ActionRecord,
@@ -10,6 +11,7 @@ import {
   planContainment,
   undoCommands,
 } from "../../../src/act/contain-plan.js";
+import { formatPlan } from "../../../src/cli/commands/contain.js";
 import { judge } from "../../../src/judge/index.js";
 import { EMPTY_IOCS, type IocSet, iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
 import type { Finding } from "../../../src/model/finding.js";
@@ -329,6 +331,28 @@ describe("planContainment", () => {
       [`docker network disconnect back ${GITLAB_ID}`, `docker network connect back ${GITLAB_ID}`],
       [`docker network disconnect front ${GITLAB_ID}`, `docker network connect front ${GITLAB_ID}`],
     ]);
+  });
+
+  it("quotes hostile network names in the printed commands; the terminal sees no escape", () => {
+    // Docker 20.10 accepts both names (docker network create); the admin may paste the undo.
+    const nets = ["a b;id", "x\u001b[31my'z"];
+    const r = planContainment(target({ networkMode: "a b;id", networks: nets }), "isolate", []);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.steps.map((s) => [s.network, s.undo])).toEqual([
+      ["a b;id", `docker network connect 'a b;id' ${GITLAB_ID}`],
+      ["x\u001b[31my'z", `docker network connect 'x\u001b[31my'\\''z' ${GITLAB_ID}`],
+    ]);
+    const view = {
+      takenAt: NOW.toISOString(),
+      plan: r.value,
+      indicators: [],
+      notes: [],
+      matches: [],
+    };
+    const shown = formatPlan(view, pc.createColors(false), true);
+    expect(shown).toContain(`docker network disconnect 'x\\e[31my'\\''z' ${GITLAB_ID}`);
+    expect(shown).not.toContain("\u001b");
   });
 
   it("turns the restart policy off before stopping, and undoes both together", () => {

@@ -201,6 +201,48 @@ describe("huntBuffer / huntFile", () => {
   });
 });
 
+/**
+ * Backtracking shapes that make one hostile log line (the attacker writes the logs) cost
+ * seconds to minutes: two unbounded `.*` (cubic), a quantified group holding an unbounded
+ * quantifier (nested), an unbounded run of `.`, `\S` or a negated class in an unanchored
+ * pattern (quadratic over the line's many starting points).
+ */
+function slowShape(source: string): string | null {
+  const s = source
+    .replace(/\\S/g, "N")
+    .replace(/\\./g, "E")
+    .replace(/\[[^\]]*\]/g, (m) => (m.startsWith("[^") ? "N" : "C"));
+  const unboundedBroad = s.match(/[.N](\*|\+|\{\d+,\})/g) ?? [];
+  if (unboundedBroad.length >= 2) return "two unbounded runs";
+  if (/\([^()]*(\*|\+|\{\d+,\})[^()]*\)(\*|\+|\{\d+,\})/.test(s)) return "nested quantifier";
+  if (unboundedBroad.length && !s.startsWith("^")) return "unanchored unbounded run";
+  return null;
+}
+
+describe("shipped rules on hostile lines", () => {
+  it("use no pattern shape that backtracks badly", () => {
+    const slow = shipped.rules.flatMap((r) =>
+      r.patterns.flatMap((p) => {
+        const why = slowShape(p);
+        return why ? [`${r.id}: ${why}: ${p}`] : [];
+      }),
+    );
+    expect(slow).toEqual([]);
+  });
+  it("hunt 64 KiB lines built to make them backtrack, without a hit", () => {
+    const n = 64 * 1024;
+    const lines = [
+      `/uploads/user${'"method":"POST""status":400'.repeat(n / 27)}`,
+      `/uploads/user${'"method":"POST","status":400,'.repeat(n / 29)}`,
+      `/bin/ nc${" -nc".repeat(n / 4)}`,
+      "/uploads/".repeat(n / 9),
+      `cmd=${".php?".repeat(n / 5)}`,
+      `mkfifo ${"a".repeat(n)}`,
+    ];
+    expect(huntBuffer(Buffer.from(lines.join("\n")), shipped.compiled, "hostile.log")).toEqual([]);
+  });
+});
+
 describe("findingsFromHits", () => {
   it("groups hits per rule and file, with a count, the first lines, and {where} filled in", async () => {
     const hits = await huntFile(FIXTURE.pathname, shipped.compiled);

@@ -163,6 +163,19 @@ describe("process.kthread-masquerade", () => {
     const fs = kernelThreadMasqueradeRule(snap, ctx);
     expect(fs.map((f) => f.evidence[0]!.pid)).toEqual([77, 78]);
     expect(fs[0]).toMatchObject({ severity: "high", confidence: "high" });
+    expect(fs[0]!.title).toContain("poses as kernel thread [kworker/0:1]");
+  });
+  it("names the kernel thread it poses as by comm when argv[0] is only its path", () => {
+    const snap = new SnapshotBuilder()
+      .process({
+        pid: 25299,
+        comm: "kdevtmpfsd",
+        argv: ["/tmp/bk-lab-x/kdevtmpfsd", "900"],
+        exe: { path: "/tmp/bk-lab-x/kdevtmpfsd" },
+      })
+      .build();
+    const [f] = kernelThreadMasqueradeRule(snap, ctx);
+    expect(f!.title).toBe("/tmp/bk-lab-x/kdevtmpfsd poses as kernel thread kdevtmpfsd (pid 25299)");
   });
   it("does not fire for real kernel threads or bracketed titles that are no thread names", () => {
     const snap = new SnapshotBuilder()

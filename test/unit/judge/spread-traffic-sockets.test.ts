@@ -129,6 +129,57 @@ describe("traffic.flood / outlier", () => {
       .build();
     expect(trafficRateRule(snap, ctx)).toMatchObject([{ where: "host", severity: "medium" }]);
   });
+  it("does not blame a suspicious process that holds no socket (host loopback chatter stays medium)", () => {
+    const snap = new SnapshotBuilder()
+      .netns({ rates: [rate("lo", 4000), rate("eth0", 50)] })
+      .process({
+        pid: 1018,
+        comm: "memfd:sealed-91",
+        exe: { path: "/memfd:sealed-91", memfd: true, deleted: true },
+      })
+      .process({ pid: 300, comm: "postgres", exe: { path: "/usr/lib/postgresql/15/bin/postgres" } })
+      .socket({
+        proto: "tcp",
+        state: "ESTABLISHED",
+        localAddress: "127.0.0.1",
+        localPort: 5432,
+        remoteAddress: "127.0.0.1",
+        remotePort: 40000,
+        pids: [300],
+      })
+      .build();
+    const fs = trafficRateRule(snap, ctx);
+    expect(fs).toMatchObject([{ where: "host", severity: "medium" }]);
+    expect(fs[0]!.title).not.toContain("memfd");
+  });
+  it("names the suspicious process that holds the sending socket, not others beside it", () => {
+    const snap = new SnapshotBuilder()
+      .netns({ rates: [rate("lo", 9000)] })
+      .process({
+        pid: 1018,
+        comm: "memfd:sealed-91",
+        exe: { path: "/memfd:sealed-91", memfd: true, deleted: true },
+      })
+      .process({
+        pid: 25299,
+        comm: "kdevtmpfsd",
+        exe: { path: "/tmp/x/kdevtmpfsd", deleted: true },
+      })
+      .socket({
+        proto: "udp",
+        state: "CLOSE",
+        localAddress: "0.0.0.0",
+        localPort: 56504,
+        remoteAddress: "0.0.0.0",
+        remotePort: 0,
+        pids: [25299],
+      })
+      .build();
+    const fs = trafficRateRule(snap, ctx);
+    expect(fs).toMatchObject([{ where: "host", severity: "critical" }]);
+    expect(fs[0]!.title).toContain("a UDP flood from kdevtmpfsd (pid 25299)");
+    expect(fs[0]!.title).not.toContain("memfd");
+  });
   it("calls out a place far above its peers below the threshold", () => {
     const snap = new SnapshotBuilder()
       .container({ name: "a", traffic: traffic(900) })

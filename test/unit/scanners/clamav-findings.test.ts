@@ -78,6 +78,17 @@ describe("ClamAV findings", () => {
     expect(f.find((x) => x.rule === "clamav.test-signature")!.title).toMatch(/not malware/);
   });
 
+  it("tells to contain the container of a flagged process, and to isolate the host for a host one", () => {
+    const [inCt, onHost] = clamavFindings([
+      hit("bk-lab-gitlab", "/tmp/wate", "Breachkit.Lab.Wate.UNOFFICIAL", 4242),
+      hit("host", "/tmp/bk-lab-x/kdevtmpfsd", "Breachkit.Lab.Wate.UNOFFICIAL", 5151),
+    ]);
+    expect(inCt!.next).toContain("breachkit contain bk-lab-gitlab");
+    expect(onHost!.where).toBe("host");
+    expect(onHost!.next).not.toContain("breachkit contain");
+    expect(onHost!.next).toContain("solate the host");
+  });
+
   it("marks root's mailbox and heuristic families as probable false positives, never drops them", () => {
     const f = markFalsePositives(
       clamavFindings([
