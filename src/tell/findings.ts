@@ -55,10 +55,10 @@ export function renderFindings(
   const out: string[] = [];
   const head =
     verdict.level === "compromised"
-      ? c.bold(c.red(verdict.headline))
+      ? c.bold(c.red(safeText(verdict.headline)))
       : verdict.level === "suspicious"
-        ? c.bold(c.yellow(verdict.headline))
-        : c.bold(c.green(verdict.headline));
+        ? c.bold(c.yellow(safeText(verdict.headline)))
+        : c.bold(c.green(safeText(verdict.headline)));
   out.push(head);
   const floor = opts.all ? 0 : severityRank("medium");
   const shown = findings.filter((f) => severityRank(f.severity) >= floor && !f.falsePositive);

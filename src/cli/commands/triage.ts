@@ -208,17 +208,31 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
           );
         }
         progress.update("triage: judging…");
-        const judged = await judgeBundle(bundle.dir, safePathComponent, {
-          iocs,
-          allowlist,
-          baseline,
-        });
-        const verdict = verdictOf(judged.findings, threshold);
-        await bundle.writeJson(
-          "findings.json",
-          { verdict, findings: judged.findings, logsHunted: judged.logsHunted },
-          { source: "breachkit triage" },
-        );
+        let judged: Awaited<ReturnType<typeof judgeBundle>>;
+        let verdict: ReturnType<typeof verdictOf>;
+        try {
+          judged = await judgeBundle(bundle.dir, safePathComponent, { iocs, allowlist, baseline });
+          verdict = verdictOf(judged.findings, threshold);
+          await bundle.writeJson(
+            "findings.json",
+            { verdict, findings: judged.findings, logsHunted: judged.logsHunted },
+            { source: "breachkit triage" },
+          );
+          if (controller.signal.aborted) throw controller.signal.reason;
+        } catch (e) {
+          // The evidence is on disk: seal it whatever went wrong while judging it.
+          const reason = controller.signal.aborted
+            ? String(controller.signal.reason)
+            : `judging failed: ${errorMessage(e)}`;
+          if (!bundle.sealed) await bundle.seal({ complete: false, reason });
+          off();
+          progress.done();
+          throw new BreachkitError(
+            "INTERRUPTED",
+            `triage stopped: ${reason}; the bundle ${bundle.dir} is sealed (incomplete)`,
+            "run breachkit verify on it, then breachkit triage --bundle on it",
+          );
+        }
         const sealed = await bundle.seal(
           complete
             ? { complete: true }
