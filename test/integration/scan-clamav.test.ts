@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,6 +35,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
   await rm(cacheDir, { recursive: true, force: true });
 });
+
+/** clamd processes this test process started and did not stop. */
+async function clamdChildren(): Promise<number[]> {
+  const out: number[] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const m = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+    if (m?.[1] === "clamd" && Number(m[2]) === process.pid) out.push(Number(pid));
+  }
+  return out;
+}
 
 function scan(extra: Partial<Parameters<typeof runClamav>[0]> = {}) {
   return runClamav({
@@ -76,6 +88,30 @@ describe("ClamAV through our own clamd", () => {
       HOSTILE.length + 1,
     );
     expect(await hashTree(join(dir, "tree"))).toEqual(before);
+  });
+
+  it("shares one queue between several daemons: same hits, every file once, none left running", async () => {
+    // Big enough clean files that the extra daemons may load before the queue runs dry.
+    for (let i = 0; i < 4; i++)
+      await writeFile(join(dir, "tree", "deep", `big-${i}.bin`), Buffer.alloc(8 << 20, i + 1));
+    try {
+      const r = await scan({ cache: null, processes: 3 });
+      const p = r.parsed as ClamavParsed;
+      expect(p.engine).toMatch(/^clamd \(own, [123] process(es)?\)$/);
+      const used = Number(/(\d) process/.exec(p.engine)![1]);
+      // A daemon that finished loading after the queue ran dry scanned nothing, but has a log.
+      const logs = Object.keys(r.raw).filter((k) => /^clamd(-\d)?\.log$/.test(k));
+      expect(logs.length).toBeGreaterThanOrEqual(used);
+      expect(logs.length).toBeLessThanOrEqual(3);
+      expect(p.stats.scanned).toBe(first.stats.files + 4 - first.stats.hardLinkAliases);
+      expect(p.hits.map((h) => h.location.path).sort()).toEqual(
+        first.hits.map((h) => h.location.path).sort(),
+      );
+      expect(p.errors).toEqual([]);
+      expect(await clamdChildren()).toEqual([]);
+    } finally {
+      for (let i = 0; i < 4; i++) await rm(join(dir, "tree", "deep", `big-${i}.bin`));
+    }
   });
 
   it("skips unchanged clean files on the second run, rescans a changed one, still reports hits", async () => {

@@ -5,19 +5,30 @@
  *
  * Speed on 2 cores comes from: largest files first (one huge file scanned last would leave a
  * core idle), each inode scanned once (hard links: /usr/lib's dri drivers are one 25 MiB file
- * under 13 names), a few commands in flight on one IDSESSION so clamd's threads stay busy.
+ * under 13 names), and one own clamd per core plus one, one command in flight each (the spare
+ * keeps a core busy while another daemon waits for its next command), rather than one
+ * clamd with several threads: clamd reads every file into an anonymous mapping, and in a process
+ * whose threads run on both cores each of those page faults and unmaps sends a TLB shootdown to
+ * the other core (an IPI: a VM exit under KVM). On /usr/lib/x86_64-linux-gnu one clamd thread
+ * spent 6.9 s of CPU, one clamd with 4 threads 8.3-9.6 s, two or three clamds 6.5-7.0 s together.
  */
 import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { createReadStream } from "node:fs";
-import { mkdtemp, open, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatBytes, type Progress } from "../../tell/progress.js";
 import { errorMessage } from "../../util/result.js";
 import { type ClamavHit, clamavFindings } from "./clamav-findings.js";
 import { ClamdSession, type ClamdVerdict, clamdInstream, parseRecord } from "./clamd-client.js";
-import { type ClamdHandle, databaseFiles, findSystemClamd, startOwnClamd } from "./clamd-daemon.js";
+import {
+  type ClamdHandle,
+  databaseFiles,
+  findSystemClamd,
+  parseMemAvailable,
+  startOwnClamd,
+} from "./clamd-daemon.js";
 import { findExecutable, runTool } from "./run-tool.js";
 import { databaseKey, emptyCache, type ScanCache } from "./scan-cache.js";
 import type { Location, ScanGap, ScanTarget, ToolReport } from "./types.js";
@@ -46,12 +57,18 @@ export interface ClamavOptions {
   /** For the whole ClamAV part, clamd start included. */
   timeoutMs: number;
   /**
-   * clamd threads for our own daemon. The IDSESSION reader holds one of them, so on 2 cores
-   * 4 threads with 4 commands in flight measured best (bench/scan-clamav.ts).
+   * clamd threads for each own daemon. The IDSESSION reader holds one of them, so a lone daemon
+   * on 2 cores does best with 4 threads and 4 commands in flight (bench/scan-clamav.ts).
    */
   threads?: number;
-  /** Commands in flight on the session. */
+  /** Commands in flight on the session of a lone daemon (one each when there are several). */
   inFlight?: number;
+  /**
+   * Own clamd processes (default: one per CPU plus one, at most 5; one on a single CPU). Each
+   * holds its own copy of the database: fewer start when half the available memory would not
+   * hold them, none when the scan looks shorter than the first daemon took to load.
+   */
+  processes?: number;
   /** Use the system clamd when it runs with this database (default true). */
   useSystemClamd?: boolean;
   clamdPath?: string;
@@ -237,42 +254,73 @@ async function startsWithFrom(path: Buffer): Promise<boolean> {
 const PERMISSION =
   /(Permission denied|Access denied|Operation not permitted|lstat\(\) failed|Can't open|File path check failure)/i;
 
-/** Scan jobs through clamd; returns per-job verdicts. */
+/**
+ * Scan jobs through clamd: the first daemon starts at once, the others join the same queue as
+ * they finish loading (the official database takes up to a minute) and are told to give up
+ * loading when the queue empties first.
+ */
 async function scanWithClamd(
-  clamd: ClamdHandle,
+  first: ClamdHandle,
+  more: readonly Promise<ClamdHandle | null>[],
+  loading: AbortController,
   jobs: Job[],
   opts: ClamavOptions,
   onDone: (job: Job, v: ClamdVerdict) => void,
-): Promise<void> {
-  const inFlight = Math.max(1, opts.inFlight ?? Math.min(clamd.threads, 4));
-  const session = await ClamdSession.open(clamd.socket);
+): Promise<number> {
   let next = 0;
-  const stream = async (job: Job): Promise<ClamdVerdict> => {
-    if (job.stat.size > BigInt(clamd.streamMaxLength)) {
-      return { kind: "error", message: "larger than StreamMaxLength: not scanned" };
-    }
-    return clamdInstream(clamd.socket, job.hostPath, 600_000);
-  };
-  const worker = async () => {
-    while (next < jobs.length && !opts.signal?.aborted) {
-      const job = jobs[next++]!;
-      let v: ClamdVerdict;
-      if (job.stream || !clamd.canOpenAnyPath) v = await stream(job);
-      else {
-        v = await session.scan(job.hostPath);
-        // A clamd running as another user (the system one) cannot open root's files or
-        // /proc/<pid>/root: we can, so we send the bytes.
-        if (v.kind === "error" && PERMISSION.test(v.message)) v = await stream(job);
+  let used = 1;
+  const run = async (clamd: ClamdHandle, inFlight: number) => {
+    const session = await ClamdSession.open(clamd.socket);
+    const stream = async (job: Job): Promise<ClamdVerdict> => {
+      if (job.stat.size > BigInt(clamd.streamMaxLength)) {
+        return { kind: "error", message: "larger than StreamMaxLength: not scanned" };
       }
-      onDone(job, v);
+      return clamdInstream(clamd.socket, job.hostPath, 600_000);
+    };
+    const worker = async () => {
+      while (next < jobs.length && !opts.signal?.aborted) {
+        const job = jobs[next++]!;
+        let v: ClamdVerdict;
+        if (job.stream || !clamd.canOpenAnyPath) v = await stream(job);
+        else {
+          v = await session.scan(job.hostPath);
+          // A clamd running as another user (the system one) cannot open root's files or
+          // /proc/<pid>/root: we can, so we send the bytes.
+          if (v.kind === "error" && PERMISSION.test(v.message)) v = await stream(job);
+        }
+        onDone(job, v);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: inFlight }, worker));
+    } finally {
+      session.end();
+      session.destroy();
     }
   };
+  const extra = more.map(async (starting) => {
+    const clamd = await starting;
+    if (!clamd || next >= jobs.length) return;
+    used++;
+    // Its jobs are taken only once the session is open: a failure here loses none.
+    await run(clamd, 1).catch(() => {});
+  });
+  const alone = Math.max(1, opts.inFlight ?? Math.min(first.threads, 4));
   try {
-    await Promise.all(Array.from({ length: inFlight }, worker));
+    await run(first, more.length > 0 && !loading.signal.aborted ? 1 : alone);
   } finally {
-    session.end();
-    session.destroy();
+    loading.abort();
+    await Promise.all(extra);
   }
+  return used;
+}
+
+/** How many more own daemons fit: keep half of the available memory for everything else. */
+async function extraDaemons(want: number, rssBytes: number): Promise<number> {
+  if (want <= 0 || rssBytes <= 0) return 0;
+  const avail = parseMemAvailable(await readFile("/proc/meminfo", "utf8").catch(() => ""));
+  if (avail === null) return 0;
+  return Math.max(0, Math.min(want, Math.floor(avail / 2 / rssBytes)));
 }
 
 /** clamscan fallback: one run over a file list (one database load), parsed line by line. */
@@ -385,12 +433,20 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
   }
 
   let clamd: ClamdHandle | null = null;
+  const extraClamds: ClamdHandle[] = [];
+  const loading = new AbortController();
+  let more: Promise<ClamdHandle | null>[] = [];
+  let loadMs = 0;
+  // The walk needs no daemon: list the files while the signatures load. Awaited in `finally`
+  // too, so that no early return leaves it running (or its failure unhandled).
+  const listing = collectJobs(opts, gaps, parsed.errors, stats);
   try {
     if (!opts.forceClamscan) {
       opts.progress.update("clamav: looking for clamd");
       if (opts.useSystemClamd !== false) clamd = await findSystemClamd(opts.dbDir);
       if (!clamd && clamdExe) {
         opts.progress.update("clamav: starting clamd (loading signatures)");
+        const loadStarted = Date.now();
         try {
           clamd = await startOwnClamd({
             dbDir: opts.dbDir,
@@ -398,6 +454,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
             startTimeoutMs: Math.min(opts.timeoutMs, 180_000),
             clamdPath: clamdExe,
           });
+          loadMs = Date.now() - loadStarted;
         } catch (e) {
           gaps.push({
             tool: "clamav",
@@ -407,7 +464,9 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
         }
       }
     }
-    parsed.engine = clamd ? `clamd (${clamd.kind}, ${clamd.threads} threads)` : "clamscan";
+    // Without the process count: that depends on the memory free at the time, not on what the
+    // cache entries mean.
+    parsed.engine = clamd ? `clamd (${clamd.kind})` : "clamscan";
     parsed.version = clamd?.version ?? "";
     if (!clamd && !clamscanExe)
       return report("error", "clamd did not start and clamscan is missing");
@@ -425,7 +484,31 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
       cache = await opts.cache(parsed.dbKey);
     }
 
-    const jobs = await collectJobs(opts, gaps, parsed.errors, stats);
+    // The other daemons load while we walk; they are called off below if the scan is small.
+    if (clamd?.kind === "own" && clamdExe) {
+      const cpus = availableParallelism();
+      const want = opts.processes ?? (cpus > 1 ? Math.min(cpus + 1, 5) : 1);
+      const n = await extraDaemons(want - 1, clamd.rssBytes ?? 0);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, loading.signal]) : loading.signal;
+      const threads = clamd.threads;
+      more = Array.from({ length: n }, async () => {
+        try {
+          const h = await startOwnClamd({
+            dbDir: opts.dbDir,
+            threads,
+            startTimeoutMs: Math.min(opts.timeoutMs, 180_000),
+            clamdPath: clamdExe,
+            signal,
+          });
+          extraClamds.push(h);
+          return h;
+        } catch {
+          // The first daemon scans on alone: slower, not less thorough.
+          return null;
+        }
+      });
+    }
+    const jobs = await listing;
     const todo: Job[] = [];
     const maxFile = clamd?.maxFileSize ?? 100 * 1024 * 1024;
     for (const j of jobs) {
@@ -469,8 +552,17 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     const stopAt = setTimeout(() => ac.abort(), opts.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
     try {
-      if (clamd) await scanWithClamd(clamd, todo, { ...opts, signal }, onDone);
-      else if (clamscanExe) {
+      if (clamd) {
+        // Loading another daemon costs about as much CPU as the first one's load: not worth it
+        // for a scan expected to be over sooner (25 MB/s: clamscan here, a few signatures).
+        const small = opts.processes === undefined && totalBytes / 25e3 < loadMs;
+        if (todo.length < 2 || small) loading.abort();
+        const used = await scanWithClamd(clamd, more, loading, todo, { ...opts, signal }, onDone);
+        parsed.engine =
+          clamd.kind === "own"
+            ? `clamd (own, ${used} process${used === 1 ? "" : "es"})`
+            : `clamd (system, ${clamd.threads} threads)`;
+      } else if (clamscanExe) {
         const out = await scanWithClamscan(
           clamscanExe,
           todo,
@@ -501,6 +593,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
       .save()
       .catch((e) => gaps.push({ tool: "clamav", what: "cache", reason: errorMessage(e) }));
     if (clamd?.kind === "own") raw["clamd.log"] = await clamd.readLog();
+    for (const [i, h] of extraClamds.entries()) raw[`clamd-${i + 2}.log`] = await h.readLog();
     const timedOut = ac.signal.aborted && !opts.signal?.aborted;
     if (timedOut) {
       gaps.push({
@@ -520,6 +613,10 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     gaps.push({ tool: "clamav", what: "scan", reason: errorMessage(e) });
     return report("error", `ClamAV scan failed: ${errorMessage(e)}`);
   } finally {
+    loading.abort();
+    await Promise.all(more);
+    await listing.catch(() => {});
     if (clamd?.kind === "own") await clamd.stop();
+    await Promise.all(extraClamds.map((h) => h.stop()));
   }
 }

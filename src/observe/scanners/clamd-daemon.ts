@@ -23,6 +23,8 @@ export interface ClamdHandle {
   maxFileSize: number;
   /** clamd runs as root and can open any path we can (else: stream the bytes). */
   canOpenAnyPath: boolean;
+  /** Resident memory after loading the database (own clamd only): what one more copy costs. */
+  rssBytes?: number;
   /** The daemon's log (own clamd only). */
   readLog(): Promise<string>;
   stop(): Promise<void>;
@@ -111,6 +113,8 @@ export interface StartClamdOptions {
   /** Loading the official database takes up to a minute here. */
   startTimeoutMs: number;
   clamdPath?: string;
+  /** Give up loading (the scan ended before this daemon was needed). */
+  signal?: AbortSignal;
 }
 
 /** The config we write: exported so that a test can assert what the daemon was told. */
@@ -135,6 +139,19 @@ export function ownClamdConfig(dir: string, dbDir: string, threads: number): str
     "SelfCheck 0",
     "",
   ].join("\n");
+}
+
+async function rssOf(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** MemAvailable from /proc/meminfo in bytes, or null where it cannot be read. */
+export function parseMemAvailable(meminfo: string): number | null {
+  const m = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
+  return m ? Number(m[1]) * 1024 : null;
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -188,6 +205,10 @@ export async function startOwnClamd(opts: StartClamdOptions): Promise<ClamdHandl
   });
   for (;;) {
     if (failure) break;
+    if (opts.signal?.aborted) {
+      failure = "start cancelled";
+      break;
+    }
     if (child.exitCode !== null || child.signalCode !== null) {
       failure = `clamd exited (${child.exitCode ?? child.signalCode}) while loading`;
       break;
@@ -203,6 +224,7 @@ export async function startOwnClamd(opts: StartClamdOptions): Promise<ClamdHandl
         streamMaxLength: 100 * MIB,
         maxFileSize: 100 * MIB,
         canOpenAnyPath: process.getuid?.() === 0,
+        rssBytes: await rssOf(child.pid),
         readLog,
         stop,
       };

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   parseKnownPathRecord,
@@ -10,6 +11,7 @@ import {
   ownClamdConfig,
   parseClamdConf,
   parseClamdSize,
+  parseMemAvailable,
 } from "../../../src/observe/scanners/clamd-daemon.js";
 
 describe("clamd reply parsing", () => {
@@ -83,5 +85,22 @@ describe("clamd config", () => {
     expect(conf.get("Foreground")).toBe("yes");
     expect(conf.get("MaxThreads")).toBe("4");
     expect(conf.get("PidFile")).toBe("/tmp/x/clamd.pid");
+  });
+});
+
+describe("parseMemAvailable", () => {
+  const meminfo = readFileSync("test/fixtures/scanners/proc-meminfo.txt", "utf8");
+
+  it("reads MemAvailable in bytes from a recorded /proc/meminfo", () => {
+    expect(parseMemAvailable(meminfo)).toBe(24165492 * 1024);
+  });
+
+  it("gives null when the line is missing, cut or not a number", () => {
+    expect(parseMemAvailable("")).toBeNull();
+    expect(parseMemAvailable(meminfo.replace(/^MemAvailable:.*$/m, ""))).toBeNull();
+    expect(parseMemAvailable("MemTotal:       24684140 kB\nMemAvailable:   241")).toBeNull();
+    expect(parseMemAvailable("MemAvailable:   -5 kB\n")).toBeNull();
+    // Not confused by a look-alike key (a kernel that adds one would not start with it).
+    expect(parseMemAvailable("XMemAvailable:   5 kB\n")).toBeNull();
   });
 });
