@@ -12,67 +12,26 @@
  * machine the minimum is the least disturbed run) and the ratios against the targets:
  * snapshot <= the sum of the four, process part <= 1.5 x `ps aux`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+
+import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readAccounts, usersByUid } from "../src/observe/accounts/index.js";
 import { type HashCacheEntry, readHostFacts, readProcesses } from "../src/observe/proc/index.js";
+import { Sleepers } from "./sleepers.js";
 
 const N = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 7);
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const CLI = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
-const SETTLE_MS = 10_000;
 
 // ---- the sleeping processes: ours, by pid, and only ours -----------------------------------
 
-const sleepers = new Map<number, ChildProcess>();
-
-async function startSleepers(n: number): Promise<void> {
-  const started: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    const child = spawn("sleep", ["600"], { detached: false, stdio: "ignore" });
-    started.push(
-      new Promise((resolve, reject) => {
-        child.once("spawn", () => {
-          if (child.pid !== undefined) sleepers.set(child.pid, child);
-          resolve();
-        });
-        child.once("error", reject);
-      }),
-    );
-  }
-  await Promise.all(started);
-}
-
-const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
-
-/** Signals exactly the children this script started, and waits until Node has reaped them. */
-async function stopSleepers(): Promise<void> {
-  const children = [...sleepers.values()];
-  sleepers.clear();
-  const waits = children.map(
-    (c) =>
-      new Promise<void>((resolve) => {
-        if (exited(c)) resolve();
-        else c.once("exit", () => resolve());
-      }),
-  );
-  // child.kill signals the pid of that handle, and not once Node has reaped it (no pid reuse).
-  for (const c of children) if (!exited(c)) c.kill("SIGTERM");
-  const settled = await Promise.race([
-    Promise.all(waits).then(() => true),
-    new Promise<false>((r) => setTimeout(() => r(false), SETTLE_MS).unref()),
-  ]);
-  if (!settled) {
-    for (const c of children) if (!exited(c)) c.kill("SIGKILL");
-    await Promise.all(waits);
-  }
-}
+const sleepers = new Sleepers();
 
 let stopping: Promise<void> | null = null;
 const stopOnce = () => {
-  stopping ??= stopSleepers();
+  stopping ??= sleepers.stop();
   return stopping;
 };
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -152,7 +111,7 @@ async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   console.log(`load average before: ${loadavg()}`);
 
-  await startSleepers(N);
+  await sleepers.start(N, 600);
   console.log(`started ${sleepers.size} sleep processes; ${processCount()} tasks on the host`);
 
   const ids = (await capture("docker", ["ps", "-aq", "--no-trunc"])).split("\n").filter(Boolean);

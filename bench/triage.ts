@@ -15,6 +15,7 @@
  * collection.log.jsonl, and huntLogs against grep (best of N, page cache warm for both):
  * times, MiB/s and the throughput ratio hunt/grep (the issue's bar: >= 0.5).
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
@@ -31,6 +32,7 @@ import { judge } from "../src/judge/index.js";
 import { bundleLogSources, dirMapper, readBundleSnapshot } from "../src/judge/judge-bundle.js";
 import type { Finding } from "../src/model/finding.js";
 import { takeSnapshot } from "../src/observe/snapshot.js";
+import { exited, Sleepers } from "./sleepers.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -47,50 +49,11 @@ const MiB = 2 ** 20;
 
 // ---- what this script started, and ends by id -------------------------------------------
 
-const sleepers = new Map<number, ChildProcess>();
+const sleepers = new Sleepers();
 let containerId: string | null = null;
 let labStarted = false;
 let running: ChildProcess | null = null;
 const tempDirs = new Set<string>();
-
-async function startSleepers(n: number): Promise<void> {
-  const started: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    const child = spawn("sleep", ["900"], { stdio: "ignore" });
-    started.push(
-      new Promise((resolve, reject) => {
-        child.once("spawn", () => {
-          if (child.pid !== undefined) sleepers.set(child.pid, child);
-          resolve();
-        });
-        child.once("error", reject);
-      }),
-    );
-  }
-  await Promise.all(started);
-}
-
-const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
-
-/** Signals exactly the children this script started, and waits until Node has reaped them. */
-async function stopSleepers(): Promise<void> {
-  const children = [...sleepers.values()];
-  sleepers.clear();
-  const waits = children.map(
-    (c) =>
-      new Promise<void>((resolve) => (exited(c) ? resolve() : c.once("exit", () => resolve()))),
-  );
-  // child.kill signals that handle's pid, and not once Node has reaped it (no pid reuse).
-  for (const c of children) if (!exited(c)) c.kill("SIGTERM");
-  const settled = await Promise.race([
-    Promise.all(waits).then(() => true),
-    sleep(10_000, false, { ref: false }),
-  ]);
-  if (!settled) {
-    for (const c of children) if (!exited(c)) c.kill("SIGKILL");
-    await Promise.all(waits);
-  }
-}
 
 async function cleanup(): Promise<void> {
   const step = async (what: string, fn: () => Promise<unknown>) => {
@@ -108,7 +71,7 @@ async function cleanup(): Promise<void> {
     await Promise.race([gone, sleep(10_000, undefined, { ref: false })]);
     if (!exited(child)) child.kill("SIGKILL");
   }
-  await step("sleepers", stopSleepers);
+  await step("sleepers", () => sleepers.stop());
   const id = containerId;
   containerId = null;
   if (id) await step(`docker rm ${id.slice(0, 12)}`, () => run("docker", ["rm", "-f", id]));
@@ -676,7 +639,7 @@ async function main(): Promise<void> {
     `container ${fed.name} (${fed.id.slice(0, 12)}): docker cp ${fmtMs(fed.cpMs)}; json-file driver wrote ${(fed.size / MiB).toFixed(1)} MiB in ${fmtMs(fed.driverMs)} (${mibs(fed.size, fed.driverMs)}, ${(gen.lines / (fed.driverMs / 1000)).toFixed(0)} lines/s)`,
   );
 
-  await startSleepers(SLEEPERS);
+  await sleepers.start(SLEEPERS, 900);
   const tasks = readFileSync("/proc/loadavg", "utf8").split(" ")[3]?.split("/")[1] ?? "?";
   console.log(`started ${sleepers.size} sleep processes; ${tasks} tasks on the host`);
 

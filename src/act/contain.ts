@@ -1,25 +1,10 @@
-/**
- * `contain`, step by step as the playbook has it: look (snapshot, match), keep (evidence bundle),
- * act (pause, isolate, stop or kill), look again (settle, second snapshot over an interval), and
- * say whether the breach is contained, with the proof written into the bundle.
- *
- * Nothing changes on the host before the evidence is preserved and the admin confirmed. A run
- * that cannot preserve (disk full, interrupted) stops before acting.
- */
-import { lstat, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createBundle } from "../evidence/bundle.js";
 import { type CollectSummary, collectEvidence, collectRefusePaths } from "../evidence/collect.js";
 import type { BundleWriter } from "../evidence/types.js";
 import { judge } from "../judge/index.js";
-import {
-  EMPTY_IOCS,
-  type IocSet,
-  iocFromArgs,
-  mergeIocs,
-  parseIocFile,
-} from "../judge/ioc/ioc-set.js";
+import { loadIocs } from "../judge/ioc/load-iocs.js";
 import type { Finding } from "../model/finding.js";
 import type { Container } from "../model/snapshot.js";
 import { DockerEngine } from "../observe/docker/engine.js";
@@ -50,7 +35,6 @@ import {
 import { readFreezerState } from "./freezer.js";
 
 export const CONTAINMENT_FILE = "containment.json";
-const MAX_IOC_FILE_BYTES = 1024 * 1024;
 
 export interface ContainOptions {
   /** Container name or id prefix, as typed. */
@@ -129,34 +113,6 @@ export type ContainOutcome =
       manifestSha256: string;
       exitCode: number;
     };
-
-/** --ioc values: a path to an existing regular file is an IOC file, anything else one IOC. */
-export async function loadIocs(values: readonly string[], cwd: string): Promise<IocSet> {
-  const sets: IocSet[] = [];
-  for (const value of values) {
-    const path = resolve(cwd, value);
-    const st = await lstat(path).catch(() => null);
-    if (st?.isFile()) {
-      if (st.size > MAX_IOC_FILE_BYTES) {
-        throw new BreachkitError("BAD_INPUT", `--ioc ${value}: the file is larger than 1 MiB`);
-      }
-      const r = parseIocFile(await readFile(path, "utf8"), value);
-      if (!r.ok) {
-        throw new BreachkitError(
-          "BAD_INPUT",
-          `--ioc ${safeText(value, 200)} is a file but not an IOC list: ${safeText(r.error.message, 300)}`,
-          `An IOC file holds one kind:value per line (name:wate, sha256:..., path:/tmp/x, ip:203.0.113.9). To match a file's path, write --ioc path:${safeText(path, 200)}.`,
-        );
-      }
-      sets.push(r.value);
-      continue;
-    }
-    const r = iocFromArgs([value]);
-    if (!r.ok) throw new BreachkitError("BAD_INPUT", safeText(r.error.message, 300));
-    sets.push(r.value);
-  }
-  return sets.length ? mergeIocs(...sets) : EMPTY_IOCS;
-}
 
 function engineFromEnv(env: ContainOptions["env"]): DockerEngine {
   try {

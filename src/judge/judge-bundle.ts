@@ -3,7 +3,7 @@
  * copied. Live triage and `triage --bundle DIR` both call this on a bundle directory, so
  * the same evidence gives the same findings, and every log hit cites a file of the bundle.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { z } from "zod";
 import type { Finding } from "../model/finding.js";
@@ -131,17 +131,11 @@ export async function judgeBundle(
     ...f,
     evidence: f.evidence.map((e) => (e.file ? { ...e, file: rel(e.file) } : e)),
   }));
-  let logBytes = 0;
-  for (const s of sources)
-    logBytes += await stat(s.path).then(
-      (st) => st.size,
-      () => 0,
-    );
   return {
     snapshot,
     findings: sortFindings([...findings, ...logFindings]),
     logsHunted: sources.map((s) => rel(s.path)),
-    logBytes,
+    logBytes: hunted.bytes,
     gaps: hunted.gaps.map((g) => ({ ...g, path: rel(g.path) })),
   };
 }

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { createBundle, safePathComponent } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { Allowlist } from "../../judge/context.js";
-import { type IocSet, iocFromArgs, mergeIocs, parseIocFile } from "../../judge/ioc/ioc-set.js";
+import { loadIocs } from "../../judge/ioc/load-iocs.js";
 import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
 import { verdictOf } from "../../judge/verdict.js";
 import { SEVERITIES, type Severity, SeveritySchema } from "../../model/finding.js";
@@ -29,42 +29,6 @@ interface TriageFlags {
   interval: number;
   failOn: string;
   all?: boolean;
-}
-
-/** `--ioc` takes a file of IOCs (the documented format) or a single name, hash or address. */
-export async function loadIocs(
-  values: readonly string[],
-  cwd: string,
-): Promise<IocSet | undefined> {
-  if (values.length === 0) return undefined;
-  const sets: IocSet[] = [];
-  const loose: string[] = [];
-  for (const v of values) {
-    const path = resolve(cwd, v);
-    let text: string | null = null;
-    if (v.includes("/") || v.endsWith(".txt") || v.endsWith(".ioc")) {
-      text = await readFile(path, "utf8").catch(() => null);
-    }
-    if (text === null) {
-      loose.push(v);
-      continue;
-    }
-    const parsed = parseIocFile(text, v);
-    if (!parsed.ok) {
-      throw new BreachkitError(
-        "BAD_INPUT",
-        `${v}:${parsed.error.line}: ${parsed.error.message}`,
-        "fix that line; the IOC file format is documented in rules/README.md",
-      );
-    }
-    sets.push(parsed.value);
-  }
-  if (loose.length > 0) {
-    const parsed = iocFromArgs(loose);
-    if (!parsed.ok) throw new BreachkitError("USAGE", parsed.error.message);
-    sets.push(parsed.value);
-  }
-  return mergeIocs(...sets);
 }
 
 async function loadBaseline(path: string | undefined, cwd: string): Promise<Snapshot | null> {
@@ -139,7 +103,7 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         );
       }
       const threshold: Severity = failOn.data;
-      const iocs = await loadIocs(flags.ioc ?? [], io.cwd);
+      const iocs = flags.ioc?.length ? await loadIocs(flags.ioc, io.cwd) : undefined;
       const allowlist: Allowlist | undefined = flags.allowlist
         ? await readAllowlist(resolve(io.cwd, flags.allowlist))
         : undefined;

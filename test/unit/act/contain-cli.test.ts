@@ -2,8 +2,8 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadIocs } from "../../../src/act/contain.js";
 import { runCli } from "../../../src/cli/main.js";
+import { loadIocs } from "../../../src/judge/ioc/load-iocs.js";
 import { memoryIo } from "../../helpers/memory-io.js";
 
 let dir: string;
@@ -56,9 +56,9 @@ describe("breachkit contain (no engine needed)", () => {
   });
 
   it("refuses a remote DOCKER_HOST and an unknown mode", async () => {
-    const remote = memoryIo({ cwd: dir, env: { DOCKER_HOST: "tcp://10.0.0.1:2375" } });
+    const remote = memoryIo({ cwd: dir, env: { DOCKER_HOST: "tcp://127.0.0.1:2375" } });
     expect(await runCli(["contain", "x", "--dry-run"], remote.io)).toBe(2);
-    expect(remote.stderr()).toContain("DOCKER_HOST=tcp://10.0.0.1:2375 is not supported");
+    expect(remote.stderr()).toContain("DOCKER_HOST=tcp://127.0.0.1:2375 is not supported");
     const mode = memoryIo({ cwd: dir });
     expect(await runCli(["contain", "x", "--mode", "nuke", "--dry-run"], mode.io)).toBe(2);
     expect(mode.stderr()).toContain("--mode takes one of pause, isolate, stop, kill");

@@ -92,7 +92,7 @@ describe("DockerEngine.fromEnv", () => {
 
   it("refuses remote and malformed DOCKER_HOST values with a clear error", () => {
     for (const host of [
-      "tcp://10.0.0.1:2375",
+      "tcp://127.0.0.1:2375",
       "ssh://root@host",
       "npipe:////./pipe/x",
       "unix://rel.sock",
