@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { prefetchProcesses } from "../observe/proc/prefetch.js";
 import { safeText } from "../tell/sanitize.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
@@ -95,13 +96,27 @@ const MAX_MESSAGE = 4000;
 /** Run the CLI with the given arguments (without node and script); returns the exit code. */
 export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
-  const ctx: CommandContext = {
+  const ctx: { -readonly [K in keyof CommandContext]: CommandContext[K] } = {
     io,
     setExitCode(code) {
       exitCode = Math.max(exitCode, code);
     },
   };
   const c = colorsFor(io);
+  // A live snapshot's process reading starts now, beside the loading of the command.
+  const needed = commandsFor(args);
+  let prefetch =
+    needed.length === 1 &&
+    !args.includes("-h") &&
+    !args.includes("--help") &&
+    needed[0]?.readsProcesses?.(args) === true
+      ? prefetchProcesses(io.env)
+      : null;
+  ctx.takeProcessPrefetch = () => {
+    const p = prefetch;
+    prefetch = null;
+    return p;
+  };
   try {
     const program = await buildProgram(ctx, args);
     // Commander's own exitOverride applies to subcommands only when set on each.

@@ -36,6 +36,11 @@ export const ExecutableSchema = z.object({
    * false when it comes from the image; null when unknown or not in a container.
    */
   upperLayer: z.boolean().nullable(),
+  /**
+   * When the bytes behind `sha256` were read. Earlier than the snapshot when the hash came
+   * from the hash store of this boot (same device, inode, size, mtime and ctime since).
+   */
+  hashedAt: isoTime.nullable().default(null),
   /** Why the executable could not be read or hashed (kernel thread, permission, vanished). */
   error: z.string().nullable(),
 });

@@ -22,9 +22,12 @@ import { RootFs, readAccounts, usersByUid } from "./accounts/index.js";
 import { toContainer } from "./docker/container-model.js";
 import { DockerEngine } from "./docker/engine.js";
 import { probeEngine } from "./docker/engine-model.js";
+import { type HashStore, hashStoreFromEnv } from "./proc/hash-store.js";
 import { type HashCacheEntry, readHostFacts, readNetwork } from "./proc/index.js";
 import { upperDirFromMountinfo } from "./proc/mountinfo.js";
+import { nativeReaderPath } from "./proc/native-read.js";
 import { trafficRates } from "./proc/network.js";
+import type { ProcessPrefetch } from "./proc/prefetch.js";
 import { type ProcessReading, startReadingProcesses } from "./proc/processes.js";
 import { parseStat } from "./proc/stat.js";
 
@@ -39,6 +42,13 @@ export interface SnapshotOptions {
   containerAccounts?: boolean;
   /** Reuse hashes between snapshots of one run (contain takes two). */
   hashCache?: Map<string, HashCacheEntry>;
+  /**
+   * Hashes of earlier runs of this boot (see hash-store.ts). Undefined: the one the
+   * environment names (BREACHKIT_HASH_CACHE); null: none.
+   */
+  hashStore?: HashStore | null;
+  /** The process reading the CLI started as it began (see proc/prefetch.ts). */
+  prefetch?: ProcessPrefetch | null;
   onStep?: (step: string) => void;
   now?: () => Date;
 }
@@ -93,6 +103,20 @@ function sumRates(rates: readonly TrafficRate[], seconds: number): TrafficRate {
     rxBytesPerSec: rates.reduce((s, r) => s + r.rxBytesPerSec, 0),
     txBytesPerSec: rates.reduce((s, r) => s + r.txBytesPerSec, 0),
   };
+}
+
+/** Keep this run's new hashes for the next snapshot of the boot, when there are any. */
+function saveHashes(store: HashStore, cache: ReadonlyMap<string, HashCacheEntry>, gaps: Gap[]) {
+  const keep = new Map<string, { sha256: string; hashedAtMs: number }>();
+  let fresh = 0;
+  for (const [key, h] of cache) {
+    if (h.sha256 === null || !h.persist) continue;
+    keep.set(key, { sha256: h.sha256, hashedAtMs: h.hashedAtMs });
+    if (!h.stored) fresh++;
+  }
+  if (fresh === 0) return;
+  const problem = store.save(keep);
+  if (problem !== null) gaps.push({ source: "hash cache", message: problem });
 }
 
 function cpuTicksOf(pid: number): number | null {
@@ -184,9 +208,27 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   // the facts' in the thread pool. They go on while /proc is read, and user names are
   // filled in afterwards.
   step("host facts");
+  const hashExecutables = opts.hashExecutables ?? true;
+  const hashCache = opts.hashCache ?? new Map<string, HashCacheEntry>();
+  const store = hashExecutables
+    ? opts.hashStore === undefined
+      ? hashStoreFromEnv(opts.env)
+      : opts.hashStore
+    : null;
+  if (store !== null) {
+    const loaded = store.load();
+    if (loaded.problem !== null) gaps.push({ source: "hash cache", message: loaded.problem });
+    for (const [key, h] of loaded.entries) {
+      if (!hashCache.has(key)) {
+        hashCache.set(key, { ...h, error: null, persist: true, stored: true });
+      }
+    }
+  }
   const reading = startReadingProcesses({
-    hashExecutables: opts.hashExecutables ?? true,
-    ...(opts.hashCache ? { hashCache: opts.hashCache } : {}),
+    hashExecutables,
+    hashCache,
+    nativeReader: nativeReaderPath(opts.env),
+    prefetch: opts.prefetch ?? null,
   });
   let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
   let facts: Awaited<ReturnType<typeof readHostFacts>>;
@@ -205,6 +247,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     await reading.close();
   }
   gaps.push(...procs.gaps);
+  if (store !== null) saveHashes(store, hashCache, gaps);
   step("host accounts");
   const hostAccounts = await accountsPromise;
   gaps.push(...hostAccounts.gaps);

@@ -69,6 +69,7 @@ export function makeExecutable(partial: Partial<Executable> = {}): Executable {
     dev: partial.dev === undefined ? 2049 : partial.dev,
     ino: partial.ino === undefined ? 1000 : partial.ino,
     upperLayer: partial.upperLayer === undefined ? null : partial.upperLayer,
+    hashedAt: partial.hashedAt === undefined ? null : partial.hashedAt,
     error: partial.error === undefined ? null : partial.error,
   };
 }

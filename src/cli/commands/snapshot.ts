@@ -45,13 +45,20 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
     .action(async (flags: SnapshotFlags) => {
       const { io } = ctx;
       const progress = createProgress(io);
+      // BREACHKIT_TRACE=1: each step with the time since the process started, on stderr.
+      const trace = io.env.BREACHKIT_TRACE === "1";
       const { snapshot } = await takeSnapshot({
         env: io.env,
         root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
         intervalSeconds: flags.interval ?? null,
-        onStep: (s) => progress.update(`snapshot: ${s}…`),
+        prefetch: ctx.takeProcessPrefetch?.() ?? null,
+        onStep: (s) =>
+          trace
+            ? io.error(`[${performance.now().toFixed(0)} ms] snapshot: ${s}\n`)
+            : progress.update(`snapshot: ${s}…`),
       });
       progress.done();
+      if (trace) io.error(`[${performance.now().toFixed(0)} ms] snapshot: taken\n`);
       const json = `${JSON.stringify(snapshot, null, 2)}\n`;
       if (flags.output) {
         const path = resolve(io.cwd, flags.output);

@@ -10,6 +10,8 @@ import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
+import { readNative } from "./native-read.js";
+import { PREFETCH_MAX_AGE_MS, type ProcessPrefetch } from "./prefetch.js";
 import { GapTally, parseBracketInode, readProcText } from "./proc-fs.js";
 import {
   type HashJob,
@@ -25,7 +27,18 @@ import {
 import { parseStat, parseStatus } from "./stat.js";
 
 /** A computed executable hash, or why there is none; keyed by file identity. */
-export type HashCacheEntry = { sha256: string; error: null } | { sha256: null; error: string };
+export type HashCacheEntry =
+  | {
+      sha256: string;
+      error: null;
+      /** When its bytes were read, ms since the epoch. */
+      hashedAtMs: number;
+      /** Worth keeping for later snapshots (not a deleted, memfd or unlinked file). */
+      persist: boolean;
+      /** Read back from the hash store (an earlier snapshot), not computed in this run. */
+      stored: boolean;
+    }
+  | { sha256: null; error: string };
 
 export interface ReadProcessesOptions {
   /** Defaults to /proc. */
@@ -46,11 +59,19 @@ export interface ReadProcessesOptions {
   maxHashBytes?: number;
   /**
    * Executables at least this big are hashed in a worker thread, beside the reading of
-   * /proc (default 1 MiB); smaller ones on this thread.
+   * /proc (default 8 MiB: below, the hash takes less than starting a thread would); smaller ones on
+   * this thread.
    */
   hashWorkerMinBytes?: number;
   /** "Now" for cpuPercent since start, in ms (default Date.now()). */
   nowMs?: number;
+  /**
+   * The built native reader (see native-read.ts) to read every process but our own with;
+   * null or undefined: the JS reader. If it fails, the JS reader reads instead.
+   */
+  nativeReader?: string | null;
+  /** A reading the native reader started earlier (see prefetch.ts); used when fresh. */
+  prefetch?: ProcessPrefetch | null;
   /**
    * Helper threads started at once to read /proc beside the main thread. Default: one per
    * spare core (at most 3) when there are at least 1,000 processes, where the split pays for
@@ -62,7 +83,7 @@ export interface ReadProcessesOptions {
 
 const DELETED_SUFFIX = " (deleted)";
 const HASH_CHUNK = 1024 * 1024;
-const HASH_WORKER_MIN_BYTES = 1024 * 1024;
+const HASH_WORKER_MIN_BYTES = 8 * 1024 * 1024;
 /** Pids per slice of the reading shared with helpers (and per hand-over to the hasher). */
 const READ_SLICE = 64;
 /** Hash jobs one read can hand to helpers; beyond, they are hashed on the main thread. */
@@ -80,6 +101,8 @@ interface Context {
 /** Where the hashes of one readProcesses call come from, and the jobs still running. */
 interface PendingHash {
   job: HashJob;
+  /** May go to the hash store: a linked, not deleted file. */
+  persist: boolean;
   /** Other processes' exe links to the same file, tried in turn when one has exited. */
   spare: string[];
   /** null while a job for it runs in the worker. */
@@ -115,7 +138,11 @@ class ExeHasher {
     if (st === null) return null;
     const [dev, ino, size, mtimeMs, ctimeMs] = st;
     const key = `${dev}:${ino}:${size}:${mtimeMs}:${ctimeMs}`;
-    if (this.cache.has(key)) return key;
+    // A deleted, memfd or unlinked executable is likely evidence: always hashed from its
+    // bytes in this run, never taken from an earlier run's store.
+    const persist = st[5] > 0 && !(raw.exeLink ?? "").endsWith(DELETED_SUFFIX);
+    const hit = this.cache.get(key);
+    if (hit !== undefined && (persist || hit.sha256 === null || !hit.stored)) return key;
     const path = `${base}/exe`;
     const known = this.pending.get(key);
     if (known !== undefined) {
@@ -129,6 +156,7 @@ class ExeHasher {
     }
     const entry: PendingHash = {
       job: { key, path, dev, ino, size, slot: -1 },
+      persist,
       spare: [],
       result: null,
     };
@@ -182,7 +210,13 @@ class ExeHasher {
         key,
         r.sha256 === null
           ? { sha256: null, error: r.error ?? "cannot hash" }
-          : { sha256: r.sha256, error: null },
+          : {
+              sha256: r.sha256,
+              error: null,
+              hashedAtMs: Date.now(),
+              persist: p.persist,
+              stored: false,
+            },
       );
     }
     this.pending.clear();
@@ -219,6 +253,7 @@ const NO_EXE = {
   dev: null,
   ino: null,
   upperLayer: null,
+  hashedAt: null,
 } as const;
 
 function buildExe(raw: RawProcess, kernelThread: boolean, ctx: Context): Executable {
@@ -251,6 +286,7 @@ function buildExe(raw: RawProcess, kernelThread: boolean, ctx: Context): Executa
     dev: st?.[0] ?? null,
     ino: st?.[1] ?? null,
     upperLayer: null,
+    hashedAt: null,
     error: raw.exeStatError === null ? null : `cannot stat: ${raw.exeStatError}`,
   };
   return exe;
@@ -319,8 +355,10 @@ function buildProcess(
   const socketInodes: number[] = [];
   for (const s of raw.sockets) {
     const inode = parseBracketInode(s, "socket");
-    if (inode !== null) socketInodes.push(inode);
+    if (inode !== null && !socketInodes.includes(inode)) socketInodes.push(inode);
   }
+  // In inode order: the readers list descriptors in different orders (by name, by number).
+  socketInodes.sort((a, b) => a - b);
 
   const startMs = opts.bootTimeMs + (stat.starttime * 1000) / opts.clockTicks;
   const cpuSeconds = (stat.utime + stat.stime) / opts.clockTicks;
@@ -554,19 +592,44 @@ export function startReadingProcesses(
   opts: Omit<ReadProcessesOptions, keyof BuildOptions>,
 ): ProcessReading {
   const root = opts.procRoot ?? "/proc";
-  const listed = fs
-    .readdirSync(root)
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number)
-    .sort((a, b) => a - b);
+  const listPids = () =>
+    fs
+      .readdirSync(root)
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  const nativePath = opts.nativeReader ?? null;
+  // The native reader lists /proc itself; the JS reader needs the list now.
+  const listed = nativePath === null ? listPids() : [];
   // Our own process comes first: it runs node, the biggest binary there is to hash, and is
   // certainly alive; its hash then starts at once.
-  const self = listed.includes(process.pid) ? process.pid : null;
+  const self =
+    nativePath !== null
+      ? fs.existsSync(`${root}/${process.pid}`)
+        ? process.pid
+        : null
+      : listed.includes(process.pid)
+        ? process.pid
+        : null;
   const pool = new ReadPool(
     root,
     self === null ? listed : listed.filter((pid) => pid !== self),
     self,
   );
+  // The native reader runs in its own process meanwhile; it answers null when it failed,
+  // and the JS reader then reads here instead.
+  const prefetched = opts.prefetch ?? null;
+  const usePrefetch =
+    prefetched !== null &&
+    root === "/proc" &&
+    prefetched.skipPid === self &&
+    Date.now() - prefetched.startedAtMs <= PREFETCH_MAX_AGE_MS;
+  const native: Promise<RawReadResult | null> | null =
+    nativePath === null
+      ? null
+      : usePrefetch
+        ? prefetched.result
+        : readNative(nativePath, root, Math.min(availableParallelism(), 8), self).catch(() => null);
   const hasher =
     (opts.hashExecutables ?? true)
       ? new ExeHasher(
@@ -595,12 +658,30 @@ export function startReadingProcesses(
     throw e;
   }
 
+  /** Every raw process: the pool's, and the native reader's (or the JS reader's instead). */
+  async function readAll(): Promise<RawReadResult> {
+    pool.readHere();
+    const mine = await pool.collect();
+    if (native === null) return mine;
+    const rest =
+      (await native) ??
+      readRawProcesses(
+        fs,
+        root,
+        listPids().filter((pid) => pid !== self),
+      );
+    for (const r of rest.processes) pool.onRead(r);
+    return {
+      processes: [...mine.processes, ...rest.processes].sort((a, b) => a.pid - b.pid),
+      failures: [...mine.failures, ...rest.failures],
+    };
+  }
+
   async function finish(b: BuildOptions): Promise<{ processes: Process[]; gaps: Gap[] }> {
     const ctx: Context = { root, upperByMntNs: new Map(), tally: new GapTally() };
     const processes: Process[] = [];
     try {
-      pool.readHere();
-      const raw = await pool.collect();
+      const raw = await readAll();
       for (const [source, what, pid] of raw.failures) ctx.tally.add(source, what, pid);
       const nowMs = b.nowMs ?? Date.now();
       for (const r of raw.processes) {
@@ -616,6 +697,7 @@ export function startReadingProcesses(
           const h = hasher.entry(key);
           p.exe.sha256 = h.sha256;
           p.exe.error = h.error;
+          p.exe.hashedAt = h.sha256 === null ? null : new Date(h.hashedAtMs).toISOString();
         }
       }
     } finally {

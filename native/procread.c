@@ -1,0 +1,555 @@
+/*
+ * procread: the I/O half of breachkit's process reading, in C.
+ *
+ * It does exactly what readRawProcesses (src/observe/proc/raw-read.ts) does for each pid,
+ * with the same limits, the same "vanished" rules and the same failure texts, and writes
+ * the raw bytes; breachkit parses them with the same TypeScript parsers as the JS reader's.
+ * Nothing here interprets content beyond the stat fields needed to know a kernel thread or
+ * a zombie. Why it exists: the JS reader pays about 1 us of Node overhead per system call
+ * and scales poorly across threads; this one reads /proc at the kernel's price (measured by
+ * bench/proc-floor.c) on several threads. When it cannot be built (no C compiler), or with
+ * BREACHKIT_PROC_READER=js, the JS reader does the same work.
+ *
+ *   procread ROOT THREADS [SKIP_PID]       (ROOT: /proc; output: binary records on stdout)
+ *
+ * Output, little-endian, native word sizes: "BKPR0001", then records:
+ *   'P' i32 pid, then blobs stat status (only the lines breachkit reads) cmdline cgroup cwd exeLink exeError exeStatError
+ *       nsPid nsNet nsMnt (u32 length, 0xffffffff for null), then u8 hasExeStat and, when 1,
+ *       u64 dev ino size nlink, i64 mtime_sec mtime_nsec ctime_sec ctime_nsec, then u32
+ *       socket count and that many blobs;
+ *   'F' i32 pid, blobs source and what;
+ *   'E' end of output (anything else after a write error: the reader rejects it).
+ * Exit status: 0 when the output is complete, 2 on bad arguments, 1 on an I/O error.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PF_KTHREAD 0x00200000u
+#define MAX_CMDLINE (1024 * 1024)
+#define MAX_TEXT (256 * 1024)
+#define MAX_FDS 65536
+#define CHUNK 32
+#define NULL_LEN 0xffffffffu
+
+/* ---- growable output buffer -------------------------------------------------------- */
+
+typedef struct {
+  char *data;
+  size_t len, cap;
+} Buf;
+
+static void die_oom(void) {
+  static const char msg[] = "procread: out of memory\n";
+  (void)!write(2, msg, sizeof msg - 1);
+  _exit(1);
+}
+
+static void reserve(Buf *b, size_t more) {
+  if (b->len + more <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 65536;
+  while (cap < b->len + more) cap *= 2;
+  char *d = realloc(b->data, cap);
+  if (d == NULL) die_oom();
+  b->data = d;
+  b->cap = cap;
+}
+
+static void put(Buf *b, const void *p, size_t n) {
+  reserve(b, n);
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+static void put_u8(Buf *b, uint8_t v) { put(b, &v, 1); }
+static void put_i32(Buf *b, int32_t v) { put(b, &v, 4); }
+static void put_u32(Buf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(Buf *b, uint64_t v) { put(b, &v, 8); }
+static void put_i64(Buf *b, int64_t v) { put(b, &v, 8); }
+
+static void put_blob(Buf *b, const char *p, size_t n) {
+  put_u32(b, (uint32_t)n);
+  put(b, p, n);
+}
+
+static void put_str(Buf *b, const char *s) {
+  if (s == NULL) put_u32(b, NULL_LEN);
+  else put_blob(b, s, strlen(s));
+}
+
+/* ---- errno names, as Node spells err.code ------------------------------------------ */
+
+static const char *code_of(int e) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *name = strerrorname_np(e);
+  if (name != NULL) return name;
+#endif
+  switch (e) {
+    case ENOENT: return "ENOENT";
+    case ESRCH: return "ESRCH";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EIO: return "EIO";
+    case ENOMEM: return "ENOMEM";
+    case EINVAL: return "EINVAL";
+    case ENOTDIR: return "ENOTDIR";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    default: return "EUNKNOWN";
+  }
+}
+
+static int vanished(int e) { return e == ENOENT || e == ESRCH; }
+
+/* ---- reads ---------------------------------------------------------------------------- */
+
+typedef struct {
+  char *data;
+  size_t cap;
+} Scratch;
+
+/*
+ * Read a procfs file into the scratch buffer, at most `max` bytes, as fill() in
+ * raw-read.ts: seq_file-backed files (and cmdline) fill the user buffer on every read until
+ * their end, so a short read is the end. Returns the length, or -errno.
+ */
+static long fill(Scratch *s, const char *path, size_t max) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  size_t len = 0;
+  for (;;) {
+    if (len == s->cap) {
+      if (len >= max) break;
+      size_t cap = s->cap * 4 < max ? s->cap * 4 : max;
+      char *d = realloc(s->data, cap);
+      if (d == NULL) die_oom();
+      s->data = d;
+      s->cap = cap;
+    }
+    size_t room = (s->cap < max ? s->cap : max) - len;
+    ssize_t n = read(fd, s->data + len, room);
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    len += (size_t)n;
+    if (n == 0 || (size_t)n < room) break;
+  }
+  close(fd);
+  return (long)len;
+}
+
+/* readlink into `out` (NUL-terminated); 0, or -errno. Targets longer than 4095 bytes are
+ * cut, as no procfs link of interest is. */
+static int link_of(const char *path, char *out, size_t cap) {
+  ssize_t n = readlink(path, out, cap - 1);
+  if (n < 0) return -errno;
+  out[n] = '\0';
+  return 0;
+}
+
+static int alive(const char *base) {
+  struct stat st;
+  return stat(base, &st) == 0;
+}
+
+/*
+ * Only the lines of status that parseStatus reads (about 7 of 55): the rest would be
+ * decoded and dropped by breachkit for every process. Name is the first line, escaped by
+ * the kernel, so no other line can be mistaken for a key.
+ */
+static void put_status(Buf *out, const char *s, size_t len) {
+  static const char *const keys[] = {"Name:", "PPid:", "Uid:", "Gid:", "Threads:", "VmRSS:", "NSpid:"};
+  size_t len_at = out->len;
+  put_u32(out, 0);
+  size_t start = out->len;
+  for (size_t i = 0; i < len;) {
+    const char *line = s + i;
+    const char *nl = memchr(line, '\n', len - i);
+    size_t llen = nl ? (size_t)(nl - line) + 1 : len - i;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+      size_t kl = strlen(keys[k]);
+      if (llen >= kl && memcmp(line, keys[k], kl) == 0) {
+        put(out, line, llen);
+        break;
+      }
+    }
+    i += llen;
+  }
+  uint32_t n = (uint32_t)(out->len - start);
+  memcpy(out->data + len_at, &n, 4);
+}
+
+/* ---- one process ---------------------------------------------------------------------- */
+
+typedef struct {
+  Scratch scratch;
+  char *stat_copy;
+  size_t stat_cap;
+} Ctx;
+
+static void failure(Buf *out, int pid, const char *source, const char *what) {
+  put_u8(out, 'F');
+  put_i32(out, pid);
+  put_str(out, source);
+  put_str(out, what);
+}
+
+/* The stat fields after comm: state is field 3, flags field 9. */
+static void stat_facts(const char *stat, size_t len, int *kthread, int *zombie) {
+  *kthread = 0;
+  *zombie = 0;
+  const char *close_paren = NULL;
+  for (size_t i = len; i-- > 0;) {
+    if (stat[i] == ')') {
+      close_paren = stat + i;
+      break;
+    }
+  }
+  if (close_paren == NULL) return;
+  const char *p = close_paren + 2;
+  const char *end = stat + len;
+  if (p >= end) return;
+  *zombie = (*p == 'Z' || *p == 'X');
+  /* after[6] in raw-read.ts: the 7th space-separated field after ") " */
+  int field = 0;
+  const char *q = p;
+  while (q < end && field < 6) {
+    if (*q == ' ') field++;
+    q++;
+  }
+  if (field < 6) return;
+  unsigned long long flags = 0;
+  int digits = 0;
+  while (q < end && *q >= '0' && *q <= '9') {
+    flags = flags * 10 + (unsigned)(*q - '0');
+    q++;
+    digits++;
+  }
+  /* Number("") is 0 in JS, so an empty field is no kernel thread there either. */
+  if (digits > 0) *kthread = (flags & PF_KTHREAD) != 0;
+}
+
+static void read_one(Ctx *c, Buf *out, const char *root, int pid) {
+  char base[4096], path[4200], target[4096], what[256];
+  snprintf(base, sizeof base, "%s/%d", root, pid);
+  size_t mark = out->len;
+
+  snprintf(path, sizeof path, "%s/stat", base);
+  long n = fill(&c->scratch, path, MAX_TEXT);
+  if (n < 0) {
+    if (!vanished((int)-n)) {
+      snprintf(what, sizeof what, "cannot read: %s", code_of((int)-n));
+      failure(out, pid, "procfs stat", what);
+    }
+    return;
+  }
+  if ((size_t)n > c->stat_cap) {
+    char *d = realloc(c->stat_copy, (size_t)n);
+    if (d == NULL) die_oom();
+    c->stat_copy = d;
+    c->stat_cap = (size_t)n;
+  }
+  memcpy(c->stat_copy, c->scratch.data, (size_t)n);
+  size_t stat_len = (size_t)n;
+
+  put_u8(out, 'P');
+  put_i32(out, pid);
+  put_blob(out, c->stat_copy, stat_len);
+  snprintf(path, sizeof path, "%s/status", base);
+  n = fill(&c->scratch, path, MAX_TEXT);
+  if (n < 0) {
+    out->len = mark;
+    if (!vanished((int)-n)) {
+      snprintf(what, sizeof what, "cannot read: %s", code_of((int)-n));
+      failure(out, pid, "procfs stat", what);
+    }
+    return;
+  }
+  put_status(out, c->scratch.data, (size_t)n);
+
+  int kthread, zombie;
+  stat_facts(c->stat_copy, stat_len, &kthread, &zombie);
+
+  /* Failures found while reading go out after the process record, as the JS reader's
+   * list does (their order among records does not matter). */
+  Buf fails = {0};
+  const char *cmdline = NULL;
+  size_t cmdline_len = 0;
+  char *cmd_copy = NULL;
+  char *cgroup = NULL;
+  size_t cgroup_len = 0;
+  char cwd[4096], exe[4096];
+  int has_cwd = 0, has_exe = 0;
+  const char *exe_error = NULL, *exe_stat_error = NULL;
+  char exe_error_buf[64], exe_stat_error_buf[64];
+  struct stat est;
+  int has_est = 0;
+  Buf socks = {0};
+  uint32_t nsocks = 0;
+  char ns[3][128];
+  int has_ns[3];
+  static const char *const ns_names[3] = {"ns/pid", "ns/net", "ns/mnt"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", base, ns_names[i]);
+    has_ns[i] = link_of(path, ns[i], sizeof ns[i]) == 0;
+  }
+
+  if (!kthread) {
+    snprintf(path, sizeof path, "%s/cmdline", base);
+    n = fill(&c->scratch, path, MAX_CMDLINE);
+    long gn = 0;
+    if (n >= 0) {
+      cmd_copy = malloc(n > 0 ? (size_t)n : 1);
+      if (cmd_copy == NULL) die_oom();
+      memcpy(cmd_copy, c->scratch.data, (size_t)n);
+      cmdline = cmd_copy;
+      cmdline_len = (size_t)n;
+      snprintf(path, sizeof path, "%s/cgroup", base);
+      gn = fill(&c->scratch, path, MAX_TEXT);
+      if (gn >= 0) {
+        cgroup = malloc(gn > 0 ? (size_t)gn : 1);
+        if (cgroup == NULL) die_oom();
+        memcpy(cgroup, c->scratch.data, (size_t)gn);
+        cgroup_len = (size_t)gn;
+      }
+    }
+    int err = n < 0 ? (int)-n : gn < 0 ? (int)-gn : 0;
+    if (err != 0) {
+      if (vanished(err)) goto skip;
+      /* As in JS: the cmdline read before the cgroup failed is kept, the cgroup is empty. */
+      snprintf(what, sizeof what, "cannot read cmdline or cgroup: %s", code_of(err));
+      failure(&fails, pid, "procfs", what);
+      if (n < 0) {
+        cmdline = NULL;
+        cmdline_len = 0;
+      }
+    }
+    snprintf(path, sizeof path, "%s/cwd", base);
+    has_cwd = link_of(path, cwd, sizeof cwd) == 0;
+    snprintf(path, sizeof path, "%s/exe", base);
+    int le = link_of(path, exe, sizeof exe);
+    if (le == 0) {
+      has_exe = 1;
+      if (stat(path, &est) == 0) has_est = 1;
+      else {
+        snprintf(exe_stat_error_buf, sizeof exe_stat_error_buf, "%s", code_of(errno));
+        exe_stat_error = exe_stat_error_buf;
+      }
+    } else {
+      if (!zombie && vanished(-le) && !alive(base)) goto skip;
+      if (zombie) exe_error = "zombie";
+      else {
+        snprintf(exe_error_buf, sizeof exe_error_buf, "%s", code_of(-le));
+        exe_error = exe_error_buf;
+        snprintf(what, sizeof what, "cannot read exe: %s", exe_error);
+        failure(&fails, pid, "procfs exe", what);
+      }
+    }
+    snprintf(path, sizeof path, "%s/fd", base);
+    int fdd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fdd < 0) {
+      int e = errno;
+      if (vanished(e)) {
+        if (!alive(base)) goto skip;
+      } else {
+        snprintf(what, sizeof what, "cannot list fds: %s", code_of(e));
+        failure(&fails, pid, "procfs fd", what);
+      }
+    } else {
+      char ents[32768];
+      long got;
+      int seen = 0;
+      while ((got = syscall(SYS_getdents64, fdd, ents, sizeof ents)) > 0) {
+        for (long off = 0; off < got;) {
+          struct dirent64 *d = (struct dirent64 *)(ents + off);
+          off += d->d_reclen;
+          if (d->d_name[0] == '.') continue;
+          if (seen++ >= MAX_FDS) continue;
+          /* A descriptor closed between the listing and the readlink is skipped. */
+          ssize_t tl = readlinkat(fdd, d->d_name, target, sizeof target - 1);
+          if (tl < 0) continue;
+          target[tl] = '\0';
+          if (strncmp(target, "socket:[", 8) == 0) {
+            put_blob(&socks, target, (size_t)tl);
+            nsocks++;
+          }
+        }
+      }
+      int e = got < 0 ? errno : 0;
+      close(fdd);
+      if (e != 0) {
+        /* As the JS reader, whose listing fails as a whole: no sockets from a partial one. */
+        socks.len = 0;
+        nsocks = 0;
+        if (vanished(e)) {
+          if (!alive(base)) goto skip;
+        } else {
+          snprintf(what, sizeof what, "cannot list fds: %s", code_of(e));
+          failure(&fails, pid, "procfs fd", what);
+        }
+      }
+    }
+  }
+  goto done;
+skip:
+  out->len = mark;
+  free(fails.data);
+  free(socks.data);
+  free(cmd_copy);
+  free(cgroup);
+  return;
+done:
+  put_blob(out, cmdline ? cmdline : "", cmdline_len);
+  put_blob(out, cgroup ? cgroup : "", cgroup_len);
+  put_str(out, has_cwd ? cwd : NULL);
+  put_str(out, has_exe ? exe : NULL);
+  put_str(out, exe_error);
+  put_str(out, exe_stat_error);
+  for (int i = 0; i < 3; i++) put_str(out, has_ns[i] ? ns[i] : NULL);
+  put_u8(out, (uint8_t)has_est);
+  if (has_est) {
+    put_u64(out, (uint64_t)est.st_dev);
+    put_u64(out, (uint64_t)est.st_ino);
+    put_u64(out, (uint64_t)est.st_size);
+    put_u64(out, (uint64_t)est.st_nlink);
+    put_i64(out, (int64_t)est.st_mtim.tv_sec);
+    put_i64(out, (int64_t)est.st_mtim.tv_nsec);
+    put_i64(out, (int64_t)est.st_ctim.tv_sec);
+    put_i64(out, (int64_t)est.st_ctim.tv_nsec);
+  }
+  put_u32(out, nsocks);
+  if (socks.len) put(out, socks.data, socks.len);
+  if (fails.len) put(out, fails.data, fails.len);
+  free(fails.data);
+  free(socks.data);
+  free(cmd_copy);
+  free(cgroup);
+}
+
+/* ---- threads: chunks of pids, written in order ---------------------------------------- */
+
+static const char *root;
+static int *pids;
+static int npids;
+static int nchunks;
+static int next_chunk;
+static int next_write;
+static Buf *chunks;
+static unsigned char *ready;
+static int write_failed;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int write_all(const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(1, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  Ctx c = {{malloc(65536), 65536}, NULL, 0};
+  if (c.scratch.data == NULL) die_oom();
+  for (;;) {
+    pthread_mutex_lock(&lock);
+    int i = next_chunk++;
+    pthread_mutex_unlock(&lock);
+    if (i >= nchunks) break;
+    Buf out = {0};
+    for (int j = i * CHUNK; j < (i + 1) * CHUNK && j < npids; j++) read_one(&c, &out, root, pids[j]);
+    pthread_mutex_lock(&lock);
+    chunks[i] = out;
+    ready[i] = 1;
+    /* Whoever completes the next chunk in order writes every ready one after it. */
+    while (next_write < nchunks && ready[next_write]) {
+      Buf *b = &chunks[next_write];
+      if (!write_failed && b->len && write_all(b->data, b->len) != 0) write_failed = 1;
+      free(b->data);
+      b->data = NULL;
+      next_write++;
+    }
+    pthread_mutex_unlock(&lock);
+  }
+  free(c.scratch.data);
+  free(c.stat_copy);
+  return NULL;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3 || argc > 4) {
+    fprintf(stderr, "usage: procread ROOT THREADS [SKIP_PID]\n");
+    return 2;
+  }
+  root = argv[1];
+  int threads = atoi(argv[2]);
+  int skip = argc == 4 ? atoi(argv[3]) : -1;
+  if (threads < 1 || threads > 64 || strlen(root) > 3000) {
+    fprintf(stderr, "procread: bad arguments\n");
+    return 2;
+  }
+  DIR *d = opendir(root);
+  if (d == NULL) {
+    fprintf(stderr, "procread: cannot list %s: %s\n", root, code_of(errno));
+    return 1;
+  }
+  size_t cap = 4096;
+  pids = malloc(cap * sizeof *pids);
+  if (pids == NULL) die_oom();
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    if (*n < '0' || *n > '9') continue;
+    char *end;
+    long v = strtol(n, &end, 10);
+    if (*end != '\0' || v <= 0 || v > 0x7fffffff || v == skip) continue;
+    if ((size_t)npids == cap) {
+      cap *= 2;
+      int *p = realloc(pids, cap * sizeof *pids);
+      if (p == NULL) die_oom();
+      pids = p;
+    }
+    pids[npids++] = (int)v;
+  }
+  closedir(d);
+  qsort(pids, (size_t)npids, sizeof *pids, cmp_int);
+  nchunks = (npids + CHUNK - 1) / CHUNK;
+  chunks = calloc((size_t)nchunks + 1, sizeof *chunks);
+  ready = calloc((size_t)nchunks + 1, 1);
+  if (chunks == NULL || ready == NULL) die_oom();
+  if (write_all("BKPR0001", 8) != 0) return 1;
+  if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
+  pthread_t tid[64];
+  int started = 1;
+  for (int i = 1; i < threads; i++) {
+    if (pthread_create(&tid[i], NULL, worker, NULL) != 0) break;
+    started++;
+  }
+  worker(NULL);
+  for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+  if (write_failed || write_all("E", 1) != 0) return 1;
+  return 0;
+}
