@@ -6,11 +6,14 @@
  *
  * Prints the median wall time of each over several runs and the ratio (target: <= 1.5).
  * "warm hash cache" is what a second snapshot in the same run (watch, contain) costs;
- * "cold hashing" is the first snapshot, which hashes every distinct executable once.
+ * "cold hashing" is the first snapshot, which hashes every distinct executable once. The
+ * native reader (dist/native/procread, built by npm run build) is used when it is built; the
+ * JS reader's figure is printed beside it.
  */
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { readHostFacts } from "../src/observe/proc/host-facts.js";
+import { nativeReaderPath } from "../src/observe/proc/native-read.js";
 import { type HashCacheEntry, readProcesses } from "../src/observe/proc/processes.js";
 
 const run = promisify(execFile);
@@ -58,7 +61,13 @@ async function main(): Promise<void> {
     child.unref();
   }
   const facts = await readHostFacts();
-  const base = { bootTimeMs: facts.bootTimeMs ?? 0, clockTicks: facts.host.clockTicks };
+  const nativeReader = nativeReaderPath(process.env);
+  if (nativeReader === null) console.log("the native reader is not built: JS reader only");
+  const base = {
+    bootTimeMs: facts.bootTimeMs ?? 0,
+    clockTicks: facts.host.clockTicks,
+    nativeReader,
+  };
   const psRows = (await run("ps", ["aux"], { maxBuffer: 64 * 1024 * 1024 })).stdout.split("\n");
   console.log(`started ${pids.length} sleep processes; ps aux lists ${psRows.length - 2}`);
 
@@ -70,6 +79,7 @@ async function main(): Promise<void> {
   const ps: number[] = [];
   const warm: number[] = [];
   const noHash: number[] = [];
+  const js: number[] = [];
   let count = 0;
   for (let i = 0; i < RUNS; i++) {
     ps.push(await time(() => run("ps", ["aux"], { maxBuffer: 64 * 1024 * 1024 })));
@@ -79,6 +89,7 @@ async function main(): Promise<void> {
       }),
     );
     noHash.push(await time(() => readProcesses({ ...base, hashExecutables: false })));
+    js.push(await time(() => readProcesses({ ...base, nativeReader: null, hashCache: cache })));
   }
   // Both statistics: on a shared machine the minimum is the least disturbed run of each.
   const line = (label: string, xs: number[]) => {
@@ -91,6 +102,7 @@ async function main(): Promise<void> {
   line("ps aux", ps);
   line("readProcesses (warm hash cache)", warm);
   line("readProcesses (hashExecutables: false)", noHash);
+  line("readProcesses, JS reader (warm cache)", js);
   console.log(`readProcesses, cold hashing (first run): ${coldHash.toFixed(1)} ms`);
 }
 

@@ -14,6 +14,8 @@ interface SnapshotFlags {
   output?: string;
   interval?: number;
   root?: string;
+  /** false with --no-hash-cache. */
+  hashCache?: boolean;
 }
 
 export function registerSnapshot(program: Command, ctx: CommandContext): void {
@@ -30,6 +32,10 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
       parsePositive("--interval"),
     )
     .option("--root <dir>", "read accounts from a mounted filesystem (a dead server's disk)")
+    .option(
+      "--no-hash-cache",
+      "hash every executable from its bytes now: neither use nor update the hashes kept (in memory, on tmpfs) from earlier runs of this boot",
+    )
     .addHelpText(
       "after",
       helpFooter(
@@ -38,6 +44,7 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
           "breachkit snapshot --interval 2         # with packets per second per container",
           "breachkit snapshot --json > snap.json   # the full model, for jq or a later triage",
           "breachkit snapshot --root /mnt/disk     # accounts of a mounted disk image",
+          "BREACHKIT_TRACE=1 breachkit snapshot    # the time each step took, on stderr",
         ],
         "  0  snapshot taken\n  2  could not take it",
       ),
@@ -52,6 +59,7 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
         root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
         intervalSeconds: flags.interval ?? null,
         prefetch: ctx.takeProcessPrefetch?.() ?? null,
+        ...(flags.hashCache === false ? { hashStore: null } : {}),
         onStep: (s) =>
           trace
             ? io.error(`[${performance.now().toFixed(0)} ms] snapshot: ${s}\n`)

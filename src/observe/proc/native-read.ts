@@ -39,83 +39,157 @@ export function nativeReaderPath(env: Readonly<Record<string, string | undefined
   return cachedPath;
 }
 
-/** Decode the reader's output; throws on anything malformed or truncated. */
-export function decodeNativeOutput(buf: Buffer): RawReadResult {
-  if (buf.length < MAGIC.length + 1 || buf.toString("latin1", 0, MAGIC.length) !== MAGIC) {
-    throw new Error("native reader: output does not start with its header");
-  }
-  let at = MAGIC.length;
-  const need = (n: number) => {
-    if (at + n > buf.length) throw new Error("native reader: output truncated");
-  };
-  const u32 = () => {
-    need(4);
-    const v = buf.readUInt32LE(at);
-    at += 4;
-    return v;
-  };
-  const i32 = () => {
-    need(4);
-    const v = buf.readInt32LE(at);
-    at += 4;
-    return v;
-  };
-  const u64 = () => {
-    need(8);
-    const v = Number(buf.readBigUInt64LE(at));
-    at += 8;
-    return v;
-  };
-  const i64 = () => {
-    need(8);
-    const v = Number(buf.readBigInt64LE(at));
-    at += 8;
-    return v;
-  };
-  const bytes = (): Buffer | null => {
-    const len = u32();
-    if (len === NULL_LEN) return null;
-    need(len);
-    const b = buf.subarray(at, at + len);
-    at += len;
-    return b;
-  };
-  const text = (): string | null => bytes()?.toString("utf8") ?? null;
-  const textOrEmpty = (): string => text() ?? "";
+/** Thrown inside the decoder when a record is not whole yet: wait for more bytes. */
+class NeedMore extends Error {}
 
-  const processes: RawProcess[] = [];
-  const failures: RawFailure[] = [];
-  for (;;) {
-    need(1);
-    const kind = buf[at++];
-    if (kind === 0x45 /* E */) break;
+/**
+ * Decodes the reader's output as it arrives, record by record, so that the decoding
+ * overlaps the reading instead of following it. `end` returns everything, or throws when
+ * the output was malformed, truncated or went on after its end.
+ */
+export class NativeDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  private at = 0;
+  private started = false;
+  private ended = false;
+  private error: Error | null = null;
+  readonly processes: RawProcess[] = [];
+  readonly failures: RawFailure[] = [];
+
+  push(chunk: Buffer): void {
+    if (this.error !== null) return;
+    if (this.ended) {
+      if (chunk.length > 0) this.error = new Error("native reader: output goes on after its end");
+      return;
+    }
+    this.buf =
+      this.at < this.buf.length ? Buffer.concat([this.buf.subarray(this.at), chunk]) : chunk;
+    this.at = 0;
+    try {
+      if (!this.started) {
+        if (this.buf.length < MAGIC.length) return;
+        if (this.buf.toString("latin1", 0, MAGIC.length) !== MAGIC) {
+          throw new Error("native reader: output does not start with its header");
+        }
+        this.at = MAGIC.length;
+        this.started = true;
+      }
+      while (!this.ended && this.at < this.buf.length) {
+        const mark = this.at;
+        try {
+          this.record();
+        } catch (e) {
+          if (!(e instanceof NeedMore)) throw e;
+          this.at = mark;
+          return;
+        }
+      }
+      if (this.ended && this.at < this.buf.length) {
+        throw new Error("native reader: output goes on after its end");
+      }
+    } catch (e) {
+      this.error = e instanceof Error ? e : new Error(String(e));
+    }
+  }
+
+  end(): RawReadResult {
+    if (this.error !== null) throw this.error;
+    if (!this.started) throw new Error("native reader: output does not start with its header");
+    if (!this.ended) throw new Error("native reader: output truncated");
+    return { processes: this.processes, failures: this.failures };
+  }
+
+  private need(n: number): void {
+    if (this.at + n > this.buf.length) throw new NeedMore();
+  }
+
+  private u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+
+  private i32(): number {
+    this.need(4);
+    const v = this.buf.readInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+
+  private u64(): number {
+    this.need(8);
+    const v = Number(this.buf.readBigUInt64LE(this.at));
+    this.at += 8;
+    return v;
+  }
+
+  private i64(): number {
+    this.need(8);
+    const v = Number(this.buf.readBigInt64LE(this.at));
+    this.at += 8;
+    return v;
+  }
+
+  private u8(): number {
+    this.need(1);
+    return this.buf[this.at++] ?? 0;
+  }
+
+  private bytes(): Buffer | null {
+    const len = this.u32();
+    if (len === NULL_LEN) return null;
+    this.need(len);
+    // A copy: the chunk it came from is dropped once decoded.
+    const b = Buffer.from(this.buf.subarray(this.at, this.at + len));
+    this.at += len;
+    return b;
+  }
+
+  private text(): string | null {
+    const len = this.u32();
+    if (len === NULL_LEN) return null;
+    this.need(len);
+    const t = this.buf.toString("utf8", this.at, this.at + len);
+    this.at += len;
+    return t;
+  }
+
+  /** One whole record, or NeedMore (and the caller rewinds). */
+  private record(): void {
+    const kind = this.u8();
+    if (kind === 0x45 /* E */) {
+      this.ended = true;
+      return;
+    }
     if (kind === 0x46 /* F */) {
-      const pid = i32();
-      failures.push([textOrEmpty(), textOrEmpty(), pid]);
-      continue;
+      const pid = this.i32();
+      const source = this.text() ?? "";
+      const what = this.text() ?? "";
+      this.failures.push([source, what, pid]);
+      return;
     }
     if (kind !== 0x50 /* P */) throw new Error(`native reader: unknown record ${kind}`);
-    const pid = i32();
-    const stat = textOrEmpty();
-    const status = textOrEmpty();
-    const cmd = bytes() ?? Buffer.alloc(0);
-    const cgroup = textOrEmpty();
-    const cwd = text();
-    const exeLink = text();
-    const exeError = text();
-    const exeStatError = text();
-    const ns: RawProcess["ns"] = [text(), text(), text()];
-    need(1);
+    const pid = this.i32();
+    const stat = this.text() ?? "";
+    const status = this.text() ?? "";
+    const cmd = this.bytes() ?? Buffer.alloc(0);
+    const cgroup = this.text() ?? "";
+    const cwd = this.text();
+    const exeLink = this.text();
+    const exeError = this.text();
+    const exeStatError = this.text();
+    const ns: RawProcess["ns"] = [this.text(), this.text(), this.text()];
     let exeStat: RawProcess["exeStat"] = null;
-    if (buf[at++] === 1) {
-      const dev = u64();
-      const ino = u64();
-      const size = u64();
-      const nlink = u64();
-      const mtimeSec = i64();
-      const mtimeNsec = i64();
-      const ctimeSec = i64();
-      const ctimeNsec = i64();
+    if (this.u8() === 1) {
+      const dev = this.u64();
+      const ino = this.u64();
+      const size = this.u64();
+      const nlink = this.u64();
+      const mtimeSec = this.i64();
+      const mtimeNsec = this.i64();
+      const ctimeSec = this.i64();
+      const ctimeNsec = this.i64();
       // As Node computes Stats#mtimeMs, so that hash cache keys agree between readers.
       exeStat = [
         dev,
@@ -126,10 +200,10 @@ export function decodeNativeOutput(buf: Buffer): RawReadResult {
         nlink,
       ];
     }
-    const count = u32();
+    const count = this.u32();
     const sockets: string[] = [];
-    for (let i = 0; i < count; i++) sockets.push(textOrEmpty());
-    processes.push({
+    for (let i = 0; i < count; i++) sockets.push(this.text() ?? "");
+    this.processes.push({
       pid,
       stat,
       status,
@@ -144,8 +218,13 @@ export function decodeNativeOutput(buf: Buffer): RawReadResult {
       sockets,
     });
   }
-  if (at !== buf.length) throw new Error("native reader: output goes on after its end");
-  return { processes, failures };
+}
+
+/** Decode the reader's whole output; throws on anything malformed or truncated. */
+export function decodeNativeOutput(buf: Buffer): RawReadResult {
+  const d = new NativeDecoder();
+  d.push(buf);
+  return d.end();
 }
 
 /**
@@ -168,7 +247,7 @@ export function readNative(
       reject(e);
       return;
     }
-    const chunks: Buffer[] = [];
+    const decoder = new NativeDecoder();
     let size = 0;
     let stderr = "";
     let failed: Error | null = null;
@@ -179,7 +258,7 @@ export function readNative(
         child.kill("SIGKILL");
         return;
       }
-      chunks.push(d);
+      decoder.push(d);
     });
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => {
@@ -196,7 +275,7 @@ export function readNative(
         );
       }
       try {
-        resolve(decodeNativeOutput(Buffer.concat(chunks, size)));
+        resolve(decoder.end());
       } catch (e) {
         reject(e);
       }

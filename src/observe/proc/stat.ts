@@ -41,10 +41,11 @@ export function parseStat(text: string): ProcStat | null {
   const pid = int(text.slice(0, open));
   const comm = text.slice(open + 2, close);
   // Fields after comm start at field 3 (state): field n is rest[n - 3].
+  // Only the first 22 fields after comm are read: the limit spares ~30 strings per process.
   const rest = text
     .slice(close + 1)
     .trim()
-    .split(" ");
+    .split(" ", 22);
   const state = rest[0];
   const ppid = int(rest[1]);
   const flags = int(rest[6]);
