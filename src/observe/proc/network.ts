@@ -28,9 +28,13 @@ const MAX_READERS_TRIED = 5;
 
 function readerCandidates(members: readonly Process[]): Process[] {
   // The oldest live process is the least likely to exit mid-read; zombies have no net dir.
+  // ISO times of one format compare as strings; plain comparison, not localeCompare: the
+  // host's namespace holds thousands of processes.
   return members
     .filter((p) => p.state !== "Z" && p.state !== "X")
-    .sort((a, b) => a.startTime.localeCompare(b.startTime) || a.pid - b.pid)
+    .sort((a, b) =>
+      a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : a.pid - b.pid,
+    )
     .slice(0, MAX_READERS_TRIED);
 }
 

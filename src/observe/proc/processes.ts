@@ -143,6 +143,9 @@ class ExeHasher {
     const persist = st[5] > 0 && !(raw.exeLink ?? "").endsWith(DELETED_SUFFIX);
     const hit = this.cache.get(key);
     if (hit !== undefined && (persist || hit.sha256 === null || !hit.stored)) return key;
+    // Nor may the stored hash stay behind as the answer when the bytes cannot be read now
+    // (the process exited, or its pid runs another file, before the hash).
+    if (hit !== undefined) this.cache.delete(key);
     const path = `${base}/exe`;
     const known = this.pending.get(key);
     if (known !== undefined) {
