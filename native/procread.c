@@ -12,6 +12,9 @@
  *
  *   procread ROOT THREADS [SKIP_PID]       (ROOT: /proc; output: binary records on stdout)
  *
+ * SKIP_PID (breachkit's own process, which reads itself first) and the reader's own pid
+ * are left out.
+ *
  * Output, little-endian, native word sizes: "BKPR0001", then records:
  *   'P' i32 pid, then blobs stat status (only the lines breachkit reads) cmdline cgroup cwd exeLink exeError exeStatError
  *       nsPid nsNet nsMnt (u32 length, 0xffffffff for null), then u8 hasExeStat and, when 1,
@@ -511,6 +514,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "procread: bad arguments\n");
     return 2;
   }
+  long self = (long)getpid();
   DIR *d = opendir(root);
   if (d == NULL) {
     fprintf(stderr, "procread: cannot list %s: %s\n", root, code_of(errno));
@@ -525,7 +529,8 @@ int main(int argc, char **argv) {
     if (*n < '0' || *n > '9') continue;
     char *end;
     long v = strtol(n, &end, 10);
-    if (*end != '\0' || v <= 0 || v > 0x7fffffff || v == skip) continue;
+    /* Itself neither: an artifact of the observation, which the JS reader does not have. */
+    if (*end != '\0' || v <= 0 || v > 0x7fffffff || v == skip || v == self) continue;
     if ((size_t)npids == cap) {
       cap *= 2;
       int *p = realloc(pids, cap * sizeof *pids);

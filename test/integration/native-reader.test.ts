@@ -1,0 +1,342 @@
+/**
+ * The native /proc reader on this machine's live /proc, against the JS reader; the CLI's
+ * early start of it; and the bin/breachkit launcher.
+ *
+ * Processes of our own (sleepers with distinct argv, UDP sockets bound to 127.0.0.1 that
+ * carry no traffic) give both readers something known to find; they are ended by pid.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Process, type Snapshot, SnapshotSchema } from "../../src/model/snapshot.js";
+import { readHostFacts } from "../../src/observe/proc/host-facts.js";
+import { nativeReaderPath } from "../../src/observe/proc/native-read.js";
+import { prefetchProcesses } from "../../src/observe/proc/prefetch.js";
+import { type HashCacheEntry, readProcesses } from "../../src/observe/proc/processes.js";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const LAUNCHER = join(REPO, "bin/breachkit");
+const VERSION = (
+  JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string }
+).version;
+const SLEEPERS = 50;
+const UDP_HOLDERS = 3;
+
+// Binds a UDP socket to 127.0.0.1 (no traffic), then says which socket inode it holds.
+const UDP_HOLDER = `
+const dgram = require("node:dgram");
+const fs = require("node:fs");
+const s = dgram.createSocket("udp4");
+s.bind(0, "127.0.0.1", () => {
+  const inodes = [];
+  for (const fd of fs.readdirSync("/proc/self/fd")) {
+    try {
+      const m = /^socket:\\[(\\d+)\\]$/.exec(fs.readlinkSync("/proc/self/fd/" + fd));
+      if (m) inodes.push(Number(m[1]));
+    } catch {}
+  }
+  process.stdout.write(JSON.stringify({ port: s.address().port, inodes }) + "\\n");
+});
+`;
+
+const children: ChildProcess[] = [];
+const sleepers = new Map<number, string[]>();
+const holders = new Map<number, number[]>();
+const work = mkdtempSync(join(tmpdir(), "bk-native-it-"));
+
+/** ps's view, pid to full command line: a reference independent of both readers. */
+async function psArgs(): Promise<Map<number, string>> {
+  const { stdout } = await execa("ps", ["-e", "-ww", "-o", "pid=", "-o", "args="], {
+    stdin: "ignore",
+  });
+  const out = new Map<number, string>();
+  for (const line of stdout.split("\n")) {
+    const m = /^\s*(\d+)\s(.*)$/.exec(line);
+    if (m?.[1] !== undefined) out.set(Number(m[1]), m[2] ?? "");
+  }
+  return out;
+}
+
+function startHolder(): Promise<void> {
+  const child = spawn(process.execPath, ["-e", UDP_HOLDER], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`UDP holder exited (${code})`)));
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.once("line", (line) => {
+      const { inodes } = JSON.parse(line) as { inodes: number[] };
+      if (child.pid !== undefined) holders.set(child.pid, inodes);
+      lines.close();
+      resolve();
+    });
+  });
+}
+
+beforeAll(async () => {
+  for (let i = 0; i < SLEEPERS; i++) {
+    const argv = [String(600 + i)];
+    const child = spawn("sleep", argv, { stdio: "ignore" });
+    children.push(child);
+    if (child.pid !== undefined) sleepers.set(child.pid, ["sleep", ...argv]);
+  }
+  for (let i = 0; i < UDP_HOLDERS; i++) await startHolder();
+});
+
+afterAll(() => {
+  for (const c of children) {
+    if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+      process.kill(c.pid, "SIGKILL");
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("native and JS readers on the live /proc", () => {
+  const NATIVE = nativeReaderPath(process.env);
+  let native: { processes: Process[]; gaps: { source: string; message: string }[] };
+  let js: typeof native;
+  const nativeCache = new Map<string, HashCacheEntry>();
+  const jsCache = new Map<string, HashCacheEntry>();
+  let psBefore: Map<number, string>;
+  let psAfter: Map<number, string>;
+
+  beforeAll(async () => {
+    if (NATIVE === null) throw new Error("dist/native/procread is not built: run npm run build");
+    const facts = await readHostFacts();
+    const opts = { bootTimeMs: facts.bootTimeMs ?? 0, clockTicks: facts.host.clockTicks };
+    psBefore = await psArgs();
+    native = await readProcesses({ ...opts, nativeReader: NATIVE, hashCache: nativeCache });
+    js = await readProcesses({ ...opts, nativeReader: null, hashCache: jsCache });
+    psAfter = await psArgs();
+  });
+
+  /** Alive with the same command line throughout both readings, by ps. */
+  const stable = (pid: number) =>
+    psBefore.has(pid) && psBefore.get(pid) === psAfter.get(pid) && pid !== process.pid;
+
+  it("both see every sleeper of ours, with its argv, parent and hashed executable", () => {
+    const sleepPath = onPath("sleep");
+    for (const reading of [native, js]) {
+      const byPid = new Map(reading.processes.map((p) => [p.pid, p]));
+      for (const [pid, argv] of sleepers) {
+        const p = byPid.get(pid);
+        expect(p, `sleeper ${pid}`).toBeDefined();
+        expect(p?.argv).toEqual(argv);
+        expect(p?.ppid).toBe(process.pid);
+        expect(p?.comm).toBe("sleep");
+        expect(realpathSync(p?.exe.path ?? "/nonexistent-x")).toBe(sleepPath);
+        expect(p?.exe.sha256).toMatch(/^[0-9a-f]{64}$/);
+      }
+    }
+  });
+
+  it("both see the UDP sockets our children hold", () => {
+    expect(holders.size).toBe(UDP_HOLDERS);
+    for (const reading of [native, js]) {
+      const byPid = new Map(reading.processes.map((p) => [p.pid, p]));
+      for (const [pid, inodes] of holders) {
+        expect(inodes.length).toBeGreaterThan(0);
+        const p = byPid.get(pid);
+        expect(p?.exe.path).toBe(realpathSync(process.execPath));
+        for (const inode of inodes) expect(p?.socketInodes, `pid ${pid}`).toContain(inode);
+      }
+    }
+  });
+
+  it("list the same pids but for processes that started or ended meanwhile", () => {
+    const n = new Set(native.processes.map((p) => p.pid));
+    const j = new Set(js.processes.map((p) => p.pid));
+    const onlyOne = [...n].filter((pid) => !j.has(pid)).concat([...j].filter((p) => !n.has(p)));
+    // Alive throughout (in both ps listings) yet missing from one reading: a reader's fault.
+    expect(onlyOne.filter((pid) => psBefore.has(pid) && psAfter.has(pid))).toEqual([]);
+    expect(n.size).toBeGreaterThan(SLEEPERS);
+    // Our own process is read by both (the native reader skips it; breachkit reads it).
+    expect(n.has(process.pid)).toBe(true);
+    expect(j.has(process.pid)).toBe(true);
+  });
+
+  it("agree on everything but the moving counters for every process alive throughout", () => {
+    const byPid = new Map(js.processes.map((p) => [p.pid, p]));
+    const fixed = (p: Process) => ({
+      pid: p.pid,
+      ppid: p.ppid,
+      uid: p.uid,
+      gid: p.gid,
+      user: p.user,
+      comm: p.comm,
+      argv: p.argv,
+      cmdlineB64: p.cmdlineB64,
+      kernelThread: p.kernelThread,
+      startTime: p.startTime,
+      exe: { ...p.exe, hashedAt: null },
+      cwd: p.cwd,
+      ns: p.ns,
+      cgroup: p.cgroup,
+      containerId: p.containerId,
+    });
+    let compared = 0;
+    for (const p of native.processes) {
+      const q = byPid.get(p.pid);
+      if (q === undefined || !stable(p.pid)) continue;
+      expect(fixed(p), `pid ${p.pid} ${p.comm}`).toEqual(fixed(q));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(SLEEPERS);
+  });
+
+  it("key the hash cache alike (the native stat times are Node's)", () => {
+    const ids = new Set(
+      js.processes
+        .filter((p) => stable(p.pid) && p.exe.dev !== null)
+        .map((p) => `${p.exe.dev}:${p.exe.ino}:`),
+    );
+    const keys = (m: Map<string, HashCacheEntry>) =>
+      [...m.keys()].filter((k) => [...ids].some((id) => k.startsWith(id))).sort();
+    expect(keys(nativeCache).length).toBeGreaterThan(1);
+    expect(keys(nativeCache)).toEqual(keys(jsCache));
+  });
+
+  it("report the same failures to read (where pid 1 hides its exe, EACCES)", () => {
+    const procGaps = (r: typeof native) =>
+      r.gaps.filter((g) => g.source.startsWith("procfs")).map((g) => `${g.source}: ${g.message}`);
+    expect(procGaps(native)).toEqual(procGaps(js));
+  });
+
+  it("the early reading leaves out our own pid and sees our children", async () => {
+    const prefetch = prefetchProcesses(process.env);
+    expect(prefetch?.skipPid).toBe(process.pid);
+    const result = await prefetch?.result;
+    expect(result).not.toBeNull();
+    const pids = new Set(result?.processes.map((p) => p.pid));
+    expect(pids.has(process.pid)).toBe(false);
+    for (const pid of sleepers.keys()) expect(pids.has(pid)).toBe(true);
+    expect(prefetchProcesses({ ...process.env, BREACHKIT_PROC_READER: "js" })).toBeNull();
+  });
+});
+
+/** The file `cmd` runs when spawned by name, as spawn finds it on PATH. */
+function onPath(cmd: string): string {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      return realpathSync(join(dir, cmd));
+    } catch {
+      /* not in this directory */
+    }
+  }
+  throw new Error(`${cmd} is not on PATH`);
+}
+
+describe("breachkit snapshot --json with either reader", () => {
+  const run = (env: Record<string, string | undefined>) =>
+    execa("node", ["dist/cli/bin.js", "snapshot", "--json"], {
+      cwd: REPO,
+      env,
+      extendEnv: false,
+      reject: false,
+      stdin: "ignore",
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: 120_000,
+    });
+  const node = realpathSync(process.execPath);
+
+  for (const [name, env] of [
+    ["native", { ...process.env, BREACHKIT_PROC_READER: undefined }],
+    ["js", { ...process.env, BREACHKIT_PROC_READER: "js" }],
+  ] as const) {
+    it(`is a valid snapshot holding the CLI itself (${name} reader)`, async () => {
+      const child = run(env);
+      const cliPid = child.pid;
+      const r = await child;
+      expect(r.exitCode, r.stderr).toBe(0);
+      const snap: Snapshot = SnapshotSchema.parse(JSON.parse(r.stdout));
+      const self = snap.processes.find((p) => p.pid === cliPid);
+      expect(self?.exe.path).toBe(node);
+      expect(self?.argv).toEqual(["node", "dist/cli/bin.js", "snapshot", "--json"]);
+      expect(self?.exe.sha256).toMatch(/^[0-9a-f]{64}$/);
+      // Our sleepers are the test runner's children: seen by the CLI too.
+      const pids = new Set(snap.processes.map((p) => p.pid));
+      for (const pid of sleepers.keys()) expect(pids.has(pid)).toBe(true);
+      // The native reader runs as the CLI's child but leaves itself out: which reader
+      // read must not show in what was read.
+      const readers = snap.processes.filter(
+        (p) => p.ppid === cliPid && p.exe.path?.endsWith("/dist/native/procread"),
+      );
+      expect(readers.length).toBe(0);
+    });
+  }
+});
+
+describe("bin/breachkit", () => {
+  const env = (extra: Record<string, string> = {}) => ({
+    ...process.env,
+    NODE_EXTRA_CA_CERTS: undefined,
+    ...extra,
+  });
+  const opts = (e: Record<string, string | undefined>) =>
+    ({ env: e, extendEnv: false, reject: false, stdin: "ignore", timeout: 60_000 }) as const;
+
+  it("prints the package's version", async () => {
+    const r = await execa(LAUNCHER, ["--version"], opts(env()));
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+    expect(r.stderr).toBe("");
+  });
+
+  it("works through symlinks, relative and absolute, from another directory and from PATH", async () => {
+    const a = join(work, "a");
+    const b = join(work, "b b");
+    mkdirSync(a);
+    mkdirSync(b);
+    // As npm links it: node_modules/.bin/breachkit -> ../breachkit/bin/breachkit, here a
+    // relative link to an absolute one.
+    symlinkSync(LAUNCHER, join(b, "breachkit"));
+    symlinkSync("../b b/breachkit", join(a, "breachkit"));
+    for (const path of [join(b, "breachkit"), join(a, "breachkit")]) {
+      const r = await execa(path, ["--version"], { ...opts(env()), cwd: tmpdir() });
+      expect(r.exitCode, path).toBe(0);
+      expect(r.stdout.trim()).toBe(VERSION);
+    }
+    const onPath = await execa("breachkit", ["--version"], {
+      ...opts(env({ PATH: `${a}:${process.env.PATH ?? ""}` })),
+      cwd: tmpdir(),
+    });
+    expect(onPath.stdout.trim()).toBe(VERSION);
+    // The link npm made in this repository.
+    const npmLink = await execa(join(REPO, "node_modules/.bin/breachkit"), ["--version"], {
+      ...opts(env()),
+      cwd: tmpdir(),
+    });
+    expect(npmLink.stdout.trim()).toBe(VERSION);
+  });
+
+  it("passes its arguments through unchanged, spaces included", async () => {
+    const out = join(work, "snap shot.json");
+    const r = await execa(LAUNCHER, ["snapshot", "--root", "/no such dir", "--json", "-o", out], {
+      ...opts(env()),
+      cwd: tmpdir(),
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const snap = SnapshotSchema.parse(JSON.parse(readFileSync(out, "utf8")));
+    expect(snap.host.root).toBe("/no such dir");
+  });
+
+  it("drops NODE_EXTRA_CA_CERTS, which node alone would try to load", async () => {
+    const bad = env({ NODE_EXTRA_CA_CERTS: "/nonexistent/file" });
+    const direct = await execa("node", [join(REPO, "dist/cli/bin.js"), "--version"], opts(bad));
+    expect(direct.stdout.trim()).toBe(VERSION);
+    expect(direct.stderr).toContain("Warning: Ignoring extra certs from `/nonexistent/file`");
+    const launched = await execa(LAUNCHER, ["--version"], opts(bad));
+    expect(launched.exitCode).toBe(0);
+    expect(launched.stdout.trim()).toBe(VERSION);
+    expect(launched.stderr).toBe("");
+  });
+});

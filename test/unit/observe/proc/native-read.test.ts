@@ -1,0 +1,755 @@
+/**
+ * The native /proc reader (native/procread.c) and its decoder (native-read.ts).
+ *
+ * The decoder is tested on an output recorded from the built reader (fixtures/native-read/
+ * fake-tree.bin, made from FIXTURE_TREE below: re-record with BREACHKIT_RECORD_FIXTURES=1),
+ * cut at every byte and corrupted. The reader itself, when built, is held to the JS reader
+ * on fake trees: the same raw records, the same Process objects, the same failures.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  decodeNativeOutput,
+  NativeDecoder,
+  nativeReaderPath,
+  readNative,
+} from "../../../../src/observe/proc/native-read.js";
+import { readProcesses } from "../../../../src/observe/proc/processes.js";
+import { type RawReadResult, readRawProcesses } from "../../../../src/observe/proc/raw-read.js";
+import { parseStatus } from "../../../../src/observe/proc/stat.js";
+import { buildFakeProc, CT_NS, type FakeProc, fakeStat, fakeStatus, HOST_NS } from "./fake-proc.js";
+
+const real = (name: string) =>
+  readFileSync(new URL(`../../../fixtures/proc/real/${name}`, import.meta.url), "utf8");
+const FIXTURE = new URL("../../../fixtures/native-read/fake-tree.bin", import.meta.url);
+const NATIVE = nativeReaderPath({});
+const RECORD = process.env.BREACHKIT_RECORD_FIXTURES === "1";
+
+/** The status lines the reader keeps (and the only ones parseStatus reads). */
+const KEPT = ["Name:", "PPid:", "Uid:", "Gid:", "Threads:", "VmRSS:", "NSpid:"];
+const keptLines = (status: string) =>
+  status
+    .split(/(?<=\n)/)
+    .filter((l) => KEPT.some((k) => l.startsWith(k)))
+    .join("");
+
+const HOSTILE_CMDLINE = Buffer.from([0x2f, 0x78, 0x00, 0xff, 0xfe, 0x0a, 0x1b, 0x00]);
+
+/**
+ * The recorded tree: real stat and status files of this machine (hostile comm, kernel
+ * thread, zombie, container process) and every failure a root-run reader can meet in a
+ * fake tree. Link targets are fixed paths (no temp dir), so the output does not depend on
+ * where the tree was built; /bin/sh is the one executable that exists.
+ */
+function buildFixtureTree(root: string): void {
+  const procs: FakeProc[] = [
+    {
+      pid: 1,
+      stat: fakeStat(1, "init", { ppid: 0 }),
+      status: fakeStatus("init"),
+      cmdline: Buffer.from("/sbin/init\0splash\0"),
+      exe: "/bin/sh",
+      cwd: "/",
+      fds: { "0": "/dev/null", "1": "socket:[1001]", "7": "pipe:[55]" },
+    },
+    { pid: 2, stat: real("stat-kthreadd"), status: real("status-kthreadd") },
+    {
+      pid: 15583,
+      stat: real("stat-hostile-comm"),
+      status: real("status-hostile-comm"),
+      cmdline: HOSTILE_CMDLINE,
+      exe: "/opt/evil (deleted)",
+      cwd: "/tmp/<b>\n\u001b[31m",
+      fds: { "3": "socket:[2002]", "4": "socket:[2003]" },
+    },
+    { pid: 22484, stat: real("stat-zombie"), status: real("status-zombie") },
+    {
+      pid: 29789,
+      stat: real("stat-container-httpd"),
+      status: real("status-container-httpd"),
+      cmdline: Buffer.from("/bin/busybox\0httpd\0-f\0-p\x00127.0.0.1:8080\0"),
+      cgroup: real("cgroup-v1-docker-cgroupfs"),
+      exe: "/bin/sh",
+      cwd: "/",
+      ns: CT_NS,
+      // The same socket twice (dup2), and a descriptor that is no socket.
+      fds: { "3": "socket:[3003]", "4": "socket:[3003]", "5": "anon_inode:[eventpoll]" },
+    },
+    // stat is a directory: read() fails with EISDIR, a failure and no record.
+    { pid: 40 },
+    // exe is a regular file, not a link: readlink fails with EINVAL.
+    { pid: 41, stat: fakeStat(41, "noexe"), status: fakeStatus("noexe"), cwd: "/" },
+    // Exited between the listing and the read: an empty directory, no record, no failure.
+    { pid: 42 },
+    // cmdline cannot be read: the process is kept with an empty one and a failure.
+    {
+      pid: 43,
+      stat: fakeStat(43, "nocmd"),
+      status: fakeStatus("nocmd"),
+      exe: "/bin/sh",
+      fds: { "9": "socket:[4004]" },
+    },
+    // fd is not a directory: no sockets and a failure; exe links to itself (stat: ELOOP).
+    { pid: 44, stat: fakeStat(44, "nofd"), status: fakeStatus("nofd", 1000), exe: "exe" },
+  ];
+  for (const p of procs) buildFakeProc(root, p);
+  const at = (pid: number, name: string) => join(root, String(pid), name);
+  rmSync(at(40, "cmdline"));
+  mkdirSync(at(40, "stat"));
+  writeFileSync(at(41, "exe"), "not a link");
+  rmSync(at(42, "cmdline"));
+  rmSync(at(42, "cgroup"));
+  rmSync(at(42, "root"));
+  rmSync(at(42, "ns"), { recursive: true });
+  rmSync(at(42, "fd"), { recursive: true });
+  rmSync(at(43, "cmdline"));
+  mkdirSync(at(43, "cmdline"));
+  rmSync(at(44, "fd"), { recursive: true });
+  writeFileSync(at(44, "fd"), "");
+  // Not pids: the reader must pass them by.
+  mkdirSync(join(root, "self"));
+  mkdirSync(join(root, "0"));
+  mkdirSync(join(root, "12abc"));
+  writeFileSync(join(root, "uptime"), "1.0 1.0\n");
+}
+
+function runReader(root: string, args: string[] = ["2"]) {
+  if (NATIVE === null) throw new Error("the native reader is not built");
+  return spawnSync(NATIVE, [root, ...args], { maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** Failures in one order: the readers emit them in different orders. */
+const sortedFailures = (r: RawReadResult) =>
+  [...r.failures].sort((a, b) => a[2] - b[2] || a[0].localeCompare(b[0]));
+
+/** Raw records with the status reduced to what parseStatus makes of it. */
+const comparable = (r: RawReadResult) =>
+  r.processes.map((p) => ({
+    ...p,
+    status: parseStatus(p.status),
+    cmdline: Buffer.from(p.cmdline).toString("hex"),
+  }));
+
+/** A hand-made output, little-endian as the reader writes it. */
+class Out {
+  private readonly parts: Buffer[] = [];
+  magic(m = "BKPR0001"): this {
+    this.parts.push(Buffer.from(m, "latin1"));
+    return this;
+  }
+  u8(v: number): this {
+    this.parts.push(Buffer.from([v]));
+    return this;
+  }
+  i32(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    this.parts.push(b);
+    return this;
+  }
+  u32(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.parts.push(b);
+    return this;
+  }
+  i64(v: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(v);
+    this.parts.push(b);
+    return this;
+  }
+  blob(v: string | Buffer | null): this {
+    if (v === null) return this.u32(0xffffffff);
+    const b = typeof v === "string" ? Buffer.from(v) : v;
+    this.u32(b.length);
+    this.parts.push(b);
+    return this;
+  }
+  /** A 'P' record: stat status cmdline cgroup cwd exe exeError exeStatError ns*3. */
+  proc(
+    pid: number,
+    blobs: (string | Buffer | null)[],
+    exeStat: bigint[] | null,
+    sockets: string[],
+  ) {
+    this.u8(0x50).i32(pid);
+    for (const b of blobs) this.blob(b);
+    this.u8(exeStat === null ? 0 : 1);
+    for (const v of exeStat ?? []) this.i64(v);
+    this.u32(sockets.length);
+    for (const s of sockets) this.blob(s);
+    return this;
+  }
+  fail(pid: number, source: string | null, what: string | null): this {
+    return this.u8(0x46).i32(pid).blob(source).blob(what);
+  }
+  end(): Buffer {
+    return Buffer.concat([...this.parts, Buffer.from("E")]);
+  }
+  open(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+const STAT = "7 (x) S 1 7 7 0 -1 4194560 0 0 0 0 1 1 0 0 20 0 1 0 100 0 10 0\n";
+const STATUS = "Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
+
+describe("decodeNativeOutput on an output recorded from the built reader", () => {
+  let recorded: Buffer;
+  let decoded: RawReadResult;
+  beforeAll(() => {
+    if (RECORD) {
+      const dir = mkdtempSync(join(tmpdir(), "bk-native-rec-"));
+      try {
+        buildFixtureTree(dir);
+        const r = runReader(dir);
+        if (r.status !== 0) throw new Error(`procread failed: ${r.stderr}`);
+        writeFileSync(FIXTURE, r.stdout);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    recorded = readFileSync(FIXTURE);
+    decoded = decodeNativeOutput(recorded);
+  });
+
+  it("has every process that was there, in pid order, and no other", () => {
+    expect(decoded.processes.map((p) => p.pid)).toEqual([1, 2, 41, 43, 44, 15583, 22484, 29789]);
+  });
+
+  it("keeps stat whole and only the status lines breachkit reads", () => {
+    const hostile = decoded.processes.find((p) => p.pid === 15583);
+    expect(hostile?.stat).toBe(real("stat-hostile-comm"));
+    expect(hostile?.status).toBe(keptLines(real("status-hostile-comm")));
+    expect(hostile?.status.startsWith("Name:\ta) R 1 (<b>\\n\u001b[3")).toBe(true);
+    const httpd = decoded.processes.find((p) => p.pid === 29789);
+    expect(httpd?.status).toBe(keptLines(real("status-container-httpd")));
+    expect(httpd?.status).toContain("NSpid:\t29789\t1\n");
+    expect(httpd?.status).not.toContain("Umask:");
+    // Whatever was dropped, the parsed status is the full file's.
+    expect(parseStatus(httpd?.status ?? "")).toEqual(parseStatus(real("status-container-httpd")));
+  });
+
+  it("keeps command lines as bytes: invalid UTF-8, newlines, escapes and NULs", () => {
+    const hostile = decoded.processes.find((p) => p.pid === 15583);
+    expect(Buffer.from(hostile?.cmdline ?? [])).toEqual(HOSTILE_CMDLINE);
+    expect(hostile?.cwd).toBe("/tmp/<b>\n\u001b[31m");
+    const httpd = decoded.processes.find((p) => p.pid === 29789);
+    expect(Buffer.from(httpd?.cmdline ?? []).toString()).toBe(
+      "/bin/busybox\0httpd\0-f\0-p\x00127.0.0.1:8080\0",
+    );
+    expect(httpd?.cgroup).toBe(real("cgroup-v1-docker-cgroupfs"));
+  });
+
+  it("gives a kernel thread no command line, executable, cwd or sockets (null blobs)", () => {
+    expect(decoded.processes.find((p) => p.pid === 2)).toEqual({
+      pid: 2,
+      stat: real("stat-kthreadd"),
+      status: keptLines(real("status-kthreadd")),
+      cmdline: new Uint8Array(0),
+      cgroup: "",
+      cwd: null,
+      exeLink: null,
+      exeError: null,
+      exeStat: null,
+      exeStatError: null,
+      ns: [`pid:[${HOST_NS.pid}]`, `net:[${HOST_NS.net}]`, `mnt:[${HOST_NS.mnt}]`],
+      sockets: [],
+    });
+  });
+
+  it("decodes the executable's link, stat and errors", () => {
+    const init = decoded.processes.find((p) => p.pid === 1);
+    expect(init?.exeLink).toBe("/bin/sh");
+    // dev, ino, size, mtimeMs, ctimeMs, nlink of /bin/sh when recorded: whole numbers
+    // and times in ms of this century.
+    const st = init?.exeStat;
+    expect(st).toHaveLength(6);
+    expect(st?.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    expect(st?.[3]).toBeGreaterThan(Date.parse("2000-01-01"));
+    expect(st?.[5]).toBeGreaterThanOrEqual(1);
+    expect(decoded.processes.find((p) => p.pid === 15583)).toMatchObject({
+      exeLink: "/opt/evil (deleted)",
+      exeStat: null,
+      exeStatError: "ENOENT",
+      exeError: null,
+    });
+    expect(decoded.processes.find((p) => p.pid === 22484)).toMatchObject({
+      exeLink: null,
+      exeError: "zombie",
+      exeStat: null,
+    });
+    expect(decoded.processes.find((p) => p.pid === 41)).toMatchObject({
+      exeLink: null,
+      exeError: "EINVAL",
+    });
+    expect(decoded.processes.find((p) => p.pid === 44)).toMatchObject({
+      exeLink: "exe",
+      exeStat: null,
+      exeStatError: "ELOOP",
+    });
+  });
+
+  it("decodes sockets as listed, duplicates included, and namespaces", () => {
+    expect(decoded.processes.find((p) => p.pid === 1)?.sockets).toEqual(["socket:[1001]"]);
+    expect(decoded.processes.find((p) => p.pid === 15583)?.sockets.sort()).toEqual([
+      "socket:[2002]",
+      "socket:[2003]",
+    ]);
+    const httpd = decoded.processes.find((p) => p.pid === 29789);
+    expect(httpd?.sockets).toEqual(["socket:[3003]", "socket:[3003]"]);
+    expect(httpd?.ns).toEqual([`pid:[${CT_NS.pid}]`, `net:[${CT_NS.net}]`, `mnt:[${CT_NS.mnt}]`]);
+    // A failed cmdline read leaves the rest of the process read.
+    expect(decoded.processes.find((p) => p.pid === 43)).toMatchObject({
+      cmdline: new Uint8Array(0),
+      exeLink: "/bin/sh",
+      sockets: ["socket:[4004]"],
+    });
+  });
+
+  it("decodes the failures, with the JS reader's texts", () => {
+    expect(sortedFailures(decoded)).toEqual([
+      ["procfs stat", "cannot read: EISDIR", 40],
+      ["procfs exe", "cannot read exe: EINVAL", 41],
+      ["procfs", "cannot read cmdline or cgroup: EISDIR", 43],
+      ["procfs fd", "cannot list fds: ENOTDIR", 44],
+    ]);
+  });
+
+  it("throws at every truncation point, never a partial result", () => {
+    let threw = 0;
+    for (let cut = 0; cut < recorded.length; cut++) {
+      expect(() => decodeNativeOutput(recorded.subarray(0, cut)), `cut at ${cut}`).toThrow(
+        /native reader: output (truncated|does not start with its header)/,
+      );
+      threw++;
+    }
+    expect(threw).toBe(recorded.length);
+  });
+
+  it("decodes the same in two chunks split at any byte, and byte by byte", () => {
+    for (let cut = 0; cut <= recorded.length; cut++) {
+      const d = new NativeDecoder();
+      d.push(recorded.subarray(0, cut));
+      d.push(recorded.subarray(cut));
+      expect(d.end(), `split at ${cut}`).toEqual(decoded);
+    }
+    const d = new NativeDecoder();
+    for (let i = 0; i < recorded.length; i++) d.push(recorded.subarray(i, i + 1));
+    expect(d.end()).toEqual(decoded);
+  });
+
+  it("throws for a prefix fed in chunks, at any cut", () => {
+    for (let cut = 0; cut < recorded.length; cut += 7) {
+      const d = new NativeDecoder();
+      d.push(recorded.subarray(0, Math.floor(cut / 2)));
+      d.push(recorded.subarray(Math.floor(cut / 2), cut));
+      expect(() => d.end(), `cut at ${cut}`).toThrow();
+    }
+  });
+
+  it("rejects anything after the end record, in the same chunk or a later one", () => {
+    for (const extra of [Buffer.from("E"), Buffer.from([0]), Buffer.from("P")]) {
+      expect(() => decodeNativeOutput(Buffer.concat([recorded, extra]))).toThrow(
+        "output goes on after its end",
+      );
+      const d = new NativeDecoder();
+      d.push(recorded);
+      d.push(extra);
+      expect(() => d.end()).toThrow("output goes on after its end");
+    }
+    // An empty chunk after the end is no more output.
+    const d = new NativeDecoder();
+    d.push(recorded);
+    d.push(Buffer.alloc(0));
+    expect(d.end()).toEqual(decoded);
+  });
+
+  it("rejects a corrupted header and an unknown record kind", () => {
+    const badMagic = Buffer.from(recorded);
+    badMagic[7] = 0x32; // BKPR0002: a format this decoder does not know
+    expect(() => decodeNativeOutput(badMagic)).toThrow("does not start with its header");
+    const badKind = Buffer.from(recorded);
+    badKind[8] = 0x51; // 'Q' where the first record's 'P' was
+    expect(() => decodeNativeOutput(badKind)).toThrow("unknown record 81");
+  });
+});
+
+describe("decodeNativeOutput on hand-made outputs", () => {
+  it("decodes an empty reading", () => {
+    expect(decodeNativeOutput(new Out().magic().end())).toEqual({ processes: [], failures: [] });
+  });
+
+  it("decodes null blobs to null, and to empty text where a record needs text", () => {
+    const out = new Out()
+      .magic()
+      .proc(7, [null, null, null, null, null, null, null, null, null, null, null], null, [])
+      .fail(7, null, null)
+      .end();
+    expect(decodeNativeOutput(out)).toEqual({
+      processes: [
+        {
+          pid: 7,
+          stat: "",
+          status: "",
+          cmdline: new Uint8Array(0),
+          cgroup: "",
+          cwd: null,
+          exeLink: null,
+          exeError: null,
+          exeStat: null,
+          exeStatError: null,
+          ns: [null, null, null],
+          sockets: [],
+        },
+      ],
+      failures: [["", "", 7]],
+    });
+  });
+
+  it("computes mtimeMs and ctimeMs as Node's Stats does (hash cache keys agree)", () => {
+    const out = new Out()
+      .magic()
+      .proc(
+        7,
+        [STAT, STATUS, "x\0", "0::/\n", "/", "/bin/x", null, null, "pid:[1]", "net:[2]", "mnt:[3]"],
+        [2049n, 131n, 4096n, 2n, 1700000000n, 123456789n, 1700000001n, 1n],
+        ["socket:[5]", "socket:[6]"],
+      )
+      .end();
+    const [p] = decodeNativeOutput(out).processes;
+    expect(p?.exeStat).toEqual([
+      2049,
+      131,
+      4096,
+      1700000000 * 1e3 + 123456789 / 1e6,
+      1700000001 * 1e3 + 1 / 1e6,
+      2,
+    ]);
+    expect(p?.sockets).toEqual(["socket:[5]", "socket:[6]"]);
+    expect(p?.ns).toEqual(["pid:[1]", "net:[2]", "mnt:[3]"]);
+  });
+
+  it("rejects a blob longer than the output, and an output without its end record", () => {
+    const long = Buffer.concat([
+      new Out().magic().u8(0x46).i32(7).u32(1000).open(),
+      Buffer.from("E"),
+    ]);
+    expect(() => decodeNativeOutput(long)).toThrow("truncated");
+    expect(() => decodeNativeOutput(new Out().magic().fail(7, "a", "b").open())).toThrow(
+      "truncated",
+    );
+    expect(() => decodeNativeOutput(Buffer.from("BKPR000"))).toThrow("header");
+    expect(() => decodeNativeOutput(Buffer.from("garbage that is long enough"))).toThrow("header");
+  });
+
+  it("keeps the first error: later valid bytes do not repair a corrupt output", () => {
+    const d = new NativeDecoder();
+    d.push(Buffer.from("BKPR0001Z"));
+    d.push(new Out().end());
+    expect(() => d.end()).toThrow("unknown record 90");
+  });
+});
+
+describe("nativeReaderPath", () => {
+  it("is null when BREACHKIT_PROC_READER=js asks for the JS reader", () => {
+    expect(nativeReaderPath({ BREACHKIT_PROC_READER: "js" })).toBeNull();
+  });
+
+  it.skipIf(NATIVE === null)("finds the built reader in dist/native", () => {
+    expect(NATIVE).toMatch(/\/dist\/native\/procread$/);
+    expect(statSync(NATIVE ?? "").mode & 0o111).not.toBe(0);
+    expect(nativeReaderPath({ BREACHKIT_PROC_READER: "native" })).toBe(NATIVE);
+  });
+});
+
+// The reader itself; skipped only where no C compiler built it (the JS reader then reads).
+describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake trees", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bk-native-"));
+  const fixtureRoot = join(dir, "fixture");
+  const root = join(dir, "proc");
+  const bin = join(dir, "bin");
+  const upper = join(dir, "upper");
+  const other = join(dir, "other");
+  const scripts = join(dir, "scripts");
+  const BOOT_MS = Date.parse("2026-01-01T00:00:00Z");
+  const opts = {
+    procRoot: root,
+    bootTimeMs: BOOT_MS,
+    clockTicks: 100,
+    nowMs: BOOT_MS + 30_000,
+    users: new Map([
+      [0, "root"],
+      [1000, "alice"],
+    ]),
+    workers: 0,
+  };
+  /** Equal but for when each hash was taken. */
+  const untimed = (r: Awaited<ReturnType<typeof readProcesses>>) => ({
+    ...r,
+    processes: r.processes.map((p) => ({ ...p, exe: { ...p.exe, hashedAt: null } })),
+  });
+  const script = (name: string, body: string) => {
+    const path = join(scripts, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+
+  beforeAll(() => {
+    mkdirSync(fixtureRoot, { recursive: true });
+    buildFixtureTree(fixtureRoot);
+    // The tree of processes.test.ts (hostile names, deleted and "x (deleted)" executables,
+    // a container process with a binary of its upper layer), the failures of the fixture
+    // tree, and enough processes for several chunks of the reader's threads.
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "daemon"), "#!/bin/false\nshared binary\n");
+    writeFileSync(join(bin, "dropped"), "a dropped binary\n");
+    writeFileSync(join(bin, "evil (deleted)"), "a file named to look deleted\n");
+    mkdirSync(join(upper, bin), { recursive: true });
+    writeFileSync(join(upper, bin, "dropped"), "a dropped binary\n");
+    const mountinfo = real("mountinfo-container").replace(
+      /upperdir=[^,]+/,
+      `upperdir=${upper.replaceAll(" ", "\\040")}`,
+    );
+    buildFixtureTree(root);
+    const procs: FakeProc[] = [
+      {
+        pid: 10,
+        stat: fakeStat(10, "a) R 1 (<b>\n\u001b[31m", { ppid: 1 }),
+        status: fakeStatus("a) R 1 (<b>\\n\u001b[31m", 1000),
+        cmdline: HOSTILE_CMDLINE,
+        exe: join(bin, "daemon"),
+        cwd: "/home/alice",
+        fds: { "3": "socket:[2002]", "4": "socket:[2003]" },
+      },
+      { pid: 11, stat: fakeStat(11, "defunct", { state: "Z" }), status: fakeStatus("defunct") },
+      {
+        pid: 12,
+        stat: fakeStat(12, "gone"),
+        status: fakeStatus("gone"),
+        exe: `${join(bin, "removed")} (deleted)`,
+        cmdline: Buffer.from("gone\0"),
+      },
+      {
+        pid: 13,
+        stat: fakeStat(13, "evil"),
+        status: fakeStatus("evil"),
+        exe: join(bin, "evil (deleted)"),
+      },
+      {
+        pid: 20,
+        stat: fakeStat(20, "dropped"),
+        status: fakeStatus("dropped"),
+        cgroup: real("cgroup-v1-docker-cgroupfs"),
+        exe: join(bin, "dropped"),
+        ns: CT_NS,
+        mountinfo,
+        fds: { "5": "socket:[3003]" },
+      },
+      {
+        pid: 21,
+        stat: fakeStat(21, "daemon"),
+        status: fakeStatus("daemon"),
+        cgroup: real("cgroup-v1-docker-cgroupfs"),
+        exe: join(bin, "daemon"),
+        ns: CT_NS,
+        mountinfo,
+      },
+      { pid: 30 },
+      { pid: 31, stat: "31 (broken", status: fakeStatus("broken"), exe: join(bin, "daemon") },
+      // A deleted memfd executable, as fileless malware runs.
+      {
+        pid: 32,
+        stat: fakeStat(32, "memfd"),
+        status: fakeStatus("memfd"),
+        exe: "/memfd:x (deleted)",
+      },
+    ];
+    // Past the readers' bounds: a 1.5 MiB command line (cut at 1 MiB) and a 300 KiB status
+    // (cut at 256 KiB, before its VmRSS line).
+    procs.push(
+      {
+        pid: 34,
+        stat: fakeStat(34, "long"),
+        status: fakeStatus("long"),
+        cmdline: Buffer.alloc(1536 * 1024, "a\0"),
+      },
+      {
+        pid: 35,
+        stat: fakeStat(35, "fat"),
+        status: `${fakeStatus("fat", 0, null)}Pad:\t${"x".repeat(300 * 1024)}\nVmRSS:\t999 kB\n`,
+      },
+    );
+    for (let pid = 1000; pid < 1100; pid++) {
+      procs.push({
+        pid,
+        stat: fakeStat(pid, `w${pid}`, { starttime: pid }),
+        status: fakeStatus(`w${pid}`, pid % 2 === 0 ? 0 : 1000),
+        cmdline: Buffer.from(`worker\0--n=${pid}\0`),
+        exe: join(bin, pid % 3 === 0 ? "dropped" : "daemon"),
+        cwd: `/srv/${pid}`,
+        fds: { "3": `socket:[${90000 + pid}]`, "4": "/dev/null" },
+      });
+    }
+    for (const p of procs) buildFakeProc(root, p);
+    // An executable and a cwd whose names are not UTF-8.
+    const oddName = Buffer.concat([Buffer.from(`${bin}/`), Buffer.from([0xff, 0xfe, 0x1b, 0x0a])]);
+    writeFileSync(oddName, "odd\n");
+    buildFakeProc(root, { pid: 33, stat: fakeStat(33, "odd"), status: fakeStatus("odd") });
+    symlinkSync(oddName, join(root, "33", "exe"));
+    symlinkSync(Buffer.from([0x2f, 0xc3, 0x28]), join(root, "33", "cwd"));
+    buildFakeProc(other, {
+      pid: 77,
+      stat: fakeStat(77, "elsewhere"),
+      status: fakeStatus("elsewhere"),
+      cmdline: Buffer.from("elsewhere\0"),
+    });
+    mkdirSync(scripts);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("records the fixture's output again, but for the stat of /bin/sh", () => {
+    const r = runReader(fixtureRoot);
+    expect(r.status).toBe(0);
+    const live = decodeNativeOutput(r.stdout);
+    const noStat = (x: RawReadResult) => ({
+      ...x,
+      processes: x.processes.map((p) => ({ ...p, exeStat: p.exeStat === null ? null : 0 })),
+    });
+    expect(noStat(live)).toEqual(noStat(decodeNativeOutput(readFileSync(FIXTURE))));
+  });
+
+  it("reads the same raw records and failures as the JS reader", () => {
+    const pids = fs
+      .readdirSync(root)
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .filter((n) => n > 0)
+      .sort((a, b) => a - b);
+    const js = readRawProcesses(fs, root, pids);
+    const r = runReader(root);
+    expect(r.status).toBe(0);
+    const native = decodeNativeOutput(r.stdout);
+    expect(native.processes.length).toBeGreaterThan(100);
+    expect(comparable(native)).toEqual(comparable(js));
+    expect(sortedFailures(native)).toEqual(sortedFailures(js));
+  });
+
+  it("writes the same output whatever its number of threads", () => {
+    const one = runReader(root, ["1"]);
+    expect(one.status).toBe(0);
+    for (const threads of ["2", "3", "8", "64"]) {
+      const r = runReader(root, [threads]);
+      expect(r.status).toBe(0);
+      expect(Buffer.compare(r.stdout, one.stdout), `${threads} threads`).toBe(0);
+    }
+    const pids = decodeNativeOutput(one.stdout).processes.map((p) => p.pid);
+    expect(pids).toEqual([...pids].sort((a, b) => a - b));
+  });
+
+  it("leaves out the pid it is told to skip", () => {
+    const r = runReader(root, ["2", "1050"]);
+    expect(r.status).toBe(0);
+    const pids = decodeNativeOutput(r.stdout).processes.map((p) => p.pid);
+    expect(pids).not.toContain(1050);
+    expect(pids).toContain(1049);
+    expect(pids).toContain(1051);
+  });
+
+  it("refuses bad arguments and a root it cannot list", () => {
+    for (const args of [["0"], ["65"], ["x"], []]) {
+      const r = runReader(root, args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stdout.length).toBe(0);
+    }
+    const missing = runReader(join(dir, "none"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr.toString()).toContain("ENOENT");
+    expect(missing.stdout.length).toBe(0);
+  });
+
+  it("builds the same Process objects as the JS reader (hashes, layers, gaps included)", async () => {
+    const js = await readProcesses({ ...opts, nativeReader: null });
+    const native = await readProcesses({ ...opts, nativeReader: NATIVE });
+    expect(untimed(native)).toEqual(untimed(js));
+    // Not a trivially equal pair: the hostile cases are there.
+    const byPid = new Map(js.processes.map((p) => [p.pid, p]));
+    expect(byPid.get(10)?.comm).toBe("a) R 1 (<b>\n\u001b[31m");
+    expect(byPid.get(15583)?.argv).toEqual(["/x", "\ufffd\ufffd\n\u001b"]);
+    expect(byPid.get(12)?.exe).toMatchObject({ path: join(bin, "removed"), deleted: true });
+    expect(byPid.get(13)?.exe).toMatchObject({ path: join(bin, "evil (deleted)"), deleted: false });
+    expect(byPid.get(32)?.exe).toMatchObject({ path: "/memfd:x", deleted: true, memfd: true });
+    expect(byPid.get(20)?.exe.upperLayer).toBe(true);
+    expect(byPid.get(22484)?.exe.error).toBe("zombie");
+    expect(byPid.get(2)?.kernelThread).toBe(true);
+    expect(byPid.get(1050)?.socketInodes).toEqual([91050]);
+    expect(byPid.get(33)?.exe.path).toBe(`${bin}/\ufffd\ufffd\u001b\n`);
+    expect(byPid.get(33)?.exe.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(byPid.get(33)?.cwd).toBe("/\ufffd(");
+    expect(byPid.get(34)?.argv.length).toBe(512 * 1024);
+    expect(byPid.get(35)?.rssBytes).toBe(500 * 4096);
+    expect(byPid.has(42)).toBe(false);
+    expect(byPid.get(44)?.exe.error).toBe("cannot stat: ELOOP");
+    const gaps = js.gaps.map((g) => `${g.source}: ${g.message}`);
+    expect(gaps).toContain("procfs stat: cannot read: EISDIR (1 process: pid 40)");
+    expect(gaps).toContain("procfs exe: cannot read exe: EINVAL (1 process: pid 41)");
+    expect(gaps).toContain("procfs: cannot read cmdline or cgroup: EISDIR (1 process: pid 43)");
+    expect(gaps).toContain("procfs fd: cannot list fds: ENOTDIR (1 process: pid 44)");
+  });
+
+  it("builds the same Process objects with helper threads and without hashing", async () => {
+    const js = await readProcesses({ ...opts, workers: 2, nativeReader: null });
+    const native = await readProcesses({ ...opts, workers: 2, nativeReader: NATIVE });
+    expect(untimed(native)).toEqual(untimed(js));
+    const jsBare = await readProcesses({ ...opts, hashExecutables: false, nativeReader: null });
+    const nativeBare = await readProcesses({
+      ...opts,
+      hashExecutables: false,
+      nativeReader: NATIVE,
+    });
+    expect(nativeBare).toEqual(jsBare);
+  });
+
+  it("uses the native reader's output when it is whole", async () => {
+    // A reader that reads another tree: its processes, not the JS reader's, come back.
+    const elsewhere = script("elsewhere", `exec '${NATIVE}' '${other}' "$2"`);
+    const { processes } = await readProcesses({ ...opts, nativeReader: elsewhere });
+    expect(processes.map((p) => [p.pid, p.comm])).toEqual([[77, "elsewhere"]]);
+    const empty = script("empty", "printf 'BKPR0001E'");
+    expect(await readNative(empty, root, 2, null)).toEqual({ processes: [], failures: [] });
+  });
+
+  it("falls back to the JS reader, same result, when the native reader fails", async () => {
+    const js = untimed(await readProcesses({ ...opts, nativeReader: null }));
+    const failing: [string, RegExp][] = [
+      ["/bin/false", /exit 1/],
+      [join(dir, "no-such-reader"), /ENOENT/],
+      [script("garbage", "echo 'this is no reader output at all'"), /header/],
+      [script("truncated", "printf 'BKPR0001P\\001\\000\\000\\000\\005'"), /truncated/],
+      [script("trailing", "printf 'BKPR0001Ejunk'"), /after its end/],
+      [script("exit-1", "printf 'BKPR0001E'; exit 1"), /exit 1/],
+      [script("killed", "printf 'BKPR0001'; kill -9 $$"), /SIGKILL/],
+      [script("cut", `'${NATIVE}' "$@" | head -c 5000`), /truncated/],
+    ];
+    for (const [reader, why] of failing) {
+      await expect(readNative(reader, root, 2, null), reader).rejects.toThrow(why);
+      const got = await readProcesses({ ...opts, nativeReader: reader });
+      expect(untimed(got), reader).toEqual(js);
+    }
+  });
+});
