@@ -3,7 +3,7 @@
  * such as ns/net -> "net:[4026531992]" and fd/3 -> "socket:[123]" are dangling symlinks,
  * exactly what readlink returns on the real /proc.
  */
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const HOST_NS = { pid: 4026531836, net: 4026531833, mnt: 4026531832 };
@@ -60,4 +60,71 @@ export function buildFakeProc(root: string, p: FakeProc): void {
     mkdirSync(join(base, "net"));
     for (const [name, text] of Object.entries(p.net)) writeFileSync(join(base, "net", name), text);
   }
+}
+
+/** A procfs sample recorded on this machine (test/fixtures/proc/real/). */
+export const realProcSample = (name: string): string =>
+  readFileSync(new URL(`../../../fixtures/proc/real/${name}`, import.meta.url), "utf8");
+
+/**
+ * The hostile processes both readers are tested on (pids 11-31): a zombie, a deleted
+ * executable, a file literally named "x (deleted)", a container process running a binary of
+ * its upper layer, one beside it from the image, a process that vanished (an empty
+ * directory) and a truncated stat. Writes the executables they run into `bin` (and the
+ * container's upper layer into `upper`); the caller adds its own processes and builds them.
+ */
+export function hostileProcs(bin: string, upper: string): FakeProc[] {
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "daemon"), "#!/bin/false\nshared binary\n");
+  writeFileSync(join(bin, "dropped"), "a dropped binary\n");
+  writeFileSync(join(bin, "evil (deleted)"), "a file named to look deleted\n");
+  // The container's writable layer holds `dropped` at the path the process sees.
+  mkdirSync(join(upper, bin), { recursive: true });
+  writeFileSync(join(upper, bin, "dropped"), "a dropped binary\n");
+  const mountinfo = realProcSample("mountinfo-container").replace(
+    /upperdir=[^,]+/,
+    `upperdir=${upper.replaceAll(" ", "\\040")}`,
+  );
+  return [
+    {
+      pid: 11,
+      stat: fakeStat(11, "defunct", { state: "Z" }),
+      status: fakeStatus("defunct", 0, null),
+    },
+    {
+      pid: 12,
+      stat: fakeStat(12, "gone"),
+      status: fakeStatus("gone"),
+      exe: `${join(bin, "removed")} (deleted)`,
+      cmdline: Buffer.from("gone\0"),
+    },
+    {
+      pid: 13,
+      stat: fakeStat(13, "evil"),
+      status: fakeStatus("evil"),
+      exe: join(bin, "evil (deleted)"),
+    },
+    {
+      pid: 20,
+      stat: fakeStat(20, "dropped"),
+      status: fakeStatus("dropped"),
+      cgroup: realProcSample("cgroup-v1-docker-cgroupfs"),
+      exe: join(bin, "dropped"),
+      ns: CT_NS,
+      mountinfo,
+      fds: { "5": "socket:[3003]" },
+    },
+    {
+      pid: 21,
+      stat: fakeStat(21, "daemon"),
+      status: fakeStatus("daemon"),
+      cgroup: realProcSample("cgroup-v1-docker-cgroupfs"),
+      exe: join(bin, "daemon"),
+      ns: CT_NS,
+      mountinfo,
+    },
+    // Exited between the listing and the read: an empty directory.
+    { pid: 30 },
+    { pid: 31, stat: "31 (broken", status: fakeStatus("broken"), exe: join(bin, "daemon") },
+  ];
 }

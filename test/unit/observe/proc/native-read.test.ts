@@ -30,7 +30,15 @@ import {
 import { readProcesses } from "../../../../src/observe/proc/processes.js";
 import { type RawReadResult, readRawProcesses } from "../../../../src/observe/proc/raw-read.js";
 import { parseStatus } from "../../../../src/observe/proc/stat.js";
-import { buildFakeProc, CT_NS, type FakeProc, fakeStat, fakeStatus, HOST_NS } from "./fake-proc.js";
+import {
+  buildFakeProc,
+  CT_NS,
+  type FakeProc,
+  fakeStat,
+  fakeStatus,
+  HOST_NS,
+  hostileProcs,
+} from "./fake-proc.js";
 
 const real = (name: string) =>
   readFileSync(new URL(`../../../fixtures/proc/real/${name}`, import.meta.url), "utf8");
@@ -516,16 +524,6 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
     // The tree of processes.test.ts (hostile names, deleted and "x (deleted)" executables,
     // a container process with a binary of its upper layer), the failures of the fixture
     // tree, and enough processes for several chunks of the reader's threads.
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, "daemon"), "#!/bin/false\nshared binary\n");
-    writeFileSync(join(bin, "dropped"), "a dropped binary\n");
-    writeFileSync(join(bin, "evil (deleted)"), "a file named to look deleted\n");
-    mkdirSync(join(upper, bin), { recursive: true });
-    writeFileSync(join(upper, bin, "dropped"), "a dropped binary\n");
-    const mountinfo = real("mountinfo-container").replace(
-      /upperdir=[^,]+/,
-      `upperdir=${upper.replaceAll(" ", "\\040")}`,
-    );
     buildFixtureTree(root);
     const procs: FakeProc[] = [
       {
@@ -537,41 +535,7 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
         cwd: "/home/alice",
         fds: { "3": "socket:[2002]", "4": "socket:[2003]" },
       },
-      { pid: 11, stat: fakeStat(11, "defunct", { state: "Z" }), status: fakeStatus("defunct") },
-      {
-        pid: 12,
-        stat: fakeStat(12, "gone"),
-        status: fakeStatus("gone"),
-        exe: `${join(bin, "removed")} (deleted)`,
-        cmdline: Buffer.from("gone\0"),
-      },
-      {
-        pid: 13,
-        stat: fakeStat(13, "evil"),
-        status: fakeStatus("evil"),
-        exe: join(bin, "evil (deleted)"),
-      },
-      {
-        pid: 20,
-        stat: fakeStat(20, "dropped"),
-        status: fakeStatus("dropped"),
-        cgroup: real("cgroup-v1-docker-cgroupfs"),
-        exe: join(bin, "dropped"),
-        ns: CT_NS,
-        mountinfo,
-        fds: { "5": "socket:[3003]" },
-      },
-      {
-        pid: 21,
-        stat: fakeStat(21, "daemon"),
-        status: fakeStatus("daemon"),
-        cgroup: real("cgroup-v1-docker-cgroupfs"),
-        exe: join(bin, "daemon"),
-        ns: CT_NS,
-        mountinfo,
-      },
-      { pid: 30 },
-      { pid: 31, stat: "31 (broken", status: fakeStatus("broken"), exe: join(bin, "daemon") },
+      ...hostileProcs(bin, upper),
       // A deleted memfd executable, as fileless malware runs.
       {
         pid: 32,

@@ -17,10 +17,16 @@ import {
   readRawProcesses,
   runHelper,
 } from "../../../../src/observe/proc/raw-read.js";
-import { buildFakeProc, CT_NS, type FakeProc, fakeStat, fakeStatus, HOST_NS } from "./fake-proc.js";
+import {
+  buildFakeProc,
+  CT_NS,
+  type FakeProc,
+  fakeStat,
+  fakeStatus,
+  HOST_NS,
+  hostileProcs,
+} from "./fake-proc.js";
 
-const real = (name: string) =>
-  readFileSync(new URL(`../../../fixtures/proc/real/${name}`, import.meta.url), "utf8");
 const CID = "bd980c775dcf5fd318e3ef57e089f61b614b6d068c762f856c3dcdd594f5bf94";
 
 const dir = mkdtempSync(join(tmpdir(), "bk-proc-"));
@@ -42,17 +48,6 @@ const opts = {
 };
 
 beforeAll(() => {
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, "daemon"), "#!/bin/false\nshared binary\n");
-  writeFileSync(join(bin, "dropped"), "a dropped binary\n");
-  writeFileSync(join(bin, "evil (deleted)"), "a file named to look deleted\n");
-  // The container's writable layer holds `dropped` at the path the process sees.
-  mkdirSync(join(upper, bin), { recursive: true });
-  writeFileSync(join(upper, bin, "dropped"), "a dropped binary\n");
-  const mountinfo = real("mountinfo-container").replace(
-    /upperdir=[^,]+/,
-    `upperdir=${upper.replaceAll(" ", "\\040")}`,
-  );
   const procs: FakeProc[] = [
     {
       pid: 1,
@@ -77,46 +72,7 @@ beforeAll(() => {
       cwd: "/home/alice",
       fds: { "3": "socket:[2002]", "4": "socket:[2003]" },
     },
-    {
-      pid: 11,
-      stat: fakeStat(11, "defunct", { state: "Z" }),
-      status: fakeStatus("defunct", 0, null),
-    },
-    {
-      pid: 12,
-      stat: fakeStat(12, "gone"),
-      status: fakeStatus("gone"),
-      exe: `${join(bin, "removed")} (deleted)`,
-      cmdline: Buffer.from("gone\0"),
-    },
-    {
-      pid: 13,
-      stat: fakeStat(13, "evil"),
-      status: fakeStatus("evil"),
-      exe: join(bin, "evil (deleted)"),
-    },
-    {
-      pid: 20,
-      stat: fakeStat(20, "dropped"),
-      status: fakeStatus("dropped"),
-      cgroup: real("cgroup-v1-docker-cgroupfs"),
-      exe: join(bin, "dropped"),
-      ns: CT_NS,
-      mountinfo,
-      fds: { "5": "socket:[3003]" },
-    },
-    {
-      pid: 21,
-      stat: fakeStat(21, "daemon"),
-      status: fakeStatus("daemon"),
-      cgroup: real("cgroup-v1-docker-cgroupfs"),
-      exe: join(bin, "daemon"),
-      ns: CT_NS,
-      mountinfo,
-    },
-    // Exited between the listing and the read: an empty directory.
-    { pid: 30 },
-    { pid: 31, stat: "31 (broken", status: fakeStatus("broken"), exe: join(bin, "daemon") },
+    ...hostileProcs(bin, upper),
   ];
   for (const p of procs) buildFakeProc(root, p);
   // Not a pid: must be ignored.
