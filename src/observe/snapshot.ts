@@ -203,10 +203,10 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   // Keep rejections from surfacing as unhandled while we do other work.
   containersPromise.catch(() => {});
 
-  // Helper threads start hashing and reading while the boot time (for process start times)
-  // is read. The accounts are started only then: their many small reads would queue ahead of
-  // the facts' in the thread pool. They go on while /proc is read, and user names are
-  // filled in afterwards.
+  // The reading of processes starts (our own first, so that hashing node can begin), then
+  // the host facts are read (the boot time turns start ticks into times) and the accounts
+  // start in the thread pool; they go on while /proc is read, and user names are filled in
+  // afterwards.
   step("host facts");
   const hashExecutables = opts.hashExecutables ?? true;
   const hashCache = opts.hashCache ?? new Map<string, HashCacheEntry>();

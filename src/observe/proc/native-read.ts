@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
 
@@ -225,6 +226,11 @@ export function decodeNativeOutput(buf: Buffer): RawReadResult {
   const d = new NativeDecoder();
   d.push(buf);
   return d.end();
+}
+
+/** The reader's threads: one per core; /proc reads stop scaling long before 8. */
+export function readerThreads(): number {
+  return Math.min(availableParallelism(), 8);
 }
 
 /**

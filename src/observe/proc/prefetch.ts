@@ -4,8 +4,7 @@
  * 50 ms of a snapshot's start-up). The CLI starts it for the commands that read processes
  * and hands it to the one snapshot that is taken first; anything else discards it.
  */
-import { availableParallelism } from "node:os";
-import { nativeReaderPath, readNative } from "./native-read.js";
+import { nativeReaderPath, readerThreads, readNative } from "./native-read.js";
 import type { RawReadResult } from "./raw-read.js";
 
 /** Older than this, a prefetched reading is not used: the snapshot reads again. */
@@ -26,8 +25,6 @@ export function prefetchProcesses(
   const path = nativeReaderPath(env);
   if (path === null) return null;
   const skipPid = process.pid;
-  const result = readNative(path, "/proc", Math.min(availableParallelism(), 8), skipPid).catch(
-    () => null,
-  );
+  const result = readNative(path, "/proc", readerThreads(), skipPid).catch(() => null);
   return { result, startedAtMs: Date.now(), skipPid };
 }

@@ -10,7 +10,7 @@ import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
-import { readNative } from "./native-read.js";
+import { readerThreads, readNative } from "./native-read.js";
 import { PREFETCH_MAX_AGE_MS, type ProcessPrefetch } from "./prefetch.js";
 import { GapTally, parseBracketInode, readProcText } from "./proc-fs.js";
 import {
@@ -606,14 +606,9 @@ export function startReadingProcesses(
   const listed = nativePath === null ? listPids() : [];
   // Our own process comes first: it runs node, the biggest binary there is to hash, and is
   // certainly alive; its hash then starts at once.
-  const self =
-    nativePath !== null
-      ? fs.existsSync(`${root}/${process.pid}`)
-        ? process.pid
-        : null
-      : listed.includes(process.pid)
-        ? process.pid
-        : null;
+  const selfListed =
+    nativePath === null ? listed.includes(process.pid) : fs.existsSync(`${root}/${process.pid}`);
+  const self = selfListed ? process.pid : null;
   const pool = new ReadPool(
     root,
     self === null ? listed : listed.filter((pid) => pid !== self),
@@ -632,7 +627,7 @@ export function startReadingProcesses(
       ? null
       : usePrefetch
         ? prefetched.result
-        : readNative(nativePath, root, Math.min(availableParallelism(), 8), self).catch(() => null);
+        : readNative(nativePath, root, readerThreads(), self).catch(() => null);
   const hasher =
     (opts.hashExecutables ?? true)
       ? new ExeHasher(
