@@ -24,7 +24,7 @@ import { buildLabImage } from "../lab/lab-core.js";
 
 const payloadMiB = Number(process.argv[2] ?? 1024);
 const runs = Number(process.argv[3] ?? 3);
-const CLI = join(import.meta.dirname, "..", "dist", "cli", "bin.js");
+const CLI = join(import.meta.dirname, "..", "dist", "cli", "bin.cjs");
 const GNU_TIME = "/usr/bin/time";
 
 function run(cmd: string, args: string[]): string {

@@ -31,7 +31,7 @@ import { Sleepers } from "./sleepers.js";
 const N = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 7);
 const REPO = fileURLToPath(new URL("../", import.meta.url));
-const CLI = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/cli/bin.cjs", import.meta.url));
 const LAUNCHER = fileURLToPath(new URL("../bin/breachkit", import.meta.url));
 const STORES = mkdtempSync(join(tmpdir(), "bk-bench-store-"));
 

@@ -43,7 +43,7 @@ function arg(name: string, fallback: number): number {
 const MIB = arg("--mib", 100);
 const RUNS = Math.floor(arg("--runs", 3));
 const SLEEPERS = Math.floor(arg("--sleepers", 2000));
-const CLI = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../dist/cli/bin.cjs", import.meta.url));
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const MiB = 2 ** 20;
 

@@ -442,18 +442,23 @@ done:
   free(cgroup);
 }
 
-/* ---- threads: chunks of pids, written in order ---------------------------------------- */
+/* ---- threads: chunks of pids, written in order by a writer thread -------------------- */
 
+/*
+ * Readers never write: a reader blocked on a full pipe (breachkit's main thread busy
+ * loading its modules, say) would stop reading /proc meanwhile. They hand finished chunks
+ * to the writer thread, which writes them in pid order while the readers go on.
+ */
 static const char *root;
 static int *pids;
 static int npids;
 static int nchunks;
 static int next_chunk;
-static int next_write;
 static Buf *chunks;
 static unsigned char *ready;
 static int write_failed;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t chunk_ready = PTHREAD_COND_INITIALIZER;
 
 static int write_all(const char *p, size_t n) {
   while (n > 0) {
@@ -482,18 +487,27 @@ static void *worker(void *arg) {
     pthread_mutex_lock(&lock);
     chunks[i] = out;
     ready[i] = 1;
-    /* Whoever completes the next chunk in order writes every ready one after it. */
-    while (next_write < nchunks && ready[next_write]) {
-      Buf *b = &chunks[next_write];
-      if (!write_failed && b->len && write_all(b->data, b->len) != 0) write_failed = 1;
-      free(b->data);
-      b->data = NULL;
-      next_write++;
-    }
+    pthread_cond_signal(&chunk_ready);
     pthread_mutex_unlock(&lock);
   }
   free(c.scratch.data);
   free(c.stat_copy);
+  return NULL;
+}
+
+/* Writes every chunk in order, each once it and all before it are read. */
+static void *writer(void *arg) {
+  (void)arg;
+  for (int i = 0; i < nchunks; i++) {
+    pthread_mutex_lock(&lock);
+    while (!ready[i]) pthread_cond_wait(&chunk_ready, &lock);
+    Buf b = chunks[i];
+    chunks[i].data = NULL;
+    pthread_mutex_unlock(&lock);
+    /* After a failed write the rest is still taken (and freed), never written. */
+    if (!write_failed && b.len && write_all(b.data, b.len) != 0) write_failed = 1;
+    free(b.data);
+  }
   return NULL;
 }
 
@@ -545,16 +559,27 @@ int main(int argc, char **argv) {
   chunks = calloc((size_t)nchunks + 1, sizeof *chunks);
   ready = calloc((size_t)nchunks + 1, 1);
   if (chunks == NULL || ready == NULL) die_oom();
+  /* A bigger pipe, when stdout is one: fewer wake-ups on both sides. */
+#ifdef F_SETPIPE_SZ
+  (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
+#endif
   if (write_all("BKPR0001", 8) != 0) return 1;
   if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
-  pthread_t tid[64];
-  int started = 1;
-  for (int i = 1; i < threads; i++) {
+  pthread_t tid[64], wtid;
+  int started = 0;
+  for (int i = 0; i < threads; i++) {
     if (pthread_create(&tid[i], NULL, worker, NULL) != 0) break;
     started++;
   }
-  worker(NULL);
-  for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+  /* No thread could start: read everything here, then write it. Slower, same output. */
+  if (started == 0) worker(NULL);
+  if (pthread_create(&wtid, NULL, writer, NULL) != 0) {
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    writer(NULL);
+  } else {
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    pthread_join(wtid, NULL);
+  }
   if (write_failed || write_all("E", 1) != 0) return 1;
   return 0;
 }

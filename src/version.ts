@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
+import { packagePath } from "./util/package-root.js";
 
-/** The package version, read once from package.json next to dist/ or src/. */
+/** The package version, read once from the package's package.json. */
 export const VERSION: string = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    const pkg = JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as {
       version?: string;
     };
     return pkg.version ?? "0.0.0";

@@ -1,6 +1,4 @@
-#!/usr/bin/env node
 // The only module that touches `process`: argv, streams, signals and the exit code.
-import { createInterface } from "node:readline/promises";
 import type { CliIo } from "./io.js";
 import { wantColor } from "./io.js";
 import { runCli } from "./main.js";
@@ -15,6 +13,8 @@ const io: CliIo = {
   cwd: process.cwd(),
   async confirm(question) {
     if (!(process.stdin.isTTY && process.stdout.isTTY)) return false;
+    // Loaded here: only contain asks anything, and only on a terminal.
+    const { createInterface } = await import("node:readline/promises");
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       const answer = await rl.question(`${question} [y/N] `);
@@ -39,5 +39,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
 });
 
-const code = await runCli(process.argv.slice(2), io);
-process.exitCode = code;
+// No top-level await: the build bundles this entry as CommonJS (see scripts/build.mjs).
+void runCli(process.argv.slice(2), io).then((code) => {
+  process.exitCode = code;
+});

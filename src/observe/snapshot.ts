@@ -203,11 +203,13 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   // Keep rejections from surfacing as unhandled while we do other work.
   containersPromise.catch(() => {});
 
-  // The reading of processes starts (our own first, so that hashing node can begin), then
-  // the host facts are read (the boot time turns start ticks into times) and the accounts
-  // start in the thread pool; they go on while /proc is read, and user names are filled in
+  // The host facts first (the boot time turns start ticks into times), then the reading of
+  // processes (our own first, so that hashing node can begin; the others are built as they
+  // arrive) and the accounts, which go on while /proc is read; user names are filled in
   // afterwards.
   step("host facts");
+  const facts = await readHostFacts();
+  gaps.push(...facts.gaps);
   const hashExecutables = opts.hashExecutables ?? true;
   const hashCache = opts.hashCache ?? new Map<string, HashCacheEntry>();
   const store = hashExecutables
@@ -229,23 +231,20 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     hashCache,
     nativeReader: nativeReaderPath(opts.env),
     prefetch: opts.prefetch ?? null,
+    bootTimeMs: facts.bootTimeMs ?? Date.now(),
+    clockTicks: facts.host.clockTicks,
   });
   let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
-  let facts: Awaited<ReturnType<typeof readHostFacts>>;
   let accountsPromise: ReturnType<typeof readAccounts>;
   try {
-    facts = await readHostFacts();
-    gaps.push(...facts.gaps);
     accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null });
     accountsPromise.catch(() => {});
     step("processes");
-    procs = await reading.finish({
-      bootTimeMs: facts.bootTimeMs ?? Date.now(),
-      clockTicks: facts.host.clockTicks,
-    });
+    procs = await reading.finish();
   } finally {
     await reading.close();
   }
+  step(`processes read by the ${procs.reader} reader`);
   gaps.push(...procs.gaps);
   if (store !== null) saveHashes(store, hashCache, gaps);
   step("host accounts");

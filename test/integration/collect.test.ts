@@ -29,7 +29,7 @@ import { mountTmpfs, sha256OfPath, tempDir, unmount } from "../helpers/evidence.
 import { memoryIo } from "../helpers/memory-io.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
-const CLI = join(REPO, "dist", "cli", "bin.js");
+const CLI = join(REPO, "dist", "cli", "bin.cjs");
 const SESSION = `breachkit.test.session=collect-${process.pid}-${Date.now()}`;
 
 let lab: LabInfo;

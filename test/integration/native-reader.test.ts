@@ -213,9 +213,13 @@ describe("native and JS readers on the live /proc", () => {
   it("the early reading leaves out our own pid and sees our children", async () => {
     const prefetch = prefetchProcesses(process.env);
     expect(prefetch?.skipPid).toBe(process.pid);
-    const result = await prefetch?.result;
-    expect(result).not.toBeNull();
-    const pids = new Set(result?.processes.map((p) => p.pid));
+    // A subscriber is handed every process, once, as it arrives; the result keeps none.
+    const handed: number[] = [];
+    prefetch?.reading.subscribe((p) => handed.push(p.pid));
+    const result = await prefetch?.reading.done;
+    expect(result?.processes).toEqual([]);
+    expect(new Set(handed).size).toBe(handed.length);
+    const pids = new Set(handed);
     expect(pids.has(process.pid)).toBe(false);
     for (const pid of sleepers.keys()) expect(pids.has(pid)).toBe(true);
     expect(prefetchProcesses({ ...process.env, BREACHKIT_PROC_READER: "js" })).toBeNull();
@@ -237,7 +241,7 @@ function onPath(cmd: string): string {
 
 describe("breachkit snapshot --json with either reader", () => {
   const run = (env: Record<string, string | undefined>) =>
-    execa("node", ["dist/cli/bin.js", "snapshot", "--json"], {
+    execa("node", ["dist/cli/bin.cjs", "snapshot", "--json"], {
       cwd: REPO,
       env,
       extendEnv: false,
@@ -260,7 +264,7 @@ describe("breachkit snapshot --json with either reader", () => {
       const snap: Snapshot = SnapshotSchema.parse(JSON.parse(r.stdout));
       const self = snap.processes.find((p) => p.pid === cliPid);
       expect(self?.exe.path).toBe(node);
-      expect(self?.argv).toEqual(["node", "dist/cli/bin.js", "snapshot", "--json"]);
+      expect(self?.argv).toEqual(["node", "dist/cli/bin.cjs", "snapshot", "--json"]);
       expect(self?.exe.sha256).toMatch(/^[0-9a-f]{64}$/);
       // Our sleepers are the test runner's children: seen by the CLI too.
       const pids = new Set(snap.processes.map((p) => p.pid));
@@ -331,7 +335,7 @@ describe("bin/breachkit", () => {
 
   it("drops NODE_EXTRA_CA_CERTS, which node alone would try to load", async () => {
     const bad = env({ NODE_EXTRA_CA_CERTS: "/nonexistent/file" });
-    const direct = await execa("node", [join(REPO, "dist/cli/bin.js"), "--version"], opts(bad));
+    const direct = await execa("node", [join(REPO, "dist/cli/bin.cjs"), "--version"], opts(bad));
     expect(direct.stdout.trim()).toBe(VERSION);
     expect(direct.stderr).toContain("Warning: Ignoring extra certs from `/nonexistent/file`");
     const launched = await execa(LAUNCHER, ["--version"], opts(bad));

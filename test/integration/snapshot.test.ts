@@ -7,7 +7,7 @@ import { makeTree, type Tree } from "../helpers/accounts-fixtures.js";
 import { type LabInfo, type LabTrojan, labDown, labUp } from "../helpers/lab.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = ["dist/cli/bin.js", "snapshot"];
+const CLI = ["dist/cli/bin.cjs", "snapshot"];
 const MAX_JSON = 256 * 1024 * 1024;
 
 /** The built CLI, as an admin runs it: exit code and stdout are what the tests look at. */

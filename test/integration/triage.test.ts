@@ -7,7 +7,7 @@ import type { Finding } from "../../src/model/finding.js";
 import { takeSnapshot } from "../../src/observe/snapshot.js";
 import { type LabInfo, labDown, labUp } from "../helpers/lab.js";
 
-const BIN = join(process.cwd(), "dist/cli/bin.js");
+const BIN = join(process.cwd(), "dist/cli/bin.cjs");
 
 interface TriageJson {
   verdict: { level: string; headline: string; atOrAboveThreshold: number };

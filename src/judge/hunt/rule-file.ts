@@ -5,8 +5,8 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { SEVERITIES, type Severity } from "../../model/finding.js";
+import { packagePath } from "../../util/package-root.js";
 import { err, ok, type Result } from "../../util/result.js";
 
 export type Applies = "container" | "host" | "any";
@@ -176,8 +176,8 @@ export function parseRuleFile(
   });
 }
 
-/** rules/hunt of this package (the same relative place from src/ and dist/). */
-export const DEFAULT_RULE_DIR = fileURLToPath(new URL("../../../rules/hunt/", import.meta.url));
+/** rules/hunt of this package. */
+export const DEFAULT_RULE_DIR = packagePath("rules", "hunt");
 
 /** Read every `*.rule` in a directory (sorted by name); the first bad file stops it. */
 export async function readRuleDir(

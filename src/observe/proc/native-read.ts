@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
+import { packagePath } from "../../util/package-root.js";
 import type { RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
 
 const MAGIC = "BKPR0001";
@@ -19,23 +19,19 @@ const MAX_OUTPUT = 1024 * 1024 * 1024;
 let cachedPath: string | null | undefined;
 
 /**
- * Where the built reader is: dist/native/procread next to the compiled modules, or (when
- * running from src under tsx or vitest) the one the last build left in dist. Null when
- * there is none, or BREACHKIT_PROC_READER=js asks for the JS reader.
+ * Where the built reader is: dist/native/procread of this package (also when running from
+ * src under tsx or vitest: the one the last build left). Null when there is none, or
+ * BREACHKIT_PROC_READER=js asks for the JS reader.
  */
 export function nativeReaderPath(env: Readonly<Record<string, string | undefined>>): string | null {
   if (env.BREACHKIT_PROC_READER === "js") return null;
   if (cachedPath !== undefined) return cachedPath;
-  cachedPath = null;
-  for (const rel of ["../../native/procread", "../../../dist/native/procread"]) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
-    try {
-      accessSync(path, constants.X_OK);
-      cachedPath = path;
-      break;
-    } catch {
-      /* not built here */
-    }
+  const path = packagePath("dist", "native", "procread");
+  try {
+    accessSync(path, constants.X_OK);
+    cachedPath = path;
+  } catch {
+    cachedPath = null; // not built
   }
   return cachedPath;
 }
@@ -54,8 +50,22 @@ export class NativeDecoder {
   private started = false;
   private ended = false;
   private error: Error | null = null;
-  readonly processes: RawProcess[] = [];
+  /** The processes decoded and not handed to a subscriber (see `subscribe`). */
+  processes: RawProcess[] = [];
   readonly failures: RawFailure[] = [];
+  private onProcess: ((r: RawProcess) => void) | null = null;
+
+  /**
+   * Hand every process decoded so far to `fn`, then each one as soon as its record is
+   * whole; they are not kept here afterwards (nor in `end`'s result), so that a process is
+   * garbage once its subscriber has built it.
+   */
+  subscribe(fn: (r: RawProcess) => void): void {
+    const kept = this.processes;
+    this.processes = [];
+    this.onProcess = fn;
+    for (const r of kept) fn(r);
+  }
 
   push(chunk: Buffer): void {
     if (this.error !== null) return;
@@ -118,16 +128,18 @@ export class NativeDecoder {
     return v;
   }
 
+  // Two 32-bit halves rather than a BigInt: as exact for values below 2^53 (device and
+  // inode numbers, sizes, times), without an allocation per field.
   private u64(): number {
     this.need(8);
-    const v = Number(this.buf.readBigUInt64LE(this.at));
+    const v = this.buf.readUInt32LE(this.at) + this.buf.readUInt32LE(this.at + 4) * 2 ** 32;
     this.at += 8;
     return v;
   }
 
   private i64(): number {
     this.need(8);
-    const v = Number(this.buf.readBigInt64LE(this.at));
+    const v = this.buf.readUInt32LE(this.at) + this.buf.readInt32LE(this.at + 4) * 2 ** 32;
     this.at += 8;
     return v;
   }
@@ -204,7 +216,7 @@ export class NativeDecoder {
     const count = this.u32();
     const sockets: string[] = [];
     for (let i = 0; i < count; i++) sockets.push(this.text() ?? "");
-    this.processes.push({
+    const r: RawProcess = {
       pid,
       stat,
       status,
@@ -217,7 +229,9 @@ export class NativeDecoder {
       exeStatError,
       ns,
       sockets,
-    });
+    };
+    if (this.onProcess === null) this.processes.push(r);
+    else this.onProcess(r);
   }
 }
 
@@ -234,16 +248,32 @@ export function readerThreads(): number {
 }
 
 /**
- * Run the reader over every process under `root` except `skipPid`. Rejects when it cannot
- * run or its output is not whole: the caller then reads with the JS reader.
+ * A reading by the native reader, as it goes: the processes decoded so far are there to
+ * take at once, the rest as they arrive, so that building them overlaps the reading.
  */
-export function readNative(
+export interface NativeReading {
+  /**
+   * Call `fn` for every process decoded so far, then for each one as it is decoded (on
+   * this thread, between other work). One subscriber: a second one replaces the first.
+   */
+  subscribe(fn: (r: RawProcess) => void): void;
+  /**
+   * Everything read but the processes handed to the subscriber. Rejects when the reader
+   * could not run or its output was not whole: the caller then drops what it took and
+   * reads with the JS reader.
+   */
+  readonly done: Promise<RawReadResult>;
+}
+
+/** Run the reader over every process under `root` except `skipPid`; see NativeReading. */
+export function startNative(
   path: string,
   root: string,
   threads: number,
   skipPid: number | null,
-): Promise<RawReadResult> {
-  return new Promise((resolve, reject) => {
+): NativeReading {
+  const decoder = new NativeDecoder();
+  const done = new Promise<RawReadResult>((resolve, reject) => {
     const args = [root, String(Math.max(1, Math.min(64, threads)))];
     if (skipPid !== null) args.push(String(skipPid));
     let child: ReturnType<typeof spawn>;
@@ -253,7 +283,6 @@ export function readNative(
       reject(e);
       return;
     }
-    const decoder = new NativeDecoder();
     let size = 0;
     let stderr = "";
     let failed: Error | null = null;
@@ -287,4 +316,15 @@ export function readNative(
       }
     });
   });
+  return { subscribe: (fn) => decoder.subscribe(fn), done };
+}
+
+/** The whole reading of startNative, at its end. */
+export function readNative(
+  path: string,
+  root: string,
+  threads: number,
+  skipPid: number | null,
+): Promise<RawReadResult> {
+  return startNative(path, root, threads, skipPid).done;
 }

@@ -1,18 +1,17 @@
 /**
  * Reading every process, started before the command's modules are loaded: the native
- * reader then runs in its own process while this one loads and compiles the rest (about
- * 50 ms of a snapshot's start-up). The CLI starts it for the commands that read processes
- * and hands it to the one snapshot that is taken first; anything else discards it.
+ * reader then runs in its own process while this one loads and compiles the rest. The CLI
+ * starts it for the commands that read processes and hands it to the one snapshot that is
+ * taken first; anything else discards it.
  */
-import { nativeReaderPath, readerThreads, readNative } from "./native-read.js";
-import type { RawReadResult } from "./raw-read.js";
+import { type NativeReading, nativeReaderPath, readerThreads, startNative } from "./native-read.js";
 
 /** Older than this, a prefetched reading is not used: the snapshot reads again. */
 export const PREFETCH_MAX_AGE_MS = 1000;
 
 export interface ProcessPrefetch {
-  /** Every process under /proc but this one; null when the reader failed. */
-  readonly result: Promise<RawReadResult | null>;
+  /** Every process under /proc but this one, as it is read. */
+  readonly reading: NativeReading;
   readonly startedAtMs: number;
   /** The pid left out (ours): the snapshot reads it itself, first. */
   readonly skipPid: number;
@@ -25,6 +24,8 @@ export function prefetchProcesses(
   const path = nativeReaderPath(env);
   if (path === null) return null;
   const skipPid = process.pid;
-  const result = readNative(path, "/proc", readerThreads(), skipPid).catch(() => null);
-  return { result, startedAtMs: Date.now(), skipPid };
+  const reading = startNative(path, "/proc", readerThreads(), skipPid);
+  // A failure is the snapshot's to handle (it reads with the JS reader), never unhandled.
+  reading.done.catch(() => {});
+  return { reading, startedAtMs: Date.now(), skipPid };
 }

@@ -75,8 +75,19 @@ export class GapTally {
     this.tally.set(key, entry);
   }
 
+  /** Add every entry of `other`. */
+  merge(other: GapTally): void {
+    for (const { source, what, pids } of other.tally.values()) {
+      for (const pid of pids) this.add(source, what, pid);
+    }
+  }
+
+  /** Sorted by source and text: the same whatever order the readers met them in. */
   gaps(): Gap[] {
-    return [...this.tally.values()].map(({ source, what, pids }) => {
+    const entries = [...this.tally.values()].sort((a, b) =>
+      a.source === b.source ? (a.what < b.what ? -1 : 1) : a.source < b.source ? -1 : 1,
+    );
+    return entries.map(({ source, what, pids }) => {
       const shown = pids.slice(0, 10).join(", ");
       const more = pids.length > 10 ? `, and ${pids.length - 10} more` : "";
       const count = pids.length === 1 ? "1 process" : `${pids.length} processes`;

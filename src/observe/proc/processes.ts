@@ -10,7 +10,7 @@ import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
-import { readerThreads, readNative } from "./native-read.js";
+import { type NativeReading, readerThreads, startNative } from "./native-read.js";
 import { PREFETCH_MAX_AGE_MS, type ProcessPrefetch } from "./prefetch.js";
 import { GapTally, parseBracketInode, readProcText } from "./proc-fs.js";
 import {
@@ -573,7 +573,7 @@ export async function readInWorker(root: string, pids: readonly number[]): Promi
   }
 }
 
-/** What reading needs only when it builds the processes (see startReadingProcesses). */
+/** What building a process needs besides its raw reading. */
 export type BuildOptions = Pick<
   ReadProcessesOptions,
   "users" | "bootTimeMs" | "clockTicks" | "nowMs"
@@ -581,20 +581,21 @@ export type BuildOptions = Pick<
 
 export interface ProcessReading {
   /** Read the rest, build and hash; the helper threads are ended afterwards. */
-  finish(opts: BuildOptions): Promise<{ processes: Process[]; gaps: Gap[] }>;
+  finish(): Promise<{ processes: Process[]; gaps: Gap[]; reader: "native" | "js" }>;
   /** End the helper threads without a result (the caller failed meanwhile); idempotent. */
   close(): Promise<void>;
 }
 
 /**
  * Start reading every process: helper threads start, and our own process is read and its
- * executable handed to the hasher, so that hashing and reading go on while the caller waits
- * for the boot time and user names `finish` needs. Call `finish` or `close`.
+ * executable handed to the hasher, so that hashing and reading go on while the caller does
+ * other work (loading accounts, asking the engine). Processes are built as they are read:
+ * the native reader's records as they arrive, between the caller's other work. Call
+ * `finish` or `close`.
  */
-export function startReadingProcesses(
-  opts: Omit<ReadProcessesOptions, keyof BuildOptions>,
-): ProcessReading {
+export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReading {
   const root = opts.procRoot ?? "/proc";
+  const nowMs = opts.nowMs ?? Date.now();
   const listPids = () =>
     fs
       .readdirSync(root)
@@ -614,20 +615,21 @@ export function startReadingProcesses(
     self === null ? listed : listed.filter((pid) => pid !== self),
     self,
   );
-  // The native reader runs in its own process meanwhile; it answers null when it failed,
-  // and the JS reader then reads here instead.
+  // The native reader runs in its own process meanwhile; when it fails, the JS reader
+  // reads here instead.
   const prefetched = opts.prefetch ?? null;
   const usePrefetch =
     prefetched !== null &&
     root === "/proc" &&
     prefetched.skipPid === self &&
     Date.now() - prefetched.startedAtMs <= PREFETCH_MAX_AGE_MS;
-  const native: Promise<RawReadResult | null> | null =
-    nativePath === null
-      ? null
-      : usePrefetch
-        ? prefetched.result
-        : readNative(nativePath, root, readerThreads(), self).catch(() => null);
+  let native: NativeReading | null = null;
+  if (nativePath !== null) {
+    native = usePrefetch
+      ? prefetched.reading
+      : startNative(nativePath, root, readerThreads(), self);
+    native.done.catch(() => {});
+  }
   const hasher =
     (opts.hashExecutables ?? true)
       ? new ExeHasher(
@@ -639,12 +641,21 @@ export function startReadingProcesses(
         )
       : null;
   const hashKeys = new Map<number, string>();
-  pool.onRead = (r) => {
+  const upperByMntNs = new Map<string, string | null>();
+  // What this thread and its helpers read, and (apart, until it proves whole) what the
+  // native reader read.
+  const here: Built = { ctx: { root, upperByMntNs, tally: new GapTally() }, processes: [] };
+  const fromNative: Built = { ctx: { root, upperByMntNs, tally: new GapTally() }, processes: [] };
+  const take = (r: RawProcess, into: Built) => {
     const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
     if (key !== null) hashKeys.set(r.pid, key);
+    const p = buildProcess(r, opts, nowMs, into.ctx);
+    if (p !== null) into.processes.push(p);
   };
+  pool.onRead = (r) => take(r, here);
   pool.onHash = (r) => hasher?.answered(r);
   pool.onLost = () => hasher?.lost();
+  native?.subscribe((r) => take(r, fromNative));
   const workers =
     opts.workers ??
     (listed.length >= WORKER_THRESHOLD ? Math.min(availableParallelism() - 1, 3) : 0);
@@ -656,36 +667,37 @@ export function startReadingProcesses(
     throw e;
   }
 
-  /** Every raw process: the pool's, and the native reader's (or the JS reader's instead). */
-  async function readAll(): Promise<RawReadResult> {
+  /** Every process read, built: the pool's, and the native reader's (or the JS reader's instead). */
+  async function readAll(): Promise<Process[]> {
     pool.readHere();
     const mine = await pool.collect();
-    if (native === null) return mine;
-    const rest =
-      (await native) ??
-      readRawProcesses(
+    for (const [source, what, pid] of mine.failures) here.ctx.tally.add(source, what, pid);
+    if (native === null) return here.processes;
+    const rest = await native.done.catch(() => null);
+    if (rest === null) {
+      // What the native reader had sent is dropped with it: all is read again here.
+      const again = readRawProcesses(
         fs,
         root,
         listPids().filter((pid) => pid !== self),
       );
-    for (const r of rest.processes) pool.onRead(r);
-    return {
-      processes: [...mine.processes, ...rest.processes].sort((a, b) => a.pid - b.pid),
-      failures: [...mine.failures, ...rest.failures],
-    };
+      for (const r of again.processes) take(r, here);
+      for (const [source, what, pid] of again.failures) here.ctx.tally.add(source, what, pid);
+      reader = "js";
+      return here.processes;
+    }
+    // Those the reading did not hand over as they came (a reading that gives all at its end).
+    for (const r of rest.processes) take(r, fromNative);
+    for (const [source, what, pid] of rest.failures) here.ctx.tally.add(source, what, pid);
+    here.ctx.tally.merge(fromNative.ctx.tally);
+    return [...here.processes, ...fromNative.processes];
   }
 
-  async function finish(b: BuildOptions): Promise<{ processes: Process[]; gaps: Gap[] }> {
-    const ctx: Context = { root, upperByMntNs: new Map(), tally: new GapTally() };
-    const processes: Process[] = [];
+  let reader: "native" | "js" = native === null ? "js" : "native";
+  async function finish(): Promise<{ processes: Process[]; gaps: Gap[]; reader: "native" | "js" }> {
+    let processes: Process[];
     try {
-      const raw = await readAll();
-      for (const [source, what, pid] of raw.failures) ctx.tally.add(source, what, pid);
-      const nowMs = b.nowMs ?? Date.now();
-      for (const r of raw.processes) {
-        const p = buildProcess(r, b, nowMs, ctx);
-        if (p !== null) processes.push(p);
-      }
+      processes = (await readAll()).sort((a, b) => a.pid - b.pid);
       if (hasher !== null) {
         // Built first, hashes filled in after: building overlaps the last hashes.
         await hasher.finish();
@@ -701,9 +713,14 @@ export function startReadingProcesses(
     } finally {
       await pool.close();
     }
-    return { processes, gaps: ctx.tally.gaps() };
+    return { processes, gaps: here.ctx.tally.gaps(), reader };
   }
   return { finish, close: () => pool.close() };
+}
+
+interface Built {
+  ctx: Context;
+  processes: Process[];
 }
 
 /**
@@ -712,8 +729,9 @@ export function startReadingProcesses(
  * `containerName` is left null and `cpuPercent` is the average since the process started:
  * the caller fills names from the engine and interval CPU from two readings.
  */
-export function readProcesses(
+export async function readProcesses(
   opts: ReadProcessesOptions,
 ): Promise<{ processes: Process[]; gaps: Gap[] }> {
-  return startReadingProcesses(opts).finish(opts);
+  const { processes, gaps } = await startReadingProcesses(opts).finish();
+  return { processes, gaps };
 }

@@ -5,6 +5,9 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { Finding } from "../../model/finding.js";
+import { BreachkitError } from "../../util/errors.js";
+import { packagePath } from "../../util/package-root.js";
+import { errorMessage } from "../../util/result.js";
 
 const RuleSchema = z.object({
   tool: z.string(),
@@ -49,10 +52,18 @@ export function parseFalsePositives(json: string): FalsePositiveRule[] {
   });
 }
 
-/** The shipped rules file, next to dist/ or src/ (rules/ is in the npm package). */
+/** The shipped rules file (rules/ is in the npm package). */
 export function loadFalsePositives(): FalsePositiveRule[] {
-  const url = new URL("../../../rules/false-positives.json", import.meta.url);
-  return parseFalsePositives(readFileSync(url, "utf8"));
+  const path = packagePath("rules", "false-positives.json");
+  try {
+    return parseFalsePositives(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new BreachkitError(
+      "BAD_INPUT",
+      `cannot read breachkit's false-positive rules ${path}: ${errorMessage(e)}`,
+      "this file ships with breachkit: restore it (git checkout, or reinstall breachkit)",
+    );
+  }
 }
 
 function textOf(f: Finding): { all: string; lines: string[] } {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../../src/cli/commands/index.js";
 import { commandsFor } from "../../../src/cli/main.js";
+import type { NativeReading } from "../../../src/observe/proc/native-read.js";
 import type { ProcessPrefetch } from "../../../src/observe/proc/prefetch.js";
 import { PREFETCH_MAX_AGE_MS, prefetchProcesses } from "../../../src/observe/proc/prefetch.js";
 import { startReadingProcesses } from "../../../src/observe/proc/processes.js";
@@ -81,8 +82,13 @@ describe("startReadingProcesses with a prefetched reading", () => {
     ns: [null, null, null],
     sockets: [],
   };
+  // A reading that hands its one process over only at its end.
+  const done = (result: Promise<RawReadResult>): NativeReading => {
+    result.catch(() => {});
+    return { subscribe: () => {}, done: result };
+  };
   const prefetch = (over: Partial<ProcessPrefetch> = {}): ProcessPrefetch => ({
-    result: Promise.resolve<RawReadResult | null>({ processes: [fakeProcess], failures: [] }),
+    reading: done(Promise.resolve({ processes: [fakeProcess], failures: [] })),
     startedAtMs: Date.now(),
     skipPid: process.pid,
     ...over,
@@ -94,9 +100,11 @@ describe("startReadingProcesses with a prefetched reading", () => {
       prefetch: p,
       hashExecutables: false,
       workers: 0,
+      bootTimeMs: 0,
+      clockTicks: 100,
       ...(procRoot === undefined ? {} : { procRoot }),
     });
-    const { processes } = await reading.finish({ bootTimeMs: 0, clockTicks: 100 });
+    const { processes } = await reading.finish();
     return { pids: processes.map((x) => x.pid), spawned: existsSync(marker) };
   };
 
@@ -124,8 +132,32 @@ describe("startReadingProcesses with a prefetched reading", () => {
     expect(r.spawned).toBe(true);
   });
 
+  it("builds what arrives as it arrives, and drops it when the reading then fails", async () => {
+    // Hands its process over at once, then fails: the JS reader's answer alone must stand,
+    // with no process of the failed reading in it (nor twice over).
+    const failing: NativeReading = {
+      subscribe: (fn) => fn(fakeProcess),
+      done: Promise.reject(new Error("native reader: output truncated")),
+    };
+    failing.done.catch(() => {});
+    const r = await read(prefetch({ reading: failing }));
+    expect(r.pids).not.toContain(FAKE_PID);
+    expect(r.pids).toContain(1);
+    expect(new Set(r.pids).size).toBe(r.pids.length);
+
+    // What was handed over is not in the result again.
+    const handed: NativeReading = {
+      subscribe: (fn) => fn(fakeProcess),
+      done: Promise.resolve({ processes: [], failures: [] }),
+    };
+    const ok = await read(prefetch({ reading: handed }));
+    expect(ok.pids).toEqual([process.pid, FAKE_PID]);
+  });
+
   it("reads with the JS reader when the prefetched reading failed", async () => {
-    const r = await read(prefetch({ result: Promise.resolve(null) }));
+    const r = await read(
+      prefetch({ reading: done(Promise.reject(new Error("native reader: exit 1"))) }),
+    );
     // The whole host, from this process's /proc: init and ourselves at least.
     expect(r.pids).toContain(1);
     expect(r.pids).toContain(process.pid);

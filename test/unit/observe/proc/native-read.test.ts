@@ -361,6 +361,20 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
     expect(d.end()).toEqual(decoded);
   });
 
+  it("hands each process to a subscriber once, in order, whenever it subscribes", () => {
+    for (let cut = 0; cut <= recorded.length; cut += 13) {
+      const d = new NativeDecoder();
+      const handed: unknown[] = [];
+      d.push(recorded.subarray(0, cut));
+      d.subscribe((r) => handed.push(r));
+      d.push(recorded.subarray(cut));
+      const rest = d.end();
+      expect(handed, `subscribed at ${cut}`).toEqual(decoded.processes);
+      // Handed over, not kept: the result has the failures and no process twice.
+      expect(rest).toEqual({ processes: [], failures: decoded.failures });
+    }
+  });
+
   it("throws for a prefix fed in chunks, at any cut", () => {
     for (let cut = 0; cut < recorded.length; cut += 7) {
       const d = new NativeDecoder();

@@ -1,0 +1,85 @@
+/**
+ * The built command as npm ci leaves it (scripts/build.mjs): one bundle, its entry, and the
+ * V8 code cache the build's training runs made. The cache only changes how fast breachkit
+ * starts: a cache that does not fit (another node, another bundle, garbage) is ignored.
+ */
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { afterAll, describe, expect, it } from "vitest";
+import { SnapshotSchema } from "../../src/model/snapshot.js";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const VERSION = (
+  JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string }
+).version;
+const work = mkdtempSync(join(tmpdir(), "bk-build-it-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: undefined, BREACHKIT_TRACE: "1" };
+const run = (root: string, args: string[]) =>
+  execa("node", [join(root, "dist/cli/bin.cjs"), ...args], {
+    env,
+    extendEnv: false,
+    reject: false,
+    stdin: "ignore",
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 120_000,
+  });
+const cacheState = (stderr: string) => /code cache: (\w+)/.exec(stderr)?.[1];
+
+/** A copy of the package's runnable parts, to spoil without touching the real one. */
+function copyPackage(name: string): string {
+  const root = join(work, name);
+  for (const part of ["dist", "rules"])
+    cpSync(join(REPO, part), join(root, part), { recursive: true });
+  copyFileSync(join(REPO, "package.json"), join(root, "package.json"));
+  return root;
+}
+
+describe("the built command", () => {
+  it("starts from its code cache, which this node accepts", async () => {
+    const r = await run(REPO, ["--version"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+    expect(cacheState(r.stderr)).toBe("used");
+  });
+
+  it("finds its package files (rules, native reader) from the bundle", async () => {
+    const r = await run(REPO, ["snapshot", "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const snap = SnapshotSchema.parse(JSON.parse(r.stdout));
+    expect(snap.tool.version).toBe(VERSION);
+    // The native reader ran as the CLI's child (a trace line says which reader read).
+    expect(r.stderr).toMatch(/process reader: native/);
+  });
+
+  it("ignores a cache that does not fit and does the same work without it", async () => {
+    const root = copyPackage("spoiled");
+    const cache = join(root, "dist/cli/main.cjs.cache");
+    writeFileSync(cache, Buffer.alloc(4096, 0x5a));
+    const spoiled = await run(root, ["snapshot", "--root", "/no such dir", "--json"]);
+    expect(spoiled.exitCode, spoiled.stderr).toBe(0);
+    expect(cacheState(spoiled.stderr)).toBe("rejected");
+    expect(SnapshotSchema.parse(JSON.parse(spoiled.stdout)).host.root).toBe("/no such dir");
+
+    rmSync(cache);
+    const none = await run(root, ["--version"]);
+    expect(none.exitCode, none.stderr).toBe(0);
+    expect(none.stdout.trim()).toBe(VERSION);
+    expect(cacheState(none.stderr)).toBe("none");
+  });
+
+  it("reads rules from its own package, wherever it was copied", async () => {
+    const root = copyPackage("moved");
+    // A rule file only this copy has: the bundle must read rules/ next to itself.
+    const rules = join(root, "rules/false-positives.json");
+    writeFileSync(rules, "{ not json");
+    const r = await run(root, ["scan", "--lynis", "--json"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(join(root, "rules/false-positives.json"));
+    expect(r.stderr).not.toContain("internal error");
+  });
+});
