@@ -210,6 +210,27 @@ describe("native and JS readers on the live /proc", () => {
     expect(procGaps(native)).toEqual(procGaps(js));
   });
 
+  it("an early reading taken early or late gives every process once", async () => {
+    const facts = await readHostFacts();
+    const base = { bootTimeMs: facts.bootTimeMs ?? 0, clockTicks: facts.host.clockTicks };
+    for (const late of [false, true]) {
+      const prefetch = prefetchProcesses(process.env);
+      expect(prefetch).not.toBeNull();
+      // Late: the reader has finished before the snapshot takes its reading (contain pings
+      // the engine and loads its IOCs first).
+      if (late) await prefetch?.reading.done;
+      const { processes } = await readProcesses({
+        ...base,
+        nativeReader: NATIVE,
+        prefetch,
+        hashExecutables: false,
+      });
+      const pids = processes.map((p) => p.pid);
+      expect(new Set(pids).size, late ? "late" : "early").toBe(pids.length);
+      for (const pid of [process.pid, ...sleepers.keys()]) expect(pids).toContain(pid);
+    }
+  });
+
   it("the early reading leaves out our own pid and sees our children", async () => {
     const prefetch = prefetchProcesses(process.env);
     expect(prefetch?.skipPid).toBe(process.pid);

@@ -58,9 +58,11 @@ export class NativeDecoder {
   /**
    * Hand every process decoded so far to `fn`, then each one as soon as its record is
    * whole; they are not kept here afterwards (nor in `end`'s result), so that a process is
-   * garbage once its subscriber has built it.
+   * garbage once its subscriber has built it. Once the end record is decoded, the reading
+   * is whole and `end` answers with all of it: a late subscriber is handed nothing.
    */
   subscribe(fn: (r: RawProcess) => void): void {
+    if (this.ended) return;
     const kept = this.processes;
     this.processes = [];
     this.onProcess = fn;
