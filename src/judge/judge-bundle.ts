@@ -5,13 +5,13 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { z } from "zod";
 import type { Finding } from "../model/finding.js";
 import { sortFindings } from "../model/finding.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { parseSnapshot } from "../observe/snapshot.js";
 import { BreachkitError } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
+import { z } from "../util/zod.js";
 import type { Allowlist, RuleContext } from "./context.js";
 import { huntLogs, type LogSource, loadHuntRules } from "./hunt/index.js";
 import { judge } from "./index.js";

@@ -2,7 +2,7 @@
  * Findings: what judge rules and scanner adapters return. One shape for triage,
  * scan and contain, so that reports and exit codes treat them alike.
  */
-import { z } from "zod";
+import { z } from "../util/zod.js";
 
 export const SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
 export const SeveritySchema = z.enum(SEVERITIES);

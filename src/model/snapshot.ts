@@ -6,7 +6,7 @@
  * (and the reason, where useful, is a `Gap`); attacker-controlled strings are stored
  * as read (decoded as UTF-8 with replacement) and neutralised only when shown.
  */
-import { z } from "zod";
+import { z } from "../util/zod.js";
 
 export const SNAPSHOT_SCHEMA_VERSION = 1;
 

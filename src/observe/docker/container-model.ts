@@ -5,9 +5,9 @@
  * falls back to a neutral value rather than losing the container.
  */
 import { posix } from "node:path";
-import { z } from "zod";
 import type { Container, Mount } from "../../model/snapshot.js";
 import { err, ok, type Result } from "../../util/result.js";
+import { z } from "../../util/zod.js";
 
 // A field of the wrong type is treated as missing: one odd field must not hide a container.
 const opt = <T extends z.ZodType>(schema: T) => schema.nullish().catch(null);

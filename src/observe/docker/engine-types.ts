@@ -3,7 +3,7 @@
  * from 20.10 (API 1.41) to 29 (API 1.44+) add, drop and null out fields, so every field that is
  * not the object's identity is optional and unknown fields are kept as they came.
  */
-import { z } from "zod";
+import { z } from "../../util/zod.js";
 
 const optString = z.string().nullish();
 

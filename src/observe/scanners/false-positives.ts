@@ -3,11 +3,11 @@
  * reason, never dropped. The admin sees it, dimmed, and can judge.
  */
 import { readFileSync } from "node:fs";
-import { z } from "zod";
 import type { Finding } from "../../model/finding.js";
 import { BreachkitError } from "../../util/errors.js";
 import { packagePath } from "../../util/package-root.js";
 import { errorMessage } from "../../util/result.js";
+import { z } from "../../util/zod.js";
 
 const RuleSchema = z.object({
   tool: z.string(),
