@@ -12,6 +12,7 @@ import { ContainerSchema } from "../../src/model/snapshot.js";
 import { toContainer } from "../../src/observe/docker/container-model.js";
 import { DockerEngine } from "../../src/observe/docker/engine.js";
 import { EngineError } from "../../src/observe/docker/engine-error.js";
+import { probeEngine } from "../../src/observe/docker/engine-model.js";
 
 const engine = DockerEngine.fromEnv(process.env);
 // Marks what this run creates, so even a container whose `docker run` failed half-way is found
@@ -154,6 +155,10 @@ describe("reading the engine", () => {
     expect(version.Version).toBe(await docker("version", "--format", "{{.Server.Version}}"));
     const info = await engine.info();
     expect(info.Driver).toBe(await docker("info", "--format", "{{.Driver}}"));
+    // The snapshot's probe asks /info alone and reads the API version from its header.
+    const probed = await probeEngine(engine);
+    expect(probed).toMatchObject({ available: true, version: version.Version });
+    expect(probed.apiVersion).toBe(version.ApiVersion);
   });
 
   it("lists running and, with all, stopped containers", async () => {

@@ -134,6 +134,19 @@ export class DockerEngine {
     return this.json({ method: "GET", path: "/info" }, EngineInfoSchema);
   }
 
+  /**
+   * /info, with the API version the engine speaks: every answer of the Engine API names it
+   * in its Api-Version header (null when this one did not).
+   */
+  async infoAndApiVersion(): Promise<{ info: EngineInfo; apiVersion: string | null }> {
+    let apiVersion: string | null = null;
+    const info = await this.json({ method: "GET", path: "/info" }, EngineInfoSchema, (res) => {
+      const h = res.headers["api-version"];
+      apiVersion = typeof h === "string" && h !== "" ? h : null;
+    });
+    return { info, apiVersion };
+  }
+
   async listContainers(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
     return this.json(
       { method: "GET", path: "/containers/json", query: { all: options.all ?? false } },
@@ -274,8 +287,12 @@ export class DockerEngine {
 
   // --- transport -------------------------------------------------------------------------------
 
-  private async json<S extends z.ZodType>(call: Call, schema: S): Promise<z.output<S>> {
-    const body = await this.raw(call, this.maxJsonBytes);
+  private async json<S extends z.ZodType>(
+    call: Call,
+    schema: S,
+    onResponse?: (res: IncomingMessage) => void,
+  ): Promise<z.output<S>> {
+    const body = await this.raw(call, this.maxJsonBytes, onResponse);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString("utf8"));
@@ -297,16 +314,20 @@ export class DockerEngine {
   /** A state change: true when done, false when the engine says it was already so (304). */
   private async action(call: Call): Promise<boolean> {
     let status = 0;
-    await this.raw(call, ERROR_BODY_MAX, (s) => {
-      status = s;
+    await this.raw(call, ERROR_BODY_MAX, (res) => {
+      status = res.statusCode ?? 0;
     });
     return status !== 304;
   }
 
-  private raw(call: Call, max: number, onStatus?: (status: number) => void): Promise<Buffer> {
+  private raw(
+    call: Call,
+    max: number,
+    onResponse?: (res: IncomingMessage) => void,
+  ): Promise<Buffer> {
     return this.limiter.run(async () => {
       const { res, done } = await this.send(call, { deadlineMs: call.timeoutMs ?? this.timeoutMs });
-      onStatus?.(res.statusCode ?? 0);
+      onResponse?.(res);
       try {
         return await readBounded(res, max, call);
       } catch (e) {

@@ -152,7 +152,23 @@ describe("JSON calls against recorded answers", () => {
       dockerRootDir: "/var/lib/docker",
       error: null,
     });
+    // This stand-in names no API version in its headers: /version is asked as well.
     expect(seen.map((s) => s.url).sort()).toEqual(["/info", "/version"]);
+  });
+
+  it("asks /info alone when its answer names the engine's and the API's versions", async () => {
+    // As the real engine answers: every reply carries Api-Version (recorded from 20.10).
+    handler = (_req, _b, res) => {
+      res.writeHead(200, { "Content-Type": "application/json", "Api-Version": "1.41" });
+      res.end(fixture("info.json"));
+    };
+    const status = await probeEngine(new DockerEngine({ socketPath }));
+    expect(status).toMatchObject({
+      available: true,
+      version: "20.10.24+dfsg1",
+      apiVersion: "1.41",
+    });
+    expect(seen.map((s) => s.url)).toEqual(["/info"]);
   });
 
   it("lists containers with all=1 and maps changes and top", async () => {
