@@ -1,6 +1,7 @@
 // Builds dist/ from src/ (npm run build; npm ci runs it too):
 //   dist/cli/main.cjs        every module of breachkit and its dependencies, one CommonJS file
-//   dist/cli/bin.cjs         its entry (src/cli/boot.cts): runs main.cjs with the code cache
+//   dist/cli/bin.cjs         its entry (src/cli/boot.ts): starts the native reader when the
+//                            command reads processes, then runs main.cjs with the code cache
 //   dist/cli/main.cjs.cache  V8's code cache for main.cjs, made by the training runs below
 //   dist/native/procread     the native /proc reader, when a C compiler is there
 //
@@ -27,17 +28,13 @@ const common = {
   target: "node20",
   logLevel: "warning",
   legalComments: "inline",
-};
-await build({
-  ...common,
-  entryPoints: ["src/cli/bin.ts"],
-  outfile: main,
-  // One URL for every module of the bundle: that of the bundle itself, which sits as deep
+  // One URL for every module of a bundle: that of the bundle itself, which sits as deep
   // under the package root as src/util/package-root.ts, the one module that uses it.
   define: { "import.meta.url": "__breachkitBundleUrl" },
   banner: { js: 'var __breachkitBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
-});
-await build({ ...common, entryPoints: ["src/cli/boot.cts"], outfile: "dist/cli/bin.cjs" });
+};
+await build({ ...common, entryPoints: ["src/cli/bin.ts"], outfile: main });
+await build({ ...common, entryPoints: ["src/cli/boot.ts"], outfile: "dist/cli/bin.cjs" });
 
 const native = spawnSync(process.execPath, ["scripts/build-native.mjs"], { stdio: "inherit" });
 if (native.status !== 0) process.exit(native.status ?? 1);

@@ -1,4 +1,5 @@
 // The only module that touches `process`: argv, streams, signals and the exit code.
+import type { EarlyReader } from "../observe/proc/prefetch.js";
 import type { CliIo } from "./io.js";
 import { wantColor } from "./io.js";
 import { runCli } from "./main.js";
@@ -39,7 +40,12 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
 });
 
-// No top-level await: the build bundles this entry as CommonJS (see scripts/build.mjs).
-void runCli(process.argv.slice(2), io).then((code) => {
-  process.exitCode = code;
-});
+/**
+ * Run the command line; called by the built command's entry (boot.ts), which may have
+ * started the native reader already.
+ */
+export function main(early: EarlyReader | null): void {
+  void runCli(process.argv.slice(2), io, early).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,11 +1,12 @@
 import { Command, CommanderError } from "commander";
-import { prefetchProcesses } from "../observe/proc/prefetch.js";
+import { type EarlyReader, fromEarlyReader, prefetchProcesses } from "../observe/proc/prefetch.js";
 import { safeText } from "../tell/sanitize.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { VERSION } from "../version.js";
 import type { CommandContext } from "./command.js";
 import { COMMANDS, type LazyCommand } from "./commands/index.js";
+import { startsReading } from "./early.js";
 import { type CliIo, colorsFor } from "./io.js";
 
 const DESCRIPTION = `Incident response for Linux servers that run their services in Docker.
@@ -93,8 +94,15 @@ export function reflow(text: string): string {
 
 const MAX_MESSAGE = 4000;
 
-/** Run the CLI with the given arguments (without node and script); returns the exit code. */
-export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+/**
+ * Run the CLI with the given arguments (without node and script); returns the exit code.
+ * `early`: the native reader the built command's entry started for these arguments.
+ */
+export async function runCli(
+  args: readonly string[],
+  io: CliIo,
+  early: EarlyReader | null = null,
+): Promise<number> {
   let exitCode = 0;
   const ctx: { -readonly [K in keyof CommandContext]: CommandContext[K] } = {
     io,
@@ -103,15 +111,14 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     },
   };
   const c = colorsFor(io);
-  // A live snapshot's process reading starts now, beside the loading of the command.
-  const needed = commandsFor(args);
+  // A live snapshot's process reading starts now (when the entry has not started it yet),
+  // beside the loading of the command.
   let prefetch =
-    needed.length === 1 &&
-    !args.includes("-h") &&
-    !args.includes("--help") &&
-    needed[0]?.readsProcesses?.(args) === true
-      ? prefetchProcesses(io.env)
-      : null;
+    early !== null
+      ? fromEarlyReader(early)
+      : startsReading(args)
+        ? prefetchProcesses(io.env)
+        : null;
   ctx.takeProcessPrefetch = () => {
     const p = prefetch;
     prefetch = null;

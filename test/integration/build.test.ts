@@ -54,6 +54,22 @@ describe("the built command", () => {
     expect(snap.tool.version).toBe(VERSION);
     // The native reader read the processes (a trace line says which reader did).
     expect(r.stderr).toMatch(/processes read by the native reader/);
+    // Started by the entry, before the bundle was even loaded.
+    const lines = r.stderr.split("\n");
+    const started = lines.findIndex((l) => l.endsWith("native reader started"));
+    expect(started).toBeGreaterThanOrEqual(0);
+    expect(started).toBeLessThan(lines.findIndex((l) => l.includes("code cache:")));
+  });
+
+  it("starts the reader early only for a live reading, never for help or other commands", async () => {
+    for (const args of [
+      ["snapshot", "--help"],
+      ["--version"],
+      ["snapshot", "--root", "/nonexistent"],
+    ]) {
+      const r = await run(REPO, args);
+      expect(r.stderr, args.join(" ")).not.toContain("native reader started");
+    }
   });
 
   it("ignores a cache that does not fit and does the same work without it", async () => {

@@ -1,4 +1,5 @@
 import type { RegisterCommand } from "../command.js";
+import { READS_PROCESSES } from "../early.js";
 
 /**
  * A command by name, its module loaded only when it runs: each module pulls in its whole
@@ -16,31 +17,28 @@ export interface LazyCommand {
   readonly readsProcesses?: (args: readonly string[]) => boolean;
 }
 
-const has = (args: readonly string[], ...flags: string[]) =>
-  args.some((a) => flags.some((f) => a === f || a.startsWith(`${f}=`)));
-
 /** Every command, in the order of the playbook. Add a command here when it works. */
 export const COMMANDS: readonly LazyCommand[] = [
   {
     name: "triage",
     load: async () => (await import("./triage.js")).registerTriage,
-    readsProcesses: (args) => !has(args, "--bundle"),
+    readsProcesses: READS_PROCESSES.triage,
   },
   {
     name: "snapshot",
     load: async () => (await import("./snapshot.js")).registerSnapshot,
-    readsProcesses: (args) => !has(args, "--root"),
+    readsProcesses: READS_PROCESSES.snapshot,
   },
   {
     name: "collect",
     load: async () => (await import("./collect.js")).registerCollect,
-    readsProcesses: () => true,
+    readsProcesses: READS_PROCESSES.collect,
   },
   { name: "scan", load: async () => (await import("./scan.js")).registerScan },
   {
     name: "contain",
     load: async () => (await import("./contain.js")).registerContain,
-    readsProcesses: () => true,
+    readsProcesses: READS_PROCESSES.contain,
   },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
 ];

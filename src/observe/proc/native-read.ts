@@ -5,7 +5,7 @@
  * fallback: this module never decides anything the JS reader would decide differently
  * (a parity test reads the live host both ways).
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 import { packagePath } from "../../util/package-root.js";
@@ -267,6 +267,21 @@ export interface NativeReading {
   readonly done: Promise<RawReadResult>;
 }
 
+/**
+ * Start the reader over every process under `root` except `skipPid`: its output waits in
+ * the pipe (and in the reader, which goes on reading) until `readingOf` takes it.
+ */
+export function spawnNative(
+  path: string,
+  root: string,
+  threads: number,
+  skipPid: number | null,
+): ChildProcess {
+  const args = [root, String(Math.max(1, Math.min(64, threads)))];
+  if (skipPid !== null) args.push(String(skipPid));
+  return spawn(path, args, { stdio: ["ignore", "pipe", "pipe"] });
+}
+
 /** Run the reader over every process under `root` except `skipPid`; see NativeReading. */
 export function startNative(
   path: string,
@@ -274,17 +289,20 @@ export function startNative(
   threads: number,
   skipPid: number | null,
 ): NativeReading {
+  let child: ChildProcess;
+  try {
+    child = spawnNative(path, root, threads, skipPid);
+  } catch (e) {
+    const done = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    return { subscribe: () => {}, done };
+  }
+  return readingOf(child);
+}
+
+/** The reading of a reader started by spawnNative. */
+export function readingOf(child: ChildProcess): NativeReading {
   const decoder = new NativeDecoder();
   const done = new Promise<RawReadResult>((resolve, reject) => {
-    const args = [root, String(Math.max(1, Math.min(64, threads)))];
-    if (skipPid !== null) args.push(String(skipPid));
-    let child: ReturnType<typeof spawn>;
-    try {
-      child = spawn(path, args, { stdio: ["ignore", "pipe", "pipe"] });
-    } catch (e) {
-      reject(e);
-      return;
-    }
     let size = 0;
     let stderr = "";
     let failed: Error | null = null;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../../src/cli/commands/index.js";
+import { startsReading } from "../../../src/cli/early.js";
 import { commandsFor } from "../../../src/cli/main.js";
 import type { NativeReading } from "../../../src/observe/proc/native-read.js";
 import type { ProcessPrefetch } from "../../../src/observe/proc/prefetch.js";
@@ -49,6 +50,37 @@ describe("which command lines start the process reading early", () => {
     expect(commandsFor(["snapshot", "--json"]).map((c) => c.name)).toEqual(["snapshot"]);
     expect(commandsFor(["--version"])).toEqual([]);
     expect(commandsFor(["--help"]).length).toBe(COMMANDS.length);
+  });
+
+  it("the built entry's early decision (early.ts) is the CLI's, for every kind of line", () => {
+    const lines = [
+      ["snapshot"],
+      ["snapshot", "--root", "/mnt"],
+      ["snapshot", "--root=/mnt"],
+      ["snapshot", "--help"],
+      ["-h", "triage"],
+      ["triage", "--bundle", "x"],
+      ["triage", "--bundles"],
+      ["collect"],
+      ["contain", "web", "--dry-run"],
+      ["scan"],
+      ["verify", "b"],
+      ["--version"],
+      [],
+      ["__proto__"],
+      ["constructor"],
+      ["toString"],
+      ["snapshotx"],
+    ];
+    for (const args of lines) {
+      const needed = commandsFor(args);
+      const cli =
+        needed.length === 1 &&
+        !args.includes("-h") &&
+        !args.includes("--help") &&
+        needed[0]?.readsProcesses?.(args) === true;
+      expect(startsReading(args), args.join(" ")).toBe(cli);
+    }
   });
 
   it("no reading when the JS reader is asked for", () => {

@@ -1,0 +1,53 @@
+// The built command's entry, dist/cli/bin.cjs (bundled on its own, see scripts/build.mjs).
+//
+// 1. For a command that reads every process as it starts (a live snapshot), it starts the
+//    native reader first of all: the reader then works on the other cores while this
+//    process loads breachkit.
+// 2. It runs the bundle dist/cli/main.cjs (every module of breachkit and its dependencies
+//    in one file) with the V8 code cache the build made for it, main.cjs.cache: compiling
+//    breachkit's modules would otherwise take about as long as a snapshot's reading of /proc.
+//    V8 checks that a cache fits this node and this bundle and ignores one that does not:
+//    the cache changes only how fast breachkit starts, never what it does. Nothing is
+//    written here at run time but by the build (BREACHKIT_CODE_CACHE_OUT).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Script } from "node:vm";
+import { startEarlyReader } from "../observe/proc/prefetch.js";
+import { startsReading } from "./early.js";
+
+const early = startsReading(process.argv.slice(2)) ? startEarlyReader(process.env) : null;
+const trace = process.env.BREACHKIT_TRACE === "1";
+if (trace && early !== null) {
+  process.stderr.write(`[${performance.now().toFixed(0)} ms] native reader started\n`);
+}
+
+const main = join(__dirname, "main.cjs");
+const source = readFileSync(main, "utf8");
+let cachedData: Buffer | undefined;
+try {
+  cachedData = readFileSync(`${main}.cache`);
+} catch {
+  cachedData = undefined; // not built (or not readable): compiled as usual
+}
+const script = new Script(
+  `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
+  { filename: main, ...(cachedData === undefined ? {} : { cachedData }) },
+);
+if (trace) {
+  const state = cachedData === undefined ? "none" : script.cachedDataRejected ? "rejected" : "used";
+  process.stderr.write(`[${performance.now().toFixed(0)} ms] code cache: ${state}\n`);
+}
+const out = process.env.BREACHKIT_CODE_CACHE_OUT;
+if (out !== undefined && out !== "") {
+  // The build's training runs: the cache then holds every function these runs compiled.
+  process.once("exit", () => writeFileSync(out, script.createCachedData()));
+}
+const mod: { exports: { main?: (early: unknown) => void } } = { exports: {} };
+(script.runInThisContext() as (...args: unknown[]) => void)(
+  mod.exports,
+  require,
+  mod,
+  main,
+  __dirname,
+);
+mod.exports.main?.(early);
