@@ -15,11 +15,15 @@
  * SKIP_PID (breachkit's own process, which reads itself first) and the reader's own pid
  * are left out.
  *
- * Output, little-endian, native word sizes: "BKPR0001", then records:
- *   'P' i32 pid, then blobs stat status (only the lines breachkit reads) cmdline cgroup cwd exeLink exeError exeStatError
- *       nsPid nsNet nsMnt (u32 length, 0xffffffff for null), then u8 hasExeStat and, when 1,
- *       u64 dev ino size nlink, i64 mtime_sec mtime_nsec ctime_sec ctime_nsec, then u32
- *       socket count and that many blobs;
+ * Output, little-endian, native word sizes: "BKPR0002", then records:
+ *   'P' i32 pid, then blobs stat status (only the lines breachkit reads), then THE REST;
+ *   'Q' i32 pid, then stat and status parsed (see stat_canonical): blob comm, u8 state,
+ *       u64 ppid flags utime stime threads starttime rss, u32 uid gid (real, effective
+ *       each), i64 VmRSS in kB (-1: none), then THE REST;
+ *   THE REST: blobs cmdline cgroup cwd exeLink exeError exeStatError nsPid nsNet nsMnt
+ *       (u32 length, 0xffffffff for null), then u8 hasExeStat and, when 1, u64 dev ino
+ *       size nlink, i64 mtime_sec mtime_nsec ctime_sec ctime_nsec, then u32 socket count
+ *       and that many blobs;
  *   'F' i32 pid, blobs source and what;
  *   'E' end of output (anything else after a write error: the reader rejects it).
  * Exit status: 0 when the output is complete, 2 on bad arguments, 1 on an I/O error.
@@ -195,6 +199,150 @@ static void put_status(Buf *out, const char *s, size_t len) {
   memcpy(out->data + len_at, &n, 4);
 }
 
+/* ---- stat and status in their kernel shape ---------------------------------------------- */
+
+/*
+ * Most records go out parsed ('Q'): breachkit then skips its own parse of stat and status,
+ * which costs more than everything else it does per process. Only text in the exact shape
+ * the kernel writes is parsed here, into exactly what parseStat and parseStatus
+ * (src/observe/proc/stat.ts) make of it; anything else goes out as text ('P') for them to
+ * judge. A test holds both readers to the same Process objects, hostile trees included.
+ */
+#define MAX_SAFE 9007199254740991ULL
+
+typedef struct {
+  size_t comm_off, comm_len;
+  char state;
+  uint64_t ppid, flags, utime, stime, threads, starttime, rss;
+  uint32_t uid[2], gid[2];
+  int64_t rss_kb; /* -1: no VmRSS line */
+} Facts;
+
+/* Digits only, at most 2^53 - 1 (the numbers JS reads exactly); 0 when not so. */
+static int digits_value(const char *p, size_t n, uint64_t *v) {
+  if (n == 0 || n > 16) return 0;
+  uint64_t x = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return 0;
+    x = x * 10 + (uint64_t)(p[i] - '0');
+  }
+  if (x > MAX_SAFE) return 0;
+  *v = x;
+  return 1;
+}
+
+/* "<pid> (<comm>) <state> <field>...\n": single spaces, only [0-9A-Za-z-] after the comm. */
+static int stat_canonical(const char *t, size_t len, int pid, Facts *f) {
+  const char *open = NULL;
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (t[i] == ' ' && t[i + 1] == '(') {
+      open = t + i;
+      break;
+    }
+  }
+  const char *close = NULL;
+  for (size_t i = len; i-- > 0;) {
+    if (t[i] == ')') {
+      close = t + i;
+      break;
+    }
+  }
+  if (open == NULL || open == t || close == NULL || close < open) return 0;
+  uint64_t spid;
+  if (!digits_value(t, (size_t)(open - t), &spid) || spid != (uint64_t)pid) return 0;
+  const char *end = t + len;
+  if (end - close < 3 || close[1] != ' ' || end[-1] != '\n') return 0;
+  const char *body = close + 2, *body_end = end - 1;
+  /* The fields: tokens 0 (state) to 21 are read; all must be plain. */
+  const char *tok[22];
+  size_t tlen[22];
+  int ntok = 0;
+  const char *start = body;
+  for (const char *q = body; q <= body_end; q++) {
+    if (q == body_end || *q == ' ') {
+      if (q == start) return 0; /* an empty field: two spaces, or one at an end */
+      if (ntok < 22) {
+        tok[ntok] = start;
+        tlen[ntok] = (size_t)(q - start);
+      }
+      ntok++;
+      start = q + 1;
+      continue;
+    }
+    char c = *q;
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-')) {
+      return 0;
+    }
+  }
+  if (ntok < 22 || tlen[0] != 1) return 0;
+  char st = tok[0][0];
+  if (!((st >= 'A' && st <= 'Z') || (st >= 'a' && st <= 'z'))) return 0;
+  if (!digits_value(tok[1], tlen[1], &f->ppid) || !digits_value(tok[6], tlen[6], &f->flags) ||
+      !digits_value(tok[11], tlen[11], &f->utime) || !digits_value(tok[12], tlen[12], &f->stime) ||
+      !digits_value(tok[17], tlen[17], &f->threads) ||
+      !digits_value(tok[19], tlen[19], &f->starttime) || !digits_value(tok[21], tlen[21], &f->rss)) {
+    return 0;
+  }
+  f->state = st;
+  f->comm_off = (size_t)(open + 2 - t);
+  f->comm_len = (size_t)(close - (open + 2));
+  return 1;
+}
+
+/* The value of the first line starting with `key` (its length in *n), or NULL. */
+static const char *status_value(const char *s, size_t len, const char *key, size_t *n) {
+  size_t kl = strlen(key);
+  for (size_t i = 0; i < len;) {
+    const char *line = s + i;
+    const char *nl = memchr(line, '\n', len - i);
+    size_t llen = nl ? (size_t)(nl - line) : len - i;
+    if (llen >= kl && memcmp(line, key, kl) == 0) {
+      *n = llen - kl;
+      return line + kl;
+    }
+    i += llen + 1;
+  }
+  return NULL;
+}
+
+/* "\t<real>\t<effective>\t<saved>\t<fs>", as the kernel prints Uid and Gid. */
+static int id_quad(const char *v, size_t n, uint32_t out[2]) {
+  size_t i = 0;
+  for (int k = 0; k < 4; k++) {
+    if (i >= n || v[i] != '\t') return 0;
+    size_t j = ++i;
+    while (j < n && v[j] >= '0' && v[j] <= '9') j++;
+    uint64_t x;
+    if (!digits_value(v + i, j - i, &x) || x > 0xffffffffULL) return 0;
+    if (k < 2) out[k] = (uint32_t)x;
+    i = j;
+  }
+  return i == n;
+}
+
+/* status as put_status kept it: Uid, Gid and VmRSS in their kernel shape (VmRSS may lack). */
+static int status_canonical(const char *s, size_t len, Facts *f) {
+  size_t n;
+  const char *v = status_value(s, len, "Uid:", &n);
+  if (v == NULL || !id_quad(v, n, f->uid)) return 0;
+  v = status_value(s, len, "Gid:", &n);
+  if (v == NULL || !id_quad(v, n, f->gid)) return 0;
+  v = status_value(s, len, "VmRSS:", &n);
+  f->rss_kb = -1;
+  if (v != NULL) {
+    /* "\t    1234 kB" */
+    size_t i = 0;
+    while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+    size_t j = i;
+    while (j < n && v[j] >= '0' && v[j] <= '9') j++;
+    uint64_t kb;
+    if (i == 0 || j - i > 15 || !digits_value(v + i, j - i, &kb)) return 0;
+    if (n - j != 3 || memcmp(v + j, " kB", 3) != 0) return 0;
+    f->rss_kb = (int64_t)kb;
+  }
+  return 1;
+}
+
 /* ---- one process ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -268,20 +416,47 @@ static void read_one(Ctx *c, Buf *out, const char *root, int pid) {
   memcpy(c->stat_copy, c->scratch.data, (size_t)n);
   size_t stat_len = (size_t)n;
 
-  put_u8(out, 'P');
-  put_i32(out, pid);
-  put_blob(out, c->stat_copy, stat_len);
   snprintf(path, sizeof path, "%s/status", base);
   n = fill(&c->scratch, path, MAX_TEXT);
   if (n < 0) {
-    out->len = mark;
     if (!vanished((int)-n)) {
       snprintf(what, sizeof what, "cannot read: %s", code_of((int)-n));
       failure(out, pid, "procfs stat", what);
     }
     return;
   }
+  /* The status lines breachkit reads, then (when both are in their kernel shape) the
+   * facts of stat and status instead of their text. */
+  size_t kept_at = out->len;
   put_status(out, c->scratch.data, (size_t)n);
+  size_t kept_len = out->len - kept_at - 4;
+  Facts facts;
+  int parsed = stat_canonical(c->stat_copy, stat_len, pid, &facts) &&
+               status_canonical(out->data + kept_at + 4, kept_len, &facts);
+  out->len = kept_at;
+  if (parsed) {
+    put_u8(out, 'Q');
+    put_i32(out, pid);
+    put_blob(out, c->stat_copy + facts.comm_off, facts.comm_len);
+    put_u8(out, (uint8_t)facts.state);
+    put_u64(out, facts.ppid);
+    put_u64(out, facts.flags);
+    put_u64(out, facts.utime);
+    put_u64(out, facts.stime);
+    put_u64(out, facts.threads);
+    put_u64(out, facts.starttime);
+    put_u64(out, facts.rss);
+    put_u32(out, facts.uid[0]);
+    put_u32(out, facts.uid[1]);
+    put_u32(out, facts.gid[0]);
+    put_u32(out, facts.gid[1]);
+    put_i64(out, facts.rss_kb);
+  } else {
+    put_u8(out, 'P');
+    put_i32(out, pid);
+    put_blob(out, c->stat_copy, stat_len);
+    put_status(out, c->scratch.data, (size_t)n);
+  }
 
   int kthread, zombie;
   stat_facts(c->stat_copy, stat_len, &kthread, &zombie);
@@ -563,7 +738,7 @@ int main(int argc, char **argv) {
 #ifdef F_SETPIPE_SZ
   (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
 #endif
-  if (write_all("BKPR0001", 8) != 0) return 1;
+  if (write_all("BKPR0002", 8) != 0) return 1;
   if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
   pthread_t tid[64], wtid;
   int started = 0;

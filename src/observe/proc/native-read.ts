@@ -9,9 +9,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 import { packagePath } from "../../util/package-root.js";
-import type { RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
+import type { ParsedFacts, RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
+import { PF_KTHREAD } from "./stat.js";
 
-const MAGIC = "BKPR0001";
+const MAGIC = "BKPR0002";
 const NULL_LEN = 0xffffffff;
 /** Output beyond this is refused (a runaway host would need 100,000 processes of 10 KB). */
 const MAX_OUTPUT = 1024 * 1024 * 1024;
@@ -170,6 +171,38 @@ export class NativeDecoder {
     return t;
   }
 
+  /** A 'Q' record's facts: what parseStat and parseStatus make of text in the kernel's shape. */
+  private facts(pid: number): ParsedFacts {
+    const comm = this.text() ?? "";
+    const state = String.fromCharCode(this.u8());
+    const ppid = this.u64();
+    const flags = this.u64();
+    const utime = this.u64();
+    const stime = this.u64();
+    const numThreads = this.u64();
+    const starttime = this.u64();
+    const rssPages = this.u64();
+    const uid = { real: this.u32(), effective: this.u32() };
+    const gid = { real: this.u32(), effective: this.u32() };
+    const rssKb = this.i64();
+    return {
+      stat: {
+        pid,
+        comm,
+        state,
+        ppid,
+        flags,
+        utime,
+        stime,
+        numThreads,
+        starttime,
+        rssPages,
+        kernelThread: (flags & PF_KTHREAD) !== 0,
+      },
+      status: { uid, gid, vmRssBytes: rssKb < 0 ? null : rssKb * 1024 },
+    };
+  }
+
   /** One whole record, or NeedMore (and the caller rewinds). */
   private record(): void {
     const kind = this.u8();
@@ -184,10 +217,20 @@ export class NativeDecoder {
       this.failures.push([source, what, pid]);
       return;
     }
-    if (kind !== 0x50 /* P */) throw new Error(`native reader: unknown record ${kind}`);
-    const pid = this.i32();
-    const stat = this.text() ?? "";
-    const status = this.text() ?? "";
+    let pid: number;
+    let stat = "";
+    let status = "";
+    let parsed: ParsedFacts | undefined;
+    if (kind === 0x50 /* P */) {
+      pid = this.i32();
+      stat = this.text() ?? "";
+      status = this.text() ?? "";
+    } else if (kind === 0x51 /* Q: stat and status parsed by the reader */) {
+      pid = this.i32();
+      parsed = this.facts(pid);
+    } else {
+      throw new Error(`native reader: unknown record ${kind}`);
+    }
     const cmd = this.bytes() ?? Buffer.alloc(0);
     const cgroup = this.text() ?? "";
     const cwd = this.text();
@@ -222,6 +265,7 @@ export class NativeDecoder {
       pid,
       stat,
       status,
+      ...(parsed === undefined ? {} : { parsed }),
       cmdline: new Uint8Array(cmd.buffer, cmd.byteOffset, cmd.byteLength),
       cgroup,
       cwd,

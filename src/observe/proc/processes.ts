@@ -333,12 +333,13 @@ function buildProcess(
   nowMs: number,
   ctx: Context,
 ): Process | null {
-  const stat = parseStat(raw.stat);
+  // The native reader parsed stat and status itself when they were in the kernel's shape.
+  const stat = raw.parsed?.stat ?? parseStat(raw.stat);
   if (stat === null) {
     ctx.tally.add("procfs stat", "unparsable /proc/<pid>/stat", raw.pid);
     return null;
   }
-  const status = parseStatus(raw.status);
+  const status = raw.parsed?.status ?? parseStatus(raw.status);
   if (status === null) {
     ctx.tally.add("procfs status", "unparsable /proc/<pid>/status", raw.pid);
     return null;

@@ -13,6 +13,7 @@
  *   or other module-level names from inside it.
  */
 import type * as NodeFs from "node:fs";
+import type { ProcStat, ProcStatus } from "./stat.js";
 
 export type FsLike = Pick<
   typeof NodeFs,
@@ -21,8 +22,14 @@ export type FsLike = Pick<
 
 export interface RawProcess {
   pid: number;
+  /** The text of stat and status (only the lines parseStatus reads); empty when `parsed`. */
   stat: string;
   status: string;
+  /**
+   * What parseStat and parseStatus make of that text, when the native reader parsed it
+   * itself (text in the kernel's exact shape; see native/procread.c).
+   */
+  parsed?: ParsedFacts;
   /** Raw bytes of cmdline; empty for kernel threads. */
   cmdline: Uint8Array;
   cgroup: string;
@@ -37,6 +44,12 @@ export interface RawProcess {
   ns: [string | null, string | null, string | null];
   /** fd link targets that are sockets (`socket:[123]`). */
   sockets: string[];
+}
+
+/** The facts of stat and status a Process is built from. */
+export interface ParsedFacts {
+  stat: ProcStat;
+  status: Pick<ProcStatus, "uid" | "gid" | "vmRssBytes">;
 }
 
 /** A failure worth reporting: [source, what, pid]. */

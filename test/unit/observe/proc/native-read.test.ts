@@ -28,8 +28,12 @@ import {
   readNative,
 } from "../../../../src/observe/proc/native-read.js";
 import { readProcesses } from "../../../../src/observe/proc/processes.js";
-import { type RawReadResult, readRawProcesses } from "../../../../src/observe/proc/raw-read.js";
-import { parseStatus } from "../../../../src/observe/proc/stat.js";
+import {
+  type RawProcess,
+  type RawReadResult,
+  readRawProcesses,
+} from "../../../../src/observe/proc/raw-read.js";
+import { parseStat, parseStatus } from "../../../../src/observe/proc/stat.js";
 import {
   buildFakeProc,
   CT_NS,
@@ -54,6 +58,7 @@ const keptLines = (status: string) =>
     .filter((l) => KEPT.some((k) => l.startsWith(k)))
     .join("");
 
+const ODD_STATUS = "Name:\todd\nUmask:\t0022\nUid:  0 0 0 0\nGid:\t0\t0\t0\t0\nVmRSS:\t12\n";
 const HOSTILE_CMDLINE = Buffer.from([0x2f, 0x78, 0x00, 0xff, 0xfe, 0x0a, 0x1b, 0x00]);
 
 /**
@@ -112,6 +117,13 @@ function buildFixtureTree(root: string): void {
     },
     // fd is not a directory: no sockets and a failure; exe links to itself (stat: ELOOP).
     { pid: 44, stat: fakeStat(44, "nofd"), status: fakeStatus("nofd", 1000), exe: "exe" },
+    // Not in the kernel's exact shape (spaces for tabs, a tab in stat, no kB): left as text.
+    {
+      pid: 45,
+      stat: fakeStat(45, "odd").replace(" 1 ", "\t1 "),
+      status: ODD_STATUS,
+      exe: "/bin/sh",
+    },
   ];
   for (const p of procs) buildFakeProc(root, p);
   const at = (pid: number, name: string) => join(root, String(pid), name);
@@ -143,18 +155,28 @@ function runReader(root: string, args: string[] = ["2"]) {
 const sortedFailures = (r: RawReadResult) =>
   [...r.failures].sort((a, b) => a[2] - b[2] || a[0].localeCompare(b[0]));
 
-/** Raw records with the status reduced to what parseStatus makes of it. */
+/** What a record's stat and status say: parsed by the reader ('Q'), or parsed here. */
+const facts = (p: RawProcess) => {
+  if (p.parsed !== undefined) return p.parsed;
+  const status = parseStatus(p.status);
+  return {
+    stat: parseStat(p.stat),
+    status: status && { uid: status.uid, gid: status.gid, vmRssBytes: status.vmRssBytes },
+  };
+};
+
+/** Raw records with stat and status reduced to their facts. */
 const comparable = (r: RawReadResult) =>
-  r.processes.map((p) => ({
+  r.processes.map(({ stat: _s, status: _t, parsed: _p, ...p }, i) => ({
     ...p,
-    status: parseStatus(p.status),
+    facts: facts(r.processes[i] as RawProcess),
     cmdline: Buffer.from(p.cmdline).toString("hex"),
   }));
 
 /** A hand-made output, little-endian as the reader writes it. */
 class Out {
   private readonly parts: Buffer[] = [];
-  magic(m = "BKPR0001"): this {
+  magic(m = "BKPR0002"): this {
     this.parts.push(Buffer.from(m, "latin1"));
     return this;
   }
@@ -236,20 +258,47 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
   });
 
   it("has every process that was there, in pid order, and no other", () => {
-    expect(decoded.processes.map((p) => p.pid)).toEqual([1, 2, 41, 43, 44, 15583, 22484, 29789]);
+    expect(decoded.processes.map((p) => p.pid)).toEqual([
+      1, 2, 41, 43, 44, 45, 15583, 22484, 29789,
+    ]);
   });
 
-  it("keeps stat whole and only the status lines breachkit reads", () => {
+  it("parses stat and status in the kernel's shape as breachkit's parsers do, hostile comm included", () => {
+    const expected = (stat: string, status: string) => {
+      const s = parseStatus(status);
+      return {
+        stat: parseStat(stat),
+        status: s && { uid: s.uid, gid: s.gid, vmRssBytes: s.vmRssBytes },
+      };
+    };
     const hostile = decoded.processes.find((p) => p.pid === 15583);
-    expect(hostile?.stat).toBe(real("stat-hostile-comm"));
-    expect(hostile?.status).toBe(keptLines(real("status-hostile-comm")));
-    expect(hostile?.status.startsWith("Name:\ta) R 1 (<b>\\n\u001b[3")).toBe(true);
+    expect(hostile?.parsed?.stat.comm).toBe("a) R 1 (<b>\n\u001b[3");
+    expect(hostile?.parsed).toEqual(
+      expected(real("stat-hostile-comm"), real("status-hostile-comm")),
+    );
     const httpd = decoded.processes.find((p) => p.pid === 29789);
-    expect(httpd?.status).toBe(keptLines(real("status-container-httpd")));
-    expect(httpd?.status).toContain("NSpid:\t29789\t1\n");
-    expect(httpd?.status).not.toContain("Umask:");
-    // Whatever was dropped, the parsed status is the full file's.
-    expect(parseStatus(httpd?.status ?? "")).toEqual(parseStatus(real("status-container-httpd")));
+    expect(httpd?.parsed).toEqual(
+      expected(real("stat-container-httpd"), real("status-container-httpd")),
+    );
+    expect(httpd?.parsed?.status.vmRssBytes).toBeGreaterThan(0);
+    const zombie = decoded.processes.find((p) => p.pid === 22484);
+    expect(zombie?.parsed).toEqual(expected(real("stat-zombie"), real("status-zombie")));
+    expect(zombie?.parsed?.status.vmRssBytes).toBeNull();
+    // Parsed records carry no text.
+    expect([hostile?.stat, hostile?.status]).toEqual(["", ""]);
+  });
+
+  it("leaves text in another shape whole, with only the status lines breachkit reads", () => {
+    const odd = decoded.processes.find((p) => p.pid === 45);
+    expect(odd?.parsed).toBeUndefined();
+    expect(odd?.stat).toContain("\t1 ");
+    expect(odd?.status).toBe(keptLines(ODD_STATUS));
+    expect(odd?.status).not.toContain("Umask:");
+    // breachkit's parsers still read it: uids from spaces, no size from "12" without kB.
+    expect(parseStatus(odd?.status ?? "")).toMatchObject({
+      uid: { effective: 0 },
+      vmRssBytes: null,
+    });
   });
 
   it("keeps command lines as bytes: invalid UTF-8, newlines, escapes and NULs", () => {
@@ -264,10 +313,15 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
   });
 
   it("gives a kernel thread no command line, executable, cwd or sockets (null blobs)", () => {
+    const kthreadd = parseStatus(real("status-kthreadd"));
     expect(decoded.processes.find((p) => p.pid === 2)).toEqual({
       pid: 2,
-      stat: real("stat-kthreadd"),
-      status: keptLines(real("status-kthreadd")),
+      stat: "",
+      status: "",
+      parsed: {
+        stat: parseStat(real("stat-kthreadd")),
+        status: kthreadd && { uid: kthreadd.uid, gid: kthreadd.gid, vmRssBytes: null },
+      },
       cmdline: new Uint8Array(0),
       cgroup: "",
       cwd: null,
@@ -408,11 +462,11 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
 
   it("rejects a corrupted header and an unknown record kind", () => {
     const badMagic = Buffer.from(recorded);
-    badMagic[7] = 0x32; // BKPR0002: a format this decoder does not know
+    badMagic[7] = 0x33; // BKPR0003: a format this decoder does not know
     expect(() => decodeNativeOutput(badMagic)).toThrow("does not start with its header");
     const badKind = Buffer.from(recorded);
-    badKind[8] = 0x51; // 'Q' where the first record's 'P' was
-    expect(() => decodeNativeOutput(badKind)).toThrow("unknown record 81");
+    badKind[8] = 0x52; // 'R' where the first record's 'Q' was
+    expect(() => decodeNativeOutput(badKind)).toThrow("unknown record 82");
   });
 });
 
@@ -486,7 +540,7 @@ describe("decodeNativeOutput on hand-made outputs", () => {
 
   it("keeps the first error: later valid bytes do not repair a corrupt output", () => {
     const d = new NativeDecoder();
-    d.push(Buffer.from("BKPR0001Z"));
+    d.push(Buffer.from("BKPR0002Z"));
     d.push(new Out().end());
     expect(() => d.end()).toThrow("unknown record 90");
   });
@@ -630,6 +684,10 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
     const native = decodeNativeOutput(r.stdout);
     expect(native.processes.length).toBeGreaterThan(100);
     expect(comparable(native)).toEqual(comparable(js));
+    // Both kinds of record were written: parsed by the reader, and left as text for
+    // breachkit's parsers (hostile or truncated shapes).
+    expect(native.processes.filter((p) => p.parsed !== undefined).length).toBeGreaterThan(100);
+    expect(native.processes.filter((p) => p.parsed === undefined).length).toBeGreaterThan(0);
     expect(sortedFailures(native)).toEqual(sortedFailures(js));
   });
 
@@ -713,7 +771,7 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
     const elsewhere = script("elsewhere", `exec '${NATIVE}' '${other}' "$2"`);
     const { processes } = await readProcesses({ ...opts, nativeReader: elsewhere });
     expect(processes.map((p) => [p.pid, p.comm])).toEqual([[77, "elsewhere"]]);
-    const empty = script("empty", "printf 'BKPR0001E'");
+    const empty = script("empty", "printf 'BKPR0002E'");
     expect(await readNative(empty, root, 2, null)).toEqual({ processes: [], failures: [] });
   });
 
@@ -723,10 +781,10 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
       ["/bin/false", /exit 1/],
       [join(dir, "no-such-reader"), /ENOENT/],
       [script("garbage", "echo 'this is no reader output at all'"), /header/],
-      [script("truncated", "printf 'BKPR0001P\\001\\000\\000\\000\\005'"), /truncated/],
-      [script("trailing", "printf 'BKPR0001Ejunk'"), /after its end/],
-      [script("exit-1", "printf 'BKPR0001E'; exit 1"), /exit 1/],
-      [script("killed", "printf 'BKPR0001'; kill -9 $$"), /SIGKILL/],
+      [script("truncated", "printf 'BKPR0002P\\001\\000\\000\\000\\005'"), /truncated/],
+      [script("trailing", "printf 'BKPR0002Ejunk'"), /after its end/],
+      [script("exit-1", "printf 'BKPR0002E'; exit 1"), /exit 1/],
+      [script("killed", "printf 'BKPR0002'; kill -9 $$"), /SIGKILL/],
       [script("cut", `'${NATIVE}' "$@" | head -c 5000`), /truncated/],
     ];
     for (const [reader, why] of failing) {
