@@ -171,7 +171,9 @@ describe("native and JS readers on the live /proc", () => {
       uid: p.uid,
       gid: p.gid,
       user: p.user,
-      comm: p.comm,
+      // A kernel worker's name ends with the work queue it is running ("kworker/0:1-events",
+      // then "kworker/0:1-mm_percpu_wq"): a moving value too.
+      comm: p.kernelThread && p.comm.startsWith("kworker/") ? p.comm.split("-")[0] : p.comm,
       argv: p.argv,
       cmdlineB64: p.cmdlineB64,
       kernelThread: p.kernelThread,
