@@ -15,7 +15,8 @@
  * SKIP_PID (breachkit's own process, which reads itself first) and the reader's own pid
  * are left out.
  *
- * Output, little-endian, native word sizes: "BKPR0002", then records:
+ * Output, little-endian, native word sizes: "BKPR0003", then records, each a kind byte and
+ * the u32 length of what follows it:
  *   'P' i32 pid, then blobs stat status (only the lines breachkit reads), then THE REST;
  *   'Q' i32 pid, then stat and status parsed (see stat_canonical): blob comm, u8 state,
  *       u64 ppid flags utime stime threads starttime rss, u32 uid gid (real, effective
@@ -25,7 +26,7 @@
  *       size nlink, i64 mtime_sec mtime_nsec ctime_sec ctime_nsec, then u32 socket count
  *       and that many blobs;
  *   'F' i32 pid, blobs source and what;
- *   'E' end of output (anything else after a write error: the reader rejects it).
+ *   'E' end of output, no length (anything else after a write error: the reader rejects it).
  * Exit status: 0 when the output is complete, 2 on bad arguments, 1 on an I/O error.
  */
 #define _GNU_SOURCE
@@ -351,11 +352,25 @@ typedef struct {
   size_t stat_cap;
 } Ctx;
 
+/* A record's u32 length, after its kind: written as 0, set by end_record. */
+static size_t begin_record(Buf *out, char kind) {
+  put_u8(out, (uint8_t)kind);
+  size_t at = out->len;
+  put_u32(out, 0);
+  return at;
+}
+
+static void end_record(Buf *out, size_t at) {
+  uint32_t n = (uint32_t)(out->len - at - 4);
+  memcpy(out->data + at, &n, 4);
+}
+
 static void failure(Buf *out, int pid, const char *source, const char *what) {
-  put_u8(out, 'F');
+  size_t at = begin_record(out, 'F');
   put_i32(out, pid);
   put_str(out, source);
   put_str(out, what);
+  end_record(out, at);
 }
 
 /* The stat fields after comm: state is field 3, flags field 9. */
@@ -434,8 +449,9 @@ static void read_one(Ctx *c, Buf *out, const char *root, int pid) {
   int parsed = stat_canonical(c->stat_copy, stat_len, pid, &facts) &&
                status_canonical(out->data + kept_at + 4, kept_len, &facts);
   out->len = kept_at;
+  size_t record_at;
   if (parsed) {
-    put_u8(out, 'Q');
+    record_at = begin_record(out, 'Q');
     put_i32(out, pid);
     put_blob(out, c->stat_copy + facts.comm_off, facts.comm_len);
     put_u8(out, (uint8_t)facts.state);
@@ -452,7 +468,7 @@ static void read_one(Ctx *c, Buf *out, const char *root, int pid) {
     put_u32(out, facts.gid[1]);
     put_i64(out, facts.rss_kb);
   } else {
-    put_u8(out, 'P');
+    record_at = begin_record(out, 'P');
     put_i32(out, pid);
     put_blob(out, c->stat_copy, stat_len);
     put_status(out, c->scratch.data, (size_t)n);
@@ -610,6 +626,7 @@ done:
   }
   put_u32(out, nsocks);
   if (socks.len) put(out, socks.data, socks.len);
+  end_record(out, record_at);
   if (fails.len) put(out, fails.data, fails.len);
   free(fails.data);
   free(socks.data);
@@ -738,7 +755,7 @@ int main(int argc, char **argv) {
 #ifdef F_SETPIPE_SZ
   (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
 #endif
-  if (write_all("BKPR0002", 8) != 0) return 1;
+  if (write_all("BKPR0003", 8) != 0) return 1;
   if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
   pthread_t tid[64], wtid;
   int started = 0;

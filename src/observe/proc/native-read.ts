@@ -12,7 +12,7 @@ import { packagePath } from "../../util/package-root.js";
 import type { ParsedFacts, RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
 import { PF_KTHREAD } from "./stat.js";
 
-const MAGIC = "BKPR0002";
+const MAGIC = "BKPR0003";
 const NULL_LEN = 0xffffffff;
 /** Output beyond this is refused (a runaway host would need 100,000 processes of 10 KB). */
 const MAX_OUTPUT = 1024 * 1024 * 1024;
@@ -37,17 +37,20 @@ export function nativeReaderPath(env: Readonly<Record<string, string | undefined
   return cachedPath;
 }
 
-/** Thrown inside the decoder when a record is not whole yet: wait for more bytes. */
-class NeedMore extends Error {}
-
 /**
  * Decodes the reader's output as it arrives, record by record, so that the decoding
- * overlaps the reading instead of following it. `end` returns everything, or throws when
- * the output was malformed, truncated or went on after its end.
+ * overlaps the reading instead of following it. Each record says its length: it is decoded
+ * once it is whole, reading within its bounds only (a blob that claims more is an error).
+ * `end` returns everything, or throws when the output was malformed, truncated or went on
+ * after its end.
  */
 export class NativeDecoder {
   private buf: Buffer = Buffer.alloc(0);
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private at = 0;
+  /** The cursor and the end of the record being decoded. */
+  private p = 0;
+  private limit = 0;
   private started = false;
   private ended = false;
   private error: Error | null = null;
@@ -76,29 +79,40 @@ export class NativeDecoder {
       if (chunk.length > 0) this.error = new Error("native reader: output goes on after its end");
       return;
     }
-    this.buf =
+    const buf =
       this.at < this.buf.length ? Buffer.concat([this.buf.subarray(this.at), chunk]) : chunk;
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.at = 0;
     try {
       if (!this.started) {
-        if (this.buf.length < MAGIC.length) return;
-        if (this.buf.toString("latin1", 0, MAGIC.length) !== MAGIC) {
+        if (buf.length < MAGIC.length) return;
+        if (buf.toString("latin1", 0, MAGIC.length) !== MAGIC) {
           throw new Error("native reader: output does not start with its header");
         }
         this.at = MAGIC.length;
         this.started = true;
       }
-      while (!this.ended && this.at < this.buf.length) {
-        const mark = this.at;
-        try {
-          this.record();
-        } catch (e) {
-          if (!(e instanceof NeedMore)) throw e;
-          this.at = mark;
-          return;
+      while (!this.ended && this.at < buf.length) {
+        const kind = buf[this.at] ?? 0;
+        if (kind === 0x45 /* E */) {
+          this.ended = true;
+          this.at++;
+          break;
         }
+        if (kind !== 0x50 && kind !== 0x51 && kind !== 0x46) {
+          throw new Error(`native reader: unknown record ${kind}`);
+        }
+        if (this.at + 5 > buf.length) return;
+        const end = this.at + 5 + this.view.getUint32(this.at + 1, true);
+        if (end > buf.length) return; // the rest of the record is still to come
+        this.p = this.at + 5;
+        this.limit = end;
+        this.record(kind);
+        if (this.p !== end) throw new Error("native reader: a record is longer than its fields");
+        this.at = end;
       }
-      if (this.ended && this.at < this.buf.length) {
+      if (this.ended && this.at < buf.length) {
         throw new Error("native reader: output goes on after its end");
       }
     } catch (e) {
@@ -113,62 +127,51 @@ export class NativeDecoder {
     return { processes: this.processes, failures: this.failures };
   }
 
-  private need(n: number): void {
-    if (this.at + n > this.buf.length) throw new NeedMore();
+  /** The cursor, moved past `n` bytes of the record; throws when the record has fewer. */
+  private take(n: number): number {
+    const at = this.p;
+    if (at + n > this.limit) throw new Error("native reader: a field runs past its record");
+    this.p = at + n;
+    return at;
   }
 
   private u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32LE(this.at);
-    this.at += 4;
-    return v;
+    return this.view.getUint32(this.take(4), true);
   }
 
   private i32(): number {
-    this.need(4);
-    const v = this.buf.readInt32LE(this.at);
-    this.at += 4;
-    return v;
+    return this.view.getInt32(this.take(4), true);
   }
 
   // Two 32-bit halves rather than a BigInt: as exact for values below 2^53 (device and
   // inode numbers, sizes, times), without an allocation per field.
   private u64(): number {
-    this.need(8);
-    const v = this.buf.readUInt32LE(this.at) + this.buf.readUInt32LE(this.at + 4) * 2 ** 32;
-    this.at += 8;
-    return v;
+    const at = this.take(8);
+    return this.view.getUint32(at, true) + this.view.getUint32(at + 4, true) * 2 ** 32;
   }
 
   private i64(): number {
-    this.need(8);
-    const v = this.buf.readUInt32LE(this.at) + this.buf.readInt32LE(this.at + 4) * 2 ** 32;
-    this.at += 8;
-    return v;
+    const at = this.take(8);
+    return this.view.getUint32(at, true) + this.view.getInt32(at + 4, true) * 2 ** 32;
   }
 
   private u8(): number {
-    this.need(1);
-    return this.buf[this.at++] ?? 0;
+    return this.view.getUint8(this.take(1));
   }
 
-  private bytes(): Buffer | null {
+  /** A blob's bytes: a view of the output, kept only as long as the process is. */
+  private bytes(): Uint8Array | null {
     const len = this.u32();
     if (len === NULL_LEN) return null;
-    this.need(len);
-    // A copy: the chunk it came from is dropped once decoded.
-    const b = Buffer.from(this.buf.subarray(this.at, this.at + len));
-    this.at += len;
-    return b;
+    const at = this.take(len);
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + at, len);
   }
 
   private text(): string | null {
     const len = this.u32();
     if (len === NULL_LEN) return null;
-    this.need(len);
-    const t = this.buf.toString("utf8", this.at, this.at + len);
-    this.at += len;
-    return t;
+    const at = this.take(len);
+    return this.buf.toString("utf8", at, at + len);
   }
 
   /** A 'Q' record's facts: what parseStat and parseStatus make of text in the kernel's shape. */
@@ -203,13 +206,8 @@ export class NativeDecoder {
     };
   }
 
-  /** One whole record, or NeedMore (and the caller rewinds). */
-  private record(): void {
-    const kind = this.u8();
-    if (kind === 0x45 /* E */) {
-      this.ended = true;
-      return;
-    }
+  /** One whole record (after its kind and length). */
+  private record(kind: number): void {
     if (kind === 0x46 /* F */) {
       const pid = this.i32();
       const source = this.text() ?? "";
@@ -231,7 +229,7 @@ export class NativeDecoder {
     } else {
       throw new Error(`native reader: unknown record ${kind}`);
     }
-    const cmd = this.bytes() ?? Buffer.alloc(0);
+    const cmdline = this.bytes() ?? new Uint8Array(0);
     const cgroup = this.text() ?? "";
     const cwd = this.text();
     const exeLink = this.text();
@@ -266,7 +264,7 @@ export class NativeDecoder {
       stat,
       status,
       ...(parsed === undefined ? {} : { parsed }),
-      cmdline: new Uint8Array(cmd.buffer, cmd.byteOffset, cmd.byteLength),
+      cmdline,
       cgroup,
       cwd,
       exeLink,

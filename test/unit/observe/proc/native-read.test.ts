@@ -176,7 +176,7 @@ const comparable = (r: RawReadResult) =>
 /** A hand-made output, little-endian as the reader writes it. */
 class Out {
   private readonly parts: Buffer[] = [];
-  magic(m = "BKPR0002"): this {
+  magic(m = "BKPR0003"): this {
     this.parts.push(Buffer.from(m, "latin1"));
     return this;
   }
@@ -209,6 +209,15 @@ class Out {
     this.parts.push(b);
     return this;
   }
+  /** A record: its kind, the length of its body, its body. */
+  record(kind: number, body: Out): this {
+    const b = body.open();
+    return this.u8(kind).u32(b.length).raw(b);
+  }
+  raw(b: Buffer): this {
+    this.parts.push(b);
+    return this;
+  }
   /** A 'P' record: stat status cmdline cgroup cwd exe exeError exeStatError ns*3. */
   proc(
     pid: number,
@@ -216,16 +225,16 @@ class Out {
     exeStat: bigint[] | null,
     sockets: string[],
   ) {
-    this.u8(0x50).i32(pid);
-    for (const b of blobs) this.blob(b);
-    this.u8(exeStat === null ? 0 : 1);
-    for (const v of exeStat ?? []) this.i64(v);
-    this.u32(sockets.length);
-    for (const s of sockets) this.blob(s);
-    return this;
+    const body = new Out().i32(pid);
+    for (const b of blobs) body.blob(b);
+    body.u8(exeStat === null ? 0 : 1);
+    for (const v of exeStat ?? []) body.i64(v);
+    body.u32(sockets.length);
+    for (const s of sockets) body.blob(s);
+    return this.record(0x50, body);
   }
   fail(pid: number, source: string | null, what: string | null): this {
-    return this.u8(0x46).i32(pid).blob(source).blob(what);
+    return this.record(0x46, new Out().i32(pid).blob(source).blob(what));
   }
   end(): Buffer {
     return Buffer.concat([...this.parts, Buffer.from("E")]);
@@ -462,7 +471,7 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
 
   it("rejects a corrupted header and an unknown record kind", () => {
     const badMagic = Buffer.from(recorded);
-    badMagic[7] = 0x33; // BKPR0003: a format this decoder does not know
+    badMagic[7] = 0x34; // BKPR0004: a format this decoder does not know
     expect(() => decodeNativeOutput(badMagic)).toThrow("does not start with its header");
     const badKind = Buffer.from(recorded);
     badKind[8] = 0x52; // 'R' where the first record's 'Q' was
@@ -538,9 +547,25 @@ describe("decodeNativeOutput on hand-made outputs", () => {
     expect(() => decodeNativeOutput(Buffer.from("garbage that is long enough"))).toThrow("header");
   });
 
+  it("holds every record to its length: no field past it, no byte left over in it", () => {
+    const failure = new Out().i32(9).blob("src").blob("what").open();
+    const record = (len: number, body: Buffer) =>
+      new Out().magic().u8(0x46).u32(len).raw(body).end();
+    expect(decodeNativeOutput(record(failure.length, failure)).failures).toEqual([
+      ["src", "what", 9],
+    ]);
+    expect(() => decodeNativeOutput(record(failure.length - 1, failure))).toThrow();
+    expect(() =>
+      decodeNativeOutput(record(failure.length + 1, Buffer.concat([failure, Buffer.from([0])]))),
+    ).toThrow("longer than its fields");
+    // A blob that claims more than its record holds, even when the output goes on.
+    const lying = new Out().i32(9).u32(1000).raw(Buffer.from("src")).open();
+    expect(() => decodeNativeOutput(record(lying.length, lying))).toThrow("past its record");
+  });
+
   it("keeps the first error: later valid bytes do not repair a corrupt output", () => {
     const d = new NativeDecoder();
-    d.push(Buffer.from("BKPR0002Z"));
+    d.push(Buffer.from("BKPR0003Z"));
     d.push(new Out().end());
     expect(() => d.end()).toThrow("unknown record 90");
   });
@@ -771,7 +796,7 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
     const elsewhere = script("elsewhere", `exec '${NATIVE}' '${other}' "$2"`);
     const { processes } = await readProcesses({ ...opts, nativeReader: elsewhere });
     expect(processes.map((p) => [p.pid, p.comm])).toEqual([[77, "elsewhere"]]);
-    const empty = script("empty", "printf 'BKPR0002E'");
+    const empty = script("empty", "printf 'BKPR0003E'");
     expect(await readNative(empty, root, 2, null)).toEqual({ processes: [], failures: [] });
   });
 
@@ -781,10 +806,11 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
       ["/bin/false", /exit 1/],
       [join(dir, "no-such-reader"), /ENOENT/],
       [script("garbage", "echo 'this is no reader output at all'"), /header/],
-      [script("truncated", "printf 'BKPR0002P\\001\\000\\000\\000\\005'"), /truncated/],
-      [script("trailing", "printf 'BKPR0002Ejunk'"), /after its end/],
-      [script("exit-1", "printf 'BKPR0002E'; exit 1"), /exit 1/],
-      [script("killed", "printf 'BKPR0002'; kill -9 $$"), /SIGKILL/],
+      [script("truncated", "printf 'BKPR0003P\\005\\000\\000\\000\\001'"), /truncated/],
+      [script("overrun", "printf 'BKPR0003P\\001\\000\\000\\000\\005E'"), /past its record/],
+      [script("trailing", "printf 'BKPR0003Ejunk'"), /after its end/],
+      [script("exit-1", "printf 'BKPR0003E'; exit 1"), /exit 1/],
+      [script("killed", "printf 'BKPR0003'; kill -9 $$"), /SIGKILL/],
       [script("cut", `'${NATIVE}' "$@" | head -c 5000`), /truncated/],
     ];
     for (const [reader, why] of failing) {
