@@ -8,7 +8,7 @@ import { join, relative } from "node:path";
 import type { Finding } from "../model/finding.js";
 import { sortFindings } from "../model/finding.js";
 import type { Snapshot } from "../model/snapshot.js";
-import { parseSnapshot } from "../observe/snapshot.js";
+import { parseSnapshot } from "../model/snapshot.js";
 import { BreachkitError } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { z } from "../util/zod.js";

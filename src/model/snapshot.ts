@@ -7,8 +7,9 @@
  * as read (decoded as UTF-8 with replacement) and neutralised only when shown.
  */
 import { z } from "../util/zod.js";
+import { SNAPSHOT_SCHEMA_VERSION } from "./schema-version.js";
 
-export const SNAPSHOT_SCHEMA_VERSION = 1;
+export { SNAPSHOT_SCHEMA_VERSION };
 
 const isoTime = z.string();
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -321,3 +322,15 @@ export const SnapshotSchema = z.object({
   gaps: z.array(GapSchema),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+/** Read a snapshot back from JSON, validated against the versioned schema. */
+export function parseSnapshot(text: string): Snapshot {
+  const data: unknown = JSON.parse(text);
+  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version !== SNAPSHOT_SCHEMA_VERSION) {
+    throw new Error(
+      `snapshot schema version ${String(version)} is not supported (this breachkit reads ${SNAPSHOT_SCHEMA_VERSION})`,
+    );
+  }
+  return SnapshotSchema.parse(data);
+}

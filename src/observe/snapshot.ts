@@ -5,16 +5,16 @@
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  type Accounts,
-  type Container,
-  type Gap,
-  type NetNamespace,
-  type Process,
-  SNAPSHOT_SCHEMA_VERSION,
-  type Snapshot,
-  SnapshotSchema,
-  type TrafficRate,
+import { SNAPSHOT_SCHEMA_VERSION } from "../model/schema-version.js";
+// Types only: the zod schemas are built when a snapshot is read back, not when one is taken.
+import type {
+  Accounts,
+  Container,
+  Gap,
+  NetNamespace,
+  Process,
+  Snapshot,
+  TrafficRate,
 } from "../model/snapshot.js";
 import { errorMessage } from "../util/result.js";
 import { TOOL } from "../version.js";
@@ -347,16 +347,4 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     gaps,
   };
   return { snapshot, inspects };
-}
-
-/** Read a snapshot back from JSON, validated against the versioned schema. */
-export function parseSnapshot(text: string): Snapshot {
-  const data: unknown = JSON.parse(text);
-  const version = (data as { schemaVersion?: unknown } | null)?.schemaVersion;
-  if (version !== SNAPSHOT_SCHEMA_VERSION) {
-    throw new Error(
-      `snapshot schema version ${String(version)} is not supported (this breachkit reads ${SNAPSHOT_SCHEMA_VERSION})`,
-    );
-  }
-  return SnapshotSchema.parse(data);
 }

@@ -1,8 +1,13 @@
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Process, type Snapshot, SnapshotSchema } from "../../src/model/snapshot.js";
-import { parseSnapshot, takeSnapshot } from "../../src/observe/snapshot.js";
+import {
+  type Process,
+  parseSnapshot,
+  type Snapshot,
+  SnapshotSchema,
+} from "../../src/model/snapshot.js";
+import { takeSnapshot } from "../../src/observe/snapshot.js";
 import { makeTree, type Tree } from "../helpers/accounts-fixtures.js";
 import { type LabInfo, type LabTrojan, labDown, labUp } from "../helpers/lab.js";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { SnapshotSchema } from "../../../src/model/snapshot.js";
-import { parseSnapshot, takeSnapshot } from "../../../src/observe/snapshot.js";
+import { parseSnapshot, SnapshotSchema } from "../../../src/model/snapshot.js";
+import { takeSnapshot } from "../../../src/observe/snapshot.js";
 import { makeTree, type Tree } from "../../helpers/accounts-fixtures.js";
 
 // `--root DIR` reads a dead server's disk: nothing live (no /proc, no engine) may leak in,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { SNAPSHOT_SCHEMA_VERSION, type Snapshot } from "../../../src/model/snapshot.js";
-import { parseSnapshot } from "../../../src/observe/snapshot.js";
+import {
+  parseSnapshot,
+  SNAPSHOT_SCHEMA_VERSION,
+  type Snapshot,
+} from "../../../src/model/snapshot.js";
 import { fakeSha256, SnapshotBuilder } from "../../helpers/snapshot-builder.js";
 
 // Names an attacker controls on a breached host: terminal escapes, newlines that fake a
