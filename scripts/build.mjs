@@ -28,6 +28,9 @@ const common = {
   target: "node20",
   logLevel: "warning",
   legalComments: "inline",
+  // vm.Script (how bin.cjs runs the bundle) has no loader for a real import(): a dynamic
+  // import of a built-in module becomes require() (the bundle's own are inlined anyway).
+  supported: { "dynamic-import": false },
   // One URL for every module of a bundle: that of the bundle itself, which sits as deep
   // under the package root as src/util/package-root.ts, the one module that uses it.
   define: { "import.meta.url": "__breachkitBundleUrl" },

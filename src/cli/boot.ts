@@ -6,9 +6,12 @@
 // 2. It runs the bundle dist/cli/main.cjs (every module of breachkit and its dependencies
 //    in one file) with the V8 code cache the build made for it, main.cjs.cache: compiling
 //    breachkit's modules would otherwise take about as long as a snapshot's reading of /proc.
-//    V8 checks that a cache fits this node and this bundle and ignores one that does not:
-//    the cache changes only how fast breachkit starts, never what it does. Nothing is
-//    written here at run time but by the build (BREACHKIT_CODE_CACHE_OUT).
+//    The cache starts with the SHA-256 of the bundle it was made from and is used only with
+//    that bundle (V8 itself checks the node and the flags, but of the source only its
+//    length: a patched bundle of the same length would run the old code). A cache that does
+//    not fit is ignored: it changes only how fast breachkit starts, never what it does.
+//    Nothing is written here at run time but by the build (BREACHKIT_CODE_CACHE_OUT).
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Script } from "node:vm";
@@ -22,25 +25,35 @@ if (trace && early !== null) {
 }
 
 const main = join(__dirname, "main.cjs");
-const source = readFileSync(main, "utf8");
+const bytes = readFileSync(main);
+const digest = createHash("sha256").update(bytes).digest();
+const source = bytes.toString("utf8");
 let cachedData: Buffer | undefined;
+let state = "none";
 try {
-  cachedData = readFileSync(`${main}.cache`);
+  const file = readFileSync(`${main}.cache`);
+  if (file.length > digest.length && file.subarray(0, digest.length).equals(digest)) {
+    cachedData = file.subarray(digest.length);
+  } else {
+    state = "not made from this bundle";
+  }
 } catch {
-  cachedData = undefined; // not built (or not readable): compiled as usual
+  // not built (or not readable): compiled as usual
 }
 const script = new Script(
   `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
   { filename: main, ...(cachedData === undefined ? {} : { cachedData }) },
 );
 if (trace) {
-  const state = cachedData === undefined ? "none" : script.cachedDataRejected ? "rejected" : "used";
+  if (cachedData !== undefined) state = script.cachedDataRejected ? "rejected" : "used";
   process.stderr.write(`[${performance.now().toFixed(0)} ms] code cache: ${state}\n`);
 }
 const out = process.env.BREACHKIT_CODE_CACHE_OUT;
 if (out !== undefined && out !== "") {
   // The build's training runs: the cache then holds every function these runs compiled.
-  process.once("exit", () => writeFileSync(out, script.createCachedData()));
+  process.once("exit", () =>
+    writeFileSync(out, Buffer.concat([digest, script.createCachedData()])),
+  );
 }
 const mod: { exports: { main?: (early: unknown) => void } } = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(

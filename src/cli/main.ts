@@ -150,5 +150,8 @@ export async function runCli(
     if (e instanceof Error && e.stack && io.env.BREACHKIT_DEBUG) io.error(`${e.stack}\n`);
     io.error("This is a bug in breachkit; please report it with the command you ran.\n");
     return EXIT_ERROR;
+  } finally {
+    // A reading no snapshot took (a usage error, say) is not waited for.
+    prefetch?.reading.stop();
   }
 }

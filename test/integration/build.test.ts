@@ -3,7 +3,16 @@
  * V8 code cache the build's training runs made. The cache only changes how fast breachkit
  * starts: a cache that does not fit (another node, another bundle, garbage) is ignored.
  */
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,14 +87,70 @@ describe("the built command", () => {
     writeFileSync(cache, Buffer.alloc(4096, 0x5a));
     const spoiled = await run(root, ["snapshot", "--root", "/no such dir", "--json"]);
     expect(spoiled.exitCode, spoiled.stderr).toBe(0);
-    expect(cacheState(spoiled.stderr)).toBe("rejected");
+    expect(spoiled.stderr).toContain("code cache: not made from this bundle");
     expect(SnapshotSchema.parse(JSON.parse(spoiled.stdout)).host.root).toBe("/no such dir");
+
+    // Made for this bundle (its SHA-256 first), but not by V8 for this node: V8 says no.
+    const digest = createHash("sha256")
+      .update(readFileSync(join(root, "dist/cli/main.cjs")))
+      .digest();
+    writeFileSync(cache, Buffer.concat([digest, Buffer.alloc(4096, 0x5a)]));
+    const foreign = await run(root, ["--version"]);
+    expect(foreign.stdout.trim()).toBe(VERSION);
+    expect(cacheState(foreign.stderr)).toBe("rejected");
 
     rmSync(cache);
     const none = await run(root, ["--version"]);
     expect(none.exitCode, none.stderr).toBe(0);
     expect(none.stdout.trim()).toBe(VERSION);
     expect(cacheState(none.stderr)).toBe("none");
+  });
+
+  it("ends the early reader, and does not wait for it, when no snapshot takes it", async () => {
+    const root = copyPackage("usage-error");
+    // A reader that would take a minute, and says which process it is.
+    const pidFile = join(root, "reader.pid");
+    const reader = join(root, "dist/native/procread");
+    writeFileSync(reader, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 60\n`);
+    chmodSync(reader, 0o755);
+    const t0 = Date.now();
+    const r = await run(root, ["snapshot", "--no-such-option"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("unknown option");
+    expect(r.stderr).toContain("native reader started");
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    // Ended by its handle: the pid it wrote is gone (or was never written: killed first).
+    const pid = Number(readFileSync(pidFile, { encoding: "utf8", flag: "a+" }).trim());
+    if (pid > 0) {
+      let alive = true;
+      for (let i = 0; i < 50 && alive; i++) {
+        try {
+          process.kill(pid, 0);
+          await new Promise((res) => setTimeout(res, 100));
+        } catch {
+          alive = false;
+        }
+      }
+      expect(alive).toBe(false);
+    }
+  });
+
+  it("runs a patched bundle's code, never the cached code of the bundle it replaced", async () => {
+    const root = copyPackage("patched");
+    const bundle = join(root, "dist/cli/main.cjs");
+    // V8 checks a cache against its source's length only: a patch of the same length.
+    const text = readFileSync(bundle, "utf8");
+    expect(text).toContain('"show help"');
+    writeFileSync(bundle, text.replace('"show help"', '"SHOW HELP"'));
+    const r = await run(root, ["--help"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain("SHOW HELP");
+    expect(r.stderr).toContain("code cache: not made from this bundle");
+  });
+
+  it("holds no dynamic import(), which the entry's vm.Script could not load", () => {
+    const text = readFileSync(join(REPO, "dist/cli/main.cjs"), "utf8");
+    expect(text.match(/[^\w.$]import\(\s*["'`]/g) ?? []).toEqual([]);
   });
 
   it("reads rules from its own package, wherever it was copied", async () => {

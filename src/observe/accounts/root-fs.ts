@@ -76,6 +76,34 @@ function fromError(e: unknown, links: number): FsFailure {
   return failure(code, errorMessage(e), links);
 }
 
+/** Answers that stay true for the whole reading; anything else (EMFILE, EIO, EINTR) is asked again. */
+const LASTING = new Set([
+  "ENOENT",
+  "ENOTDIR",
+  "EACCES",
+  "EPERM",
+  "ELOOP",
+  "ENAMETOOLONG",
+  "EINVAL",
+]);
+
+/** `ask()`'s answer for `key`, shared while it is pending and kept when it lasts. */
+function remembered<T>(
+  memo: Map<string, Promise<T>>,
+  key: string,
+  ask: () => Promise<T>,
+): Promise<T> {
+  let p = memo.get(key);
+  if (p === undefined) {
+    p = ask();
+    p.catch((e: unknown) => {
+      if (!LASTING.has((e as NodeJS.ErrnoException | undefined)?.code ?? "")) memo.delete(key);
+    });
+    memo.set(key, p);
+  }
+  return p;
+}
+
 function components(p: string): string[] {
   return p.split("/").filter((c) => c !== "" && c !== ".");
 }
@@ -94,23 +122,11 @@ export class RootFs {
   constructor(readonly root: string) {}
 
   private lstat(hostPath: string): Promise<Awaited<ReturnType<typeof fsp.lstat>>> {
-    let p = this.lstats.get(hostPath);
-    if (p === undefined) {
-      p = fsp.lstat(hostPath);
-      p.catch(() => {});
-      this.lstats.set(hostPath, p);
-    }
-    return p;
+    return remembered(this.lstats, hostPath, () => fsp.lstat(hostPath));
   }
 
   private readlink(hostPath: string): Promise<string> {
-    let p = this.links.get(hostPath);
-    if (p === undefined) {
-      p = fsp.readlink(hostPath);
-      p.catch(() => {});
-      this.links.set(hostPath, p);
-    }
-    return p;
+    return remembered(this.links, hostPath, () => fsp.readlink(hostPath));
   }
 
   /** Resolve `inner` (an absolute path inside the root) to a path on this machine. */

@@ -307,6 +307,8 @@ export interface NativeReading {
    * reads with the JS reader.
    */
   readonly done: Promise<RawReadResult>;
+  /** End the reader if it still runs (a reading nobody will take); `done` then rejects. */
+  stop(): void;
 }
 
 /**
@@ -336,7 +338,7 @@ export function startNative(
     child = spawnNative(path, root, threads, skipPid);
   } catch (e) {
     const done = Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    return { subscribe: () => {}, done };
+    return { subscribe: () => {}, done, stop: () => {} };
   }
   return readingOf(child);
 }
@@ -378,7 +380,14 @@ export function readingOf(child: ChildProcess): NativeReading {
       }
     });
   });
-  return { subscribe: (fn) => decoder.subscribe(fn), done };
+  return {
+    subscribe: (fn) => decoder.subscribe(fn),
+    done,
+    // Our own child, ended by its handle (never by name): it reads, it changes nothing.
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
 }
 
 /** The whole reading of startNative, at its end. */

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
+import { errorMessage } from "../../util/result.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
 import { type NativeReading, readerThreads, startNative } from "./native-read.js";
@@ -271,10 +272,16 @@ function buildExe(raw: RawProcess, kernelThread: boolean, ctx: Context): Executa
     // The kernel appends " (deleted)" to an unlinked file's path, but a file may also be
     // *named* "x (deleted)". A still-linked file at that exact path with the same identity
     // is the hostile name, not a deletion.
-    const there =
-      st !== null && st[5] > 0
-        ? fs.statSync(`${base}/root${link}`, { throwIfNoEntry: false })
-        : undefined;
+    let there: fs.Stats | undefined;
+    try {
+      there =
+        st !== null && st[5] > 0
+          ? fs.statSync(`${base}/root${link}`, { throwIfNoEntry: false })
+          : undefined;
+    } catch {
+      // ENAMETOOLONG, ELOOP, EACCES: the name cannot be checked, the kernel's word stands.
+      there = undefined;
+    }
     if (!(there !== undefined && st !== null && there.dev === st[0] && there.ino === st[1])) {
       deleted = true;
       path = link.slice(0, -DELETED_SUFFIX.length);
@@ -315,8 +322,15 @@ function upperDirFor(pid: number, mntNs: number | null, ctx: Context): string | 
   return upper;
 }
 
-function inUpperLayer(upper: string, path: string): boolean {
-  const st = fs.lstatSync(`${upper}${path}`, { throwIfNoEntry: false });
+/** Whether `path` is a file of the writable layer; an errno code when that cannot be told. */
+function inUpperLayer(upper: string, path: string): boolean | string {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(`${upper}${path}`, { throwIfNoEntry: false });
+  } catch (e) {
+    // A path near PATH_MAX inside the container is longer than that under the layer.
+    return (e as NodeJS.ErrnoException).code ?? "EIO";
+  }
   // A whiteout (character device 0/0) records a deletion, not a file of the layer.
   return st !== undefined && !(st.isCharacterDevice() && st.rdev === 0);
 }
@@ -354,7 +368,16 @@ function buildProcess(
   const exe = buildExe(raw, stat.kernelThread, ctx);
   if (container !== null && exe.path !== null && exe.dev !== null) {
     const upper = upperDirFor(raw.pid, ns.mnt, ctx);
-    if (upper !== null) exe.upperLayer = exe.deleted || inUpperLayer(upper, exe.path);
+    const inUpper = upper === null || exe.deleted ? exe.deleted : inUpperLayer(upper, exe.path);
+    if (typeof inUpper === "string") {
+      ctx.tally.add(
+        "procfs exe",
+        `cannot tell whether the executable is in the writable layer: ${inUpper}`,
+        raw.pid,
+      );
+    } else if (upper !== null) {
+      exe.upperLayer = inUpper;
+    }
   }
   const socketInodes: number[] = [];
   for (const s of raw.sockets) {
@@ -641,16 +664,28 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
           (job) => pool.takeBack(job),
         )
       : null;
-  const hashKeys = new Map<number, string>();
   const upperByMntNs = new Map<string, string | null>();
   // What this thread and its helpers read, and (apart, until it proves whole) what the
-  // native reader read.
-  const here: Built = { ctx: { root, upperByMntNs, tally: new GapTally() }, processes: [] };
-  const fromNative: Built = { ctx: { root, upperByMntNs, tally: new GapTally() }, processes: [] };
+  // native reader read: processes, gaps and which executable each process's hash is of.
+  const built = (): Built => ({
+    ctx: { root, upperByMntNs, tally: new GapTally() },
+    processes: [],
+    hashKeys: new Map(),
+  });
+  const here = built();
+  const fromNative = built();
   const take = (r: RawProcess, into: Built) => {
     const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
-    if (key !== null) hashKeys.set(r.pid, key);
-    const p = buildProcess(r, opts, nowMs, into.ctx);
+    if (key !== null) into.hashKeys.set(r.pid, key);
+    let p: Process | null;
+    try {
+      p = buildProcess(r, opts, nowMs, into.ctx);
+    } catch (e) {
+      // A fault of breachkit's, not of the reading: the process is named in a gap, and
+      // the rest of the snapshot goes on.
+      into.ctx.tally.add("procfs", `cannot build the process: ${errorMessage(e)}`, r.pid);
+      p = null;
+    }
     if (p !== null) into.processes.push(p);
   };
   pool.onRead = (r) => take(r, here);
@@ -668,12 +703,15 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
     throw e;
   }
 
-  /** Every process read, built: the pool's, and the native reader's (or the JS reader's instead). */
-  async function readAll(): Promise<Process[]> {
+  /**
+   * Every process read, built, with its executable's hash key: the pool's, and the native
+   * reader's (or the JS reader's instead: then nothing of the native reader's is kept).
+   */
+  async function readAll(): Promise<Pick<Built, "processes" | "hashKeys">> {
     pool.readHere();
     const mine = await pool.collect();
     for (const [source, what, pid] of mine.failures) here.ctx.tally.add(source, what, pid);
-    if (native === null) return here.processes;
+    if (native === null) return { processes: here.processes, hashKeys: here.hashKeys };
     const rest = await native.done.catch(() => null);
     if (rest === null) {
       // What the native reader had sent is dropped with it: all is read again here.
@@ -685,20 +723,25 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
       for (const r of again.processes) take(r, here);
       for (const [source, what, pid] of again.failures) here.ctx.tally.add(source, what, pid);
       reader = "js";
-      return here.processes;
+      return { processes: here.processes, hashKeys: here.hashKeys };
     }
     // Those the reading did not hand over as they came (a reading that gives all at its end).
     for (const r of rest.processes) take(r, fromNative);
     for (const [source, what, pid] of rest.failures) here.ctx.tally.add(source, what, pid);
     here.ctx.tally.merge(fromNative.ctx.tally);
-    return [...here.processes, ...fromNative.processes];
+    return {
+      processes: [...here.processes, ...fromNative.processes],
+      hashKeys: new Map([...fromNative.hashKeys, ...here.hashKeys]),
+    };
   }
 
   let reader: "native" | "js" = native === null ? "js" : "native";
   async function finish(): Promise<{ processes: Process[]; gaps: Gap[]; reader: "native" | "js" }> {
     let processes: Process[];
     try {
-      processes = (await readAll()).sort((a, b) => a.pid - b.pid);
+      const all = await readAll();
+      const hashKeys = all.hashKeys;
+      processes = all.processes.sort((a, b) => a.pid - b.pid);
       if (hasher !== null) {
         // Built first, hashes filled in after: building overlaps the last hashes.
         await hasher.finish();
@@ -722,6 +765,8 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
 interface Built {
   ctx: Context;
   processes: Process[];
+  /** By pid: the hash cache key of its executable. */
+  hashKeys: Map<number, string>;
 }
 
 /**

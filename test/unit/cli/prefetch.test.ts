@@ -117,7 +117,7 @@ describe("startReadingProcesses with a prefetched reading", () => {
   // A reading that hands its one process over only at its end.
   const done = (result: Promise<RawReadResult>): NativeReading => {
     result.catch(() => {});
-    return { subscribe: () => {}, done: result };
+    return { subscribe: () => {}, done: result, stop: () => {} };
   };
   const prefetch = (over: Partial<ProcessPrefetch> = {}): ProcessPrefetch => ({
     reading: done(Promise.resolve({ processes: [fakeProcess], failures: [] })),
@@ -170,6 +170,7 @@ describe("startReadingProcesses with a prefetched reading", () => {
     const failing: NativeReading = {
       subscribe: (fn) => fn(fakeProcess),
       done: Promise.reject(new Error("native reader: output truncated")),
+      stop: () => {},
     };
     failing.done.catch(() => {});
     const r = await read(prefetch({ reading: failing }));
@@ -181,6 +182,7 @@ describe("startReadingProcesses with a prefetched reading", () => {
     const handed: NativeReading = {
       subscribe: (fn) => fn(fakeProcess),
       done: Promise.resolve({ processes: [], failures: [] }),
+      stop: () => {},
     };
     const ok = await read(prefetch({ reading: handed }));
     expect(ok.pids).toEqual([process.pid, FAKE_PID]);

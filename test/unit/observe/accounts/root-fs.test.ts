@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,6 +15,22 @@ describe("RootFs", () => {
     trees.push(t);
     return t;
   };
+
+  it("is one reading of the root: a directory looked up once answers for every path under it", async () => {
+    const t = await tree({ "home/alice/.ssh/authorized_keys": "ssh-ed25519 AAAA x\n" });
+    const fs = new RootFs(t.root);
+    // Concurrent walks through the same directories agree.
+    const found = await Promise.all(
+      ["/home/alice/.ssh/authorized_keys", "/home/bob/.ssh/authorized_keys", "/home/alice"].map(
+        (p) => fs.resolve(p),
+      ),
+    );
+    expect(found.map((r) => r.ok)).toEqual([true, false, true]);
+    // A home that appears meanwhile is not seen by this reading, and is by the next one.
+    await writeFile(path.join(t.root, "home", "bob"), "now a file\n");
+    expect((await fs.resolve("/home/bob")).ok).toBe(false);
+    expect((await new RootFs(t.root).resolve("/home/bob")).ok).toBe(true);
+  });
 
   it("re-roots absolute and climbing symlinks, as a chroot would", async () => {
     const outside = await tree({ secret: "host file\n" });

@@ -800,6 +800,36 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
     expect(await readNative(empty, root, 2, null)).toEqual({ processes: [], failures: [] });
   });
 
+  it("keeps nothing of a reading that failed midway, hashes included", async () => {
+    // The reader sends its records (pid 77's executable: /bin/sh), then the host moves on
+    // (pid 77's executable can no longer be read) and it fails before its end record. The
+    // JS reader reads again: no hash of the first reading may stay on pid 77.
+    const edge = join(dir, "edge-proc");
+    buildFakeProc(edge, {
+      pid: 77,
+      stat: fakeStat(77, "wate"),
+      status: fakeStatus("wate"),
+      cmdline: Buffer.from("wate\0"),
+      exe: "/bin/sh",
+    });
+    const reader = script(
+      "fails-midway",
+      `'${NATIVE}' "$@" | head -c -1; sleep 0.5; ln -sfn /nonexistent/wate '${edge}/77/exe'; exit 1`,
+    );
+    const { processes } = await readProcesses({
+      procRoot: edge,
+      bootTimeMs: BOOT_MS,
+      clockTicks: 100,
+      nativeReader: reader,
+      hashCache: new Map(),
+    });
+    expect(processes.find((p) => p.pid === 77)?.exe).toMatchObject({
+      path: "/nonexistent/wate",
+      sha256: null,
+      size: null,
+    });
+  });
+
   it("falls back to the JS reader, same result, when the native reader fails", async () => {
     const js = untimed(await readProcesses({ ...opts, nativeReader: null }));
     const failing: [string, RegExp][] = [

@@ -294,3 +294,38 @@ describe("runHelper", () => {
     expect(listening).toBe(true);
   });
 });
+
+describe("readProcesses on what would make it throw", () => {
+  const work = mkdtempSync(join(tmpdir(), "bk-proc-edge-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it("a container binary whose path, under the writable layer, is longer than PATH_MAX", async () => {
+    // The process sees a path of about 4,000 bytes: the kernel resolves it, but the same
+    // path under the upper directory passes PATH_MAX (ENAMETOOLONG).
+    const edgeRoot = join(work, "proc");
+    const edgeUpper = join(work, "upper");
+    let deep = join(work, "deep");
+    while (deep.length + 101 <= 4080) deep = join(deep, "d".repeat(100));
+    if (deep.length + 2 <= 4080) deep = join(deep, "e".repeat(4080 - deep.length - 1));
+    mkdirSync(deep, { recursive: true });
+    const exe = join(deep, "sleep");
+    writeFileSync(exe, "a binary with a long path\n");
+    mkdirSync(edgeUpper, { recursive: true });
+    const [container] = hostileProcs(join(work, "bin"), edgeUpper).filter((p) => p.pid === 21);
+    if (container === undefined) throw new Error("fixture: no container process");
+    buildFakeProc(edgeRoot, { ...container, pid: 40, stat: fakeStat(40, "sleep"), exe });
+    expect(`${edgeUpper}${exe}`.length).toBeGreaterThan(4096);
+    const { processes, gaps } = await readProcesses({
+      procRoot: edgeRoot,
+      bootTimeMs: 0,
+      clockTicks: 100,
+      workers: 0,
+    });
+    const p = processes.find((x) => x.pid === 40);
+    expect(p?.exe).toMatchObject({ path: exe, upperLayer: null });
+    expect(p?.exe.sha256).toBe(sha(exe));
+    expect(gaps.map((g) => g.message)).toContainEqual(
+      "cannot tell whether the executable is in the writable layer: ENAMETOOLONG (1 process: pid 40)",
+    );
+  });
+});
