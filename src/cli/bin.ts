@@ -1,4 +1,5 @@
 // The only module that touches `process`: argv, streams, signals and the exit code.
+import { isatty } from "node:tty";
 import type { EarlyReader } from "../observe/proc/prefetch.js";
 import type { CliIo } from "./io.js";
 import { wantColor } from "./io.js";
@@ -8,12 +9,14 @@ const io: CliIo = {
   write: (s) => process.stdout.write(s),
   error: (s) => process.stderr.write(s),
   stderrIsTty: process.stderr.isTTY === true,
-  interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+  // isatty(0), not process.stdin: the stdin stream costs a few ms to set up, and only
+  // contain's question ever reads it.
+  interactive: isatty(0) && process.stdout.isTTY === true,
   color: wantColor(process.stdout.isTTY === true, process.env),
   env: process.env,
   cwd: process.cwd(),
   async confirm(question) {
-    if (!(process.stdin.isTTY && process.stdout.isTTY)) return false;
+    if (!(isatty(0) && process.stdout.isTTY)) return false;
     // Loaded here: only contain asks anything, and only on a terminal.
     const { createInterface } = await import("node:readline/promises");
     const rl = createInterface({ input: process.stdin, output: process.stderr });
