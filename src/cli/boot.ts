@@ -11,7 +11,6 @@
 //    length: a patched bundle of the same length would run the old code). A cache that does
 //    not fit is ignored: it changes only how fast breachkit starts, never what it does.
 //    Nothing is written here at run time but by the build (BREACHKIT_CODE_CACHE_OUT).
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Script } from "node:vm";
@@ -26,6 +25,8 @@ if (trace && early !== null) {
 
 const main = join(__dirname, "main.cjs");
 const bytes = readFileSync(main);
+// Loaded only now, after the reader's start: loading node:crypto takes about 3 ms.
+const { createHash } = require("node:crypto") as typeof import("node:crypto");
 const digest = createHash("sha256").update(bytes).digest();
 const source = bytes.toString("utf8");
 let cachedData: Buffer | undefined;
