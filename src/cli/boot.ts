@@ -64,4 +64,7 @@ const mod: { exports: { main?: (early: unknown) => void } } = { exports: {} };
   main,
   __dirname,
 );
-mod.exports.main?.(early);
+if (typeof mod.exports.main !== "function") {
+  throw new Error(`${main} is not breachkit's bundle: run npm run build`);
+}
+mod.exports.main(early);

@@ -1,6 +1,6 @@
 /**
  * Which command lines read every process as they start (a live snapshot), decided from the
- * arguments alone. Kept apart and small: the built command's entry (boot.cts) asks it
+ * arguments alone. Kept apart and small: the built command's entry (boot.ts) asks it
  * before it loads anything else, to start the native reader first of all; main.ts asks it
  * when the reader was not started that early (tests, tsx).
  */
