@@ -11,7 +11,6 @@ import {
   readerThreads,
   readingOf,
   spawnNative,
-  startNative,
 } from "./native-read.js";
 
 /** Older than this, a prefetched reading is not used: the snapshot reads again. */
@@ -25,17 +24,12 @@ export interface ProcessPrefetch {
   readonly skipPid: number;
 }
 
-/** Start the native reader now; null when it is not built or not wanted. */
+/** Start the native reader now; null when it is not built, not wanted or cannot start. */
 export function prefetchProcesses(
   env: Readonly<Record<string, string | undefined>>,
 ): ProcessPrefetch | null {
-  const path = nativeReaderPath(env);
-  if (path === null) return null;
-  const skipPid = process.pid;
-  const reading = startNative(path, "/proc", readerThreads(), skipPid);
-  // A failure is the snapshot's to handle (it reads with the JS reader), never unhandled.
-  reading.done.catch(() => {});
-  return { reading, startedAtMs: Date.now(), skipPid };
+  const early = startEarlyReader(env);
+  return early === null ? null : fromEarlyReader(early);
 }
 
 /**
