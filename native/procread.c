@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,6 +41,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PF_KTHREAD 0x00200000u
@@ -708,9 +711,14 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static int read_all(int threads, int skip);
+static int launch(char **argv);
+
 int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "--launch") == 0) return launch(argv + 2);
   if (argc < 3 || argc > 4) {
-    fprintf(stderr, "usage: procread ROOT THREADS [SKIP_PID]\n");
+    fprintf(stderr, "usage: procread ROOT THREADS [SKIP_PID]\n"
+                    "       procread --launch NODE ARGS...\n");
     return 2;
   }
   root = argv[1];
@@ -720,6 +728,59 @@ int main(int argc, char **argv) {
     fprintf(stderr, "procread: bad arguments\n");
     return 2;
   }
+  return read_all(threads, skip);
+}
+
+/*
+ * --launch NODE ARGS...: the launcher's way to start the reading before node itself has
+ * started (bin/breachkit uses it for the commands that begin with a live snapshot). The
+ * reading runs in a grandchild (so that nobody has to reap it, and it never outlives a
+ * write to a closed pipe), over /proc with one thread per usable core (at most 8), leaving
+ * out this process's pid, which becomes node's: node reads itself. This process then
+ * becomes NODE ARGS... with the pipe's read end open and its number and the start time
+ * (ms since the epoch) in BREACHKIT_EARLY_READER="FD:MS". When the pipe or the fork fails,
+ * node runs without it and reads as usual.
+ */
+static int launch(char **argv) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  long long started = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  int fds[2];
+  unsetenv("BREACHKIT_EARLY_READER");
+  if (pipe2(fds, O_CLOEXEC) == 0) {
+    pid_t node = getpid();
+    pid_t a = fork();
+    if (a == 0) {
+      pid_t b = fork();
+      if (b != 0) _exit(b < 0 ? 1 : 0);
+      /* Only node holds the read end: closing it ends this reading at its next write. */
+      close(fds[0]);
+      if (dup2(fds[1], 1) < 0) _exit(1);
+      close(fds[1]);
+      root = "/proc";
+      cpu_set_t set;
+      int threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+      if (threads < 1) threads = 1;
+      if (threads > 8) threads = 8;
+      _exit(read_all(threads, (int)node));
+    }
+    int status = 1;
+    if (a > 0) (void)waitpid(a, &status, 0);
+    close(fds[1]);
+    if (a > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fcntl(fds[0], F_SETFD, 0) == 0) {
+      char value[64];
+      snprintf(value, sizeof value, "%d:%lld", fds[0], started);
+      setenv("BREACHKIT_EARLY_READER", value, 1);
+    } else {
+      close(fds[0]);
+    }
+  }
+  execvp(argv[0], argv);
+  fprintf(stderr, "breachkit: cannot run %s: %s\n", argv[0], strerror(errno));
+  return 127;
+}
+
+static int read_all(int threads, int skip) {
   long self = (long)getpid();
   DIR *d = opendir(root);
   if (d == NULL) {

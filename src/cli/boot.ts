@@ -14,15 +14,26 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Script } from "node:vm";
-import { startEarlyReader } from "../observe/proc/prefetch.js";
+import {
+  type EarlyReader,
+  startEarlyReader,
+  takeLaunchedReader,
+} from "../observe/proc/prefetch.js";
 import { startsReading } from "./early.js";
 
-const early = startsReading(process.argv.slice(2)) ? startEarlyReader(process.env) : null;
+const launched = takeLaunchedReader(process.env);
+let early: EarlyReader | null = null;
+if (startsReading(process.argv.slice(2))) early = launched ?? startEarlyReader(process.env);
+else launched?.discard();
 const trace = process.env.BREACHKIT_TRACE === "1";
 if (trace && early !== null) {
-  process.stderr.write(`[${performance.now().toFixed(0)} ms] native reader started\n`);
+  const by = early === launched ? "by the launcher" : "by the entry";
+  process.stderr.write(`[${performance.now().toFixed(0)} ms] native reader started ${by}\n`);
 }
 
+if (trace) {
+  process.once("exit", () => process.stderr.write(`[${performance.now().toFixed(0)} ms] exit\n`));
+}
 const main = join(__dirname, "main.cjs");
 const bytes = readFileSync(main);
 // Loaded only now, after the reader's start: loading node:crypto takes about 3 ms.
@@ -32,7 +43,8 @@ const source = bytes.toString("utf8");
 let cachedData: Buffer | undefined;
 let state = "none";
 try {
-  const file = readFileSync(`${main}.cache`);
+  // Made by the build for node's flags (none, or those bin/breachkit gives a snapshot).
+  const file = readFileSync(`${main}${process.execArgv.join("")}.cache`);
   if (file.length > digest.length && file.subarray(0, digest.length).equals(digest)) {
     cachedData = file.subarray(digest.length);
   } else {
@@ -52,9 +64,9 @@ if (trace) {
 const out = process.env.BREACHKIT_CODE_CACHE_OUT;
 if (out !== undefined && out !== "") {
   // The build's training runs: the cache then holds every function these runs compiled.
-  process.once("exit", () =>
-    writeFileSync(out, Buffer.concat([digest, script.createCachedData()])),
-  );
+  process.once("exit", () => {
+    writeFileSync(out, Buffer.concat([digest, script.createCachedData()]));
+  });
 }
 const mod: { exports: { main?: (early: unknown) => void } } = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(

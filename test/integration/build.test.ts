@@ -65,7 +65,7 @@ describe("the built command", () => {
     expect(r.stderr).toMatch(/processes read by the native reader/);
     // Started by the entry, before the bundle was even loaded.
     const lines = r.stderr.split("\n");
-    const started = lines.findIndex((l) => l.endsWith("native reader started"));
+    const started = lines.findIndex((l) => l.endsWith("native reader started by the entry"));
     expect(started).toBeGreaterThanOrEqual(0);
     expect(started).toBeLessThan(lines.findIndex((l) => l.includes("code cache:")));
   });

@@ -5,8 +5,20 @@
  * Processes of our own (sleepers with distinct argv, UDP sockets bound to 127.0.0.1 that
  * carry no traffic) give both readers something known to find; they are ended by pid.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -15,8 +27,12 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Process, type Snapshot, SnapshotSchema } from "../../src/model/snapshot.js";
 import { readHostFacts } from "../../src/observe/proc/host-facts.js";
-import { nativeReaderPath } from "../../src/observe/proc/native-read.js";
-import { prefetchProcesses } from "../../src/observe/proc/prefetch.js";
+import { decodeNativeOutput, nativeReaderPath } from "../../src/observe/proc/native-read.js";
+import {
+  LAUNCHED_READER_VAR,
+  prefetchProcesses,
+  takeLaunchedReader,
+} from "../../src/observe/proc/prefetch.js";
 import { type HashCacheEntry, readProcesses } from "../../src/observe/proc/processes.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -302,6 +318,80 @@ describe("breachkit snapshot --json with either reader", () => {
   }
 });
 
+describe("a reading handed over by the launcher (BREACHKIT_EARLY_READER)", () => {
+  /** Our end of a FIFO that a child of ours fills with `bytes`, as procread --launch does. */
+  function pipeOf(bytes: Buffer, name: string): { fd: number; writer: ChildProcess } {
+    const file = join(work, `${name}.bin`);
+    const fifo = join(work, `${name}.fifo`);
+    writeFileSync(file, bytes);
+    execFileSync("mkfifo", [fifo]);
+    const writer = spawn("sh", ["-c", 'exec cat "$1" > "$2"', "sh", file, fifo], {
+      stdio: "ignore",
+    });
+    children.push(writer);
+    return { fd: openSync(fifo, "r"), writer };
+  }
+  let whole: Buffer;
+  beforeAll(async () => {
+    const path = nativeReaderPath({});
+    expect(path, "npm run build leaves dist/native/procread").not.toBeNull();
+    const r = await execa(path ?? "", ["/proc", "1"], { encoding: "buffer", stdin: "ignore" });
+    whole = Buffer.from(r.stdout);
+  });
+
+  it("reads the processes the reader wrote into the pipe, and removes the variable", async () => {
+    const { fd } = pipeOf(whole, "whole");
+    const env: Record<string, string | undefined> = { [LAUNCHED_READER_VAR]: `${fd}:1234` };
+    const early = takeLaunchedReader(env);
+    expect(env[LAUNCHED_READER_VAR]).toBeUndefined();
+    expect(early?.startedAtMs).toBe(1234);
+    expect(early?.skipPid).toBe(process.pid);
+    const reading = early?.open();
+    const seen: number[] = [];
+    reading?.subscribe((r) => seen.push(r.pid));
+    const rest = await reading?.done;
+    const expected = decodeNativeOutput(whole);
+    expect([...seen, ...(rest?.processes ?? []).map((p) => p.pid)]).toEqual(
+      expected.processes.map((p) => p.pid),
+    );
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+  it("rejects a reading cut short (the reader died), so that the JS reader reads instead", async () => {
+    const { fd } = pipeOf(whole.subarray(0, whole.length - 1), "cut");
+    const early = takeLaunchedReader({ [LAUNCHED_READER_VAR]: `${fd}:1` });
+    await expect(early?.open().done).rejects.toThrow(/native/i);
+  });
+
+  it("takes no descriptor that is not a pipe, nor a malformed variable", () => {
+    const file = openSync(join(work, "not-a-pipe"), "w");
+    try {
+      for (const value of [`${file}:1`, "1:1", "0:1", "x:1", `${file}`, "99999:1", ""]) {
+        const env: Record<string, string | undefined> = { [LAUNCHED_READER_VAR]: value };
+        expect(takeLaunchedReader(env), value).toBeNull();
+        expect(env[LAUNCHED_READER_VAR]).toBeUndefined();
+      }
+      expect(takeLaunchedReader({})).toBeNull();
+      // A file we were handed stays open: only a pipe is taken (and closed when discarded).
+      expect(() => fstatSync(file)).not.toThrow();
+    } finally {
+      closeSync(file);
+    }
+  });
+
+  it("closes the pipe when discarded: the writer ends at its next write", async () => {
+    const big = Buffer.concat(Array.from({ length: 64 }, () => whole));
+    const { fd, writer } = pipeOf(big, "discarded");
+    const exited = new Promise<unknown>((res) =>
+      writer.once("exit", (code, sig) => res(sig ?? code)),
+    );
+    takeLaunchedReader({ [LAUNCHED_READER_VAR]: `${fd}:1` })?.discard();
+    expect(() => fstatSync(fd)).toThrow();
+    // cat gets SIGPIPE (or EPIPE and a failure): either way it stops writing.
+    expect(await exited).not.toBe(0);
+  });
+});
+
 describe("bin/breachkit", () => {
   const env = (extra: Record<string, string> = {}) => ({
     ...process.env,
@@ -354,6 +444,88 @@ describe("bin/breachkit", () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const snap = SnapshotSchema.parse(JSON.parse(readFileSync(out, "utf8")));
     expect(snap.host.root).toBe("/no such dir");
+  });
+
+  const trace = (extra: Record<string, string> = {}) => env({ BREACHKIT_TRACE: "1", ...extra });
+  /** Live processes whose command line holds `marker`, but this test runner. */
+  const holding = (marker: string) =>
+    readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, "latin1").includes(marker);
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+  const gone = async (marker: string) => {
+    for (let i = 0; i < 100 && holding(marker).length > 0; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return holding(marker);
+  };
+
+  it("starts a snapshot's reading before node, which runs with its flags and their code cache", async () => {
+    const out = join(work, `launched-${process.pid}.json`);
+    const child = execa(LAUNCHER, ["snapshot", "--json", "-o", out], opts(trace()));
+    const r = await child;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain("native reader started by the launcher");
+    expect(r.stderr).toContain("code cache: used");
+    expect(r.stderr).toContain("processes read by the native reader");
+    const snap = SnapshotSchema.parse(JSON.parse(readFileSync(out, "utf8")));
+    // procread --launch became node: the launcher's pid is the CLI's, read once, by itself.
+    const self = snap.processes.filter((p) => p.pid === child.pid);
+    expect(self.length).toBe(1);
+    expect(self[0]?.exe.path).toBe(realpathSync(process.execPath));
+    const flags = /^SNAPSHOT_NODE_FLAGS="([^"]*)"$/m.exec(readFileSync(LAUNCHER, "utf8"))?.[1];
+    expect(flags).toBeTruthy();
+    expect(self[0]?.argv).toEqual([
+      "node",
+      ...(flags ?? "").split(" "),
+      join(REPO, "dist/cli/bin.cjs"),
+      "snapshot",
+      "--json",
+      "-o",
+      out,
+    ]);
+    // The reader (a grandchild of the launcher, with its argv) left itself out.
+    expect(
+      snap.processes.filter((p) => p.argv.includes("--launch") && p.argv.includes(out)),
+    ).toEqual([]);
+    // Our sleepers are there, with their arguments.
+    const byPid = new Map(snap.processes.map((p) => [p.pid, p]));
+    for (const [pid, argv] of sleepers) expect(byPid.get(pid)?.argv).toEqual(argv);
+    expect(await gone(out)).toEqual([]);
+  });
+
+  it("ends a launched reading that no snapshot takes, and does not wait for it", async () => {
+    const marker = `/nonexistent/${process.pid}-${Date.now()}`;
+    const offline = await execa(LAUNCHER, ["snapshot", "--root", marker, "--json"], opts(trace()));
+    expect(offline.exitCode, offline.stderr).toBe(0);
+    expect(offline.stderr).not.toContain("native reader started");
+    expect(SnapshotSchema.parse(JSON.parse(offline.stdout)).host.root).toBe(marker);
+    const usage = await execa(LAUNCHER, ["snapshot", "--no-such-option", marker], opts(trace()));
+    expect(usage.exitCode).toBe(2);
+    expect(usage.stderr).toContain("unknown option");
+    expect(usage.stderr).toContain("native reader started by the launcher");
+    // Neither reader goes on: each ends at its next write into the closed pipe.
+    expect(await gone(marker)).toEqual([]);
+  });
+
+  it("starts no reading for help, nor when the JS reader is asked for", async () => {
+    const help = await execa(LAUNCHER, ["snapshot", "--help"], opts(trace()));
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain("Usage: breachkit snapshot");
+    expect(help.stderr).not.toContain("native reader started");
+    const js = await execa(LAUNCHER, ["snapshot", "--json"], {
+      ...opts(trace({ BREACHKIT_PROC_READER: "js" })),
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    expect(js.exitCode, js.stderr).toBe(0);
+    expect(js.stderr).not.toContain("native reader started");
+    expect(js.stderr).toContain("processes read by the js reader");
+    expect(js.stderr).toContain("code cache: used");
   });
 
   it("drops NODE_EXTRA_CA_CERTS, which node alone would try to load", async () => {

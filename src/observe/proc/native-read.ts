@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import { packagePath } from "../../util/package-root.js";
 import type { ParsedFacts, RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
@@ -386,6 +387,58 @@ export function readingOf(child: ChildProcess): NativeReading {
     // Our own child, ended by its handle (never by name): it reads, it changes nothing.
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/**
+ * The reading of a reader the launcher started (procread --launch, see bin/breachkit): its
+ * output comes through the inherited pipe `fd`. Nothing here can wait for that reader's
+ * exit status (it is not our child): its output is whole when it ends with its end record,
+ * which the decoder requires. `stop` closes the pipe, which ends the reader at its next
+ * write.
+ */
+export function readingOfFd(fd: number): NativeReading {
+  const decoder = new NativeDecoder();
+  let stream: Socket;
+  try {
+    stream = new Socket({ fd, readable: true, writable: false });
+  } catch (e) {
+    const done = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    return { subscribe: () => {}, done, stop: () => {} };
+  }
+  const done = new Promise<RawReadResult>((resolve, reject) => {
+    let size = 0;
+    let failed: Error | null = null;
+    stream.on("data", (d: Buffer) => {
+      if (failed !== null) return;
+      size += d.length;
+      if (size > MAX_OUTPUT) {
+        failed = new Error("native reader: output over 1 GiB");
+        stream.destroy();
+        return;
+      }
+      decoder.push(d);
+    });
+    stream.once("error", (e) => {
+      failed ??= e;
+    });
+    stream.once("close", () => {
+      if (failed !== null) return reject(failed);
+      try {
+        resolve(decoder.end());
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+  return {
+    subscribe: (fn) => decoder.subscribe(fn),
+    done,
+    stop: () => {
+      if (!stream.destroyed) {
+        stream.destroy(new Error("native reader: stopped"));
+      }
     },
   };
 }

@@ -4,12 +4,13 @@
  * starts it for the commands that read processes and hands it to the one snapshot that is
  * taken first; anything else discards it.
  */
-import type { ChildProcess } from "node:child_process";
+import { closeSync, fstatSync } from "node:fs";
 import {
   type NativeReading,
   nativeReaderPath,
   readerThreads,
   readingOf,
+  readingOfFd,
   spawnNative,
 } from "./native-read.js";
 
@@ -33,13 +34,57 @@ export function prefetchProcesses(
 }
 
 /**
- * The native reader started by the built command's entry before anything else was loaded
- * (see src/cli/boot.ts): its output waits in the pipe until `fromEarlyReader` takes it.
+ * The native reader started before anything else was loaded: by the launcher (bin/breachkit
+ * runs procread --launch, which starts the reading and then becomes node) or by the built
+ * command's entry (src/cli/boot.ts). Its output waits in the pipe until `fromEarlyReader`
+ * takes it; `discard` ends one that no snapshot will take.
  */
 export interface EarlyReader {
-  readonly child: ChildProcess;
   readonly startedAtMs: number;
   readonly skipPid: number;
+  /** The reading; called once. */
+  open(): NativeReading;
+  /** End the reader without reading it. */
+  discard(): void;
+}
+
+/** The variable through which procread --launch hands its reading to node: "FD:MS". */
+export const LAUNCHED_READER_VAR = "BREACHKIT_EARLY_READER";
+
+/**
+ * The reading the launcher started, if it did: removed from `env` (our children must not
+ * take it for theirs). Null when there is none or the variable does not name an open pipe.
+ */
+export function takeLaunchedReader(env: Record<string, string | undefined>): EarlyReader | null {
+  const value = env[LAUNCHED_READER_VAR];
+  if (value === undefined) return null;
+  delete env[LAUNCHED_READER_VAR];
+  const m = /^(\d{1,9}):(\d{1,15})$/.exec(value);
+  if (m === null) return null;
+  const fd = Number(m[1]);
+  try {
+    if (fd < 3 || !fstatSync(fd).isFIFO()) return null;
+  } catch {
+    return null; // not open
+  }
+  let opened = false;
+  return {
+    startedAtMs: Number(m[2]),
+    skipPid: process.pid,
+    open: () => {
+      opened = true;
+      return readingOfFd(fd);
+    },
+    discard: () => {
+      if (opened) return;
+      opened = true;
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    },
+  };
 }
 
 /** Start the native reader at once; null when it is not built, not wanted or cannot start. */
@@ -50,7 +95,15 @@ export function startEarlyReader(
   if (path === null) return null;
   try {
     const child = spawnNative(path, "/proc", readerThreads(), process.pid);
-    return { child, startedAtMs: Date.now(), skipPid: process.pid };
+    return {
+      startedAtMs: Date.now(),
+      skipPid: process.pid,
+      open: () => readingOf(child),
+      // Our own child, ended by its handle (never by name).
+      discard: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      },
+    };
   } catch {
     return null;
   }
@@ -58,7 +111,7 @@ export function startEarlyReader(
 
 /** The reading of an early reader, as a prefetch for the first snapshot. */
 export function fromEarlyReader(early: EarlyReader): ProcessPrefetch {
-  const reading = readingOf(early.child);
+  const reading = early.open();
   reading.done.catch(() => {});
   return { reading, startedAtMs: early.startedAtMs, skipPid: early.skipPid };
 }
