@@ -3,8 +3,6 @@
 //   dist/cli/bin.cjs         its entry (src/cli/boot.ts): starts the native reader when the
 //                            command reads processes, then runs main.cjs with the code cache
 //   dist/cli/main.cjs.cache  V8's code cache for main.cjs, made by the training runs below
-//                            (and main.cjs--no-opt...cache for the flags bin/breachkit gives
-//                            node for a snapshot)
 //   dist/native/procread     the native /proc reader, when a C compiler is there
 //
 // Why a bundle and a code cache: Node resolved, read and compiled about 150 modules on each
@@ -14,10 +12,11 @@
 // /dev/null): V8 then keeps the code of every function those runs compiled. A node that
 // does not fit the cache (another version) ignores it; breachkit then only starts slower.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const main = "dist/cli/main.cjs";
+const cache = `${main}.cache`;
 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist/cli", { recursive: true });
@@ -45,54 +44,33 @@ if (native.status !== 0) process.exit(native.status ?? 1);
 
 // Training runs: each starts from the cache the one before left and adds what it compiled.
 // A run that fails (no /proc access, say) still leaves a usable cache; none is an error.
-// V8 takes a cache only under the node flags it was made with: the launcher runs
-// `breachkit snapshot` with flags of its own (SNAPSHOT_NODE_FLAGS in bin/breachkit), which
-// get a cache of their own (named as src/cli/boot.ts looks for it).
-const snapshotFlags = /^SNAPSHOT_NODE_FLAGS="([^"]*)"$/m
-  .exec(readFileSync("bin/breachkit", "utf8"))?.[1]
-  .split(" ")
-  .filter((f) => f !== "");
-if (snapshotFlags === undefined) {
-  console.error("breachkit: bin/breachkit sets no SNAPSHOT_NODE_FLAGS");
-  process.exit(1);
-}
-const trainings = [
-  {
-    flags: [],
-    runs: [
-      ["--help"],
-      ["snapshot", "--help"],
-      ["triage", "--help"],
-      ["collect", "--help"],
-      ["contain", "--help"],
-      ["scan", "--help"],
-      ["verify", "--help"],
-      ["snapshot", "--json", "--no-hash-cache"],
-    ],
-  },
-  { flags: snapshotFlags, runs: [["snapshot", "--help"], ["snapshot", "--json", "--no-hash-cache"]] },
+const runs = [
+  ["--help"],
+  ["snapshot", "--help"],
+  ["triage", "--help"],
+  ["collect", "--help"],
+  ["contain", "--help"],
+  ["scan", "--help"],
+  ["verify", "--help"],
+  ["snapshot", "--json", "--no-hash-cache"],
 ];
-for (const { flags, runs } of trainings) {
-  // As src/cli/boot.ts names it.
-  const cache = `${main}${flags.join("")}.cache`;
-  const tmp = `${cache}.${process.pid}.tmp`;
-  let made = 0;
-  for (const args of runs) {
-    const r = spawnSync(process.execPath, [...flags, "dist/cli/bin.cjs", ...args], {
-      stdio: ["ignore", "ignore", "ignore"],
-      env: { ...process.env, BREACHKIT_CODE_CACHE_OUT: tmp, NO_COLOR: "1" },
-      timeout: 60_000,
-    });
-    try {
-      renameSync(tmp, cache);
-      made++;
-    } catch {
-      // This run wrote no cache (it was killed): the previous one stays.
-    }
-    if (r.error) break;
+const tmp = `${cache}.${process.pid}.tmp`;
+let made = 0;
+for (const args of runs) {
+  const r = spawnSync(process.execPath, ["dist/cli/bin.cjs", ...args], {
+    stdio: ["ignore", "ignore", "ignore"],
+    env: { ...process.env, BREACHKIT_CODE_CACHE_OUT: tmp, NO_COLOR: "1" },
+    timeout: 60_000,
+  });
+  try {
+    renameSync(tmp, cache);
+    made++;
+  } catch {
+    // This run wrote no cache (it was killed): the previous one stays.
   }
-  rmSync(tmp, { force: true });
-  if (made === 0) {
-    console.error(`breachkit: no code cache made for ${cache}; breachkit works, and starts slower`);
-  }
+  if (r.error) break;
+}
+rmSync(tmp, { force: true });
+if (made === 0) {
+  console.error("breachkit: no code cache made; breachkit works, and starts slower");
 }

@@ -61,6 +61,8 @@ describe("the built command", () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const snap = SnapshotSchema.parse(JSON.parse(r.stdout));
     expect(snap.tool.version).toBe(VERSION);
+    // V8 took the cache although a live snapshot then runs without the optimizing compiler.
+    expect(cacheState(r.stderr)).toBe("used");
     // The native reader read the processes (a trace line says which reader did).
     expect(r.stderr).toMatch(/processes read by the native reader/);
     // Started by the entry, before the bundle was even loaded.

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../../src/cli/commands/index.js";
-import { startsReading } from "../../../src/cli/early.js";
+import { isLiveSnapshot, startsReading } from "../../../src/cli/early.js";
 import { commandsFor } from "../../../src/cli/main.js";
 import type { NativeReading } from "../../../src/observe/proc/native-read.js";
 import type { ProcessPrefetch } from "../../../src/observe/proc/prefetch.js";
@@ -80,7 +80,11 @@ describe("which command lines start the process reading early", () => {
         !args.includes("--help") &&
         needed[0]?.readsProcesses?.(args) === true;
       expect(startsReading(args), args.join(" ")).toBe(cli);
+      // Only a live snapshot runs without the optimizing compiler (see src/cli/boot.ts).
+      expect(isLiveSnapshot(args), args.join(" ")).toBe(cli && needed[0]?.name === "snapshot");
     }
+    expect(isLiveSnapshot(["snapshot", "--json"])).toBe(true);
+    expect(isLiveSnapshot(["triage"])).toBe(false);
   });
 
   it("no reading when the JS reader is asked for", () => {
