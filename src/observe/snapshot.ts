@@ -237,7 +237,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
   let accountsPromise: ReturnType<typeof readAccounts>;
   try {
-    accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null });
+    accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null, sync: true });
     accountsPromise.catch(() => {});
     step("processes");
     procs = await reading.finish();
@@ -316,12 +316,15 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     const running = containers.filter((c) => c.running && c.pid !== null);
     const results = await Promise.all(
       running.map((c) =>
-        readAccounts({ root: `/proc/${c.pid}/root`, scope: c.name, containerId: c.id }).catch(
-          (e: unknown) => {
-            gaps.push({ source: `accounts:${c.name}`, message: errorMessage(e) });
-            return null;
-          },
-        ),
+        readAccounts({
+          root: `/proc/${c.pid}/root`,
+          scope: c.name,
+          containerId: c.id,
+          sync: true,
+        }).catch((e: unknown) => {
+          gaps.push({ source: `accounts:${c.name}`, message: errorMessage(e) });
+          return null;
+        }),
       ),
     );
     for (const r of results) {

@@ -27,6 +27,8 @@ export type ReadAccountsOptions = {
   since?: Date;
   /** The time records are checked against (a record later than a day after it is corrupt). */
   now?: Date;
+  /** Read with synchronous calls (see RootFs): for a live root, read while busy. */
+  sync?: boolean;
 };
 
 const TEXT_MAX_BYTES = 16 * 1024 * 1024;
@@ -223,7 +225,7 @@ async function readAuthorizedKeys(
 export async function readAccounts(
   opts: ReadAccountsOptions,
 ): Promise<{ accounts: Accounts; gaps: Gap[] }> {
-  const fs = new RootFs(opts.root);
+  const fs = new RootFs(opts.root, opts.sync ?? false);
   const gaps: Gap[] = [];
   const source = `accounts:${opts.scope}`;
   const report: Report = (message) => void gaps.push({ source, message });

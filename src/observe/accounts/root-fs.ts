@@ -14,8 +14,18 @@
  * swapped for a symlink between the walk and the open is not defended against (a live attacker
  * racing the reader); the final component is.
  */
-import { constants, promises as fsp } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
+import {
+  closeSync,
+  constants,
+  promises as fsp,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import path from "node:path";
 import { errorMessage, type Result } from "../../util/result.js";
 
@@ -104,6 +114,38 @@ function remembered<T>(
   return p;
 }
 
+/** An open regular file: node's FileHandle, or a descriptor read synchronously. */
+export interface RootHandle {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/** `f()`'s answer (or failure) as a settled promise: the synchronous mode's calls. */
+function settled<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+class SyncHandle implements RootHandle {
+  constructor(private readonly fd: number) {}
+  read(buffer: Buffer, offset: number, length: number, position: number) {
+    return settled(() => ({ bytesRead: readSync(this.fd, buffer, offset, length, position) }));
+  }
+  close() {
+    return settled(() => closeSync(this.fd));
+  }
+}
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 function components(p: string): string[] {
   return p.split("/").filter((c) => c !== "" && c !== ".");
 }
@@ -116,17 +158,31 @@ export class RootFs {
    * host and three containers, 160 of them distinct). Shared as promises, so that
    * concurrent walks make one call.
    */
-  private readonly lstats = new Map<string, Promise<Awaited<ReturnType<typeof fsp.lstat>>>>();
+  private readonly lstats = new Map<string, Promise<Stats>>();
   private readonly links = new Map<string, Promise<string>>();
 
-  constructor(readonly root: string) {}
+  /**
+   * `sync`: make every call at once, on this thread, rather than in node's thread pool.
+   * For the small files of a live root (the host's, a running container's), read while the
+   * snapshot is busy with thousands of processes: each of the ten or so steps of a path's
+   * walk would otherwise wait for the event loop's next turn, and the accounts came last.
+   * The answers are the same; only a slow disk (a mounted image) is better read async.
+   */
+  constructor(
+    readonly root: string,
+    private readonly sync = false,
+  ) {}
 
-  private lstat(hostPath: string): Promise<Awaited<ReturnType<typeof fsp.lstat>>> {
-    return remembered(this.lstats, hostPath, () => fsp.lstat(hostPath));
+  private lstat(hostPath: string): Promise<Stats> {
+    return remembered(this.lstats, hostPath, () =>
+      this.sync ? settled(() => lstatSync(hostPath)) : fsp.lstat(hostPath),
+    );
   }
 
   private readlink(hostPath: string): Promise<string> {
-    return remembered(this.links, hostPath, () => fsp.readlink(hostPath));
+    return remembered(this.links, hostPath, () =>
+      this.sync ? settled(() => readlinkSync(hostPath)) : fsp.readlink(hostPath),
+    );
   }
 
   /** Resolve `inner` (an absolute path inside the root) to a path on this machine. */
@@ -142,7 +198,7 @@ export class RootFs {
         continue;
       }
       const hostPath = path.join(this.root, ...done, name);
-      let st: Awaited<ReturnType<typeof fsp.lstat>>;
+      let st: Stats;
       try {
         st = await this.lstat(hostPath);
       } catch (e) {
@@ -193,7 +249,8 @@ export class RootFs {
     const r = await this.resolve(inner);
     if (!r.ok) return r;
     try {
-      const st = await fsp.lstat(r.value.hostPath);
+      const host = r.value.hostPath;
+      const st = this.sync ? lstatSync(host) : await fsp.lstat(host);
       return {
         ok: true,
         value: {
@@ -214,11 +271,15 @@ export class RootFs {
     const r = await this.resolve(inner);
     if (!r.ok) return r;
     try {
-      const dir = await fsp.opendir(r.value.hostPath);
-      const names: string[] = [];
-      for await (const entry of dir) {
-        names.push(entry.name);
-        if (names.length >= MAX_DIR_ENTRIES) break;
+      let names: string[] = [];
+      if (this.sync) {
+        names = readdirSync(r.value.hostPath).slice(0, MAX_DIR_ENTRIES);
+      } else {
+        const dir = await fsp.opendir(r.value.hostPath);
+        for await (const entry of dir) {
+          names.push(entry.name);
+          if (names.length >= MAX_DIR_ENTRIES) break;
+        }
       }
       names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       return { ok: true, value: { innerPath: r.value.innerPath, names } };
@@ -232,23 +293,29 @@ export class RootFs {
     inner: string,
   ): Promise<
     Result<
-      { handle: FileHandle; innerPath: string; size: number; mtime: Date; ctime: Date },
+      { handle: RootHandle; innerPath: string; size: number; mtime: Date; ctime: Date },
       FsFailure
     >
   > {
     const r = await this.resolve(inner);
     if (!r.ok) return r;
-    let handle: FileHandle;
+    let handle: RootHandle;
+    let stat: () => Promise<Stats>;
     try {
-      handle = await fsp.open(
-        r.value.hostPath,
-        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-      );
+      if (this.sync) {
+        const fd = openSync(r.value.hostPath, OPEN_FLAGS);
+        handle = new SyncHandle(fd);
+        stat = () => settled(() => fstatSync(fd));
+      } else {
+        const h = await fsp.open(r.value.hostPath, OPEN_FLAGS);
+        handle = h;
+        stat = () => h.stat();
+      }
     } catch (e) {
       return { ok: false, error: fromError(e, r.value.links) };
     }
     try {
-      const st = await handle.stat();
+      const st = await stat();
       if (!st.isFile()) {
         await handle.close();
         return {
