@@ -15,7 +15,7 @@
  * SKIP_PID (breachkit's own process, which reads itself first) and the reader's own pid
  * are left out.
  *
- * Output, little-endian, native word sizes: "BKPR0003", then records, each a kind byte and
+ * Output, little-endian, native word sizes: "BKPR0004", then records, each a kind byte and
  * the u32 length of what follows it:
  *   'P' i32 pid, then blobs stat status (only the lines breachkit reads), then THE REST;
  *   'Q' i32 pid, then stat and status parsed (see stat_canonical): blob comm, u8 state,
@@ -26,6 +26,8 @@
  *       size nlink, i64 mtime_sec mtime_nsec ctime_sec ctime_nsec, then u32 socket count
  *       and that many blobs;
  *   'F' i32 pid, blobs source and what;
+ *   'N' a network namespace's tables, read through the first process met in it (see
+ *       read_netns), after that process's record;
  *   'E' end of output, no length (anything else after a write error: the reader rejects it).
  * Exit status: 0 when the output is complete, 2 on bad arguments, 1 on an I/O error.
  */
@@ -355,6 +357,7 @@ typedef struct {
   size_t stat_cap;
 } Ctx;
 
+
 /* A record's u32 length, after its kind: written as 0, set by end_record. */
 static size_t begin_record(Buf *out, char kind) {
   put_u8(out, (uint8_t)kind);
@@ -409,6 +412,123 @@ static void stat_facts(const char *stat, size_t len, int *kthread, int *zombie) 
   }
   /* Number("") is 0 in JS, so an empty field is no kernel thread there either. */
   if (digits > 0) *kthread = (flags & PF_KTHREAD) != 0;
+}
+
+/* ---- network namespaces: their tables, read by the first process found in each ------- */
+
+/*
+ * The socket tables of a namespace are read through /proc/<pid>/net of any process in it.
+ * Each table walks the kernel's whole TCP hash (about 4 ms each for tcp and tcp6 on a host
+ * with 24 GB, whatever the number of sockets), so they are read here, on the reading
+ * threads, rather than by breachkit after every process is read: by the thread that first
+ * meets a process of the namespace. A process that exits meanwhile, or whose namespace
+ * changes (setns) while its tables are read, leaves the namespace to the next one met; after
+ * MAX_NET_TRIES failures breachkit reads it itself, and reports why.
+ */
+#define MAX_NET_TRIES 5
+#define MAX_NET_TABLE (64u * 1024 * 1024)
+static const char *const net_tables[] = {"tcp", "tcp6", "udp", "udp6", "raw", "raw6"};
+
+typedef struct {
+  char link[64];
+  int done, busy, tries;
+} NetNs;
+
+static NetNs *netns_seen;
+static size_t netns_count, netns_cap;
+static pthread_mutex_t netns_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Claim the namespace `link` for reading: 1 when this thread should read it now. */
+static int claim_netns(const char *link) {
+  if (strlen(link) >= sizeof netns_seen->link) return 0;
+  int mine = 0;
+  pthread_mutex_lock(&netns_lock);
+  NetNs *n = NULL;
+  for (size_t i = 0; i < netns_count; i++) {
+    if (strcmp(netns_seen[i].link, link) == 0) {
+      n = &netns_seen[i];
+      break;
+    }
+  }
+  if (n == NULL) {
+    if (netns_count == netns_cap) {
+      size_t cap = netns_cap ? netns_cap * 2 : 16;
+      NetNs *d = realloc(netns_seen, cap * sizeof *d);
+      if (d == NULL) die_oom();
+      netns_seen = d;
+      netns_cap = cap;
+    }
+    n = &netns_seen[netns_count++];
+    memset(n, 0, sizeof *n);
+    strcpy(n->link, link);
+  }
+  if (!n->done && !n->busy && n->tries < MAX_NET_TRIES) {
+    n->busy = 1;
+    n->tries++;
+    mine = 1;
+  }
+  pthread_mutex_unlock(&netns_lock);
+  return mine;
+}
+
+static void release_netns(const char *link, int done) {
+  pthread_mutex_lock(&netns_lock);
+  for (size_t i = 0; i < netns_count; i++) {
+    if (strcmp(netns_seen[i].link, link) == 0) {
+      netns_seen[i].busy = 0;
+      if (done) netns_seen[i].done = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&netns_lock);
+}
+
+/*
+ * 'N' i32 pid, blob namespace link, blob dev, u32 count, then count times: blob table
+ * name, blob text (null when not read), blob error code (null when read; a table that is
+ * simply absent, as tcp6 without IPv6, is not listed).
+ */
+static void read_netns(Ctx *c, Buf *out, const char *base, int pid, const char *link) {
+  if (!claim_netns(link)) return;
+  char path[4300], again[128];
+  size_t mark = out->len;
+  snprintf(path, sizeof path, "%s/net/dev", base);
+  long n = fill(&c->scratch, path, MAX_NET_TABLE);
+  if (n < 0) goto retry;
+  size_t at = begin_record(out, 'N');
+  put_i32(out, pid);
+  put_str(out, link);
+  put_blob(out, c->scratch.data, (size_t)n);
+  size_t count_at = out->len;
+  put_u32(out, 0);
+  uint32_t count = 0;
+  for (size_t i = 0; i < sizeof net_tables / sizeof net_tables[0]; i++) {
+    snprintf(path, sizeof path, "%s/net/%s", base, net_tables[i]);
+    long t = fill(&c->scratch, path, MAX_NET_TABLE);
+    if (t < 0 && vanished((int)-t)) {
+      if (!alive(base)) goto retry;
+      continue; /* absent here (IPv6 off) */
+    }
+    put_str(out, net_tables[i]);
+    if (t < 0) {
+      put_str(out, NULL);
+      put_str(out, code_of((int)-t));
+    } else {
+      put_blob(out, c->scratch.data, (size_t)t);
+      put_str(out, NULL);
+    }
+    count++;
+  }
+  memcpy(out->data + count_at, &count, 4);
+  /* Still in the same namespace: the tables are that namespace's. */
+  snprintf(path, sizeof path, "%s/ns/net", base);
+  if (link_of(path, again, sizeof again) != 0 || strcmp(again, link) != 0) goto retry;
+  end_record(out, at);
+  release_netns(link, 1);
+  return;
+retry:
+  out->len = mark;
+  release_netns(link, 0);
 }
 
 static void read_one(Ctx *c, Buf *out, const char *root, int pid) {
@@ -631,6 +751,7 @@ done:
   if (socks.len) put(out, socks.data, socks.len);
   end_record(out, record_at);
   if (fails.len) put(out, fails.data, fails.len);
+  if (has_ns[1] && !zombie) read_netns(c, out, base, pid, ns[1]);
   free(fails.data);
   free(socks.data);
   free(cmd_copy);
@@ -816,7 +937,7 @@ static int read_all(int threads, int skip) {
 #ifdef F_SETPIPE_SZ
   (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
 #endif
-  if (write_all("BKPR0003", 8) != 0) return 1;
+  if (write_all("BKPR0004", 8) != 0) return 1;
   if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
   pthread_t tid[64], wtid;
   int started = 0;

@@ -254,12 +254,15 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   let processes: Process[] = procs.processes.map((p) => ({ ...p, user: users.get(p.uid) ?? null }));
 
   step("network");
-  const net = await readNetwork(processes);
+  const interval = opts.intervalSeconds ?? null;
+  const rates = interval !== null && interval > 0;
+  // The native reader's tables are a little older than this step: not for the first of two
+  // readings that rates are computed from (the interval is timed from this one).
+  const net = await readNetwork(processes, { prefetched: rates ? [] : procs.netns });
   gaps.push(...net.gaps);
   let netns: NetNamespace[] = net.netns;
 
-  const interval = opts.intervalSeconds ?? null;
-  if (interval !== null && interval > 0) {
+  if (rates) {
     step(`counters over ${interval}s`);
     const cpuBefore = new Map(processes.map((p) => [p.pid, cpuTicksOf(p.pid)]));
     const t0 = performance.now();

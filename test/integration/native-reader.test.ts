@@ -308,6 +308,22 @@ describe("breachkit snapshot --json with either reader", () => {
       // Our sleepers are the test runner's children: seen by the CLI too.
       const pids = new Set(snap.processes.map((p) => p.pid));
       for (const pid of sleepers.keys()) expect(pids.has(pid)).toBe(true);
+      // Our UDP sockets, in the host's namespace, tied to their processes: the native
+      // reader read that namespace's tables on the way, the JS reader after the processes.
+      const host = snap.netns.find((n) => n.host);
+      expect(host?.interfaces.map((i) => i.name)).toContain("lo");
+      for (const [pid, inodes] of holders) {
+        // Its other sockets are Unix ones (its stdio): not in these tables.
+        const udp = snap.sockets.filter((x) => inodes.includes(x.inode));
+        expect(udp.length, `pid ${pid}`).toBe(1);
+        expect(udp[0]).toMatchObject({
+          proto: "udp",
+          localAddress: "127.0.0.1",
+          netns: host?.inode,
+          pids: [pid],
+        });
+      }
+      expect(snap.gaps.filter((g) => g.source.includes("/net"))).toEqual([]);
       // The native reader runs as the CLI's child but leaves itself out: which reader
       // read must not show in what was read.
       const readers = snap.processes.filter(

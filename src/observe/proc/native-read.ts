@@ -10,10 +10,16 @@ import { accessSync, constants } from "node:fs";
 import { Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import { packagePath } from "../../util/package-root.js";
-import type { ParsedFacts, RawFailure, RawProcess, RawReadResult } from "./raw-read.js";
+import type {
+  ParsedFacts,
+  RawFailure,
+  RawNetTables,
+  RawProcess,
+  RawReadResult,
+} from "./raw-read.js";
 import { PF_KTHREAD } from "./stat.js";
 
-const MAGIC = "BKPR0003";
+const MAGIC = "BKPR0004";
 const NULL_LEN = 0xffffffff;
 /** Output beyond this is refused (a runaway host would need 100,000 processes of 10 KB). */
 const MAX_OUTPUT = 1024 * 1024 * 1024;
@@ -58,6 +64,7 @@ export class NativeDecoder {
   /** The processes decoded and not handed to a subscriber (see `subscribe`). */
   processes: RawProcess[] = [];
   readonly failures: RawFailure[] = [];
+  readonly netns: RawNetTables[] = [];
   private onProcess: ((r: RawProcess) => void) | null = null;
 
   /**
@@ -101,7 +108,7 @@ export class NativeDecoder {
           this.at++;
           break;
         }
-        if (kind !== 0x50 && kind !== 0x51 && kind !== 0x46) {
+        if (kind !== 0x50 && kind !== 0x51 && kind !== 0x46 && kind !== 0x4e) {
           throw new Error(`native reader: unknown record ${kind}`);
         }
         if (this.at + 5 > buf.length) return;
@@ -125,7 +132,7 @@ export class NativeDecoder {
     if (this.error !== null) throw this.error;
     if (!this.started) throw new Error("native reader: output does not start with its header");
     if (!this.ended) throw new Error("native reader: output truncated");
-    return { processes: this.processes, failures: this.failures };
+    return { processes: this.processes, failures: this.failures, netns: this.netns };
   }
 
   /** The cursor, moved past `n` bytes of the record; throws when the record has fewer. */
@@ -209,6 +216,16 @@ export class NativeDecoder {
 
   /** One whole record (after its kind and length). */
   private record(kind: number): void {
+    if (kind === 0x4e /* N: a network namespace's tables */) {
+      const readerPid = this.i32();
+      const link = this.text() ?? "";
+      const dev = this.text() ?? "";
+      const count = this.u32();
+      const tables: RawNetTables["tables"] = [];
+      for (let i = 0; i < count; i++) tables.push([this.text() ?? "", this.text(), this.text()]);
+      this.netns.push({ link, readerPid, dev, tables });
+      return;
+    }
     if (kind === 0x46 /* F */) {
       const pid = this.i32();
       const source = this.text() ?? "";

@@ -14,11 +14,18 @@ import type {
 } from "../../model/snapshot.js";
 import { parseNetDev } from "./net-dev.js";
 import { NET_PROTOS, parseNetTable } from "./net-table.js";
-import { errnoCode, isVanished, readProcText } from "./proc-fs.js";
+import { errnoCode, isVanished, parseBracketInode, readProcText } from "./proc-fs.js";
+import type { RawNetTables } from "./raw-read.js";
 
 export interface ReadNetworkOptions {
   /** Defaults to /proc. */
   procRoot?: string;
+  /**
+   * Tables the native reader read under procRoot while it read the processes (each
+   * namespace through the first of its processes it met): used for their namespaces
+   * instead of a reading now. The others are read here.
+   */
+  prefetched?: readonly RawNetTables[];
 }
 
 // Socket tables grow with the number of sockets (150 bytes each); a flood of half-open
@@ -71,6 +78,16 @@ function readNs(root: string, candidates: readonly Process[], gaps: Gap[], ns: n
   return null;
 }
 
+/** A reading the native reader made, with the gaps readNs would have reported for it. */
+function fromPrefetched(root: string, t: RawNetTables, gaps: Gap[]): NsReading {
+  const tables = new Map<string, string>();
+  for (const [name, text, error] of t.tables) {
+    if (text !== null) tables.set(name, text);
+    else gaps.push({ source: `${root}/${t.readerPid}/net/${name}`, message: error ?? "EIO" });
+  }
+  return { readerPid: t.readerPid, tables, dev: t.dev };
+}
+
 /** The host's namespace: pid 1's, or kthreadd's when pid 1 is protected (kernel threads
  * always live in the initial namespaces). */
 function hostNetNs(processes: readonly Process[]): number | null {
@@ -106,10 +123,20 @@ export async function readNetwork(
   const containerOf = new Map(processes.map((p) => [p.pid, p.containerId]));
   const hostNs = hostNetNs(processes);
 
+  const prefetched = new Map<number, RawNetTables>();
+  for (const t of opts.prefetched ?? []) {
+    const inode = parseBracketInode(t.link, "net");
+    if (inode !== null) prefetched.set(inode, t);
+  }
+
   const sockets: Socket[] = [];
   const netns: NetNamespace[] = [];
   for (const [inode, members] of [...byNs].sort((a, b) => a[0] - b[0])) {
-    const reading = readNs(root, readerCandidates(members), gaps, inode);
+    const early = prefetched.get(inode);
+    const reading =
+      early === undefined
+        ? readNs(root, readerCandidates(members), gaps, inode)
+        : fromPrefetched(root, early, gaps);
     if (reading === null) continue;
     const containerIds = [
       ...new Set(members.map((p) => p.containerId).filter((c): c is string => c !== null)),

@@ -20,6 +20,7 @@ import {
   type HelperMessage,
   type HelperSetup,
   hashExecutable,
+  type RawNetTables,
   type RawProcess,
   type RawReadResult,
   readRawProcesses,
@@ -603,9 +604,17 @@ export type BuildOptions = Pick<
   "users" | "bootTimeMs" | "clockTicks" | "nowMs"
 >;
 
+export interface ReadingResult {
+  processes: Process[];
+  gaps: Gap[];
+  reader: "native" | "js";
+  /** The network namespaces' tables the native reader read on the way (see readNetwork). */
+  netns: RawNetTables[];
+}
+
 export interface ProcessReading {
   /** Read the rest, build and hash; the helper threads are ended afterwards. */
-  finish(): Promise<{ processes: Process[]; gaps: Gap[]; reader: "native" | "js" }>;
+  finish(): Promise<ReadingResult>;
   /** End the helper threads without a result (the caller failed meanwhile); idempotent. */
   close(): Promise<void>;
 }
@@ -707,6 +716,7 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
    * Every process read, built, with its executable's hash key: the pool's, and the native
    * reader's (or the JS reader's instead: then nothing of the native reader's is kept).
    */
+  let netns: RawNetTables[] = [];
   async function readAll(): Promise<Pick<Built, "processes" | "hashKeys">> {
     pool.readHere();
     const mine = await pool.collect();
@@ -728,6 +738,7 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
     // Those the reading did not hand over as they came (a reading that gives all at its end).
     for (const r of rest.processes) take(r, fromNative);
     for (const [source, what, pid] of rest.failures) here.ctx.tally.add(source, what, pid);
+    netns = rest.netns ?? [];
     here.ctx.tally.merge(fromNative.ctx.tally);
     return {
       processes: [...here.processes, ...fromNative.processes],
@@ -736,7 +747,7 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
   }
 
   let reader: "native" | "js" = native === null ? "js" : "native";
-  async function finish(): Promise<{ processes: Process[]; gaps: Gap[]; reader: "native" | "js" }> {
+  async function finish(): Promise<ReadingResult> {
     let processes: Process[];
     try {
       const all = await readAll();
@@ -757,7 +768,7 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
     } finally {
       await pool.close();
     }
-    return { processes, gaps: here.ctx.tally.gaps(), reader };
+    return { processes, gaps: here.ctx.tally.gaps(), reader, netns };
   }
   return { finish, close: () => pool.close() };
 }

@@ -58,6 +58,21 @@ export type RawFailure = [string, string, number];
 export interface RawReadResult {
   processes: RawProcess[];
   failures: RawFailure[];
+  /** Network namespaces' tables, read on the way (the native reader only). */
+  netns?: RawNetTables[];
+}
+
+/**
+ * The tables of one network namespace under /proc/<readerPid>/net: its interfaces (dev)
+ * and, by name (tcp, tcp6, udp, udp6, raw, raw6), each table's text or why it could not be
+ * read (an errno code); a table that does not exist there (tcp6 without IPv6) is left out.
+ */
+export interface RawNetTables {
+  /** The namespace's link, `net:[<inode>]`. */
+  link: string;
+  readerPid: number;
+  dev: string;
+  tables: [name: string, text: string | null, error: string | null][];
 }
 
 export function readRawProcesses(fs: FsLike, root: string, pids: readonly number[]): RawReadResult {

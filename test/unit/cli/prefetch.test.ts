@@ -98,7 +98,7 @@ describe("startReadingProcesses with a prefetched reading", () => {
   // A native reader that leaves a mark and reads nothing: whether it ran, and that its
   // (empty) reading and not the prefetched one was used, both show.
   const reader = join(dir, "reader");
-  writeFileSync(reader, `#!/bin/sh\n: > '${marker}'\nprintf 'BKPR0003E'\n`);
+  writeFileSync(reader, `#!/bin/sh\n: > '${marker}'\nprintf 'BKPR0004E'\n`);
   chmodSync(reader, 0o755);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

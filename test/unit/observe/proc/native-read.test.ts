@@ -114,6 +114,14 @@ function buildFixtureTree(root: string): void {
       status: fakeStatus("nocmd"),
       exe: "/bin/sh",
       fds: { "9": "socket:[4004]" },
+      // The host namespace's tables (pids 1, 2 and 41, met first, have none): hostile text is passed
+      // as it is; udp6 is a directory (EISDIR), tcp6 and raw6 are absent (no IPv6).
+      net: {
+        dev: "Inter-|\n face |\n<b>lo\u001b[31m: 1 2 3\n",
+        tcp: "  sl  local_address\n",
+        udp: "",
+        raw: "\u0000\n",
+      },
     },
     // fd is not a directory: no sockets and a failure; exe links to itself (stat: ELOOP).
     { pid: 44, stat: fakeStat(44, "nofd"), status: fakeStatus("nofd", 1000), exe: "exe" },
@@ -137,6 +145,7 @@ function buildFixtureTree(root: string): void {
   rmSync(at(42, "fd"), { recursive: true });
   rmSync(at(43, "cmdline"));
   mkdirSync(at(43, "cmdline"));
+  mkdirSync(join(root, "43", "net", "udp6"));
   rmSync(at(44, "fd"), { recursive: true });
   writeFileSync(at(44, "fd"), "");
   // Not pids: the reader must pass them by.
@@ -176,7 +185,7 @@ const comparable = (r: RawReadResult) =>
 /** A hand-made output, little-endian as the reader writes it. */
 class Out {
   private readonly parts: Buffer[] = [];
-  magic(m = "BKPR0003"): this {
+  magic(m = "BKPR0004"): this {
     this.parts.push(Buffer.from(m, "latin1"));
     return this;
   }
@@ -264,6 +273,25 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
     }
     recorded = readFileSync(FIXTURE);
     decoded = decodeNativeOutput(recorded);
+  });
+
+  it("reads each network namespace's tables through the first process that shows them", () => {
+    // pids 1, 2 and 41 have no net dir: the next process of the namespace is tried.
+    // The container's one process (29789) has none either: that namespace is left to
+    // breachkit (readNetwork reads it, or reports it).
+    expect(decoded.netns).toEqual([
+      {
+        link: `net:[${HOST_NS.net}]`,
+        readerPid: 43,
+        dev: "Inter-|\n face |\n<b>lo\u001b[31m: 1 2 3\n",
+        tables: [
+          ["tcp", "  sl  local_address\n", null],
+          ["udp", "", null],
+          ["udp6", null, "EISDIR"],
+          ["raw", "\u0000\n", null],
+        ],
+      },
+    ]);
   });
 
   it("has every process that was there, in pid order, and no other", () => {
@@ -471,7 +499,7 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
 
   it("rejects a corrupted header and an unknown record kind", () => {
     const badMagic = Buffer.from(recorded);
-    badMagic[7] = 0x34; // BKPR0004: a format this decoder does not know
+    badMagic[7] = 0x35; // BKPR0005: a format this decoder does not know
     expect(() => decodeNativeOutput(badMagic)).toThrow("does not start with its header");
     const badKind = Buffer.from(recorded);
     badKind[8] = 0x52; // 'R' where the first record's 'Q' was
@@ -481,7 +509,49 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
 
 describe("decodeNativeOutput on hand-made outputs", () => {
   it("decodes an empty reading", () => {
-    expect(decodeNativeOutput(new Out().magic().end())).toEqual({ processes: [], failures: [] });
+    expect(decodeNativeOutput(new Out().magic().end())).toEqual({
+      processes: [],
+      failures: [],
+      netns: [],
+    });
+  });
+
+  it("decodes a namespace's tables, with null for a table not read and its error code", () => {
+    const body = new Out()
+      .i32(9)
+      .blob("net:[5]")
+      .blob("dev text")
+      .u32(2)
+      .blob("tcp")
+      .blob("tcp <text>\n")
+      .blob(null)
+      .blob("udp6")
+      .blob(null)
+      .blob("EACCES");
+    const out = new Out().magic().record(0x4e, body).end();
+    expect(decodeNativeOutput(out).netns).toEqual([
+      {
+        link: "net:[5]",
+        readerPid: 9,
+        dev: "dev text",
+        tables: [
+          ["tcp", "tcp <text>\n", null],
+          ["udp6", null, "EACCES"],
+        ],
+      },
+    ]);
+    // A count that claims more tables than the record holds is an error, not a guess.
+    const short = new Out()
+      .i32(9)
+      .blob("net:[5]")
+      .blob("dev")
+      .u32(3)
+      .blob("tcp")
+      .blob("t")
+      .blob(null);
+    expect(() => decodeNativeOutput(new Out().magic().record(0x4e, short).end())).toThrow(
+      /past its record/,
+    );
   });
 
   it("decodes null blobs to null, and to empty text where a record needs text", () => {
@@ -508,6 +578,7 @@ describe("decodeNativeOutput on hand-made outputs", () => {
         },
       ],
       failures: [["", "", 7]],
+      netns: [],
     });
   });
 
@@ -565,7 +636,7 @@ describe("decodeNativeOutput on hand-made outputs", () => {
 
   it("keeps the first error: later valid bytes do not repair a corrupt output", () => {
     const d = new NativeDecoder();
-    d.push(Buffer.from("BKPR0003Z"));
+    d.push(Buffer.from("BKPR0004Z"));
     d.push(new Out().end());
     expect(() => d.end()).toThrow("unknown record 90");
   });
@@ -796,8 +867,12 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
     const elsewhere = script("elsewhere", `exec '${NATIVE}' '${other}' "$2"`);
     const { processes } = await readProcesses({ ...opts, nativeReader: elsewhere });
     expect(processes.map((p) => [p.pid, p.comm])).toEqual([[77, "elsewhere"]]);
-    const empty = script("empty", "printf 'BKPR0003E'");
-    expect(await readNative(empty, root, 2, null)).toEqual({ processes: [], failures: [] });
+    const empty = script("empty", "printf 'BKPR0004E'");
+    expect(await readNative(empty, root, 2, null)).toEqual({
+      processes: [],
+      failures: [],
+      netns: [],
+    });
   });
 
   it("keeps nothing of a reading that failed midway, hashes included", async () => {
@@ -836,11 +911,11 @@ describe.skipIf(NATIVE === null)("the built reader against the JS reader on fake
       ["/bin/false", /exit 1/],
       [join(dir, "no-such-reader"), /ENOENT/],
       [script("garbage", "echo 'this is no reader output at all'"), /header/],
-      [script("truncated", "printf 'BKPR0003P\\005\\000\\000\\000\\001'"), /truncated/],
-      [script("overrun", "printf 'BKPR0003P\\001\\000\\000\\000\\005E'"), /past its record/],
-      [script("trailing", "printf 'BKPR0003Ejunk'"), /after its end/],
-      [script("exit-1", "printf 'BKPR0003E'; exit 1"), /exit 1/],
-      [script("killed", "printf 'BKPR0003'; kill -9 $$"), /SIGKILL/],
+      [script("truncated", "printf 'BKPR0004P\\005\\000\\000\\000\\001'"), /truncated/],
+      [script("overrun", "printf 'BKPR0004P\\001\\000\\000\\000\\005E'"), /past its record/],
+      [script("trailing", "printf 'BKPR0004Ejunk'"), /after its end/],
+      [script("exit-1", "printf 'BKPR0004E'; exit 1"), /exit 1/],
+      [script("killed", "printf 'BKPR0004'; kill -9 $$"), /SIGKILL/],
       [script("cut", `'${NATIVE}' "$@" | head -c 5000`), /truncated/],
     ];
     for (const [reader, why] of failing) {
