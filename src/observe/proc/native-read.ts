@@ -281,7 +281,6 @@ export class NativeDecoder {
       pid,
       stat,
       status,
-      ...(parsed === undefined ? {} : { parsed }),
       cmdline,
       cgroup,
       cwd,
@@ -292,6 +291,9 @@ export class NativeDecoder {
       ns,
       sockets,
     };
+    // Set afterwards rather than spread into the literal: a spread copies an object per
+    // record, which in a run too short for the optimizing compiler cost a fifth of decoding.
+    if (parsed !== undefined) r.parsed = parsed;
     if (this.onProcess === null) this.processes.push(r);
     else this.onProcess(r);
   }
