@@ -26,14 +26,14 @@
  *       size nlink, i64 mtime_sec mtime_nsec ctime_sec ctime_nsec, then u32 socket count
  *       and that many blobs;
  *   'F' i32 pid, blobs source and what;
- *   'N' a network namespace's tables, read through the first process met in it (see
- *       read_netns), after that process's record;
+ *   'N' a network namespace's tables (see read_net_of), after every process's record;
  *   'E' end of output, no length (anything else after a write error: the reader rejects it).
  * Exit status: 0 when the output is complete, 2 on bad arguments, 1 on an I/O error.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <sched.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -414,34 +414,52 @@ static void stat_facts(const char *stat, size_t len, int *kthread, int *zombie) 
   if (digits > 0) *kthread = (flags & PF_KTHREAD) != 0;
 }
 
-/* ---- network namespaces: their tables, read by the first process found in each ------- */
+/* ---- network namespaces: their tables, read through the same process breachkit picks -- */
 
 /*
- * The socket tables of a namespace are read through /proc/<pid>/net of any process in it.
- * Each table walks the kernel's whole TCP hash (about 4 ms each for tcp and tcp6 on a host
- * with 24 GB, whatever the number of sockets), so they are read here, on the reading
- * threads, rather than by breachkit after every process is read: by the thread that first
- * meets a process of the namespace. A process that exits meanwhile, or whose namespace
- * changes (setns) while its tables are read, leaves the namespace to the next one met; after
- * MAX_NET_TRIES failures breachkit reads it itself, and reports why.
+ * The socket tables of a namespace are read through /proc/<pid>/net of a process in it.
+ * Each of tcp and tcp6 walks the kernel's whole TCP hash (about 4 ms each on a host with
+ * 24 GB, whatever the number of sockets), so they are read here, once every process is read,
+ * while breachkit is still building the last ones. Through the process breachkit's readNetwork
+ * would pick (src/observe/proc/network.ts, readerCandidates): the oldest by start time, then
+ * the lowest pid, zombies left out; up to MAX_NET_TRIES of them in that order, when one exits
+ * meanwhile or changes namespace (setns) while its tables are read. readNetwork takes a
+ * reading only when it is through its own first pick, and otherwise reads the namespace
+ * itself (and says why when it cannot).
  */
+/* The /proc being read; set once the output cannot be written (then nothing more is read). */
+static const char *root;
+static int write_failed;
+#define FAILED() __atomic_load_n(&write_failed, __ATOMIC_RELAXED)
+
 #define MAX_NET_TRIES 5
 #define MAX_NET_TABLE (64u * 1024 * 1024)
 static const char *const net_tables[] = {"tcp", "tcp6", "udp", "udp6", "raw", "raw6"};
 
 typedef struct {
+  uint64_t start;
+  int pid;
+} NetCandidate;
+
+typedef struct {
   char link[64];
-  int done, busy, tries;
+  NetCandidate best[MAX_NET_TRIES];
+  int nbest;
+  Buf out;
 } NetNs;
 
 static NetNs *netns_seen;
 static size_t netns_count, netns_cap;
 static pthread_mutex_t netns_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Claim the namespace `link` for reading: 1 when this thread should read it now. */
-static int claim_netns(const char *link) {
-  if (strlen(link) >= sizeof netns_seen->link) return 0;
-  int mine = 0;
+static int earlier(NetCandidate a, NetCandidate b) {
+  return a.start < b.start || (a.start == b.start && a.pid < b.pid);
+}
+
+/* A live process of the namespace `link`, started at `start` (clock ticks after boot). */
+static void net_candidate(const char *link, uint64_t start, int pid) {
+  if (strlen(link) >= sizeof netns_seen->link) return;
+  NetCandidate c = {start, pid};
   pthread_mutex_lock(&netns_lock);
   NetNs *n = NULL;
   for (size_t i = 0; i < netns_count; i++) {
@@ -462,23 +480,14 @@ static int claim_netns(const char *link) {
     memset(n, 0, sizeof *n);
     strcpy(n->link, link);
   }
-  if (!n->done && !n->busy && n->tries < MAX_NET_TRIES) {
-    n->busy = 1;
-    n->tries++;
-    mine = 1;
-  }
-  pthread_mutex_unlock(&netns_lock);
-  return mine;
-}
-
-static void release_netns(const char *link, int done) {
-  pthread_mutex_lock(&netns_lock);
-  for (size_t i = 0; i < netns_count; i++) {
-    if (strcmp(netns_seen[i].link, link) == 0) {
-      netns_seen[i].busy = 0;
-      if (done) netns_seen[i].done = 1;
-      break;
-    }
+  /* Kept in order, the MAX_NET_TRIES earliest. */
+  int at = n->nbest;
+  while (at > 0 && earlier(c, n->best[at - 1])) at--;
+  if (at < MAX_NET_TRIES) {
+    int last = n->nbest < MAX_NET_TRIES ? n->nbest : MAX_NET_TRIES - 1;
+    memmove(&n->best[at + 1], &n->best[at], (size_t)(last - at) * sizeof c);
+    n->best[at] = c;
+    if (n->nbest < MAX_NET_TRIES) n->nbest++;
   }
   pthread_mutex_unlock(&netns_lock);
 }
@@ -486,27 +495,28 @@ static void release_netns(const char *link, int done) {
 /*
  * 'N' i32 pid, blob namespace link, blob dev, u32 count, then count times: blob table
  * name, blob text (null when not read), blob error code (null when read; a table that is
- * simply absent, as tcp6 without IPv6, is not listed).
+ * simply absent, as tcp6 without IPv6, is not listed). 1 when written, 0 when this process
+ * could not show them (it exited, or left the namespace): nothing is written then.
  */
-static void read_netns(Ctx *c, Buf *out, const char *base, int pid, const char *link) {
-  if (!claim_netns(link)) return;
-  char path[4300], again[128];
+static int read_net_of(Scratch *sc, Buf *out, int pid, const char *link) {
+  char base[4200], path[4300], again[128];
+  snprintf(base, sizeof base, "%s/%d", root, pid);
   size_t mark = out->len;
   snprintf(path, sizeof path, "%s/net/dev", base);
-  long n = fill(&c->scratch, path, MAX_NET_TABLE);
-  if (n < 0) goto retry;
+  long n = fill(sc, path, MAX_NET_TABLE);
+  if (n < 0) return 0;
   size_t at = begin_record(out, 'N');
   put_i32(out, pid);
   put_str(out, link);
-  put_blob(out, c->scratch.data, (size_t)n);
+  put_blob(out, sc->data, (size_t)n);
   size_t count_at = out->len;
   put_u32(out, 0);
   uint32_t count = 0;
   for (size_t i = 0; i < sizeof net_tables / sizeof net_tables[0]; i++) {
     snprintf(path, sizeof path, "%s/net/%s", base, net_tables[i]);
-    long t = fill(&c->scratch, path, MAX_NET_TABLE);
+    long t = fill(sc, path, MAX_NET_TABLE);
     if (t < 0 && vanished((int)-t)) {
-      if (!alive(base)) goto retry;
+      if (!alive(base)) goto gone;
       continue; /* absent here (IPv6 off) */
     }
     put_str(out, net_tables[i]);
@@ -514,7 +524,7 @@ static void read_netns(Ctx *c, Buf *out, const char *base, int pid, const char *
       put_str(out, NULL);
       put_str(out, code_of((int)-t));
     } else {
-      put_blob(out, c->scratch.data, (size_t)t);
+      put_blob(out, sc->data, (size_t)t);
       put_str(out, NULL);
     }
     count++;
@@ -522,13 +532,36 @@ static void read_netns(Ctx *c, Buf *out, const char *base, int pid, const char *
   memcpy(out->data + count_at, &count, 4);
   /* Still in the same namespace: the tables are that namespace's. */
   snprintf(path, sizeof path, "%s/ns/net", base);
-  if (link_of(path, again, sizeof again) != 0 || strcmp(again, link) != 0) goto retry;
+  if (link_of(path, again, sizeof again) != 0 || strcmp(again, link) != 0) goto gone;
   end_record(out, at);
-  release_netns(link, 1);
-  return;
-retry:
+  return 1;
+gone:
   out->len = mark;
-  release_netns(link, 0);
+  return 0;
+}
+
+static size_t next_netns;
+
+static void *net_worker(void *arg) {
+  (void)arg;
+  Scratch sc = {malloc(65536), 65536};
+  if (sc.data == NULL) die_oom();
+  for (;;) {
+    pthread_mutex_lock(&netns_lock);
+    size_t i = next_netns++;
+    pthread_mutex_unlock(&netns_lock);
+    if (i >= netns_count || FAILED()) break;
+    NetNs *n = &netns_seen[i];
+    for (int k = 0; k < n->nbest; k++) {
+      if (read_net_of(&sc, &n->out, n->best[k].pid, n->link)) break;
+    }
+  }
+  free(sc.data);
+  return NULL;
+}
+
+static int cmp_netns(const void *a, const void *b) {
+  return strcmp(((const NetNs *)a)->link, ((const NetNs *)b)->link);
 }
 
 static void read_one(Ctx *c, Buf *out, const char *root, int pid) {
@@ -751,7 +784,7 @@ done:
   if (socks.len) put(out, socks.data, socks.len);
   end_record(out, record_at);
   if (fails.len) put(out, fails.data, fails.len);
-  if (has_ns[1] && !zombie) read_netns(c, out, base, pid, ns[1]);
+  if (has_ns[1] && !zombie && parsed) net_candidate(ns[1], facts.starttime, pid);
   free(fails.data);
   free(socks.data);
   free(cmd_copy);
@@ -765,14 +798,12 @@ done:
  * loading its modules, say) would stop reading /proc meanwhile. They hand finished chunks
  * to the writer thread, which writes them in pid order while the readers go on.
  */
-static const char *root;
 static int *pids;
 static int npids;
 static int nchunks;
 static int next_chunk;
 static Buf *chunks;
 static unsigned char *ready;
-static int write_failed;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t chunk_ready = PTHREAD_COND_INITIALIZER;
 
@@ -799,7 +830,12 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&lock);
     if (i >= nchunks) break;
     Buf out = {0};
-    for (int j = i * CHUNK; j < (i + 1) * CHUNK && j < npids; j++) read_one(&c, &out, root, pids[j]);
+    /* Nobody reads any more (node closed the pipe): the rest is not read, only handed on. */
+    if (!FAILED()) {
+      for (int j = i * CHUNK; j < (i + 1) * CHUNK && j < npids; j++) {
+        read_one(&c, &out, root, pids[j]);
+      }
+    }
     pthread_mutex_lock(&lock);
     chunks[i] = out;
     ready[i] = 1;
@@ -821,7 +857,9 @@ static void *writer(void *arg) {
     chunks[i].data = NULL;
     pthread_mutex_unlock(&lock);
     /* After a failed write the rest is still taken (and freed), never written. */
-    if (!write_failed && b.len && write_all(b.data, b.len) != 0) write_failed = 1;
+    if (!FAILED() && b.len && write_all(b.data, b.len) != 0) {
+      __atomic_store_n(&write_failed, 1, __ATOMIC_RELAXED);
+    }
     free(b.data);
   }
   return NULL;
@@ -832,11 +870,13 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static int read_all(int threads, int skip);
+static int read_all(int threads, int skip, int skip2);
 static int launch(char **argv);
 
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--launch") == 0) return launch(argv + 2);
+  /* bin/breachkit's check that this binary runs here (a copy built for another libc). */
+  if (argc == 2 && strcmp(argv[1], "--probe") == 0) return 0;
   if (argc < 3 || argc > 4) {
     fprintf(stderr, "usage: procread ROOT THREADS [SKIP_PID]\n"
                     "       procread --launch NODE ARGS...\n");
@@ -849,48 +889,72 @@ int main(int argc, char **argv) {
     fprintf(stderr, "procread: bad arguments\n");
     return 2;
   }
-  return read_all(threads, skip);
+  return read_all(threads, skip, -1);
 }
 
 /*
  * --launch NODE ARGS...: the launcher's way to start the reading before node itself has
  * started (bin/breachkit uses it for the commands that begin with a live snapshot). The
- * reading runs in a grandchild (so that nobody has to reap it, and it never outlives a
- * write to a closed pipe), over /proc with one thread per usable core (at most 8), leaving
- * out this process's pid, which becomes node's: node reads itself. This process then
- * becomes NODE ARGS... with the pipe's read end open and its number and the start time
- * (ms since the epoch) in BREACHKIT_EARLY_READER="FD:MS". When the pipe or the fork fails,
- * node runs without it and reads as usual.
+ * reading runs in a grandchild, over /proc with one thread per usable core (at most 8),
+ * leaving out this process's pid, which becomes node's (node reads itself), and the
+ * short-lived child between them. This process then becomes NODE ARGS... with the pipe's
+ * read end open, and "FD:MS:PID" in BREACHKIT_EARLY_READER: the descriptor, the start time
+ * (ms since the epoch) and the pid the reading leaves out, which node checks is its own.
+ * When the pipe or a fork fails, node runs without it and reads as usual.
+ *
+ * The grandchild belongs to nobody: init (or the nearest subreaper) reaps it. Its stdin
+ * and stderr are /dev/null (it must not hold the caller's terminal or pipes open), SIGPIPE
+ * is restored to its default: when node closes the pipe (a reading it does not take), the
+ * reader's next write ends it, and no chunk of /proc is read after a failed write.
  */
 static int launch(char **argv) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   long long started = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-  int fds[2];
   unsetenv("BREACHKIT_EARLY_READER");
-  if (pipe2(fds, O_CLOEXEC) == 0) {
+  /* With stdin, stdout or stderr closed, the pipe would take its number. */
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int n = open("/dev/null", O_RDWR);
+      if (n >= 0 && n != fd) close(n);
+    }
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) == 0 && fds[0] > 2 && fds[1] > 2) {
     pid_t node = getpid();
     pid_t a = fork();
     if (a == 0) {
+      pid_t middle = getpid();
       pid_t b = fork();
       if (b != 0) _exit(b < 0 ? 1 : 0);
-      /* Only node holds the read end: closing it ends this reading at its next write. */
+      /* Only node holds the read end: its closing ends this reading at the next write. */
       close(fds[0]);
       if (dup2(fds[1], 1) < 0) _exit(1);
       close(fds[1]);
+      int null = open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        (void)dup2(null, 0);
+        (void)dup2(null, 2);
+        if (null > 2) close(null);
+      }
+      signal(SIGPIPE, SIG_DFL);
+      sigset_t pipe_only;
+      sigemptyset(&pipe_only);
+      sigaddset(&pipe_only, SIGPIPE);
+      (void)sigprocmask(SIG_UNBLOCK, &pipe_only, NULL);
       root = "/proc";
       cpu_set_t set;
       int threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
       if (threads < 1) threads = 1;
       if (threads > 8) threads = 8;
-      _exit(read_all(threads, (int)node));
+      _exit(read_all(threads, (int)node, (int)middle));
     }
     int status = 1;
     if (a > 0) (void)waitpid(a, &status, 0);
     close(fds[1]);
     if (a > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fcntl(fds[0], F_SETFD, 0) == 0) {
-      char value[64];
-      snprintf(value, sizeof value, "%d:%lld", fds[0], started);
+      char value[96];
+      snprintf(value, sizeof value, "%d:%lld:%d", fds[0], started, (int)node);
       setenv("BREACHKIT_EARLY_READER", value, 1);
     } else {
       close(fds[0]);
@@ -901,7 +965,7 @@ static int launch(char **argv) {
   return 127;
 }
 
-static int read_all(int threads, int skip) {
+static int read_all(int threads, int skip, int skip2) {
   long self = (long)getpid();
   DIR *d = opendir(root);
   if (d == NULL) {
@@ -918,7 +982,9 @@ static int read_all(int threads, int skip) {
     char *end;
     long v = strtol(n, &end, 10);
     /* Itself neither: an artifact of the observation, which the JS reader does not have. */
-    if (*end != '\0' || v <= 0 || v > 0x7fffffff || v == skip || v == self) continue;
+    if (*end != '\0' || v <= 0 || v > 0x7fffffff || v == skip || v == skip2 || v == self) {
+      continue;
+    }
     if ((size_t)npids == cap) {
       cap *= 2;
       int *p = realloc(pids, cap * sizeof *pids);
@@ -938,6 +1004,7 @@ static int read_all(int threads, int skip) {
   (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
 #endif
   if (write_all("BKPR0004", 8) != 0) return 1;
+  int net_threads = threads;
   if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
   pthread_t tid[64], wtid;
   int started = 0;
@@ -947,13 +1014,28 @@ static int read_all(int threads, int skip) {
   }
   /* No thread could start: read everything here, then write it. Slower, same output. */
   if (started == 0) worker(NULL);
-  if (pthread_create(&wtid, NULL, writer, NULL) != 0) {
-    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-    writer(NULL);
-  } else {
-    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-    pthread_join(wtid, NULL);
+  int have_writer = pthread_create(&wtid, NULL, writer, NULL) == 0;
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+
+  /* Every process is read: each namespace's candidates are known. Their tables are read
+   * now, while the writer (and breachkit) deal with the last processes; in link order. */
+  qsort(netns_seen, netns_count, sizeof *netns_seen, cmp_netns);
+  if ((size_t)net_threads > netns_count) net_threads = (int)netns_count;
+  started = 0;
+  for (int i = 0; i < net_threads; i++) {
+    if (pthread_create(&tid[i], NULL, net_worker, NULL) != 0) break;
+    started++;
   }
-  if (write_failed || write_all("E", 1) != 0) return 1;
+  if (started == 0) net_worker(NULL);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+
+  if (have_writer) pthread_join(wtid, NULL);
+  else writer(NULL);
+  for (size_t i = 0; i < netns_count; i++) {
+    Buf *b = &netns_seen[i].out;
+    if (!FAILED() && b->len && write_all(b->data, b->len) != 0) write_failed = 1;
+    free(b->data);
+  }
+  if (FAILED() || write_all("E", 1) != 0) return 1;
   return 0;
 }

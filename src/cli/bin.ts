@@ -1,5 +1,6 @@
 // The only module that touches `process`: argv, streams, signals and the exit code.
 import { isatty } from "node:tty";
+import { setFlagsFromString } from "node:v8";
 import type { EarlyReader } from "../observe/proc/prefetch.js";
 import type { CliIo } from "./io.js";
 import { wantColor } from "./io.js";
@@ -26,6 +27,15 @@ const io: CliIo = {
     } finally {
       rl.close();
     }
+  },
+  // A live snapshot lives a quarter of a second, on cores the native reader needs: V8's
+  // optimizing compiler would spend more on its hottest functions, on another thread, than
+  // they then save (measured with bench/snapshot-vs-ps.ts). Turned off only once the
+  // snapshot's modules are loaded: V8 takes a code cache (the bundle's, and node's own for
+  // each built-in module) only under the flags it was made with. What runs does not change,
+  // only how fast. (The build's training runs turn it back on before writing their cache.)
+  briefRun() {
+    setFlagsFromString("--no-opt");
   },
   onInterrupt(handler) {
     const h = (sig: NodeJS.Signals) => handler(sig);

@@ -20,7 +20,7 @@ import {
   startEarlyReader,
   takeLaunchedReader,
 } from "../observe/proc/prefetch.js";
-import { isLiveSnapshot, startsReading } from "./early.js";
+import { startsReading } from "./early.js";
 
 const launched = takeLaunchedReader(process.env);
 let early: EarlyReader | null = null;
@@ -57,13 +57,6 @@ const script = new Script(
   `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
   { filename: main, ...(cachedData === undefined ? {} : { cachedData }) },
 );
-// A live snapshot lives a quarter of a second, on cores the native reader needs: V8's
-// optimizing compiler would spend more on its hottest functions, on another thread, than
-// they then save (measured: bench/snapshot-vs-ps.ts). Turned off only now, after the cache
-// check: V8 takes a cache (this one, and node's own for its built-in modules) only under
-// the flags it was made with. What is compiled and run does not change, only how fast.
-const brief = isLiveSnapshot(process.argv.slice(2));
-if (brief) setFlagsFromString("--no-opt");
 if (trace) {
   if (cachedData !== undefined) state = script.cachedDataRejected ? "rejected" : "used";
   process.stderr.write(`[${performance.now().toFixed(0)} ms] code cache: ${state}\n`);
@@ -72,8 +65,9 @@ const out = process.env.BREACHKIT_CODE_CACHE_OUT;
 if (out !== undefined && out !== "") {
   // The build's training runs: the cache then holds every function these runs compiled.
   process.once("exit", () => {
-    // Under the flags the cache is checked with (V8 writes them into it).
-    if (brief) setFlagsFromString("--opt");
+    // Under the flags the cache is checked with (V8 writes them into it): a live snapshot
+    // turned the optimizing compiler off (CliIo.briefRun).
+    setFlagsFromString("--opt");
     writeFileSync(out, Buffer.concat([digest, script.createCachedData()]));
   });
 }

@@ -31,8 +31,3 @@ export function startsReading(args: readonly string[]): boolean {
   if (word === undefined || !Object.hasOwn(READS_PROCESSES, word)) return false;
   return READS_PROCESSES[word as keyof typeof READS_PROCESSES](args);
 }
-
-/** Whether the command line is a live `breachkit snapshot`: a run of a fraction of a second. */
-export function isLiveSnapshot(args: readonly string[]): boolean {
-  return commandWord(args) === "snapshot" && startsReading(args);
-}

@@ -237,6 +237,8 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
   let accountsPromise: ReturnType<typeof readAccounts>;
   try {
+    // With synchronous calls (see RootFs): read now, not after every process record. A host
+    // whose own files hang (a dead NFS home) would hang the snapshot either way.
     accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null, sync: true });
     accountsPromise.catch(() => {});
     step("processes");
@@ -319,15 +321,15 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     const running = containers.filter((c) => c.running && c.pid !== null);
     const results = await Promise.all(
       running.map((c) =>
-        readAccounts({
-          root: `/proc/${c.pid}/root`,
-          scope: c.name,
-          containerId: c.id,
-          sync: true,
-        }).catch((e: unknown) => {
-          gaps.push({ source: `accounts:${c.name}`, message: errorMessage(e) });
-          return null;
-        }),
+        // Through the thread pool: a container's filesystem may be a FUSE or NFS mount
+        // that never answers, which must not freeze this thread (and Ctrl-C with it). The
+        // event loop is free by now: the processes are read.
+        readAccounts({ root: `/proc/${c.pid}/root`, scope: c.name, containerId: c.id }).catch(
+          (e: unknown) => {
+            gaps.push({ source: `accounts:${c.name}`, message: errorMessage(e) });
+            return null;
+          },
+        ),
       ),
     );
     for (const r of results) {

@@ -7,7 +7,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
+  chmodSync,
   closeSync,
+  cpSync,
   fstatSync,
   mkdirSync,
   mkdtempSync,
@@ -27,7 +29,11 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Process, type Snapshot, SnapshotSchema } from "../../src/model/snapshot.js";
 import { readHostFacts } from "../../src/observe/proc/host-facts.js";
-import { decodeNativeOutput, nativeReaderPath } from "../../src/observe/proc/native-read.js";
+import {
+  decodeNativeOutput,
+  nativeReaderPath,
+  readingOfFd,
+} from "../../src/observe/proc/native-read.js";
 import {
   LAUNCHED_READER_VAR,
   prefetchProcesses,
@@ -332,6 +338,20 @@ describe("breachkit snapshot --json with either reader", () => {
       expect(readers.length).toBe(0);
     });
   }
+  it("reads each network namespace through the same process either way", async () => {
+    const native = await run({ ...process.env, BREACHKIT_PROC_READER: undefined });
+    const js = await run({ ...process.env, BREACHKIT_PROC_READER: "js" });
+    expect(native.exitCode, native.stderr).toBe(0);
+    expect(js.exitCode, js.stderr).toBe(0);
+    const readers = (stdout: string) =>
+      new Map(SnapshotSchema.parse(JSON.parse(stdout)).netns.map((n) => [n.inode, n.readerPid]));
+    const a = readers(native.stdout);
+    const b = readers(js.stdout);
+    expect(a.size).toBeGreaterThan(0);
+    // The oldest process of a namespace (then the lowest pid) is there in both readings.
+    for (const [inode, pid] of a)
+      if (b.has(inode)) expect(b.get(inode), `netns ${inode}`).toBe(pid);
+  });
 });
 
 describe("a reading handed over by the launcher (BREACHKIT_EARLY_READER)", () => {
@@ -357,10 +377,13 @@ describe("a reading handed over by the launcher (BREACHKIT_EARLY_READER)", () =>
 
   it("reads the processes the reader wrote into the pipe, and removes the variable", async () => {
     const { fd } = pipeOf(whole, "whole");
-    const env: Record<string, string | undefined> = { [LAUNCHED_READER_VAR]: `${fd}:1234` };
+    const now = Date.now();
+    const env: Record<string, string | undefined> = {
+      [LAUNCHED_READER_VAR]: `${fd}:${now}:${process.pid}`,
+    };
     const early = takeLaunchedReader(env);
     expect(env[LAUNCHED_READER_VAR]).toBeUndefined();
-    expect(early?.startedAtMs).toBe(1234);
+    expect(early?.startedAtMs).toBe(now);
     expect(early?.skipPid).toBe(process.pid);
     const reading = early?.open();
     const seen: number[] = [];
@@ -375,14 +398,26 @@ describe("a reading handed over by the launcher (BREACHKIT_EARLY_READER)", () =>
 
   it("rejects a reading cut short (the reader died), so that the JS reader reads instead", async () => {
     const { fd } = pipeOf(whole.subarray(0, whole.length - 1), "cut");
-    const early = takeLaunchedReader({ [LAUNCHED_READER_VAR]: `${fd}:1` });
+    const early = takeLaunchedReader({
+      [LAUNCHED_READER_VAR]: `${fd}:${Date.now()}:${process.pid}`,
+    });
     await expect(early?.open().done).rejects.toThrow(/native/i);
   });
 
   it("takes no descriptor that is not a pipe, nor a malformed variable", () => {
     const file = openSync(join(work, "not-a-pipe"), "w");
+    const ok = `${Date.now()}:${process.pid}`;
     try {
-      for (const value of [`${file}:1`, "1:1", "0:1", "x:1", `${file}`, "99999:1", ""]) {
+      for (const value of [
+        `${file}:${ok}`,
+        `1:${ok}`,
+        `0:${ok}`,
+        `x:${ok}`,
+        `${file}`,
+        `${file}:1`,
+        `99999:${ok}`,
+        "",
+      ]) {
         const env: Record<string, string | undefined> = { [LAUNCHED_READER_VAR]: value };
         expect(takeLaunchedReader(env), value).toBeNull();
         expect(env[LAUNCHED_READER_VAR]).toBeUndefined();
@@ -395,13 +430,40 @@ describe("a reading handed over by the launcher (BREACHKIT_EARLY_READER)", () =>
     }
   });
 
+  it("gives up a reading that stalls (a reader stuck in /proc), so that the JS reader reads", async () => {
+    const fifo = join(work, "stalled.fifo");
+    execFileSync("mkfifo", [fifo]);
+    // A writer that sends the header and then nothing, for longer than the test waits.
+    const writer = spawn("sh", ["-c", 'printf BKPR0004 > "$1"; exec sleep 30 > "$1"', "sh", fifo], {
+      stdio: "ignore",
+    });
+    children.push(writer);
+    const fd = openSync(fifo, "r");
+    await expect(readingOfFd(fd, 300).done).rejects.toThrow(/no output for 0.3 s/);
+    expect(() => fstatSync(fd)).toThrow();
+  });
+
+  it("closes, and does not take, a reading made for another pid or too long ago", async () => {
+    // The launcher's pid is node's only when node is node (not a wrapper that spawns it).
+    for (const [name, value] of [
+      ["another pid", (fd: number) => `${fd}:${Date.now()}:${process.pid + 1}`],
+      ["too old", (fd: number) => `${fd}:${Date.now() - 60_000}:${process.pid}`],
+    ] as const) {
+      const { fd, writer } = pipeOf(Buffer.concat(Array.from({ length: 64 }, () => whole)), name);
+      const exited = new Promise<unknown>((res) => writer.once("exit", (c, sig) => res(sig ?? c)));
+      expect(takeLaunchedReader({ [LAUNCHED_READER_VAR]: value(fd) }), name).toBeNull();
+      expect(() => fstatSync(fd), name).toThrow();
+      expect(await exited, name).not.toBe(0);
+    }
+  });
+
   it("closes the pipe when discarded: the writer ends at its next write", async () => {
     const big = Buffer.concat(Array.from({ length: 64 }, () => whole));
     const { fd, writer } = pipeOf(big, "discarded");
     const exited = new Promise<unknown>((res) =>
       writer.once("exit", (code, sig) => res(sig ?? code)),
     );
-    takeLaunchedReader({ [LAUNCHED_READER_VAR]: `${fd}:1` })?.discard();
+    takeLaunchedReader({ [LAUNCHED_READER_VAR]: `${fd}:${Date.now()}:${process.pid}` })?.discard();
     expect(() => fstatSync(fd)).toThrow();
     // cat gets SIGPIPE (or EPIPE and a failure): either way it stops writing.
     expect(await exited).not.toBe(0);
@@ -524,6 +586,50 @@ describe("bin/breachkit", () => {
     expect(usage.stderr).toContain("native reader started by the launcher");
     // Neither reader goes on: each ends at its next write into the closed pipe.
     expect(await gone(marker)).toEqual([]);
+  });
+
+  it("runs node alone when the reader cannot run here (built for another C library, say)", async () => {
+    const copy = join(work, "foreign-reader");
+    for (const part of ["bin", "dist", "rules"]) {
+      cpSync(join(REPO, part), join(copy, part), { recursive: true });
+    }
+    cpSync(join(REPO, "package.json"), join(copy, "package.json"));
+    // Executable, and yet exec fails: as a binary whose loader or libc is missing.
+    writeFileSync(join(copy, "dist/native/procread"), "#!/nonexistent/interpreter\n");
+    chmodSync(join(copy, "dist/native/procread"), 0o755);
+    const r = await execa(join(copy, "bin/breachkit"), ["snapshot", "--json"], {
+      ...opts(trace()),
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("started by the launcher");
+    expect(r.stderr).toContain("processes read by the js reader");
+    expect(SnapshotSchema.parse(JSON.parse(r.stdout)).processes.length).toBeGreaterThan(1);
+  });
+
+  it("hands the reading over with stdin closed, and leaves nothing behind with SIGPIPE ignored", async () => {
+    const out = join(work, `closed-stdin-${process.pid}.json`);
+    const closed = await execa(
+      "sh",
+      ["-c", 'exec "$0" snapshot --json -o "$1" <&-', LAUNCHER, out],
+      opts(trace()),
+    );
+    expect(closed.exitCode, closed.stderr).toBe(0);
+    expect(closed.stderr).toContain("native reader started by the launcher");
+    expect(closed.stderr).toContain("processes read by the native reader");
+    expect(
+      SnapshotSchema.parse(JSON.parse(readFileSync(out, "utf8"))).processes.length,
+    ).toBeGreaterThan(1);
+    const marker = `/nonexistent/sigpipe-${process.pid}-${Date.now()}`;
+    const ignored = await execa(
+      "sh",
+      ["-c", 'trap "" PIPE; exec "$0" snapshot --no-such-option "$1"', LAUNCHER, marker],
+      opts(trace()),
+    );
+    expect(ignored.exitCode).toBe(2);
+    expect(ignored.stderr).toContain("native reader started by the launcher");
+    expect(await gone(marker)).toEqual([]);
+    expect(await gone(out)).toEqual([]);
   });
 
   it("starts no reading for help, nor when the JS reader is asked for", async () => {

@@ -297,3 +297,24 @@ describe("breachkit snapshot against the lab (escaped scenario)", () => {
     expect(s.processes.length).toBeGreaterThan(10);
   });
 });
+
+describe("breachkit snapshot's run", () => {
+  it("is brief only when live: then the built command turns V8's optimizing compiler off", async () => {
+    const { runCli: runInProcess } = await import("../../src/cli/main.js");
+    const { memoryIo } = await import("../helpers/memory-io.js");
+    let brief = 0;
+    const live = memoryIo({ env: process.env, briefRun: () => void brief++ });
+    expect(await runInProcess(["snapshot", "--json"], live.io), live.stderr()).toBe(0);
+    expect(SnapshotSchema.parse(JSON.parse(live.stdout())).processes.length).toBeGreaterThan(1);
+    expect(brief).toBe(1);
+    // An image's accounts, or another command taking a snapshot on its way: not brief.
+    const tree = await makeTree({ "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n" });
+    try {
+      const offline = memoryIo({ env: process.env, briefRun: () => void brief++ });
+      expect(await runInProcess(["snapshot", "--root", tree.root, "--json"], offline.io)).toBe(0);
+      expect(brief).toBe(1);
+    } finally {
+      await tree.cleanup();
+    }
+  });
+});

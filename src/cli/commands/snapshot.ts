@@ -54,6 +54,7 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
       const progress = createProgress(io);
       // BREACHKIT_TRACE=1: each step with the time since the process started, on stderr.
       const trace = io.env.BREACHKIT_TRACE === "1";
+      if (flags.root === undefined) io.briefRun?.();
       const { snapshot } = await takeSnapshot({
         env: io.env,
         root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),

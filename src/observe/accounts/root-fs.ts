@@ -20,8 +20,8 @@ import {
   promises as fsp,
   fstatSync,
   lstatSync,
+  opendirSync,
   openSync,
-  readdirSync,
   readlinkSync,
   readSync,
   type Stats,
@@ -163,10 +163,11 @@ export class RootFs {
 
   /**
    * `sync`: make every call at once, on this thread, rather than in node's thread pool.
-   * For the small files of a live root (the host's, a running container's), read while the
-   * snapshot is busy with thousands of processes: each of the ten or so steps of a path's
-   * walk would otherwise wait for the event loop's next turn, and the accounts came last.
-   * The answers are the same; only a slow disk (a mounted image) is better read async.
+   * For the live host's small files, read while the snapshot is busy with thousands of
+   * processes: each of the ten or so steps of a path's walk would otherwise wait for the
+   * event loop's next turn, and the accounts came last. The answers are the same. Not for
+   * a root that may not answer (a container's FUSE mount, a mounted image on a failing
+   * disk): a call that hangs would freeze this thread, Ctrl-C handlers included.
    */
   constructor(
     readonly root: string,
@@ -271,9 +272,19 @@ export class RootFs {
     const r = await this.resolve(inner);
     if (!r.ok) return r;
     try {
-      let names: string[] = [];
+      const names: string[] = [];
       if (this.sync) {
-        names = readdirSync(r.value.hostPath).slice(0, MAX_DIR_ENTRIES);
+        // Entry by entry, as below: a directory of millions (named by a hostile sudoers'
+        // #includedir) is never listed whole.
+        const dir = opendirSync(r.value.hostPath);
+        try {
+          for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
+            names.push(e.name);
+            if (names.length >= MAX_DIR_ENTRIES) break;
+          }
+        } finally {
+          dir.closeSync();
+        }
       } else {
         const dir = await fsp.opendir(r.value.hostPath);
         for await (const entry of dir) {

@@ -21,6 +21,8 @@ import { PF_KTHREAD } from "./stat.js";
 
 const MAGIC = "BKPR0004";
 const NULL_LEN = 0xffffffff;
+/** A launched reader silent this long is given up (see readingOfFd). */
+const STALL_MS = 30_000;
 /** Output beyond this is refused (a runaway host would need 100,000 processes of 10 KB). */
 const MAX_OUTPUT = 1024 * 1024 * 1024;
 
@@ -55,6 +57,11 @@ export class NativeDecoder {
   private buf: Buffer = Buffer.alloc(0);
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private at = 0;
+  /** Chunks that arrived while the record at `at` was still incomplete; how many bytes. */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  /** Bytes the record at `at` needs in all (its kind and length included); 0: unknown. */
+  private need = 0;
   /** The cursor and the end of the record being decoded. */
   private p = 0;
   private limit = 0;
@@ -87,8 +94,19 @@ export class NativeDecoder {
       if (chunk.length > 0) this.error = new Error("native reader: output goes on after its end");
       return;
     }
-    const buf =
-      this.at < this.buf.length ? Buffer.concat([this.buf.subarray(this.at), chunk]) : chunk;
+    // A record longer than the chunks it comes in (a namespace's tables under a connection
+    // flood: tens of MB) is joined once, when whole, not again with every chunk.
+    if (this.need > 0 && this.buf.length - this.at + this.waitingBytes + chunk.length < this.need) {
+      this.waiting.push(chunk);
+      this.waitingBytes += chunk.length;
+      return;
+    }
+    const parts = [...this.waiting, chunk];
+    if (this.at < this.buf.length) parts.unshift(this.buf.subarray(this.at));
+    const buf = parts.length === 1 ? chunk : Buffer.concat(parts);
+    this.waiting = [];
+    this.waitingBytes = 0;
+    this.need = 0;
     this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.at = 0;
@@ -113,7 +131,10 @@ export class NativeDecoder {
         }
         if (this.at + 5 > buf.length) return;
         const end = this.at + 5 + this.view.getUint32(this.at + 1, true);
-        if (end > buf.length) return; // the rest of the record is still to come
+        if (end > buf.length) {
+          this.need = end - this.at; // the rest of the record is still to come
+          return;
+        }
         this.p = this.at + 5;
         this.limit = end;
         this.record(kind);
@@ -417,7 +438,7 @@ export function readingOf(child: ChildProcess): NativeReading {
  * which the decoder requires. `stop` closes the pipe, which ends the reader at its next
  * write.
  */
-export function readingOfFd(fd: number): NativeReading {
+export function readingOfFd(fd: number, stallMs = STALL_MS): NativeReading {
   const decoder = new NativeDecoder();
   let stream: Socket;
   try {
@@ -429,8 +450,19 @@ export function readingOfFd(fd: number): NativeReading {
   const done = new Promise<RawReadResult>((resolve, reject) => {
     let size = 0;
     let failed: Error | null = null;
+    // A reader stuck in a read of /proc (a process whose memory lock is held) cannot be
+    // ended from here: it is not our child. Its reading is given up, and the JS reader
+    // reads instead.
+    const stalled = () => {
+      failed ??= new Error(`native reader: no output for ${stallMs / 1000} s`);
+      stream.destroy();
+    };
+    const timer = setTimeout(stalled, stallMs);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
     stream.on("data", (d: Buffer) => {
       if (failed !== null) return;
+      timer.refresh();
       size += d.length;
       if (size > MAX_OUTPUT) {
         failed = new Error("native reader: output over 1 GiB");

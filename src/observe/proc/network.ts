@@ -21,9 +21,10 @@ export interface ReadNetworkOptions {
   /** Defaults to /proc. */
   procRoot?: string;
   /**
-   * Tables the native reader read under procRoot while it read the processes (each
-   * namespace through the first of its processes it met): used for their namespaces
-   * instead of a reading now. The others are read here.
+   * Tables the native reader read under procRoot once it had read the processes, each
+   * namespace's through the process readerCandidates puts first: used instead of a reading
+   * now when that is still the process this reading would try first. The others are read
+   * here.
    */
   prefetched?: readonly RawNetTables[];
 }
@@ -33,16 +34,27 @@ export interface ReadNetworkOptions {
 const MAX_TABLE_BYTES = 64 * 1024 * 1024;
 const MAX_READERS_TRIED = 5;
 
+/** Started before `b` (ISO times of one format compare as strings), or with a lower pid. */
+const startedFirst = (a: Process, b: Process) =>
+  a.startTime < b.startTime || (a.startTime === b.startTime && a.pid < b.pid);
+
+/**
+ * The processes to read a namespace through, in order: the oldest live ones (the least
+ * likely to exit mid-read; zombies have no net dir), then by pid. The native reader picks
+ * the same way (native/procread.c, net_candidate). One pass, keeping the first few: the
+ * host's namespace holds thousands of processes.
+ */
 function readerCandidates(members: readonly Process[]): Process[] {
-  // The oldest live process is the least likely to exit mid-read; zombies have no net dir.
-  // ISO times of one format compare as strings; plain comparison, not localeCompare: the
-  // host's namespace holds thousands of processes.
-  return members
-    .filter((p) => p.state !== "Z" && p.state !== "X")
-    .sort((a, b) =>
-      a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : a.pid - b.pid,
-    )
-    .slice(0, MAX_READERS_TRIED);
+  const best: Process[] = [];
+  for (const p of members) {
+    if (p.state === "Z" || p.state === "X") continue;
+    let at = best.length;
+    while (at > 0 && startedFirst(p, best[at - 1] as Process)) at--;
+    if (at >= MAX_READERS_TRIED) continue;
+    best.splice(at, 0, p);
+    if (best.length > MAX_READERS_TRIED) best.pop();
+  }
+  return best;
 }
 
 interface NsReading {
@@ -132,11 +144,14 @@ export async function readNetwork(
   const sockets: Socket[] = [];
   const netns: NetNamespace[] = [];
   for (const [inode, members] of [...byNs].sort((a, b) => a[0] - b[0])) {
+    const candidates = readerCandidates(members);
+    // Taken when read through the process this reading would try first, as the native
+    // reader picks it: the snapshot is then the same whichever read it.
     const early = prefetched.get(inode);
     const reading =
-      early === undefined
-        ? readNs(root, readerCandidates(members), gaps, inode)
-        : fromPrefetched(root, early, gaps);
+      early !== undefined && early.readerPid === candidates[0]?.pid
+        ? fromPrefetched(root, early, gaps)
+        : readNs(root, candidates, gaps, inode);
     if (reading === null) continue;
     const containerIds = [
       ...new Set(members.map((p) => p.containerId).filter((c): c is string => c !== null)),

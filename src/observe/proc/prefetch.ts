@@ -48,18 +48,25 @@ export interface EarlyReader {
   discard(): void;
 }
 
-/** The variable through which procread --launch hands its reading to node: "FD:MS". */
+/**
+ * The variable through which procread --launch hands its reading to node: "FD:MS:PID", the
+ * pipe's descriptor, when the reading started (ms since the epoch) and the pid it leaves
+ * out, which must be ours (a `node` on PATH that is a wrapper, not node itself, gets a
+ * reading made for another pid).
+ */
 export const LAUNCHED_READER_VAR = "BREACHKIT_EARLY_READER";
 
 /**
  * The reading the launcher started, if it did: removed from `env` (our children must not
- * take it for theirs). Null when there is none or the variable does not name an open pipe.
+ * take it for theirs). Null when there is none, when the variable does not name an open
+ * pipe, or when the reading is not for this process or too old to use (its pipe is then
+ * closed, which ends the reader).
  */
 export function takeLaunchedReader(env: Record<string, string | undefined>): EarlyReader | null {
   const value = env[LAUNCHED_READER_VAR];
   if (value === undefined) return null;
   delete env[LAUNCHED_READER_VAR];
-  const m = /^(\d{1,9}):(\d{1,15})$/.exec(value);
+  const m = /^(\d{1,9}):(\d{1,15}):(\d{1,9})$/.exec(value);
   if (m === null) return null;
   const fd = Number(m[1]);
   try {
@@ -67,9 +74,19 @@ export function takeLaunchedReader(env: Record<string, string | undefined>): Ear
   } catch {
     return null; // not open
   }
+  const startedAtMs = Number(m[2]);
+  const age = Date.now() - startedAtMs;
+  if (Number(m[3]) !== process.pid || age > PREFETCH_MAX_AGE_MS || age < -PREFETCH_MAX_AGE_MS) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    return null;
+  }
   let opened = false;
   return {
-    startedAtMs: Number(m[2]),
+    startedAtMs,
     skipPid: process.pid,
     open: () => {
       opened = true;

@@ -656,6 +656,8 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
     root === "/proc" &&
     prefetched.skipPid === self &&
     Date.now() - prefetched.startedAtMs <= PREFETCH_MAX_AGE_MS;
+  // One nobody takes is ended: its reader must not run on, nor its pipe keep us alive.
+  if (prefetched !== null && !usePrefetch) prefetched.reading.stop();
   let native: NativeReading | null = null;
   if (nativePath !== null) {
     native = usePrefetch

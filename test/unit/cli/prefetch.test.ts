@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../../src/cli/commands/index.js";
-import { isLiveSnapshot, startsReading } from "../../../src/cli/early.js";
+import { startsReading } from "../../../src/cli/early.js";
 import { commandsFor } from "../../../src/cli/main.js";
 import type { NativeReading } from "../../../src/observe/proc/native-read.js";
 import type { ProcessPrefetch } from "../../../src/observe/proc/prefetch.js";
@@ -80,11 +80,7 @@ describe("which command lines start the process reading early", () => {
         !args.includes("--help") &&
         needed[0]?.readsProcesses?.(args) === true;
       expect(startsReading(args), args.join(" ")).toBe(cli);
-      // Only a live snapshot runs without the optimizing compiler (see src/cli/boot.ts).
-      expect(isLiveSnapshot(args), args.join(" ")).toBe(cli && needed[0]?.name === "snapshot");
     }
-    expect(isLiveSnapshot(["snapshot", "--json"])).toBe(true);
-    expect(isLiveSnapshot(["triage"])).toBe(false);
   });
 
   it("no reading when the JS reader is asked for", () => {
@@ -150,16 +146,29 @@ describe("startReadingProcesses with a prefetched reading", () => {
     expect(r.spawned).toBe(false);
   });
 
-  it("reads again when it is stale", async () => {
-    const r = await read(prefetch({ startedAtMs: Date.now() - PREFETCH_MAX_AGE_MS - 1000 }));
+  /** A fresh prefetch whose reading counts how often it is stopped. */
+  const counted = (over: Partial<ProcessPrefetch>) => {
+    const stops = { n: 0 };
+    const reading = done(Promise.resolve({ processes: [fakeProcess], failures: [] }));
+    return { stops, p: prefetch({ ...over, reading: { ...reading, stop: () => void stops.n++ } }) };
+  };
+
+  it("reads again when it is stale, and ends the stale reading", async () => {
+    const { stops, p } = counted({ startedAtMs: Date.now() - PREFETCH_MAX_AGE_MS - 1000 });
+    const r = await read(p);
     expect(r.pids).toEqual([process.pid]);
     expect(r.spawned).toBe(true);
+    // Not left running (a launched reader's pipe would keep node alive).
+    expect(stops.n).toBe(1);
+    expect((await read(counted({}).p)).pids).toEqual([process.pid, FAKE_PID]);
   });
 
   it("reads again when it left out another pid than ours", async () => {
-    const r = await read(prefetch({ skipPid: process.pid + 1 }));
+    const { stops, p } = counted({ skipPid: process.pid + 1 });
+    const r = await read(p);
     expect(r.pids).toEqual([process.pid]);
     expect(r.spawned).toBe(true);
+    expect(stops.n).toBe(1);
   });
 
   it("reads again when the root is not /proc", async () => {

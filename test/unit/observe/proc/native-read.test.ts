@@ -20,7 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   decodeNativeOutput,
   NativeDecoder,
@@ -114,7 +114,7 @@ function buildFixtureTree(root: string): void {
       status: fakeStatus("nocmd"),
       exe: "/bin/sh",
       fds: { "9": "socket:[4004]" },
-      // The host namespace's tables (pids 1, 2 and 41, met first, have none): hostile text is passed
+      // The host namespace's tables (the older 2, 1 and 41 have none): hostile text is passed
       // as it is; udp6 is a directory (EISDIR), tcp6 and raw6 are absent (no IPv6).
       net: {
         dev: "Inter-|\n face |\n<b>lo\u001b[31m: 1 2 3\n",
@@ -276,7 +276,8 @@ describe("decodeNativeOutput on an output recorded from the built reader", () =>
   });
 
   it("reads each network namespace's tables through the first process that shows them", () => {
-    // pids 1, 2 and 41 have no net dir: the next process of the namespace is tried.
+    // Tried as readNetwork would, oldest first: kthreadd (2), then pids 1 and 41 (started
+    // together: by pid) have no net dir; pid 43 shows the tables.
     // The container's one process (29789) has none either: that namespace is left to
     // breachkit (readNetwork reads it, or reports it).
     expect(decoded.netns).toEqual([
@@ -552,6 +553,29 @@ describe("decodeNativeOutput on hand-made outputs", () => {
     expect(() => decodeNativeOutput(new Out().magic().record(0x4e, short).end())).toThrow(
       /past its record/,
     );
+  });
+
+  it("joins a record longer than its chunks once, when whole, not at every chunk", () => {
+    // A namespace's tables under a connection flood: megabytes in one record, arriving in
+    // the pipe's 64 KiB pieces. Joining what came so far at every piece was quadratic.
+    const table = Buffer.alloc(4 * 1024 * 1024, "0: 0100007F:1F90 00000000:0000 0A\n");
+    const body = new Out().i32(9).blob("net:[5]").blob("dev").u32(1).blob("tcp").blob(table);
+    const out = new Out().magic().record(0x4e, body.blob(null)).end();
+    const concat = vi.spyOn(Buffer, "concat");
+    try {
+      const d = new NativeDecoder();
+      for (let at = 0; at < out.length; at += 65536) d.push(out.subarray(at, at + 65536));
+      const r = d.end();
+      expect(r.netns?.[0]?.tables[0]?.[1]).toBe(table.toString());
+      // About 64 pieces: the bytes copied stay near the record's size, not 32 times it.
+      const copied = concat.mock.calls.reduce(
+        (n, [parts]) => n + (parts as Buffer[]).reduce((m, b) => m + b.length, 0),
+        0,
+      );
+      expect(copied).toBeLessThan(2 * out.length);
+    } finally {
+      concat.mockRestore();
+    }
   });
 
   it("decodes null blobs to null, and to empty text where a record needs text", () => {
