@@ -32,6 +32,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <errno.h>
@@ -48,6 +49,7 @@
 #include <unistd.h>
 
 #define PF_KTHREAD 0x00200000u
+#define MAGIC "BKPR0004"
 #define MAX_CMDLINE (1024 * 1024)
 #define MAX_TEXT (256 * 1024)
 #define MAX_FDS 65536
@@ -807,8 +809,16 @@ static unsigned char *ready;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t chunk_ready = PTHREAD_COND_INITIALIZER;
 
+/* A pipe nobody has drained for this long: its reader is gone or stuck (a wrapper that
+ * holds our pipe but will never read it, say). This reader then ends rather than wait. */
+#define DRAIN_TIMEOUT_MS 30000
+
 static int write_all(const char *p, size_t n) {
   while (n > 0) {
+    struct pollfd out = {1, POLLOUT, 0};
+    int ready = poll(&out, 1, DRAIN_TIMEOUT_MS);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return -1;
     ssize_t w = write(1, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
@@ -876,7 +886,11 @@ static int launch(char **argv);
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "--launch") == 0) return launch(argv + 2);
   /* bin/breachkit's check that this binary runs here (a copy built for another libc). */
-  if (argc == 2 && strcmp(argv[1], "--probe") == 0) return 0;
+  if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
+    /* What bin/breachkit compares: this binary, of this output format (not an empty or
+     * cut file, which a shell would run as a script, nor an older build). */
+    return puts("procread " MAGIC) == EOF ? 1 : 0;
+  }
   if (argc < 3 || argc > 4) {
     fprintf(stderr, "usage: procread ROOT THREADS [SKIP_PID]\n"
                     "       procread --launch NODE ARGS...\n");
@@ -919,6 +933,11 @@ static int launch(char **argv) {
       if (n >= 0 && n != fd) close(n);
     }
   }
+  /* With SIGCHLD ignored (inherited), waitpid would find no child to wait for. */
+  struct sigaction chld_default = {0}, chld_was;
+  chld_default.sa_handler = SIG_DFL;
+  sigemptyset(&chld_default.sa_mask);
+  int chld_saved = sigaction(SIGCHLD, &chld_default, &chld_was) == 0;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) == 0 && fds[0] > 2 && fds[1] > 2) {
     pid_t node = getpid();
@@ -937,6 +956,12 @@ static int launch(char **argv) {
         (void)dup2(null, 2);
         if (null > 2) close(null);
       }
+      /* Nothing else of the caller's: its other descriptors (a CI runner's pipes, a
+       * jobserver) and its working directory (a mount to unmount) stay free of us. */
+      if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
+        for (int fd = 3; fd < 1024; fd++) close(fd);
+      }
+      if (chdir("/") != 0) _exit(1);
       signal(SIGPIPE, SIG_DFL);
       sigset_t pipe_only;
       sigemptyset(&pipe_only);
@@ -960,6 +985,7 @@ static int launch(char **argv) {
       close(fds[0]);
     }
   }
+  if (chld_saved) (void)sigaction(SIGCHLD, &chld_was, NULL);
   execvp(argv[0], argv);
   fprintf(stderr, "breachkit: cannot run %s: %s\n", argv[0], strerror(errno));
   return 127;
@@ -1003,7 +1029,7 @@ static int read_all(int threads, int skip, int skip2) {
 #ifdef F_SETPIPE_SZ
   (void)fcntl(1, F_SETPIPE_SZ, 1 << 20);
 #endif
-  if (write_all("BKPR0004", 8) != 0) return 1;
+  if (write_all(MAGIC, 8) != 0) return 1;
   int net_threads = threads;
   if (threads > nchunks) threads = nchunks > 0 ? nchunks : 1;
   pthread_t tid[64], wtid;
@@ -1019,7 +1045,7 @@ static int read_all(int threads, int skip, int skip2) {
 
   /* Every process is read: each namespace's candidates are known. Their tables are read
    * now, while the writer (and breachkit) deal with the last processes; in link order. */
-  qsort(netns_seen, netns_count, sizeof *netns_seen, cmp_netns);
+  if (netns_count > 1) qsort(netns_seen, netns_count, sizeof *netns_seen, cmp_netns);
   if ((size_t)net_threads > netns_count) net_threads = (int)netns_count;
   started = 0;
   for (int i = 0; i < net_threads; i++) {

@@ -31,9 +31,10 @@ const io: CliIo = {
   // A live snapshot lives a quarter of a second, on cores the native reader needs: V8's
   // optimizing compiler would spend more on its hottest functions, on another thread, than
   // they then save (measured with bench/snapshot-vs-ps.ts). Turned off only once the
-  // snapshot's modules are loaded: V8 takes a code cache (the bundle's, and node's own for
-  // each built-in module) only under the flags it was made with. What runs does not change,
-  // only how fast. (The build's training runs turn it back on before writing their cache.)
+  // snapshot's modules are loaded and its reading started (see takeSnapshot): V8 takes a
+  // code cache (the bundle's, and node's own for each built-in module, in every thread)
+  // only under the flags it was made with. What runs does not change, only how fast. (The
+  // build's training runs turn it back on before writing their cache.)
   briefRun() {
     setFlagsFromString("--no-opt");
   },

@@ -33,6 +33,8 @@ import { parseStat } from "./proc/stat.js";
 
 export interface SnapshotOptions {
   env: Readonly<Record<string, string | undefined>>;
+  /** Called once the reading has started when this process will end right after (CliIo). */
+  briefRun?: () => void;
   /** Read accounts and files from this mounted filesystem instead of the live host. */
   root?: string | undefined;
   /** Seconds between two readings of counters, for packet and CPU rates. */
@@ -234,6 +236,10 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     bootTimeMs: facts.bootTimeMs ?? Date.now(),
     clockTicks: facts.host.clockTicks,
   });
+  // A brief run (a live `breachkit snapshot`) turns V8's optimizing compiler off, now that
+  // its modules are loaded; not when a helper thread hashes (the first run of a boot): a
+  // thread started after that would compile node's built-in modules without their cache.
+  if (reading.helperThreads() === 0) opts.briefRun?.();
   let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
   let accountsPromise: ReturnType<typeof readAccounts>;
   try {

@@ -54,9 +54,10 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
       const progress = createProgress(io);
       // BREACHKIT_TRACE=1: each step with the time since the process started, on stderr.
       const trace = io.env.BREACHKIT_TRACE === "1";
-      if (flags.root === undefined) io.briefRun?.();
       const { snapshot } = await takeSnapshot({
         env: io.env,
+        // `breachkit snapshot` ends right after (the other commands go on).
+        briefRun: () => io.briefRun?.(),
         root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
         intervalSeconds: flags.interval ?? null,
         prefetch: ctx.takeProcessPrefetch?.() ?? null,

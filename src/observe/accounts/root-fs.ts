@@ -167,22 +167,34 @@ export class RootFs {
    * processes: each of the ten or so steps of a path's walk would otherwise wait for the
    * event loop's next turn, and the accounts came last. The answers are the same. Not for
    * a root that may not answer (a container's FUSE mount, a mounted image on a failing
-   * disk): a call that hangs would freeze this thread, Ctrl-C handlers included.
+   * disk), nor under `asyncUnder` (the host's NFS or autofs homes): a call that hangs would
+   * freeze this thread, Ctrl-C handlers included.
    */
   constructor(
     readonly root: string,
     private readonly sync = false,
+    /** Host paths (mount points of NFS, FUSE, autofs...) read async even when `sync`. */
+    private readonly asyncUnder: readonly string[] = [],
   ) {}
+
+  /** Whether calls on `hostPath` are made synchronously. */
+  private syncAt(hostPath: string): boolean {
+    if (!this.sync) return false;
+    for (const m of this.asyncUnder) {
+      if (hostPath === m || hostPath.startsWith(m.endsWith("/") ? m : `${m}/`)) return false;
+    }
+    return true;
+  }
 
   private lstat(hostPath: string): Promise<Stats> {
     return remembered(this.lstats, hostPath, () =>
-      this.sync ? settled(() => lstatSync(hostPath)) : fsp.lstat(hostPath),
+      this.syncAt(hostPath) ? settled(() => lstatSync(hostPath)) : fsp.lstat(hostPath),
     );
   }
 
   private readlink(hostPath: string): Promise<string> {
     return remembered(this.links, hostPath, () =>
-      this.sync ? settled(() => readlinkSync(hostPath)) : fsp.readlink(hostPath),
+      this.syncAt(hostPath) ? settled(() => readlinkSync(hostPath)) : fsp.readlink(hostPath),
     );
   }
 
@@ -251,7 +263,7 @@ export class RootFs {
     if (!r.ok) return r;
     try {
       const host = r.value.hostPath;
-      const st = this.sync ? lstatSync(host) : await fsp.lstat(host);
+      const st = this.syncAt(host) ? lstatSync(host) : await fsp.lstat(host);
       return {
         ok: true,
         value: {
@@ -273,7 +285,7 @@ export class RootFs {
     if (!r.ok) return r;
     try {
       const names: string[] = [];
-      if (this.sync) {
+      if (this.syncAt(r.value.hostPath)) {
         // Entry by entry, as below: a directory of millions (named by a hostile sudoers'
         // #includedir) is never listed whole.
         const dir = opendirSync(r.value.hostPath);
@@ -313,7 +325,7 @@ export class RootFs {
     let handle: RootHandle;
     let stat: () => Promise<Stats>;
     try {
-      if (this.sync) {
+      if (this.syncAt(r.value.hostPath)) {
         const fd = openSync(r.value.hostPath, OPEN_FLAGS);
         handle = new SyncHandle(fd);
         stat = () => settled(() => fstatSync(fd));

@@ -19,10 +19,12 @@ import type {
 } from "./raw-read.js";
 import { PF_KTHREAD } from "./stat.js";
 
-const MAGIC = "BKPR0004";
+/** The output format, first in every output (and in `procread --probe`'s answer). */
+export const NATIVE_FORMAT = "BKPR0004";
+const MAGIC = NATIVE_FORMAT;
 const NULL_LEN = 0xffffffff;
-/** A launched reader silent this long is given up (see readingOfFd). */
-const STALL_MS = 30_000;
+/** A record longer than any the reader writes is refused at once. */
+const MAX_RECORD = 512 * 1024 * 1024;
 /** Output beyond this is refused (a runaway host would need 100,000 processes of 10 KB). */
 const MAX_OUTPUT = 1024 * 1024 * 1024;
 
@@ -130,7 +132,10 @@ export class NativeDecoder {
           throw new Error(`native reader: unknown record ${kind}`);
         }
         if (this.at + 5 > buf.length) return;
-        const end = this.at + 5 + this.view.getUint32(this.at + 1, true);
+        const length = this.view.getUint32(this.at + 1, true);
+        // No record of the reader's comes near this (network tables: 7 x 64 MiB at most).
+        if (length > MAX_RECORD) throw new Error(`native reader: a record of ${length} bytes`);
+        const end = this.at + 5 + length;
         if (end > buf.length) {
           this.need = end - this.at; // the rest of the record is still to come
           return;
@@ -438,7 +443,7 @@ export function readingOf(child: ChildProcess): NativeReading {
  * which the decoder requires. `stop` closes the pipe, which ends the reader at its next
  * write.
  */
-export function readingOfFd(fd: number, stallMs = STALL_MS): NativeReading {
+export function readingOfFd(fd: number): NativeReading {
   const decoder = new NativeDecoder();
   let stream: Socket;
   try {
@@ -450,19 +455,8 @@ export function readingOfFd(fd: number, stallMs = STALL_MS): NativeReading {
   const done = new Promise<RawReadResult>((resolve, reject) => {
     let size = 0;
     let failed: Error | null = null;
-    // A reader stuck in a read of /proc (a process whose memory lock is held) cannot be
-    // ended from here: it is not our child. Its reading is given up, and the JS reader
-    // reads instead.
-    const stalled = () => {
-      failed ??= new Error(`native reader: no output for ${stallMs / 1000} s`);
-      stream.destroy();
-    };
-    const timer = setTimeout(stalled, stallMs);
-    timer.unref();
-    stream.once("close", () => clearTimeout(timer));
     stream.on("data", (d: Buffer) => {
       if (failed !== null) return;
-      timer.refresh();
       size += d.length;
       if (size > MAX_OUTPUT) {
         failed = new Error("native reader: output over 1 GiB");

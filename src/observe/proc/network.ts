@@ -3,7 +3,7 @@
  * through /proc/<pid>/net/* of one process per namespace: the sockets inside containers are
  * seen from the host without entering them.
  */
-import { statSync } from "node:fs";
+import { readlinkSync, statSync } from "node:fs";
 import type {
   Gap,
   InterfaceCounters,
@@ -80,6 +80,11 @@ function readNs(root: string, candidates: readonly Process[], gaps: Gap[], ns: n
           else if (!statSync(`${root}/${p.pid}`, { throwIfNoEntry: false })) throw e;
         }
       }
+      // Still in the namespace (no setns meanwhile): the tables are that namespace's.
+      if (nsOf(root, p.pid) !== ns) {
+        lastError = "left the namespace";
+        continue;
+      }
       return { readerPid: p.pid, tables, dev } satisfies NsReading;
     } catch (e) {
       lastError = errnoCode(e);
@@ -88,6 +93,15 @@ function readNs(root: string, candidates: readonly Process[], gaps: Gap[], ns: n
   }
   gaps.push({ source: "procfs net", message: `network namespace ${ns} not read: ${lastError}` });
   return null;
+}
+
+/** The network namespace of a process, from its ns/net link; null when unreadable. */
+function nsOf(root: string, pid: number): number | null {
+  try {
+    return parseBracketInode(readlinkSync(`${root}/${pid}/ns/net`), "net");
+  } catch {
+    return null;
+  }
 }
 
 /** A reading the native reader made, with the gaps readNs would have reported for it. */

@@ -475,6 +475,10 @@ class ReadPool {
     this.missing = this.slices;
   }
 
+  get helperCount(): number {
+    return this.helpers.length;
+  }
+
   /** Start one more helper thread; false when threads cannot be started here. */
   addHelper(): boolean {
     if (this.helperFailed) return false;
@@ -617,6 +621,8 @@ export interface ProcessReading {
   finish(): Promise<ReadingResult>;
   /** End the helper threads without a result (the caller failed meanwhile); idempotent. */
   close(): Promise<void>;
+  /** How many helper threads (reading or hashing) were started so far. */
+  helperThreads(): number;
 }
 
 /**
@@ -772,7 +778,7 @@ export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReadin
     }
     return { processes, gaps: here.ctx.tally.gaps(), reader, netns };
   }
-  return { finish, close: () => pool.close() };
+  return { finish, close: () => pool.close(), helperThreads: () => pool.helperCount };
 }
 
 interface Built {

@@ -108,3 +108,32 @@ for (const sync of [false, true])
       expect(r.ok && r.value.names).toEqual(["B", "a", "b", "é"]);
     });
   });
+
+describe("RootFs with synchronous calls, and mounts that may hang", () => {
+  it("answers at once, but through the thread pool under asyncUnder, with the same answer", async () => {
+    const t = await makeTree({ "etc/passwd": "root:x:0:0::/root:/bin/sh\n", "home/a/k": "key\n" });
+    try {
+      /** The answer, and whether the event loop turned (an immediate ran) before it. */
+      const timed = async (fs: RootFs, inner: string) => {
+        let turned = false;
+        setImmediate(() => {
+          turned = true;
+        });
+        const r = await fs.read(inner, { maxBytes: 100 });
+        return { text: r.ok ? r.value.bytes.toString() : r.error.code, turned };
+      };
+      const home = path.join(t.root, "home");
+      const sync = new RootFs(t.root, true, [home]);
+      expect(await timed(sync, "/etc/passwd")).toEqual({
+        text: "root:x:0:0::/root:/bin/sh\n",
+        turned: false,
+      });
+      expect(await timed(sync, "/home/a/k")).toEqual({ text: "key\n", turned: true });
+      // A mount point is a prefix of whole components only.
+      const near = new RootFs(t.root, true, [`${home}/a/k2`]);
+      expect(await timed(near, "/home/a/k")).toEqual({ text: "key\n", turned: false });
+    } finally {
+      await t.cleanup();
+    }
+  });
+});

@@ -555,6 +555,16 @@ describe("decodeNativeOutput on hand-made outputs", () => {
     );
   });
 
+  it("refuses at once a record longer than any the reader writes", () => {
+    const d = new NativeDecoder();
+    const head = Buffer.alloc(5);
+    head[0] = 0x4e;
+    head.writeUInt32LE(0xf0000000, 1);
+    d.push(Buffer.from("BKPR0004"));
+    d.push(head);
+    expect(() => d.end()).toThrow(/a record of 4026531840 bytes/);
+  });
+
   it("joins a record longer than its chunks once, when whole, not at every chunk", () => {
     // A namespace's tables under a connection flood: megabytes in one record, arriving in
     // the pipe's 64 KiB pieces. Joining what came so far at every piece was quadratic.

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +101,31 @@ describe("readNetwork", () => {
   });
 });
 
+describe("readNetwork when a process leaves its namespace", () => {
+  it("does not take another namespace's tables for the one it was read in", async () => {
+    const { processes } = await readProcesses({
+      procRoot: root,
+      bootTimeMs: 0,
+      clockTicks: 100,
+      workers: 0,
+    });
+    // pid 1 joins another namespace (setns) after the processes were read.
+    const link = join(root, "1", "ns", "net");
+    rmSync(link);
+    symlinkSync("net:[4026539999]", link);
+    try {
+      const { netns, gaps } = await readNetwork(processes, { procRoot: root });
+      expect(netns.map((n) => n.inode)).toEqual([CT_NS.net]);
+      expect(gaps.map((g) => g.message)).toEqual([
+        `network namespace ${HOST_NS.net} not read: left the namespace`,
+      ]);
+    } finally {
+      rmSync(link);
+      symlinkSync(`net:[${HOST_NS.net}]`, link);
+    }
+  });
+});
+
 describe("readNetwork with the native reader's tables", () => {
   const read = () => readProcesses({ procRoot: root, bootTimeMs: 0, clockTicks: 100, workers: 0 });
 
@@ -120,13 +145,20 @@ describe("readNetwork with the native reader's tables", () => {
     const given = await readNetwork(processes, { procRoot: root, prefetched: tables });
     expect(given).toEqual(itself);
     expect(given.sockets.length).toBeGreaterThan(10);
-    // Not read again: under a root where nothing is, the tables given still answer.
+    // Not read again: under a root where nothing is, the host's tables given still answer.
+    // The container's were read through 41, because 40 (older) has no net dir: readNetwork
+    // takes tables only through the process it would try first, so it reads those again
+    // (here it cannot: a gap), rather than decide differently from a reading of its own.
     const elsewhere = await readNetwork(processes, {
       procRoot: join(dir, "nothing here"),
       prefetched: tables,
     });
-    expect(elsewhere.sockets).toEqual(itself.sockets);
-    expect(elsewhere.gaps).toEqual([]);
+    const host = (list: typeof itself.sockets) => list.filter((x) => x.netns === HOST_NS.net);
+    expect(host(elsewhere.sockets)).toEqual(host(itself.sockets));
+    expect(elsewhere.sockets.some((x) => x.netns === CT_NS.net)).toBe(false);
+    expect(elsewhere.gaps.map((g) => g.message)).toEqual([
+      `network namespace ${CT_NS.net} not read: ENOENT`,
+    ]);
   });
 
   it("reports a table the reader could not read, and reads a namespace it did not", async () => {
