@@ -11,6 +11,8 @@
  * BREACHKIT_PROC_READER=js, the JS reader does the same work.
  *
  *   procread ROOT THREADS [SKIP_PID]       (ROOT: /proc; output: binary records on stdout)
+ *   procread --launch NODE ARGS...         (bin/breachkit: read, and become node; see launch)
+ *   procread --probe                       (prints "procread BKPR0004": this build runs here)
  *
  * SKIP_PID (breachkit's own process, which reads itself first) and the reader's own pid
  * are left out.
