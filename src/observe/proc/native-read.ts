@@ -389,21 +389,44 @@ export function startNative(
   return readingOf(child);
 }
 
+/**
+ * What both kinds of reading do with their output: feed it to the decoder as it comes
+ * (false, and nothing fed, once it is over MAX_OUTPUT: the caller ends the reader) and,
+ * once the output has ended, settle with the decoded whole or the decoder's error.
+ */
+function outputOf(decoder: NativeDecoder) {
+  let size = 0;
+  return {
+    feed(d: Buffer): boolean {
+      size += d.length;
+      if (size > MAX_OUTPUT) return false;
+      decoder.push(d);
+      return true;
+    },
+    settle(resolve: (r: RawReadResult) => void, reject: (e: unknown) => void): void {
+      try {
+        resolve(decoder.end());
+      } catch (e) {
+        reject(e);
+      }
+    },
+  };
+}
+
+const TOO_MUCH = "native reader: output over 1 GiB";
+
 /** The reading of a reader started by spawnNative. */
 export function readingOf(child: ChildProcess): NativeReading {
   const decoder = new NativeDecoder();
+  const output = outputOf(decoder);
   const done = new Promise<RawReadResult>((resolve, reject) => {
-    let size = 0;
     let stderr = "";
     let failed: Error | null = null;
     child.stdout?.on("data", (d: Buffer) => {
-      size += d.length;
-      if (size > MAX_OUTPUT) {
-        failed ??= new Error("native reader: output over 1 GiB");
+      if (failed === null && !output.feed(d)) {
+        failed = new Error(TOO_MUCH);
         child.kill("SIGKILL");
-        return;
       }
-      decoder.push(d);
     });
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => {
@@ -419,11 +442,7 @@ export function readingOf(child: ChildProcess): NativeReading {
           new Error(`native reader: ${signal ?? `exit ${code}`} ${stderr.trim()}`.trim()),
         );
       }
-      try {
-        resolve(decoder.end());
-      } catch (e) {
-        reject(e);
-      }
+      output.settle(resolve, reject);
     });
   });
   return {
@@ -452,29 +471,21 @@ export function readingOfFd(fd: number): NativeReading {
     const done = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     return { subscribe: () => {}, done, stop: () => {} };
   }
+  const output = outputOf(decoder);
   const done = new Promise<RawReadResult>((resolve, reject) => {
-    let size = 0;
     let failed: Error | null = null;
     stream.on("data", (d: Buffer) => {
-      if (failed !== null) return;
-      size += d.length;
-      if (size > MAX_OUTPUT) {
-        failed = new Error("native reader: output over 1 GiB");
+      if (failed === null && !output.feed(d)) {
+        failed = new Error(TOO_MUCH);
         stream.destroy();
-        return;
       }
-      decoder.push(d);
     });
     stream.once("error", (e) => {
       failed ??= e;
     });
     stream.once("close", () => {
       if (failed !== null) return reject(failed);
-      try {
-        resolve(decoder.end());
-      } catch (e) {
-        reject(e);
-      }
+      output.settle(resolve, reject);
     });
   });
   return {
