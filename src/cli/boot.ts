@@ -1,8 +1,9 @@
 // The built command's entry, dist/cli/bin.cjs (bundled on its own, see scripts/build.mjs).
 //
-// 1. For a command that reads every process as it starts (a live snapshot), it starts the
-//    native reader first of all: the reader then works on the other cores while this
-//    process loads breachkit.
+// 1. For a command that reads every process as it starts (a live snapshot), it takes the
+//    reading bin/breachkit's launcher started before node (procread --launch), or else
+//    starts the native reader first of all: the reader then works on the other cores while
+//    this process loads breachkit. A launched reading no such command takes is closed.
 // 2. It runs the bundle dist/cli/main.cjs (every module of breachkit and its dependencies
 //    in one file) with the V8 code cache the build made for it, main.cjs.cache: compiling
 //    breachkit's modules would otherwise take about as long as a snapshot's reading of /proc.
@@ -32,6 +33,7 @@ if (trace && early !== null) {
   process.stderr.write(`[${performance.now().toFixed(0)} ms] native reader started ${by}\n`);
 }
 
+// The trace's last line: what remains after the snapshot's own steps (output, exit).
 if (trace) {
   process.once("exit", () => process.stderr.write(`[${performance.now().toFixed(0)} ms] exit\n`));
 }
