@@ -318,7 +318,8 @@ export class NativeDecoder {
       sockets,
     };
     // Set afterwards rather than spread into the literal: a spread copies an object per
-    // record, which in a run too short for the optimizing compiler cost a fifth of decoding.
+    // record, which in a run too short for the optimizing compiler cost about a tenth of
+    // decoding (2,069 records: 29 ms against 26, medians of 12 alternating runs).
     if (parsed !== undefined) r.parsed = parsed;
     if (this.onProcess === null) this.processes.push(r);
     else this.onProcess(r);

@@ -74,33 +74,30 @@ export function takeLaunchedReader(env: Record<string, string | undefined>): Ear
   } catch {
     return null; // not open
   }
-  const startedAtMs = Number(m[2]);
-  const age = Date.now() - startedAtMs;
-  if (Number(m[3]) !== process.pid || age > PREFETCH_MAX_AGE_MS || age < -PREFETCH_MAX_AGE_MS) {
+  let taken = false;
+  const close = () => {
+    if (taken) return;
+    taken = true;
     try {
       closeSync(fd);
     } catch {
       // already closed
     }
+  };
+  const startedAtMs = Number(m[2]);
+  const age = Date.now() - startedAtMs;
+  if (Number(m[3]) !== process.pid || age > PREFETCH_MAX_AGE_MS || age < -PREFETCH_MAX_AGE_MS) {
+    close();
     return null;
   }
-  let opened = false;
   return {
     startedAtMs,
     skipPid: process.pid,
     open: () => {
-      opened = true;
+      taken = true;
       return readingOfFd(fd);
     },
-    discard: () => {
-      if (opened) return;
-      opened = true;
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-    },
+    discard: close,
   };
 }
 

@@ -612,7 +612,7 @@ export interface ReadingResult {
   processes: Process[];
   gaps: Gap[];
   reader: "native" | "js";
-  /** The network namespaces' tables the native reader read on the way (see readNetwork). */
+  /** The network namespaces' tables the native reader read after the processes (see readNetwork). */
   netns: RawNetTables[];
 }
 

@@ -51,14 +51,13 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The fake tree's processes, as readNetwork takes them. */
+const readFake = () =>
+  readProcesses({ procRoot: root, bootTimeMs: 0, clockTicks: 100, workers: 0 });
+
 describe("readNetwork", () => {
   it("reads each namespace once and ties sockets to pids and containers", async () => {
-    const { processes } = await readProcesses({
-      procRoot: root,
-      bootTimeMs: 0,
-      clockTicks: 100,
-      workers: 0,
-    });
+    const { processes } = await readFake();
     const { sockets, netns, gaps } = await readNetwork(processes, { procRoot: root });
     expect(gaps).toEqual([]);
     expect(netns.map((n) => [n.inode, n.readerPid, n.host, n.containerIds])).toEqual([
@@ -87,12 +86,7 @@ describe("readNetwork", () => {
   });
 
   it("reports a namespace that no process lets it read", async () => {
-    const { processes } = await readProcesses({
-      procRoot: root,
-      bootTimeMs: 0,
-      clockTicks: 100,
-      workers: 0,
-    });
+    const { processes } = await readFake();
     const only40 = processes.filter((p) => p.pid !== 41);
     const { netns, gaps } = await readNetwork(only40, { procRoot: root });
     expect(netns.map((n) => n.inode)).toEqual([HOST_NS.net]);
@@ -103,12 +97,7 @@ describe("readNetwork", () => {
 
 describe("readNetwork when a process leaves its namespace", () => {
   it("does not take another namespace's tables for the one it was read in", async () => {
-    const { processes } = await readProcesses({
-      procRoot: root,
-      bootTimeMs: 0,
-      clockTicks: 100,
-      workers: 0,
-    });
+    const { processes } = await readFake();
     // pid 1 joins another namespace (setns) after the processes were read.
     const link = join(root, "1", "ns", "net");
     rmSync(link);
@@ -127,8 +116,6 @@ describe("readNetwork when a process leaves its namespace", () => {
 });
 
 describe("readNetwork with the native reader's tables", () => {
-  const read = () => readProcesses({ procRoot: root, bootTimeMs: 0, clockTicks: 100, workers: 0 });
-
   it("are the tables it would read itself, each namespace's once", async () => {
     const native = nativeReaderPath({});
     expect(native, "npm run build leaves dist/native/procread").not.toBeNull();
@@ -140,7 +127,7 @@ describe("readNetwork with the native reader's tables", () => {
       [`net:[${HOST_NS.net}]`, 1],
       [`net:[${CT_NS.net}]`, 41],
     ]);
-    const { processes } = await read();
+    const { processes } = await readFake();
     const itself = await readNetwork(processes, { procRoot: root });
     const given = await readNetwork(processes, { procRoot: root, prefetched: tables });
     expect(given).toEqual(itself);
@@ -162,7 +149,7 @@ describe("readNetwork with the native reader's tables", () => {
   });
 
   it("reports a table the reader could not read, and reads a namespace it did not", async () => {
-    const { processes } = await read();
+    const { processes } = await readFake();
     const host = {
       link: `net:[${HOST_NS.net}]`,
       readerPid: 1,
