@@ -11,7 +11,6 @@ import { DockerEngine } from "../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../observe/docker/engine-error.js";
 import { resolveContainer } from "../observe/docker/resolve.js";
 import type { HashCacheEntry } from "../observe/proc/index.js";
-import type { ProcessPrefetch } from "../observe/proc/prefetch.js";
 import { type SnapshotResult, takeSnapshot } from "../observe/snapshot.js";
 import { type Progress, silentProgress } from "../tell/progress.js";
 import { safeText } from "../tell/sanitize.js";
@@ -64,8 +63,6 @@ export interface ContainOptions {
   signal?: AbortSignal;
   /** Shown before the confirmation: the plan and what matches. */
   onPlan?: (view: PlanView) => void;
-  /** The process reading the CLI started as it began, for the first snapshot. */
-  prefetch?: ProcessPrefetch | null;
 }
 
 export interface PlanView {
@@ -178,7 +175,6 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     env: opts.env,
     intervalSeconds: interval,
     hashCache,
-    prefetch: opts.prefetch ?? null,
     onStep: (s) => progress.update(`before: ${s}`),
   });
   progress.done();

@@ -1,7 +1,5 @@
 // The only module that touches `process`: argv, streams, signals and the exit code.
 import { isatty } from "node:tty";
-import { setFlagsFromString } from "node:v8";
-import type { EarlyReader } from "../observe/proc/prefetch.js";
 import type { CliIo } from "./io.js";
 import { wantColor } from "./io.js";
 import { runCli } from "./main.js";
@@ -28,16 +26,6 @@ const io: CliIo = {
       rl.close();
     }
   },
-  // A live snapshot lives a quarter of a second, on cores the native reader needs: V8's
-  // optimizing compiler would spend more on its hottest functions, on another thread, than
-  // they then save (measured with bench/snapshot-vs-ps.ts). Turned off only once the
-  // snapshot's modules are loaded and its reading started (see takeSnapshot): V8 takes a
-  // code cache (the bundle's, and node's own for each built-in module, in every thread)
-  // only under the flags it was made with. What runs does not change, only how fast. (The
-  // build's training runs turn it back on before writing their cache.)
-  briefRun() {
-    setFlagsFromString("--no-opt");
-  },
   onInterrupt(handler) {
     const h = (sig: NodeJS.Signals) => handler(sig);
     process.on("SIGINT", h);
@@ -54,12 +42,9 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
 });
 
-/**
- * Run the command line; called by the built command's entry (boot.ts), which may have
- * started the native reader already.
- */
-export function main(early: EarlyReader | null): void {
-  void runCli(process.argv.slice(2), io, early).then((code) => {
+/** Run the command line; called by the built command's entry (boot.ts). */
+export function main(): void {
+  void runCli(process.argv.slice(2), io).then((code) => {
     process.exitCode = code;
   });
 }

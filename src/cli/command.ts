@@ -1,16 +1,10 @@
 import { type Command, InvalidArgumentError } from "commander";
-import type { ProcessPrefetch } from "../observe/proc/prefetch.js";
 import type { CliIo } from "./io.js";
 
 /** What a command's registration gets: the streams, and a way to set the exit code. */
 export interface CommandContext {
   readonly io: CliIo;
   setExitCode(code: number): void;
-  /**
-   * The process reading started as the CLI began, for the first snapshot the command takes
-   * (null afterwards, or when none was started).
-   */
-  takeProcessPrefetch?: () => ProcessPrefetch | null;
 }
 
 export type RegisterCommand = (program: Command, ctx: CommandContext) => void;

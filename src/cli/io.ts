@@ -18,12 +18,6 @@ export interface CliIo {
   confirm(question: string): Promise<boolean>;
   /** Register a handler for SIGINT/SIGTERM; returns a function that removes it. */
   onInterrupt(handler: (signal: string) => void): () => void;
-  /**
-   * Say that this process will end within a second (a live `breachkit snapshot`): the
-   * built command then turns V8's optimizing compiler off (see bin.ts). Optional: tests
-   * and other hosts of the CLI go on as they are.
-   */
-  briefRun?(): void;
 }
 
 export type Colors = ReturnType<typeof pc.createColors>;

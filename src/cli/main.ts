@@ -1,12 +1,10 @@
 import { Command, CommanderError } from "commander";
-import { type EarlyReader, fromEarlyReader, prefetchProcesses } from "../observe/proc/prefetch.js";
 import { safeText } from "../tell/sanitize.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { VERSION } from "../version.js";
 import type { CommandContext } from "./command.js";
 import { COMMANDS, type LazyCommand } from "./commands/index.js";
-import { startsReading } from "./early.js";
 import { type CliIo, colorsFor } from "./io.js";
 
 const DESCRIPTION = `Incident response for Linux servers that run their services in Docker.
@@ -94,36 +92,16 @@ export function reflow(text: string): string {
 
 const MAX_MESSAGE = 4000;
 
-/**
- * Run the CLI with the given arguments (without node and script); returns the exit code.
- * `early`: the native reader the built command's entry started for these arguments.
- */
-export async function runCli(
-  args: readonly string[],
-  io: CliIo,
-  early: EarlyReader | null = null,
-): Promise<number> {
+/** Run the CLI with the given arguments (without node and script); returns the exit code. */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
-  const ctx: { -readonly [K in keyof CommandContext]: CommandContext[K] } = {
+  const ctx: CommandContext = {
     io,
     setExitCode(code) {
       exitCode = Math.max(exitCode, code);
     },
   };
   const c = colorsFor(io);
-  // A live snapshot's process reading starts now (when the entry has not started it yet),
-  // beside the loading of the command.
-  let prefetch =
-    early !== null
-      ? fromEarlyReader(early)
-      : startsReading(args)
-        ? prefetchProcesses(io.env)
-        : null;
-  ctx.takeProcessPrefetch = () => {
-    const p = prefetch;
-    prefetch = null;
-    return p;
-  };
   try {
     const program = await buildProgram(ctx, args);
     // Commander's own exitOverride applies to subcommands only when set on each.
@@ -150,8 +128,5 @@ export async function runCli(
     if (e instanceof Error && e.stack && io.env.BREACHKIT_DEBUG) io.error(`${e.stack}\n`);
     io.error("This is a bug in breachkit; please report it with the command you ran.\n");
     return EXIT_ERROR;
-  } finally {
-    // A reading no snapshot took (a usage error, say) is not waited for.
-    prefetch?.reading.stop();
   }
 }

@@ -83,6 +83,11 @@ export const ProcessSchema = z.object({
   cgroup: z.string().nullable(),
   containerId: z.string().nullable(),
   containerName: z.string().nullable(),
+  /**
+   * This is breachkit itself, the process that took the snapshot (absent on every other
+   * process, and in snapshots made before the field existed).
+   */
+  self: z.literal(true).optional(),
 });
 export type Process = z.infer<typeof ProcessSchema>;
 

@@ -22,19 +22,14 @@ import { RootFs, readAccounts, usersByUid } from "./accounts/index.js";
 import { toContainer } from "./docker/container-model.js";
 import { DockerEngine } from "./docker/engine.js";
 import { probeEngine } from "./docker/engine-model.js";
-import { type HashStore, hashStoreFromEnv } from "./proc/hash-store.js";
 import { type HashCacheEntry, readHostFacts, readNetwork } from "./proc/index.js";
 import { upperDirFromMountinfo } from "./proc/mountinfo.js";
-import { nativeReaderPath } from "./proc/native-read.js";
 import { trafficRates } from "./proc/network.js";
-import type { ProcessPrefetch } from "./proc/prefetch.js";
-import { type ProcessReading, startReadingProcesses } from "./proc/processes.js";
+import { readProcesses } from "./proc/processes.js";
 import { parseStat } from "./proc/stat.js";
 
 export interface SnapshotOptions {
   env: Readonly<Record<string, string | undefined>>;
-  /** Called once the reading has started when this process will end right after (CliIo). */
-  briefRun?: () => void;
   /** Read accounts and files from this mounted filesystem instead of the live host. */
   root?: string | undefined;
   /** Seconds between two readings of counters, for packet and CPU rates. */
@@ -42,15 +37,11 @@ export interface SnapshotOptions {
   hashExecutables?: boolean;
   /** Read accounts inside each running container (default true). */
   containerAccounts?: boolean;
-  /** Reuse hashes between snapshots of one run (contain takes two). */
-  hashCache?: Map<string, HashCacheEntry>;
   /**
-   * Hashes of earlier runs of this boot (see hash-store.ts). Undefined: the one the
-   * environment names (BREACHKIT_HASH_CACHE); null: none.
+   * Hashes computed earlier in this run, reused between the snapshots of one run (contain
+   * takes two); never carried over between runs.
    */
-  hashStore?: HashStore | null;
-  /** The process reading the CLI started as it began (see proc/prefetch.ts). */
-  prefetch?: ProcessPrefetch | null;
+  hashCache?: Map<string, HashCacheEntry>;
   onStep?: (step: string) => void;
   now?: () => Date;
 }
@@ -105,20 +96,6 @@ function sumRates(rates: readonly TrafficRate[], seconds: number): TrafficRate {
     rxBytesPerSec: rates.reduce((s, r) => s + r.rxBytesPerSec, 0),
     txBytesPerSec: rates.reduce((s, r) => s + r.txBytesPerSec, 0),
   };
-}
-
-/** Keep this run's new hashes for the next snapshot of the boot, when there are any. */
-function saveHashes(store: HashStore, cache: ReadonlyMap<string, HashCacheEntry>, gaps: Gap[]) {
-  const keep = new Map<string, { sha256: string; hashedAtMs: number }>();
-  let fresh = 0;
-  for (const [key, h] of cache) {
-    if (h.sha256 === null || !h.persist) continue;
-    keep.set(key, { sha256: h.sha256, hashedAtMs: h.hashedAtMs });
-    if (!h.stored) fresh++;
-  }
-  if (fresh === 0) return;
-  const problem = store.save(keep);
-  if (problem !== null) gaps.push({ source: "hash cache", message: problem });
 }
 
 function cpuTicksOf(pid: number): number | null {
@@ -206,55 +183,21 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   containersPromise.catch(() => {});
 
   // The host facts first (the boot time turns start ticks into times), then the reading of
-  // processes (our own first, so that hashing node can begin; the others are built as they
-  // arrive) and the accounts, which go on while /proc is read; user names are filled in
-  // afterwards.
+  // processes, while the host's accounts are read in node's thread pool and the engine
+  // answers over its socket; user names are filled in afterwards.
   step("host facts");
   const facts = await readHostFacts();
   gaps.push(...facts.gaps);
-  const hashExecutables = opts.hashExecutables ?? true;
-  const hashCache = opts.hashCache ?? new Map<string, HashCacheEntry>();
-  const store = hashExecutables
-    ? opts.hashStore === undefined
-      ? hashStoreFromEnv(opts.env)
-      : opts.hashStore
-    : null;
-  if (store !== null) {
-    const loaded = store.load();
-    if (loaded.problem !== null) gaps.push({ source: "hash cache", message: loaded.problem });
-    for (const [key, h] of loaded.entries) {
-      if (!hashCache.has(key)) {
-        hashCache.set(key, { ...h, error: null, persist: true, stored: true });
-      }
-    }
-  }
-  const reading = startReadingProcesses({
-    hashExecutables,
-    hashCache,
-    nativeReader: nativeReaderPath(opts.env),
-    prefetch: opts.prefetch ?? null,
+  const accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null });
+  accountsPromise.catch(() => {});
+  step("processes");
+  const procs = await readProcesses({
+    hashExecutables: opts.hashExecutables ?? true,
+    hashCache: opts.hashCache ?? new Map<string, HashCacheEntry>(),
     bootTimeMs: facts.bootTimeMs ?? Date.now(),
     clockTicks: facts.host.clockTicks,
   });
-  // A brief run (a live `breachkit snapshot`) turns V8's optimizing compiler off, now that
-  // its modules are loaded; not when a helper thread hashes (the first run of a boot): a
-  // thread started after that would compile node's built-in modules without their cache.
-  if (reading.helperThreads() === 0) opts.briefRun?.();
-  let procs: Awaited<ReturnType<ProcessReading["finish"]>>;
-  let accountsPromise: ReturnType<typeof readAccounts>;
-  try {
-    // With synchronous calls (see RootFs): read now, not after every process record. A host
-    // whose own files hang (a dead NFS home) would hang the snapshot either way.
-    accountsPromise = readAccounts({ root: "/", scope: "host", containerId: null, sync: true });
-    accountsPromise.catch(() => {});
-    step("processes");
-    procs = await reading.finish();
-  } finally {
-    await reading.close();
-  }
-  step(`processes read by the ${procs.reader} reader`);
   gaps.push(...procs.gaps);
-  if (store !== null) saveHashes(store, hashCache, gaps);
   step("host accounts");
   const hostAccounts = await accountsPromise;
   gaps.push(...hostAccounts.gaps);
@@ -264,9 +207,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   step("network");
   const interval = opts.intervalSeconds ?? null;
   const rates = interval !== null && interval > 0;
-  // The native reader's tables are a little older than this step: not for the first of two
-  // readings that rates are computed from (the interval is timed from this one).
-  const net = await readNetwork(processes, { prefetched: rates ? [] : procs.netns });
+  const net = await readNetwork(processes);
   gaps.push(...net.gaps);
   let netns: NetNamespace[] = net.netns;
 

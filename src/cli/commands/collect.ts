@@ -185,7 +185,6 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
     progress.update("snapshot: processes, sockets, containers...");
     const snap = await takeSnapshot({
       env: io.env,
-      prefetch: ctx.takeProcessPrefetch?.() ?? null,
       onStep: (s) => progress.update(`snapshot: ${s}`),
     });
     progress.done();

@@ -123,7 +123,6 @@ async function containAction(
       yes: opts.yes === true,
       interactive: ctx.io.interactive,
       confirm: (q) => ctx.io.confirm(q),
-      prefetch: ctx.takeProcessPrefetch?.() ?? null,
       env: ctx.io.env,
       intervalSeconds: opts.interval,
       stopTimeoutSec: opts.stopTimeout,

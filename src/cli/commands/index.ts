@@ -1,5 +1,4 @@
 import type { RegisterCommand } from "../command.js";
-import { READS_PROCESSES } from "../early.js";
 
 /**
  * A command by name, its module loaded only when it runs: each module pulls in its whole
@@ -10,11 +9,6 @@ export interface LazyCommand {
   /** As given to `program.command(...)`: what the user types. */
   readonly name: string;
   readonly load: () => Promise<RegisterCommand>;
-  /**
-   * Whether these arguments make the command read every process as it starts (a live
-   * snapshot): the CLI then starts the reading before loading the command's modules.
-   */
-  readonly readsProcesses?: (args: readonly string[]) => boolean;
 }
 
 /** Every command, in the order of the playbook. Add a command here when it works. */
@@ -22,23 +16,19 @@ export const COMMANDS: readonly LazyCommand[] = [
   {
     name: "triage",
     load: async () => (await import("./triage.js")).registerTriage,
-    readsProcesses: READS_PROCESSES.triage,
   },
   {
     name: "snapshot",
     load: async () => (await import("./snapshot.js")).registerSnapshot,
-    readsProcesses: READS_PROCESSES.snapshot,
   },
   {
     name: "collect",
     load: async () => (await import("./collect.js")).registerCollect,
-    readsProcesses: READS_PROCESSES.collect,
   },
   { name: "scan", load: async () => (await import("./scan.js")).registerScan },
   {
     name: "contain",
     load: async () => (await import("./contain.js")).registerContain,
-    readsProcesses: READS_PROCESSES.contain,
   },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
 ];

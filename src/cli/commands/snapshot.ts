@@ -14,8 +14,6 @@ interface SnapshotFlags {
   output?: string;
   interval?: number;
   root?: string;
-  /** false with --no-hash-cache. */
-  hashCache?: boolean;
 }
 
 export function registerSnapshot(program: Command, ctx: CommandContext): void {
@@ -32,10 +30,6 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
       parsePositive("--interval"),
     )
     .option("--root <dir>", "read accounts from a mounted filesystem (a dead server's disk)")
-    .option(
-      "--no-hash-cache",
-      "hash every executable from its bytes now: neither use nor update the hashes kept (in memory, on tmpfs) from earlier runs of this boot",
-    )
     .addHelpText(
       "after",
       helpFooter(
@@ -56,12 +50,8 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
       const trace = io.env.BREACHKIT_TRACE === "1";
       const { snapshot } = await takeSnapshot({
         env: io.env,
-        // `breachkit snapshot` ends right after (the other commands go on).
-        briefRun: () => io.briefRun?.(),
         root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
         intervalSeconds: flags.interval ?? null,
-        prefetch: ctx.takeProcessPrefetch?.() ?? null,
-        ...(flags.hashCache === false ? { hashStore: null } : {}),
         onStep: (s) =>
           trace
             ? io.error(`[${performance.now().toFixed(0)} ms] snapshot: ${s}\n`)

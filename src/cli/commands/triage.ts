@@ -120,7 +120,6 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         const snap = await takeSnapshot({
           env: io.env,
           intervalSeconds: flags.interval,
-          prefetch: ctx.takeProcessPrefetch?.() ?? null,
           onStep: (s) => progress.update(`triage: snapshot: ${s}…`),
         });
         const bundle = await createBundle({

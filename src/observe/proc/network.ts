@@ -15,18 +15,10 @@ import type {
 import { parseNetDev } from "./net-dev.js";
 import { NET_PROTOS, parseNetTable } from "./net-table.js";
 import { errnoCode, isVanished, parseBracketInode, readProcText } from "./proc-fs.js";
-import type { RawNetTables } from "./raw-read.js";
 
 export interface ReadNetworkOptions {
   /** Defaults to /proc. */
   procRoot?: string;
-  /**
-   * Tables the native reader read under procRoot once it had read the processes, each
-   * namespace's through the process readerCandidates puts first: used instead of a reading
-   * now when that is still the process this reading would try first. The others are read
-   * here.
-   */
-  prefetched?: readonly RawNetTables[];
 }
 
 // Socket tables grow with the number of sockets (150 bytes each); a flood of half-open
@@ -40,9 +32,8 @@ const startedFirst = (a: Process, b: Process) =>
 
 /**
  * The processes to read a namespace through, in order: the oldest live ones (the least
- * likely to exit mid-read; zombies have no net dir), then by pid. The native reader picks
- * the same way (native/procread.c, net_candidate). One pass, keeping the first few: the
- * host's namespace holds thousands of processes.
+ * likely to exit mid-read; zombies have no net dir), then by pid. One pass, keeping the
+ * first few: the host's namespace holds thousands of processes.
  */
 function readerCandidates(members: readonly Process[]): Process[] {
   const best: Process[] = [];
@@ -104,16 +95,6 @@ function nsOf(root: string, pid: number): number | null {
   }
 }
 
-/** A reading the native reader made, with the gaps readNs would have reported for it. */
-function fromPrefetched(root: string, t: RawNetTables, gaps: Gap[]): NsReading {
-  const tables = new Map<string, string>();
-  for (const [name, text, error] of t.tables) {
-    if (text !== null) tables.set(name, text);
-    else gaps.push({ source: `${root}/${t.readerPid}/net/${name}`, message: error ?? "EIO" });
-  }
-  return { readerPid: t.readerPid, tables, dev: t.dev };
-}
-
 /** The host's namespace: pid 1's, or kthreadd's when pid 1 is protected (kernel threads
  * always live in the initial namespaces). */
 function hostNetNs(processes: readonly Process[]): number | null {
@@ -149,23 +130,10 @@ export async function readNetwork(
   const containerOf = new Map(processes.map((p) => [p.pid, p.containerId]));
   const hostNs = hostNetNs(processes);
 
-  const prefetched = new Map<number, RawNetTables>();
-  for (const t of opts.prefetched ?? []) {
-    const inode = parseBracketInode(t.link, "net");
-    if (inode !== null) prefetched.set(inode, t);
-  }
-
   const sockets: Socket[] = [];
   const netns: NetNamespace[] = [];
   for (const [inode, members] of [...byNs].sort((a, b) => a[0] - b[0])) {
-    const candidates = readerCandidates(members);
-    // Taken when read through the process this reading would try first, as the native
-    // reader picks it: the snapshot is then the same whichever read it.
-    const early = prefetched.get(inode);
-    const reading =
-      early !== undefined && early.readerPid === candidates[0]?.pid
-        ? fromPrefetched(root, early, gaps)
-        : readNs(root, candidates, gaps, inode);
+    const reading = readNs(root, readerCandidates(members), gaps, inode);
     if (reading === null) continue;
     const containerIds = [
       ...new Set(members.map((p) => p.containerId).filter((c): c is string => c !== null)),

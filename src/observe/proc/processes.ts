@@ -1,30 +1,31 @@
 /**
- * Every process of the host, read from procfs directly (no `ps`). raw-read.ts does the I/O
- * (split across worker threads on hosts with many processes); this file turns the raw text
- * into Process objects, hashes each distinct executable once and finds dropped binaries.
+ * Every process of the host, read from procfs directly (no `ps`). raw-read.ts does the I/O;
+ * this file turns the raw text into Process objects, hashes each distinct executable of
+ * this reading from its bytes and finds dropped binaries.
+ *
+ * How it stays fast (bench/snapshot-vs-ps.ts): the main thread reads /proc with synchronous
+ * calls in slices, yielding between them so that the engine's answers and the hash
+ * worker's results are taken as they come; the hash worker (hash-worker.ts, a file of its
+ * own in the build) hashes the executables on another core meanwhile, biggest binary
+ * (node, our own) first; each distinct file (dev, inode, size, mtime, ctime) is hashed once
+ * per run. Nothing is kept between runs: every hash comes from the bytes, now.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { availableParallelism } from "node:os";
-import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { setImmediate as yieldNow } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
+import { packagePath } from "../../util/package-root.js";
 import { errorMessage } from "../../util/result.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
-import { type NativeReading, readerThreads, startNative } from "./native-read.js";
-import { PREFETCH_MAX_AGE_MS, type ProcessPrefetch } from "./prefetch.js";
 import { GapTally, parseBracketInode, readProcText } from "./proc-fs.js";
 import {
   type HashJob,
   type HashResult,
-  type HelperMessage,
-  type HelperSetup,
   hashExecutable,
-  type RawNetTables,
   type RawProcess,
-  type RawReadResult,
   readRawProcesses,
-  runHelper,
 } from "./raw-read.js";
 import { parseStat, parseStatus } from "./stat.js";
 
@@ -35,10 +36,6 @@ export type HashCacheEntry =
       error: null;
       /** When its bytes were read, ms since the epoch. */
       hashedAtMs: number;
-      /** Worth keeping for later snapshots (not a deleted, memfd or unlinked file). */
-      persist: boolean;
-      /** Read back from the hash store (an earlier snapshot), not computed in this run. */
-      stored: boolean;
     }
   | { sha256: null; error: string };
 
@@ -53,44 +50,33 @@ export interface ReadProcessesOptions {
   bootTimeMs: number;
   clockTicks: number;
   /**
-   * Hashes already computed, by file identity (dev, inode, size, mtime, ctime). Pass the
-   * same map to successive calls (watch, contain) to hash each binary once per run.
+   * Hashes computed earlier IN THIS RUN, by file identity (dev, inode, size, mtime, ctime):
+   * contain passes one map to its snapshots so that each binary is hashed once per run.
+   * Never filled from anything but this process's own reading of the bytes.
    */
   hashCache?: Map<string, HashCacheEntry>;
   /** Executables larger than this are not hashed (default 512 MiB). */
   maxHashBytes?: number;
   /**
-   * Executables at least this big are hashed in a worker thread, beside the reading of
-   * /proc (default 8 MiB: below, the hash takes less than starting a thread would); smaller ones on
-   * this thread.
+   * The built hash worker (dist/cli/hash-worker.cjs); null: hash on the main thread. By
+   * default the package's, when built.
    */
-  hashWorkerMinBytes?: number;
+  hashWorker?: string | null;
+  /**
+   * The pid of this process: marked `self`, and its children (anything it spawned while
+   * reading) left out. Default: this process when procRoot is /proc, else none.
+   */
+  selfPid?: number | null;
   /** "Now" for cpuPercent since start, in ms (default Date.now()). */
   nowMs?: number;
-  /**
-   * The built native reader (see native-read.ts) to read every process but our own with;
-   * null or undefined: the JS reader. If it fails, the JS reader reads instead.
-   */
-  nativeReader?: string | null;
-  /** A reading the native reader started earlier (see prefetch.ts); used when fresh. */
-  prefetch?: ProcessPrefetch | null;
-  /**
-   * Helper threads started at once to read /proc beside the main thread. Default: one per
-   * spare core (at most 3) when there are at least 1,000 processes, where the split pays for
-   * a thread's start-up; 0 reads on the main thread until a big executable needs hashing
-   * (that starts one helper, which then also reads what is left).
-   */
-  workers?: number;
 }
 
 const DELETED_SUFFIX = " (deleted)";
 const HASH_CHUNK = 1024 * 1024;
-const HASH_WORKER_MIN_BYTES = 8 * 1024 * 1024;
-/** Pids per slice of the reading shared with helpers (and per hand-over to the hasher). */
+/** Pids read between two yields to the event loop. */
 const READ_SLICE = 64;
-/** Hash jobs one read can hand to helpers; beyond, they are hashed on the main thread. */
+/** Hash jobs one reading can hand to the worker; beyond, they are hashed on the main thread. */
 const HASH_SLOTS = 4096;
-const WORKER_THRESHOLD = 1000;
 let hashBuffer: Buffer | null = null;
 
 interface Context {
@@ -100,39 +86,56 @@ interface Context {
   tally: GapTally;
 }
 
-/** Where the hashes of one readProcesses call come from, and the jobs still running. */
+/** One distinct executable of this reading and where it stands. */
 interface PendingHash {
   job: HashJob;
-  /** May go to the hash store: a linked, not deleted file. */
-  persist: boolean;
   /** Other processes' exe links to the same file, tried in turn when one has exited. */
   spare: string[];
-  /** null while a job for it runs in the worker. */
+  /** null until hashed (by the worker or here). */
   result: HashResult | null;
 }
 
 const VANISHED_ENTRY: HashCacheEntry = { sha256: null, error: "exited before it could be hashed" };
 
+/** The package's built hash worker, or null (not built: running from the sources). */
+export function defaultHashWorker(): string | null {
+  const path = packagePath("dist", "cli", "hash-worker.cjs");
+  return fs.existsSync(path) ? path : null;
+}
+
 /**
- * Hashes each distinct executable (by file identity) once. Big files go to a helper thread
- * (node, dockerd and containerd are 50 to 100 MB each), so that hashing overlaps the
- * reading of /proc on another core instead of following it; small ones are hashed right
- * here, where the round trip would cost more than the hash.
+ * Hashes each distinct executable (by file identity) once. Jobs go to the worker as the
+ * processes are read; when the main thread has read everything, it hashes the jobs the
+ * worker has not started (each job's claim decides who does it), biggest first, instead of
+ * waiting for the worker to come to them.
  */
 class ExeHasher {
   private readonly pending = new Map<string, PendingHash>();
+  private worker: Worker | null = null;
+  private claims: Int32Array | null = null;
+  private slotsUsed = 0;
   private inFlight = 0;
   private settle: (() => void) | null = null;
 
   constructor(
     private readonly cache: Map<string, HashCacheEntry>,
     private readonly maxBytes: number,
-    private readonly helperMinBytes: number,
-    /** Hands a job to a helper thread; false when there is none. */
-    private readonly post: (job: HashJob) => boolean,
-    /** Takes back a posted job no helper has started; false when one has. */
-    private readonly takeBack: (job: HashJob) => boolean,
-  ) {}
+    workerPath: string | null,
+  ) {
+    if (workerPath === null) return;
+    try {
+      const claims = new SharedArrayBuffer(4 * HASH_SLOTS);
+      const worker = new Worker(workerPath, { workerData: { claims } });
+      worker.on("message", (r: HashResult) => this.answered(r));
+      // A worker that fails leaves its jobs to this thread (see lost).
+      worker.once("error", () => this.lost());
+      worker.once("exit", () => this.lost());
+      this.worker = worker;
+      this.claims = new Int32Array(claims);
+    } catch {
+      this.worker = null;
+    }
+  }
 
   /** Note the executable of a process just read; returns its key, or null (no stat). */
   add(raw: RawProcess, base: string): string | null {
@@ -140,18 +143,12 @@ class ExeHasher {
     if (st === null) return null;
     const [dev, ino, size, mtimeMs, ctimeMs] = st;
     const key = `${dev}:${ino}:${size}:${mtimeMs}:${ctimeMs}`;
-    // A deleted, memfd or unlinked executable is likely evidence: always hashed from its
-    // bytes in this run, never taken from an earlier run's store.
-    const persist = st[5] > 0 && !(raw.exeLink ?? "").endsWith(DELETED_SUFFIX);
-    const hit = this.cache.get(key);
-    if (hit !== undefined && (persist || hit.sha256 === null || !hit.stored)) return key;
-    // Nor may the stored hash stay behind as the answer when the bytes cannot be read now
-    // (the process exited, or its pid runs another file, before the hash).
-    if (hit !== undefined) this.cache.delete(key);
+    if (this.cache.has(key)) return key;
     const path = `${base}/exe`;
     const known = this.pending.get(key);
     if (known !== undefined) {
-      if (known.result?.vanished) this.run(known, path);
+      // Every process that ran it had exited by its turn: this one's link is tried now.
+      if (known.result?.vanished) this.start(known, path);
       else known.spare.push(path);
       return key;
     }
@@ -161,45 +158,23 @@ class ExeHasher {
     }
     const entry: PendingHash = {
       job: { key, path, dev, ino, size, slot: -1 },
-      persist,
       spare: [],
       result: null,
     };
     this.pending.set(key, entry);
-    this.run(entry, path);
+    this.start(entry, path);
     return key;
   }
 
-  /** A helper's answer. */
-  answered(r: HashResult): void {
-    const p = this.pending.get(r.key);
-    if (p === undefined || p.result !== null) return;
-    const next = r.vanished ? p.spare.shift() : undefined;
-    if (next !== undefined) {
-      p.job = { ...p.job, path: next };
-      if (this.post(p.job)) return;
-    } else {
-      p.result = r;
-    }
-    this.inFlight--;
-    if (this.inFlight === 0) this.settle?.();
-  }
-
-  /** The helpers are gone: stop waiting, what they had is hashed here in `finish`. */
-  lost(): void {
-    this.inFlight = 0;
-    this.settle?.();
-  }
-
-  /** Wait for the helpers' answers; afterwards `entry` knows every key given by `add`. */
+  /** Wait for the hashes; afterwards `entry` knows every key given by `add`. */
   async finish(): Promise<void> {
-    // This thread is done reading: it hashes the jobs no helper has started, biggest first,
-    // instead of waiting for a busy helper to come to them.
     const waiting = [...this.pending.values()].filter((p) => p.result === null);
     for (const p of waiting.sort((a, b) => b.job.size - a.job.size)) {
-      if (p.result !== null || !this.takeBack(p.job)) continue;
+      if (p.result !== null || !this.claim(p.job)) continue;
       this.inFlight--;
-      this.run(p, p.job.path, true);
+      this.here(p);
+      // The worker's answers are taken between two hashes here.
+      await yieldNow();
     }
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -207,21 +182,16 @@ class ExeHasher {
       });
     }
     for (const [key, p] of this.pending) {
-      if (p.result === null) this.run(p, p.job.path, true);
+      // The worker failed meanwhile: what it had is hashed here.
+      if (p.result === null) this.here(p);
       const r = p.result;
-      // Not cached when every process running it had exited: a later snapshot may read it.
+      // Not kept when every process running it had exited: a later reading may read it.
       if (r === null || r.vanished) continue;
       this.cache.set(
         key,
         r.sha256 === null
           ? { sha256: null, error: r.error ?? "cannot hash" }
-          : {
-              sha256: r.sha256,
-              error: null,
-              hashedAtMs: Date.now(),
-              persist: p.persist,
-              stored: false,
-            },
+          : { sha256: r.sha256, error: null, hashedAtMs: r.atMs },
       );
     }
     this.pending.clear();
@@ -231,21 +201,55 @@ class ExeHasher {
     return this.cache.get(key) ?? VANISHED_ENTRY;
   }
 
-  private run(p: PendingHash, path: string, here = false): void {
-    p.job = { ...p.job, path };
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w !== null) await w.terminate();
+  }
+
+  private start(p: PendingHash, path: string): void {
+    p.job = { ...p.job, path, slot: -1 };
     p.result = null;
-    if (!here && p.job.size >= this.helperMinBytes && this.post(p.job)) {
+    if (this.worker !== null && this.claims !== null && this.slotsUsed < HASH_SLOTS) {
+      p.job.slot = this.slotsUsed++;
+      this.worker.postMessage(p.job);
       this.inFlight++;
       return;
     }
-    // When the helpers were lost, their jobs are hashed here; the spare links too.
+    this.here(p);
+  }
+
+  /** Claim a job posted to the worker for this thread; false when the worker has it. */
+  private claim(job: HashJob): boolean {
+    if (job.slot < 0 || this.claims === null) return false;
+    return Atomics.compareExchange(this.claims, job.slot, 0, 1) === 0;
+  }
+
+  /** Hash on this thread, trying the spare links of processes that exited. */
+  private here(p: PendingHash): void {
     for (;;) {
       hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK);
       p.result = hashExecutable(fs, createHash, p.job, hashBuffer);
       const next = p.result.vanished ? p.spare.shift() : undefined;
       if (next === undefined) return;
-      p.job = { ...p.job, path: next };
+      p.job = { ...p.job, path: next, slot: -1 };
     }
+  }
+
+  private answered(r: HashResult): void {
+    const p = this.pending.get(r.key);
+    if (p === undefined || p.result !== null) return;
+    this.inFlight--;
+    const next = r.vanished ? p.spare.shift() : undefined;
+    if (next !== undefined) this.start(p, next);
+    else p.result = r;
+    if (this.inFlight === 0) this.settle?.();
+  }
+
+  private lost(): void {
+    this.worker = null;
+    this.inFlight = 0;
+    this.settle?.();
   }
 }
 
@@ -348,13 +352,12 @@ function buildProcess(
   nowMs: number,
   ctx: Context,
 ): Process | null {
-  // The native reader parsed stat and status itself when they were in the kernel's shape.
-  const stat = raw.parsed?.stat ?? parseStat(raw.stat);
+  const stat = parseStat(raw.stat);
   if (stat === null) {
     ctx.tally.add("procfs stat", "unparsable /proc/<pid>/stat", raw.pid);
     return null;
   }
-  const status = raw.parsed?.status ?? parseStatus(raw.status);
+  const status = parseStatus(raw.status);
   if (status === null) {
     ctx.tally.add("procfs status", "unparsable /proc/<pid>/status", raw.pid);
     return null;
@@ -385,7 +388,7 @@ function buildProcess(
     const inode = parseBracketInode(s, "socket");
     if (inode !== null && !socketInodes.includes(inode)) socketInodes.push(inode);
   }
-  // In inode order: the readers list descriptors in different orders (by name, by number).
+  // In inode order, whatever order the kernel listed the descriptors in.
   socketInodes.sort((a, b) => a - b);
 
   const startMs = opts.bootTimeMs + (stat.starttime * 1000) / opts.clockTicks;
@@ -418,188 +421,9 @@ function buildProcess(
   };
 }
 
-// esbuild (tsx, vitest) wraps named inner functions in `__name(...)` calls; the shim makes
-// the functions' source text run in a bare worker too.
-const HELPER_SOURCE = `"use strict";
-const __name = (f) => f;
-const { workerData, receiveMessageOnPort } = require("node:worker_threads");
-const fs = require("node:fs");
-const { createHash } = require("node:crypto");
-const readRaw = ${readRawProcesses.toString()};
-const hashExe = ${hashExecutable.toString()};
-const run = ${runHelper.toString()};
-const buffer = Buffer.allocUnsafe(${HASH_CHUNK});
-const port = workerData.port;
-run(
-  port,
-  () => receiveMessageOnPort(port),
-  workerData.setup,
-  (root, pids) => readRaw(fs, root, pids),
-  (job) => hashExe(fs, createHash, job, buffer),
-);`;
-
-/**
- * The reading of one pid list, shared between this thread and helper threads: each takes
- * the next slice from a shared counter, so the split follows whoever is free (a helper
- * busy hashing reads less). Helpers also hash (see ExeHasher).
- */
-class ReadPool {
-  private readonly setup: HelperSetup;
-  private readonly next: Int32Array;
-  private readonly claims: Int32Array;
-  private slotsUsed = 0;
-  private readonly slices: number;
-  private readonly parts: (RawReadResult | undefined)[];
-  private readonly helpers: { worker: Worker; port: MessagePort; alive: boolean }[] = [];
-  private helperFailed = false;
-  private missing: number;
-  private wake: (() => void) | null = null;
-  private firstPart: RawReadResult | null = null;
-  onRead: (raw: RawProcess) => void = () => {};
-  onHash: (r: HashResult) => void = () => {};
-  onLost: () => void = () => {};
-
-  /** `first` is read on this thread before the slices, and is not among `pids`. */
-  constructor(
-    root: string,
-    pids: readonly number[],
-    private readonly first: number | null = null,
-  ) {
-    const next = new SharedArrayBuffer(4);
-    const claims = new SharedArrayBuffer(4 * HASH_SLOTS);
-    this.setup = { root, pids, sliceSize: READ_SLICE, next, claims };
-    this.claims = new Int32Array(claims);
-    this.next = new Int32Array(next);
-    this.slices = Math.ceil(pids.length / READ_SLICE);
-    this.parts = new Array<RawReadResult | undefined>(this.slices);
-    this.missing = this.slices;
-  }
-
-  get helperCount(): number {
-    return this.helpers.length;
-  }
-
-  /** Start one more helper thread; false when threads cannot be started here. */
-  addHelper(): boolean {
-    if (this.helperFailed) return false;
-    try {
-      const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(HELPER_SOURCE, {
-        eval: true,
-        workerData: { port: port2, setup: this.setup },
-        transferList: [port2],
-      });
-      const helper = { worker, port: port1, alive: true };
-      port1.on("message", (m: HelperMessage) => {
-        if (m.kind === "hash") this.onHash(m.result);
-        else this.received(m.index, m.result);
-      });
-      const lost = () => {
-        if (!helper.alive) return;
-        helper.alive = false;
-        port1.close();
-        if (!this.helpers.some((h) => h.alive)) {
-          this.helperFailed = true;
-          this.onLost();
-        }
-        this.wake?.();
-      };
-      worker.once("error", lost);
-      worker.once("exit", lost);
-      this.helpers.push(helper);
-      return true;
-    } catch {
-      this.helperFailed = true;
-      return false;
-    }
-  }
-
-  /** Post a hash job to a live helper, starting one if there is none; sets its slot. */
-  hash(job: HashJob): boolean {
-    if (this.slotsUsed >= HASH_SLOTS) return false;
-    let helper = this.helpers.find((h) => h.alive);
-    if (helper === undefined) {
-      if (!this.addHelper()) return false;
-      helper = this.helpers[this.helpers.length - 1];
-    }
-    if (helper === undefined) return false;
-    job.slot = this.slotsUsed++;
-    helper.port.postMessage(job);
-    return true;
-  }
-
-  /** Claim a posted job for this thread; false when a helper has started it. */
-  takeBack(job: HashJob): boolean {
-    return job.slot >= 0 && Atomics.compareExchange(this.claims, job.slot, 0, 1) === 0;
-  }
-
-  /** Read `first`, on this thread and before all others. */
-  readFirst(): void {
-    if (this.first === null || this.firstPart !== null) return;
-    this.firstPart = readRawProcesses(fs, this.setup.root, [this.first]);
-    for (const r of this.firstPart.processes) this.onRead(r);
-  }
-
-  /** Read slices on this thread until none is left. */
-  readHere(): void {
-    this.readFirst();
-    for (;;) {
-      const index = Atomics.add(this.next, 0, 1);
-      if (index >= this.slices) return;
-      this.received(index, this.readSlice(index));
-    }
-  }
-
-  /** Every slice, in pid order, once the helpers have sent theirs. */
-  async collect(): Promise<RawReadResult> {
-    while (this.missing > 0 && this.helpers.some((h) => h.alive)) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = null;
-    }
-    // A helper that died took its slices with it: read them here.
-    for (let index = 0; index < this.slices; index++) {
-      if (this.parts[index] === undefined) this.received(index, this.readSlice(index));
-    }
-    const parts = this.parts.filter((p): p is RawReadResult => p !== undefined);
-    if (this.firstPart !== null) parts.push(this.firstPart);
-    const processes = parts.flatMap((p) => p.processes);
-    if (this.firstPart !== null) processes.sort((a, b) => a.pid - b.pid);
-    return { processes, failures: parts.flatMap((p) => p.failures) };
-  }
-
-  async close(): Promise<void> {
-    const helpers = this.helpers.splice(0);
-    await Promise.all(helpers.map((h) => h.worker.terminate()));
-  }
-
-  private readSlice(index: number): RawReadResult {
-    const at = index * READ_SLICE;
-    return readRawProcesses(fs, this.setup.root, this.setup.pids.slice(at, at + READ_SLICE));
-  }
-
-  private received(index: number, part: RawReadResult): void {
-    if (this.parts[index] !== undefined) return;
-    this.parts[index] = part;
-    this.missing--;
-    for (const r of part.processes) this.onRead(r);
-    if (this.missing === 0) this.wake?.();
-  }
-}
-
-/**
- * Read `pids` in a helper thread only; rejects when no thread can be started. Exported for
- * tests.
- */
-export async function readInWorker(root: string, pids: readonly number[]): Promise<RawReadResult> {
-  const pool = new ReadPool(root, pids);
-  if (!pool.addHelper()) throw new Error("cannot start a worker thread");
-  try {
-    return await pool.collect();
-  } finally {
-    await pool.close();
-  }
+export interface ReadingResult {
+  processes: Process[];
+  gaps: Gap[];
 }
 
 /** What building a process needs besides its raw reading. */
@@ -608,195 +432,83 @@ export type BuildOptions = Pick<
   "users" | "bootTimeMs" | "clockTicks" | "nowMs"
 >;
 
-export interface ReadingResult {
-  processes: Process[];
-  gaps: Gap[];
-  reader: "native" | "js";
-  /** The network namespaces' tables the native reader read after the processes (see readNetwork). */
-  netns: RawNetTables[];
-}
-
-export interface ProcessReading {
-  /** Read the rest, build and hash; the helper threads are ended afterwards. */
-  finish(): Promise<ReadingResult>;
-  /** End the helper threads without a result (the caller failed meanwhile); idempotent. */
-  close(): Promise<void>;
-  /** How many helper threads (reading or hashing) were started so far. */
-  helperThreads(): number;
-}
-
-/**
- * Start reading every process: helper threads start, and our own process is read and its
- * executable handed to the hasher, so that hashing and reading go on while the caller does
- * other work (loading accounts, asking the engine). Processes are built as they are read:
- * the native reader's records as they arrive, between the caller's other work. Call
- * `finish` or `close`.
- */
-export function startReadingProcesses(opts: ReadProcessesOptions): ProcessReading {
-  const root = opts.procRoot ?? "/proc";
-  const nowMs = opts.nowMs ?? Date.now();
-  const listPids = () =>
-    fs
-      .readdirSync(root)
-      .filter((name) => /^\d+$/.test(name))
-      .map(Number)
-      .sort((a, b) => a - b);
-  const nativePath = opts.nativeReader ?? null;
-  // The native reader lists /proc itself; the JS reader needs the list now.
-  const listed = nativePath === null ? listPids() : [];
-  // Our own process comes first: it runs node, the biggest binary there is to hash, and is
-  // certainly alive; its hash then starts at once.
-  const selfListed =
-    nativePath === null ? listed.includes(process.pid) : fs.existsSync(`${root}/${process.pid}`);
-  const self = selfListed ? process.pid : null;
-  const pool = new ReadPool(
-    root,
-    self === null ? listed : listed.filter((pid) => pid !== self),
-    self,
-  );
-  // The native reader runs in its own process meanwhile; when it fails, the JS reader
-  // reads here instead.
-  const prefetched = opts.prefetch ?? null;
-  const usePrefetch =
-    prefetched !== null &&
-    root === "/proc" &&
-    prefetched.skipPid === self &&
-    Date.now() - prefetched.startedAtMs <= PREFETCH_MAX_AGE_MS;
-  // One nobody takes is ended: its reader must not run on, nor its pipe keep us alive.
-  if (prefetched !== null && !usePrefetch) prefetched.reading.stop();
-  let native: NativeReading | null = null;
-  if (nativePath !== null) {
-    native = usePrefetch
-      ? prefetched.reading
-      : startNative(nativePath, root, readerThreads(), self);
-    native.done.catch(() => {});
-  }
-  const hasher =
-    (opts.hashExecutables ?? true)
-      ? new ExeHasher(
-          opts.hashCache ?? new Map(),
-          opts.maxHashBytes ?? 512 * 1024 * 1024,
-          opts.hashWorkerMinBytes ?? HASH_WORKER_MIN_BYTES,
-          (job) => pool.hash(job),
-          (job) => pool.takeBack(job),
-        )
-      : null;
-  const upperByMntNs = new Map<string, string | null>();
-  // What this thread and its helpers read, and (apart, until it proves whole) what the
-  // native reader read: processes, gaps and which executable each process's hash is of.
-  const built = (): Built => ({
-    ctx: { root, upperByMntNs, tally: new GapTally() },
-    processes: [],
-    hashKeys: new Map(),
-  });
-  const here = built();
-  const fromNative = built();
-  const take = (r: RawProcess, into: Built) => {
-    const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
-    if (key !== null) into.hashKeys.set(r.pid, key);
-    let p: Process | null;
-    try {
-      p = buildProcess(r, opts, nowMs, into.ctx);
-    } catch (e) {
-      // A fault of breachkit's, not of the reading: the process is named in a gap, and
-      // the rest of the snapshot goes on.
-      into.ctx.tally.add("procfs", `cannot build the process: ${errorMessage(e)}`, r.pid);
-      p = null;
-    }
-    if (p !== null) into.processes.push(p);
-  };
-  pool.onRead = (r) => take(r, here);
-  pool.onHash = (r) => hasher?.answered(r);
-  pool.onLost = () => hasher?.lost();
-  native?.subscribe((r) => take(r, fromNative));
-  const workers =
-    opts.workers ??
-    (listed.length >= WORKER_THRESHOLD ? Math.min(availableParallelism() - 1, 3) : 0);
-  try {
-    for (let i = 0; i < workers; i++) if (!pool.addHelper()) break;
-    pool.readFirst();
-  } catch (e) {
-    void pool.close();
-    throw e;
-  }
-
-  /**
-   * Every process read, built, with its executable's hash key: the pool's, and the native
-   * reader's (or the JS reader's instead: then nothing of the native reader's is kept).
-   */
-  let netns: RawNetTables[] = [];
-  async function readAll(): Promise<Pick<Built, "processes" | "hashKeys">> {
-    pool.readHere();
-    const mine = await pool.collect();
-    for (const [source, what, pid] of mine.failures) here.ctx.tally.add(source, what, pid);
-    if (native === null) return { processes: here.processes, hashKeys: here.hashKeys };
-    const rest = await native.done.catch(() => null);
-    if (rest === null) {
-      // What the native reader had sent is dropped with it: all is read again here.
-      const again = readRawProcesses(
-        fs,
-        root,
-        listPids().filter((pid) => pid !== self),
-      );
-      for (const r of again.processes) take(r, here);
-      for (const [source, what, pid] of again.failures) here.ctx.tally.add(source, what, pid);
-      reader = "js";
-      return { processes: here.processes, hashKeys: here.hashKeys };
-    }
-    // Those the reading did not hand over as they came (a reading that gives all at its end).
-    for (const r of rest.processes) take(r, fromNative);
-    for (const [source, what, pid] of rest.failures) here.ctx.tally.add(source, what, pid);
-    netns = rest.netns ?? [];
-    here.ctx.tally.merge(fromNative.ctx.tally);
-    return {
-      processes: [...here.processes, ...fromNative.processes],
-      hashKeys: new Map([...fromNative.hashKeys, ...here.hashKeys]),
-    };
-  }
-
-  let reader: "native" | "js" = native === null ? "js" : "native";
-  async function finish(): Promise<ReadingResult> {
-    let processes: Process[];
-    try {
-      const all = await readAll();
-      const hashKeys = all.hashKeys;
-      processes = all.processes.sort((a, b) => a.pid - b.pid);
-      if (hasher !== null) {
-        // Built first, hashes filled in after: building overlaps the last hashes.
-        await hasher.finish();
-        for (const p of processes) {
-          const key = p.kernelThread ? undefined : hashKeys.get(p.pid);
-          if (key === undefined) continue;
-          const h = hasher.entry(key);
-          p.exe.sha256 = h.sha256;
-          p.exe.error = h.error;
-          p.exe.hashedAt = h.sha256 === null ? null : new Date(h.hashedAtMs).toISOString();
-        }
-      }
-    } finally {
-      await pool.close();
-    }
-    return { processes, gaps: here.ctx.tally.gaps(), reader, netns };
-  }
-  return { finish, close: () => pool.close(), helperThreads: () => pool.helperCount };
-}
-
-interface Built {
-  ctx: Context;
-  processes: Process[];
-  /** By pid: the hash cache key of its executable. */
-  hashKeys: Map<number, string>;
-}
-
 /**
  * Read every process. Processes that exit while being read are skipped silently; other
  * failures (permission denied on a hardened host) come back as aggregated gaps.
  * `containerName` is left null and `cpuPercent` is the average since the process started:
  * the caller fills names from the engine and interval CPU from two readings.
  */
-export async function readProcesses(
-  opts: ReadProcessesOptions,
-): Promise<{ processes: Process[]; gaps: Gap[] }> {
-  const { processes, gaps } = await startReadingProcesses(opts).finish();
-  return { processes, gaps };
+export async function readProcesses(opts: ReadProcessesOptions): Promise<ReadingResult> {
+  const root = opts.procRoot ?? "/proc";
+  const nowMs = opts.nowMs ?? Date.now();
+  const selfPid =
+    opts.selfPid === undefined ? (root === "/proc" ? process.pid : null) : opts.selfPid;
+  const listed = fs
+    .readdirSync(root)
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
+  // Our own process first: it runs node, the biggest binary there is to hash, and is
+  // certainly alive; its hash then starts at once.
+  const self = selfPid !== null && listed.includes(selfPid) ? selfPid : null;
+  const order = self === null ? listed : [self, ...listed.filter((pid) => pid !== self)];
+  const hasher =
+    (opts.hashExecutables ?? true)
+      ? new ExeHasher(
+          opts.hashCache ?? new Map(),
+          opts.maxHashBytes ?? 512 * 1024 * 1024,
+          opts.hashWorker === undefined ? defaultHashWorker() : opts.hashWorker,
+        )
+      : null;
+  const ctx: Context = { root, upperByMntNs: new Map(), tally: new GapTally() };
+  const processes: Process[] = [];
+  const hashKeys = new Map<number, string>();
+  try {
+    for (let at = 0; at < order.length; at += READ_SLICE) {
+      const part = readRawProcesses(fs, root, order.slice(at, at + READ_SLICE));
+      for (const [source, what, pid] of part.failures) ctx.tally.add(source, what, pid);
+      for (const r of part.processes) {
+        // What breachkit itself started while reading is not evidence of the host.
+        if (self !== null && r.pid !== self && ppidOf(r.stat) === self) continue;
+        const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
+        if (key !== null) hashKeys.set(r.pid, key);
+        let p: Process | null;
+        try {
+          p = buildProcess(r, opts, nowMs, ctx);
+        } catch (e) {
+          // A fault of breachkit's, not of the reading: the process is named in a gap, and
+          // the rest of the snapshot goes on.
+          ctx.tally.add("procfs", `cannot build the process: ${errorMessage(e)}`, r.pid);
+          p = null;
+        }
+        if (p === null) continue;
+        if (p.pid === self) p.self = true;
+        processes.push(p);
+      }
+      // The engine's answers and the worker's results are taken here.
+      await yieldNow();
+    }
+    processes.sort((a, b) => a.pid - b.pid);
+    if (hasher !== null) {
+      await hasher.finish();
+      for (const p of processes) {
+        const key = p.kernelThread ? undefined : hashKeys.get(p.pid);
+        if (key === undefined) continue;
+        const h = hasher.entry(key);
+        p.exe.sha256 = h.sha256;
+        p.exe.error = h.error;
+        p.exe.hashedAt = h.sha256 === null ? null : new Date(h.hashedAtMs).toISOString();
+      }
+    }
+  } finally {
+    await hasher?.close();
+  }
+  return { processes, gaps: ctx.tally.gaps() };
+}
+
+/** The parent pid from the text of /proc/<pid>/stat; null when unparsable. */
+function ppidOf(stat: string): number | null {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 2);
+  const ppid = Number(fields[1]);
+  return Number.isInteger(ppid) ? ppid : null;
 }

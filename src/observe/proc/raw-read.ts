@@ -1,19 +1,14 @@
 /**
- * The I/O half of readProcesses: for each pid, the raw contents of the procfs files and
- * links a Process is built from. Parsing, hashing and container lookups happen afterwards
- * in processes.ts.
+ * The I/O half of the process reading: for each pid, the raw contents of the procfs files
+ * and links a Process is built from. Parsing, hashing and container lookups happen
+ * afterwards in processes.ts.
  *
  * Reading /proc for thousands of processes is tens of thousands of tiny syscalls; their
- * cost, not parsing, dominates. So:
- * - everything is synchronous with one reused buffer: a promise per file costs far more;
- * - `readRawProcesses` is SELF-CONTAINED (it uses only its `fs` argument and globals) so
- *   that processes.ts can also run it in worker threads from its source text, splitting
- *   the pid list across cores. Worker threads cannot load a TypeScript module under tsx
- *   or vitest; a function's source text works in every runtime. Do not reference imports
- *   or other module-level names from inside it.
+ * cost, not parsing, dominates. So everything is synchronous with one reused buffer (a
+ * promise per file costs far more), and the caller reads in slices, yielding between them.
+ * hashExecutable also runs in the hash worker (hash-worker.ts).
  */
 import type * as NodeFs from "node:fs";
-import type { ProcStat, ProcStatus } from "./stat.js";
 
 export type FsLike = Pick<
   typeof NodeFs,
@@ -22,14 +17,9 @@ export type FsLike = Pick<
 
 export interface RawProcess {
   pid: number;
-  /** The text of stat and status (only the lines parseStatus reads); empty when `parsed`. */
+  /** The text of stat and status. */
   stat: string;
   status: string;
-  /**
-   * What parseStat and parseStatus make of that text, when the native reader parsed it
-   * itself (text in the kernel's exact shape; see native/procread.c).
-   */
-  parsed?: ParsedFacts;
   /** Raw bytes of cmdline; empty for kernel threads. */
   cmdline: Uint8Array;
   cgroup: string;
@@ -46,33 +36,12 @@ export interface RawProcess {
   sockets: string[];
 }
 
-/** The facts of stat and status a Process is built from. */
-export interface ParsedFacts {
-  stat: ProcStat;
-  status: Pick<ProcStatus, "uid" | "gid" | "vmRssBytes">;
-}
-
 /** A failure worth reporting: [source, what, pid]. */
 export type RawFailure = [string, string, number];
 
 export interface RawReadResult {
   processes: RawProcess[];
   failures: RawFailure[];
-  /** Network namespaces' tables, read on the way (the native reader only). */
-  netns?: RawNetTables[];
-}
-
-/**
- * The tables of one network namespace under /proc/<readerPid>/net: its interfaces (dev)
- * and, by name (tcp, tcp6, udp, udp6, raw, raw6), each table's text or why it could not be
- * read (an errno code); a table that does not exist there (tcp6 without IPv6) is left out.
- */
-export interface RawNetTables {
-  /** The namespace's link, `net:[<inode>]`. */
-  link: string;
-  readerPid: number;
-  dev: string;
-  tables: [name: string, text: string | null, error: string | null][];
 }
 
 export function readRawProcesses(fs: FsLike, root: string, pids: readonly number[]): RawReadResult {
@@ -207,8 +176,8 @@ export interface HashJob {
   key: string;
   path: string;
   /**
-   * Its claim in HelperSetup.claims, taken by whichever thread hashes it first (the main
-   * thread takes jobs still waiting once it has nothing else to do); -1: not shared.
+   * Its claim in the hash worker's shared claims, taken by whichever thread hashes it first
+   * (the main thread takes jobs still waiting once it has read every process); -1: none.
    */
   slot: number;
   /** The identity stat() gave through that link when the process was read. */
@@ -223,12 +192,14 @@ export interface HashResult {
   error: string | null;
   /** The process exited, or its pid now runs another file: try another process's link. */
   vanished: boolean;
+  /** When the last byte was read, ms since the epoch. */
+  atMs: number;
 }
 
 /**
- * SHA-256 of one executable. SELF-CONTAINED like readRawProcesses: processes.ts runs it on
- * the main thread for small files and from its source text in a worker thread for big ones,
- * so that hashing overlaps the reading of /proc on another core.
+ * SHA-256 of one executable, from its bytes, read now through /proc/<pid>/exe. Runs in the
+ * hash worker (hash-worker.ts), and on the main thread for the jobs the worker has not
+ * started when the reading of /proc is done.
  */
 export function hashExecutable(
   fs: Pick<typeof NodeFs, "openSync" | "readSync" | "closeSync" | "fstatSync">,
@@ -251,6 +222,7 @@ export function hashExecutable(
       sha256: null,
       error: vanished ? null : `cannot hash: ${code}`,
       vanished,
+      atMs: Date.now(),
     };
   };
   let fd: number;
@@ -264,7 +236,7 @@ export function hashExecutable(
     // The hash may run well after the stat: a pid that was reused since runs another file.
     const st = fs.fstatSync(fd);
     if (st.dev !== job.dev || st.ino !== job.ino) {
-      return { key: job.key, sha256: null, error: null, vanished: true };
+      return { key: job.key, sha256: null, error: null, vanished: true, atMs: Date.now() };
     }
     const hash = createHash("sha256");
     // Read to EOF rather than `size` bytes: the stat and the read are not atomic.
@@ -280,67 +252,15 @@ export function hashExecutable(
           sha256: null,
           error: "cannot hash: file grew while being hashed",
           vanished: false,
+          atMs: Date.now(),
         };
       }
     }
-    return { key: job.key, sha256: hash.digest("hex"), error: null, vanished: false };
+    const sha256 = hash.digest("hex");
+    return { key: job.key, sha256, error: null, vanished: false, atMs: Date.now() };
   } catch (e) {
     return failed(e);
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** What a helper thread sends back: the processes of one slice of pids, or one hash. */
-export type HelperMessage =
-  | { kind: "slice"; index: number; result: RawReadResult }
-  | { kind: "hash"; result: HashResult };
-
-/** What the parts a helper thread runs on: its port, and the shared list of pids. */
-export interface HelperSetup {
-  root: string;
-  pids: readonly number[];
-  sliceSize: number;
-  /** One Int32: the next slice to take, shared by every thread that reads. */
-  next: SharedArrayBuffer;
-  /** One Int32 per hash job slot: 0 while nobody hashes it. */
-  claims: SharedArrayBuffer;
-}
-
-/**
- * The loop of a helper thread. SELF-CONTAINED, run from its source text with `read` and
- * `hash` being readRawProcesses and hashExecutable. Slices of the pid list are taken from a
- * shared counter by this thread and the main thread alike, so whichever is free reads, and
- * each slice goes back as soon as it is read. A hash job takes precedence over reading: the
- * main thread reads on meanwhile, and hashes only what is left when it is done.
- */
-export function runHelper(
-  port: {
-    postMessage(m: HelperMessage): void;
-    on(event: "message", listener: (job: HashJob) => void): unknown;
-  },
-  receive: () => { message: HashJob } | undefined,
-  setup: HelperSetup,
-  read: (root: string, pids: readonly number[]) => RawReadResult,
-  hash: (job: HashJob) => HashResult,
-): void {
-  const next = new Int32Array(setup.next);
-  const claims = new Int32Array(setup.claims);
-  const slices = Math.ceil(setup.pids.length / setup.sliceSize);
-  const work = (job: HashJob): void => {
-    if (job.slot >= 0 && Atomics.compareExchange(claims, job.slot, 0, 1) !== 0) return;
-    port.postMessage({ kind: "hash", result: hash(job) });
-  };
-  for (;;) {
-    const job = receive();
-    if (job !== undefined) {
-      work(job.message);
-      continue;
-    }
-    const index = Atomics.add(next, 0, 1);
-    if (index >= slices) break;
-    const pids = setup.pids.slice(index * setup.sliceSize, (index + 1) * setup.sliceSize);
-    port.postMessage({ kind: "slice", index, result: read(setup.root, pids) });
-  }
-  port.on("message", work);
 }
