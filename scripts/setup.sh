@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   docker.io busybox-static gcc libc6-dev
   clamav clamav-daemon clamdscan rkhunter chkrootkit lynis yara
-  iproute2 procps util-linux openssh-client
+  iproute2 procps util-linux openssh-client strace
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The package's root directory: where package.json, rules/ and dist/native/ are. This module
+ * The package's root directory: where package.json, rules/ and dist/ are. This module
  * is two levels under it in every form breachkit runs in: src/util/package-root.ts (tsx,
  * vitest) and dist/cli/main.cjs, the bundle, whose build defines `import.meta.url` as the
  * bundle's own URL. The only module that may use `import.meta.url` (a unit test checks):

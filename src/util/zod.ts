@@ -5,8 +5,8 @@
  * jitless: by default zod compiles a parser for each object schema with `new Function` the
  * first time it parses one. That pays off over thousands of parses in a server; a snapshot
  * parses a handful of engine answers, and the compiling cost more than the parsing (about
- * 10 ms for three containers' inspect documents, measured with a CPU profile), outside the
- * code cache the build makes. Interpreted parsing gives the same results.
+ * 10 ms for three containers' inspect documents, measured with a CPU profile). Interpreted
+ * parsing gives the same results.
  */
 import { z } from "zod";
 

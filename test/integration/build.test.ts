@@ -1,16 +1,14 @@
 /**
- * The built command as npm ci leaves it (scripts/build.mjs): one bundle, its entry, and the
- * V8 code cache the build's training runs made. The cache only changes how fast breachkit
- * starts: a cache that does not fit (another node, another bundle, garbage) is ignored.
+ * The built command as npm ci leaves it (scripts/build.mjs): one bundle, its entry and the
+ * hash worker, nothing else; and a build that reads nothing of the host it runs on.
  */
-import { createHash } from "node:crypto";
 import {
-  chmodSync,
-  copyFileSync,
   cpSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,122 +35,97 @@ const run = (root: string, args: string[]) =>
     maxBuffer: 256 * 1024 * 1024,
     timeout: 120_000,
   });
-const cacheState = (stderr: string) => /code cache: (\w+)/.exec(stderr)?.[1];
 
 /** A copy of the package's runnable parts, to spoil without touching the real one. */
 function copyPackage(name: string): string {
   const root = join(work, name);
   for (const part of ["dist", "rules"])
     cpSync(join(REPO, part), join(root, part), { recursive: true });
-  copyFileSync(join(REPO, "package.json"), join(root, "package.json"));
+  cpSync(join(REPO, "package.json"), join(root, "package.json"));
   return root;
 }
 
+describe("the build", () => {
+  it("only compiles: it runs nothing but esbuild and reads no process of the host", async () => {
+    // A copy of what the build reads, so that the real dist/ is left as it is.
+    const root = join(work, "fresh");
+    for (const part of ["src", "scripts", "package.json"]) {
+      cpSync(join(REPO, part), join(root, part), { recursive: true });
+    }
+    symlinkSync(join(REPO, "node_modules"), join(root, "node_modules"));
+    const log = join(work, "build.strace");
+    const r = await execa(
+      "strace",
+      [
+        "-f",
+        "-qq",
+        "-e",
+        "trace=execve,openat,open,getdents64",
+        "-o",
+        log,
+        "node",
+        "scripts/build.mjs",
+      ],
+      { cwd: root, reject: false, timeout: 120_000 },
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readdirSync(join(root, "dist", "cli")).sort()).toEqual([
+      "bin.cjs",
+      "hash-worker.cjs",
+      "main.cjs",
+    ]);
+    expect(readdirSync(join(root, "dist"))).toEqual(["cli"]);
+    const lines = readFileSync(log, "utf8").split("\n");
+    const ran = lines
+      .filter((l) => / execve\(/.test(l) && !/ = -1 /.test(l))
+      .map((l) => /execve\("([^"]+)"/.exec(l)?.[1] ?? l);
+    expect(ran.map((p) => p.split("/").pop())).toEqual(["node", "esbuild"]);
+    // No other process's /proc entries, and no listing of /proc (its own /proc/self is node's
+    // and esbuild's business).
+    const proc = lines.filter((l) => /"\/proc\/\d+|"\/proc"|"\/proc\/"/.test(l));
+    expect(proc).toEqual([]);
+    // The reading of processes is in the bundle: a build that ran it would have shown.
+    expect(readFileSync(join(root, "dist/cli/main.cjs"), "utf8")).toContain("/proc");
+  });
+});
+
 describe("the built command", () => {
-  it("starts from its code cache, which this node accepts", async () => {
+  it("prints its version", async () => {
     const r = await run(REPO, ["--version"]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(VERSION);
-    expect(cacheState(r.stderr)).toBe("used");
   });
 
-  it("finds its package files (rules, native reader) from the bundle", async () => {
-    const r = await run(REPO, ["snapshot", "--json"]);
+  it("takes a snapshot in which it is itself, marked self, and nothing it started", async () => {
+    const sub = run(REPO, ["snapshot", "--json"]);
+    const pid = sub.pid;
+    const r = await sub;
     expect(r.exitCode, r.stderr).toBe(0);
     const snap = SnapshotSchema.parse(JSON.parse(r.stdout));
     expect(snap.tool.version).toBe(VERSION);
-    // V8 took the cache although a live snapshot then runs without the optimizing compiler.
-    expect(cacheState(r.stderr)).toBe("used");
-    // The native reader read the processes (a trace line says which reader did).
-    expect(r.stderr).toMatch(/processes read by the native reader/);
-    // Started by the entry, before the bundle was even loaded.
-    const lines = r.stderr.split("\n");
-    const started = lines.findIndex((l) => l.endsWith("native reader started by the entry"));
-    expect(started).toBeGreaterThanOrEqual(0);
-    expect(started).toBeLessThan(lines.findIndex((l) => l.includes("code cache:")));
-  });
-
-  it("starts the reader early only for a live reading, never for help or other commands", async () => {
-    for (const args of [
-      ["snapshot", "--help"],
-      ["--version"],
-      ["snapshot", "--root", "/nonexistent"],
-    ]) {
-      const r = await run(REPO, args);
-      expect(r.stderr, args.join(" ")).not.toContain("native reader started");
+    const self = snap.processes.filter((p) => p.self === true);
+    expect(pid).toBeGreaterThan(0);
+    expect(self.map((p) => p.pid)).toEqual([pid]);
+    expect(self[0]?.exe.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(snap.processes.filter((p) => p.ppid === pid)).toEqual([]);
+    // Every executable that could be read was hashed, in this run.
+    const took = Date.parse(snap.takenAt);
+    for (const p of snap.processes) {
+      if (p.exe.sha256 === null) continue;
+      expect(Date.parse(p.exe.hashedAt ?? "")).toBeGreaterThanOrEqual(took);
     }
   });
 
-  it("ignores a cache that does not fit and does the same work without it", async () => {
-    const root = copyPackage("spoiled");
-    const cache = join(root, "dist/cli/main.cjs.cache");
-    writeFileSync(cache, Buffer.alloc(4096, 0x5a));
-    const spoiled = await run(root, ["snapshot", "--root", "/no such dir", "--json"]);
-    expect(spoiled.exitCode, spoiled.stderr).toBe(0);
-    expect(spoiled.stderr).toContain("code cache: not made from this bundle");
-    expect(SnapshotSchema.parse(JSON.parse(spoiled.stdout)).host.root).toBe("/no such dir");
-
-    // Made for this bundle (its SHA-256 first), but not by V8 for this node: V8 says no.
-    const digest = createHash("sha256")
-      .update(readFileSync(join(root, "dist/cli/main.cjs")))
-      .digest();
-    writeFileSync(cache, Buffer.concat([digest, Buffer.alloc(4096, 0x5a)]));
-    const foreign = await run(root, ["--version"]);
-    expect(foreign.stdout.trim()).toBe(VERSION);
-    expect(cacheState(foreign.stderr)).toBe("rejected");
-
-    rmSync(cache);
-    const none = await run(root, ["--version"]);
-    expect(none.exitCode, none.stderr).toBe(0);
-    expect(none.stdout.trim()).toBe(VERSION);
-    expect(cacheState(none.stderr)).toBe("none");
-  });
-
-  it("ends the early reader, and does not wait for it, when no snapshot takes it", async () => {
-    const root = copyPackage("usage-error");
-    // A reader that would take a minute, and says which process it is.
-    const pidFile = join(root, "reader.pid");
-    const reader = join(root, "dist/native/procread");
-    writeFileSync(reader, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 60\n`);
-    chmodSync(reader, 0o755);
-    const t0 = Date.now();
-    const r = await run(root, ["snapshot", "--no-such-option"]);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("unknown option");
-    expect(r.stderr).toContain("native reader started");
-    expect(Date.now() - t0).toBeLessThan(30_000);
-    // Ended by its handle: the pid it wrote is gone (or was never written: killed first).
-    const pid = Number(readFileSync(pidFile, { encoding: "utf8", flag: "a+" }).trim());
-    if (pid > 0) {
-      let alive = true;
-      for (let i = 0; i < 50 && alive; i++) {
-        try {
-          process.kill(pid, 0);
-          await new Promise((res) => setTimeout(res, 100));
-        } catch {
-          alive = false;
-        }
-      }
-      expect(alive).toBe(false);
-    }
-  });
-
-  it("runs a patched bundle's code, never the cached code of the bundle it replaced", async () => {
-    const root = copyPackage("patched");
-    const bundle = join(root, "dist/cli/main.cjs");
-    // V8 checks a cache against its source's length only: a patch of the same length.
-    const text = readFileSync(bundle, "utf8");
-    expect(text).toContain('"show help"');
-    writeFileSync(bundle, text.replace('"show help"', '"SHOW HELP"'));
-    const r = await run(root, ["--help"]);
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain("SHOW HELP");
-    expect(r.stderr).toContain("code cache: not made from this bundle");
-  });
-
-  it("holds no dynamic import(), which the entry's vm.Script could not load", () => {
-    const text = readFileSync(join(REPO, "dist/cli/main.cjs"), "utf8");
-    expect(text.match(/[^\w.$]import\(\s*["'`]/g) ?? []).toEqual([]);
+  it("hashes in the worker built beside it, and without it alike", async () => {
+    const root = copyPackage("no-worker");
+    rmSync(join(root, "dist/cli/hash-worker.cjs"));
+    const r = await run(root, ["snapshot", "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const self = SnapshotSchema.parse(JSON.parse(r.stdout)).processes.find((p) => p.self);
+    const withWorker = await run(REPO, ["snapshot", "--json"]);
+    const other = SnapshotSchema.parse(JSON.parse(withWorker.stdout)).processes.find((p) => p.self);
+    expect(self?.exe.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(other?.exe.sha256).toBe(self?.exe.sha256);
   });
 
   it("reads rules from its own package, wherever it was copied", async () => {

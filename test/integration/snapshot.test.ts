@@ -297,37 +297,3 @@ describe("breachkit snapshot against the lab (escaped scenario)", () => {
     expect(s.processes.length).toBeGreaterThan(10);
   });
 });
-
-describe("breachkit snapshot's run", () => {
-  it("is brief when live and nothing is hashed in a thread: then V8's optimizing compiler goes off", async () => {
-    const { runCli: runInProcess } = await import("../../src/cli/main.js");
-    const { memoryIo } = await import("../helpers/memory-io.js");
-    const store = await makeTree({});
-    let brief = 0;
-    const live = (env: Record<string, string | undefined>) =>
-      memoryIo({ env: { ...process.env, ...env }, briefRun: () => void brief++ });
-    try {
-      // An empty hash store: node's own binary is hashed in a helper thread, which a
-      // thread started after the flag would pay for (node's built-ins out of their cache).
-      const cold = live({ BREACHKIT_HASH_CACHE: store.root });
-      expect(await runInProcess(["snapshot", "--json"], cold.io), cold.stderr()).toBe(0);
-      expect(SnapshotSchema.parse(JSON.parse(cold.stdout())).processes.length).toBeGreaterThan(1);
-      expect(brief).toBe(0);
-      // The same store, now warm: nothing to hash in a thread, a brief run.
-      const warm = live({ BREACHKIT_HASH_CACHE: store.root });
-      expect(await runInProcess(["snapshot", "--json"], warm.io), warm.stderr()).toBe(0);
-      expect(brief).toBe(1);
-    } finally {
-      await store.cleanup();
-    }
-    // An image's accounts (or another command taking a snapshot on its way): not brief.
-    const tree = await makeTree({ "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n" });
-    try {
-      const offline = live({});
-      expect(await runInProcess(["snapshot", "--root", tree.root, "--json"], offline.io)).toBe(0);
-      expect(brief).toBe(1);
-    } finally {
-      await tree.cleanup();
-    }
-  });
-});

@@ -4,12 +4,10 @@
  * root (see root-fs.ts), every read is bounded, and a file that is missing or unreadable is a
  * gap, not an error: containers rarely have wtmp, shadow or sudo at all.
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Accounts, AuthorizedKeysFile, Gap, LoginRecord, User } from "../../model/snapshot.js";
 import { decodeUtf8 } from "../../tell/sanitize.js";
 import { errorMessage } from "../../util/result.js";
-import { mountsThatMayHang } from "../proc/mountinfo.js";
 import { parseAuthorizedKeys } from "./authorized-keys.js";
 import { LASTLOG_RECORD_SIZE, type LastlogRecord, parseLastlog } from "./lastlog.js";
 import { type GroupEntry, mergeUsers, parseGroup, parsePasswd, parseShadow } from "./passwd.js";
@@ -29,22 +27,7 @@ export type ReadAccountsOptions = {
   since?: Date;
   /** The time records are checked against (a record later than a day after it is corrupt). */
   now?: Date;
-  /**
-   * Read with synchronous calls (see RootFs): for the live host, read while busy. Paths
-   * under its network, FUSE and autofs mounts are read async still.
-   */
-  sync?: boolean;
 };
-
-/** This process's mounts, for a root that is this process's own "/"; none otherwise. */
-function mountinfoOf(root: string): string {
-  if (root !== "/") return "";
-  try {
-    return readFileSync("/proc/self/mountinfo", "utf8");
-  } catch {
-    return "";
-  }
-}
 
 const TEXT_MAX_BYTES = 16 * 1024 * 1024;
 const LOG_MAX_BYTES = 64 * 1024 * 1024;
@@ -240,8 +223,7 @@ async function readAuthorizedKeys(
 export async function readAccounts(
   opts: ReadAccountsOptions,
 ): Promise<{ accounts: Accounts; gaps: Gap[] }> {
-  const sync = opts.sync ?? false;
-  const fs = new RootFs(opts.root, sync, sync ? mountsThatMayHang(mountinfoOf(opts.root)) : []);
+  const fs = new RootFs(opts.root);
   const gaps: Gap[] = [];
   const source = `accounts:${opts.scope}`;
   const report: Report = (message) => void gaps.push({ source, message });

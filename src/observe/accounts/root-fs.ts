@@ -14,18 +14,7 @@
  * swapped for a symlink between the walk and the open is not defended against (a live attacker
  * racing the reader); the final component is.
  */
-import {
-  closeSync,
-  constants,
-  promises as fsp,
-  fstatSync,
-  lstatSync,
-  opendirSync,
-  openSync,
-  readlinkSync,
-  readSync,
-  type Stats,
-} from "node:fs";
+import { constants, promises as fsp, type Stats } from "node:fs";
 import path from "node:path";
 import { errorMessage, type Result } from "../../util/result.js";
 
@@ -114,7 +103,11 @@ function remembered<T>(
   return p;
 }
 
-/** An open regular file: node's FileHandle, or a descriptor read synchronously. */
+/**
+ * An open regular file (node's FileHandle). Every call of RootFs goes through node's thread
+ * pool: a root that never answers (a dead NFS home, a container's FUSE mount) must not
+ * freeze this thread, and Ctrl-C with it.
+ */
 export interface RootHandle {
   read(
     buffer: Buffer,
@@ -123,25 +116,6 @@ export interface RootHandle {
     position: number,
   ): Promise<{ bytesRead: number }>;
   close(): Promise<void>;
-}
-
-/** `f()`'s answer (or failure) as a settled promise: the synchronous mode's calls. */
-function settled<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-class SyncHandle implements RootHandle {
-  constructor(private readonly fd: number) {}
-  read(buffer: Buffer, offset: number, length: number, position: number) {
-    return settled(() => ({ bytesRead: readSync(this.fd, buffer, offset, length, position) }));
-  }
-  close() {
-    return settled(() => closeSync(this.fd));
-  }
 }
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -161,41 +135,14 @@ export class RootFs {
   private readonly lstats = new Map<string, Promise<Stats>>();
   private readonly links = new Map<string, Promise<string>>();
 
-  /**
-   * `sync`: make every call at once, on this thread, rather than in node's thread pool.
-   * For the live host's small files, read while the snapshot is busy with thousands of
-   * processes: each of the ten or so steps of a path's walk would otherwise wait for the
-   * event loop's next turn, and the accounts came last. The answers are the same. Not for
-   * a root that may not answer (a container's FUSE mount, a mounted image on a failing
-   * disk), nor under `asyncUnder` (the host's NFS or autofs homes): a call that hangs would
-   * freeze this thread, Ctrl-C handlers included.
-   */
-  constructor(
-    readonly root: string,
-    private readonly sync = false,
-    /** Host paths (mount points of NFS, FUSE, autofs...) read async even when `sync`. */
-    private readonly asyncUnder: readonly string[] = [],
-  ) {}
-
-  /** Whether calls on `hostPath` are made synchronously. */
-  private syncAt(hostPath: string): boolean {
-    if (!this.sync) return false;
-    for (const m of this.asyncUnder) {
-      if (hostPath === m || hostPath.startsWith(m.endsWith("/") ? m : `${m}/`)) return false;
-    }
-    return true;
-  }
+  constructor(readonly root: string) {}
 
   private lstat(hostPath: string): Promise<Stats> {
-    return remembered(this.lstats, hostPath, () =>
-      this.syncAt(hostPath) ? settled(() => lstatSync(hostPath)) : fsp.lstat(hostPath),
-    );
+    return remembered(this.lstats, hostPath, () => fsp.lstat(hostPath));
   }
 
   private readlink(hostPath: string): Promise<string> {
-    return remembered(this.links, hostPath, () =>
-      this.syncAt(hostPath) ? settled(() => readlinkSync(hostPath)) : fsp.readlink(hostPath),
-    );
+    return remembered(this.links, hostPath, () => fsp.readlink(hostPath));
   }
 
   /** Resolve `inner` (an absolute path inside the root) to a path on this machine. */
@@ -263,7 +210,7 @@ export class RootFs {
     if (!r.ok) return r;
     try {
       const host = r.value.hostPath;
-      const st = this.syncAt(host) ? lstatSync(host) : await fsp.lstat(host);
+      const st = await fsp.lstat(host);
       return {
         ok: true,
         value: {
@@ -285,24 +232,12 @@ export class RootFs {
     if (!r.ok) return r;
     try {
       const names: string[] = [];
-      if (this.syncAt(r.value.hostPath)) {
-        // Entry by entry, as below: a directory of millions (named by a hostile sudoers'
-        // #includedir) is never listed whole.
-        const dir = opendirSync(r.value.hostPath);
-        try {
-          for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
-            names.push(e.name);
-            if (names.length >= MAX_DIR_ENTRIES) break;
-          }
-        } finally {
-          dir.closeSync();
-        }
-      } else {
-        const dir = await fsp.opendir(r.value.hostPath);
-        for await (const entry of dir) {
-          names.push(entry.name);
-          if (names.length >= MAX_DIR_ENTRIES) break;
-        }
+      // Entry by entry: a directory of millions (named by a hostile sudoers' #includedir)
+      // is never listed whole.
+      const dir = await fsp.opendir(r.value.hostPath);
+      for await (const entry of dir) {
+        names.push(entry.name);
+        if (names.length >= MAX_DIR_ENTRIES) break;
       }
       names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       return { ok: true, value: { innerPath: r.value.innerPath, names } };
@@ -322,23 +257,14 @@ export class RootFs {
   > {
     const r = await this.resolve(inner);
     if (!r.ok) return r;
-    let handle: RootHandle;
-    let stat: () => Promise<Stats>;
+    let handle: fsp.FileHandle;
     try {
-      if (this.syncAt(r.value.hostPath)) {
-        const fd = openSync(r.value.hostPath, OPEN_FLAGS);
-        handle = new SyncHandle(fd);
-        stat = () => settled(() => fstatSync(fd));
-      } else {
-        const h = await fsp.open(r.value.hostPath, OPEN_FLAGS);
-        handle = h;
-        stat = () => h.stat();
-      }
+      handle = await fsp.open(r.value.hostPath, OPEN_FLAGS);
     } catch (e) {
       return { ok: false, error: fromError(e, r.value.links) };
     }
     try {
-      const st = await stat();
+      const st = await handle.stat();
       if (!st.isFile()) {
         await handle.close();
         return {

@@ -64,21 +64,3 @@ export function upperDirFromMountinfo(text: string): string | null {
   }
   return null;
 }
-
-/** Filesystems that may not answer at all: network ones, FUSE daemons, automounts. */
-const MAY_HANG =
-  /^(nfs4?|cifs|smb3|smbfs|ncpfs|afs|coda|9p|ceph|glusterfs|lustre|davfs|sshfs|autofs|fuse(\..*|blk)?)$/;
-
-/**
- * Mount points (as this process sees them) of filesystems that may never answer a call:
- * NFS, SMB, FUSE, autofs and the like. Read through node's thread pool, never by a
- * synchronous call that would freeze the process (see RootFs).
- */
-export function mountsThatMayHang(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const e = parseMountinfoLine(line);
-    if (e !== null && MAY_HANG.test(e.fsType)) out.push(e.mountPoint);
-  }
-  return out;
-}

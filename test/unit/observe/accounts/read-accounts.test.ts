@@ -72,22 +72,6 @@ describe("readAccounts on a disk-image-like root", () => {
     await host?.cleanup();
   });
 
-  it("reads the same with synchronous calls (a live root's way) as through the thread pool", async () => {
-    const opts = { root: image.root, scope: "image", containerId: null, now: new Date() };
-    const async_ = await readAccounts(opts);
-    const sync = await readAccounts({ ...opts, sync: true });
-    expect(sync.accounts).toEqual(async_.accounts);
-    // In the order they were found, which the thread pool's timing decides.
-    const sorted = (gaps: { message: string }[]) => gaps.map((g) => g.message).sort();
-    expect(sorted(sync.gaps)).toEqual(sorted(async_.gaps));
-    expect(sync.gaps.length).toBeGreaterThan(3);
-    // Not a vacuous agreement: the image's users, keys and logins are all there.
-    expect(sync.accounts.users.length).toBeGreaterThan(5);
-    expect(sync.accounts.authorizedKeys.length).toBeGreaterThan(0);
-    expect(sync.accounts.logins.length).toBeGreaterThan(0);
-    expect(sync.accounts.lastlog.length).toBeGreaterThan(0);
-  });
-
   it("reads users, shadow facts, groups and sudo rules", async () => {
     const { accounts, gaps } = await readAccounts({
       root: image.root,
@@ -304,12 +288,9 @@ describe("readAccounts on this machine", () => {
   it("reads / and /proc/self/root alike", async () => {
     const a = await readAccounts({ root: "/", scope: "host", containerId: null });
     const b = await readAccounts({ root: "/proc/self/root", scope: "host", containerId: null });
-    const c = await readAccounts({ root: "/", scope: "host", containerId: null, sync: true });
     expect(a.accounts.users.length).toBeGreaterThan(0);
     expect(b.accounts.users).toEqual(a.accounts.users);
     expect(b.accounts.groups).toEqual(a.accounts.groups);
-    expect(c.accounts.users).toEqual(a.accounts.users);
-    expect(c.accounts.authorizedKeys).toEqual(a.accounts.authorizedKeys);
     expect(usersByUid(a.accounts).get(0)).toBe("root");
   });
 });

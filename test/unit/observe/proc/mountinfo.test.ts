@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
-  mountsThatMayHang,
   parseMountinfoLine,
   unescapeMountinfo,
   upperDirFromMountinfo,
@@ -48,22 +47,5 @@ describe("parseMountinfoLine", () => {
       superOptions: "rw,errors=continue",
     });
     expect(unescapeMountinfo("a\\134b\\011c")).toBe("a\\b\tc");
-  });
-});
-
-describe("mountsThatMayHang", () => {
-  it("names network, FUSE and automount filesystems, with their escaped paths undone", () => {
-    const text = [
-      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
-      "30 22 0:40 / /home rw,relatime shared:9 - autofs systemd-1 rw,fd=33",
-      "31 30 0:41 / /home/alice rw,relatime shared:10 - nfs4 srv:/home/alice rw,vers=4.2",
-      "32 22 0:42 / /mnt/my\\040share rw - cifs //srv/share rw",
-      "33 22 0:43 / /mnt/ssh rw - fuse.sshfs user@host: rw",
-      "34 22 0:44 / /var/lib/docker/overlay2/x/merged rw - overlay overlay rw",
-      "35 22 0:45 / /run rw - tmpfs tmpfs rw",
-      "not a mountinfo line",
-    ].join("\n");
-    expect(mountsThatMayHang(text)).toEqual(["/home", "/home/alice", "/mnt/my share", "/mnt/ssh"]);
-    expect(mountsThatMayHang("")).toEqual([]);
   });
 });

@@ -1,11 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InterfaceCounters, NetNamespace } from "../../../../src/model/snapshot.js";
 import { NetNamespaceSchema, SocketSchema } from "../../../../src/model/snapshot.js";
-import { decodeNativeOutput, nativeReaderPath } from "../../../../src/observe/proc/native-read.js";
 import { readNetwork, trafficRates } from "../../../../src/observe/proc/network.js";
 import { readProcesses } from "../../../../src/observe/proc/processes.js";
 import { buildFakeProc, CT_NS, fakeStat, fakeStatus, HOST_NS } from "./fake-proc.js";
@@ -52,8 +50,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The fake tree's processes, as readNetwork takes them. */
-const readFake = () =>
-  readProcesses({ procRoot: root, bootTimeMs: 0, clockTicks: 100, workers: 0 });
+const readFake = () => readProcesses({ procRoot: root, bootTimeMs: 0, clockTicks: 100 });
 
 describe("readNetwork", () => {
   it("reads each namespace once and ties sockets to pids and containers", async () => {
@@ -112,69 +109,6 @@ describe("readNetwork when a process leaves its namespace", () => {
       rmSync(link);
       symlinkSync(`net:[${HOST_NS.net}]`, link);
     }
-  });
-});
-
-describe("readNetwork with the native reader's tables", () => {
-  it("are the tables it would read itself, each namespace's once", async () => {
-    const native = nativeReaderPath({});
-    expect(native, "npm run build leaves dist/native/procread").not.toBeNull();
-    const r = spawnSync(native ?? "", [root, "2"], { maxBuffer: 1 << 26 });
-    expect(r.status, String(r.stderr)).toBe(0);
-    const tables = decodeNativeOutput(r.stdout).netns ?? [];
-    // The container's older process has no net dir: the next one of its namespace shows it.
-    expect(tables.map((t) => [t.link, t.readerPid])).toEqual([
-      [`net:[${HOST_NS.net}]`, 1],
-      [`net:[${CT_NS.net}]`, 41],
-    ]);
-    const { processes } = await readFake();
-    const itself = await readNetwork(processes, { procRoot: root });
-    const given = await readNetwork(processes, { procRoot: root, prefetched: tables });
-    expect(given).toEqual(itself);
-    expect(given.sockets.length).toBeGreaterThan(10);
-    // Not read again: under a root where nothing is, the host's tables given still answer.
-    // The container's were read through 41, because 40 (older) has no net dir: readNetwork
-    // takes tables only through the process it would try first, so it reads those again
-    // (here it cannot: a gap), rather than decide differently from a reading of its own.
-    const elsewhere = await readNetwork(processes, {
-      procRoot: join(dir, "nothing here"),
-      prefetched: tables,
-    });
-    const host = (list: typeof itself.sockets) => list.filter((x) => x.netns === HOST_NS.net);
-    expect(host(elsewhere.sockets)).toEqual(host(itself.sockets));
-    expect(elsewhere.sockets.some((x) => x.netns === CT_NS.net)).toBe(false);
-    expect(elsewhere.gaps.map((g) => g.message)).toEqual([
-      `network namespace ${CT_NS.net} not read: ENOENT`,
-    ]);
-  });
-
-  it("reports a table the reader could not read, and reads a namespace it did not", async () => {
-    const { processes } = await readFake();
-    const host = {
-      link: `net:[${HOST_NS.net}]`,
-      readerPid: 1,
-      dev: real("net-host-dev"),
-      tables: [
-        ["tcp", real("net-host-tcp"), null],
-        ["udp6", null, "EACCES"],
-      ] as [string, string | null, string | null][],
-    };
-    const { sockets, netns, gaps } = await readNetwork(processes, {
-      procRoot: root,
-      prefetched: [host],
-    });
-    expect(gaps).toEqual([{ source: `${root}/1/net/udp6`, message: "EACCES" }]);
-    expect(netns.map((n) => [n.inode, n.readerPid])).toEqual([
-      [HOST_NS.net, 1],
-      [CT_NS.net, 41],
-    ]);
-    // Only the host's tcp table was given: 3 sockets; the container's were read here.
-    expect(sockets.filter((s) => s.netns === HOST_NS.net).map((s) => s.proto)).toEqual([
-      "tcp",
-      "tcp",
-      "tcp",
-    ]);
-    expect(sockets.some((s) => s.netns === CT_NS.net)).toBe(true);
   });
 });
 

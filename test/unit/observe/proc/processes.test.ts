@@ -3,20 +3,12 @@ import * as fs from "node:fs";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessSchema } from "../../../../src/model/snapshot.js";
-import {
-  type HashCacheEntry,
-  readInWorker,
-  readProcesses,
-} from "../../../../src/observe/proc/processes.js";
-import {
-  type HashJob,
-  type HelperMessage,
-  hashExecutable,
-  readRawProcesses,
-  runHelper,
-} from "../../../../src/observe/proc/raw-read.js";
+import { type HashCacheEntry, readProcesses } from "../../../../src/observe/proc/processes.js";
+import { type HashJob, hashExecutable } from "../../../../src/observe/proc/raw-read.js";
 import {
   buildFakeProc,
   CT_NS,
@@ -38,6 +30,8 @@ const sha = (path: string) => createHash("sha256").update(readFileSync(path)).di
 const BOOT_MS = Date.parse("2026-01-01T00:00:00Z");
 const opts = {
   procRoot: root,
+  // On this thread; the worker has its own tests below.
+  hashWorker: null,
   bootTimeMs: BOOT_MS,
   clockTicks: 100,
   nowMs: BOOT_MS + 30_000,
@@ -83,20 +77,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("readProcesses on a fake procfs tree", () => {
   it("reads every process that still exists, in pid order, valid for the model", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const { processes } = await readProcesses(opts);
     expect(processes.map((p) => p.pid)).toEqual([1, 2, 10, 11, 12, 13, 20, 21]);
     for (const p of processes) expect(ProcessSchema.safeParse(p).success).toBe(true);
   });
 
   it("reports the unparsable stat as a gap and not the vanished process", async () => {
-    const { gaps } = await readProcesses({ ...opts, workers: 0 });
+    const { gaps } = await readProcesses(opts);
     expect(gaps).toHaveLength(1);
     expect(gaps[0]?.message).toContain("unparsable /proc/<pid>/stat");
     expect(gaps[0]?.message).toContain("pid 31");
   });
 
   it("fills identity, times, memory, namespaces and sockets", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const { processes } = await readProcesses(opts);
     const init = processes.find((p) => p.pid === 1);
     expect(init).toMatchObject({
       ppid: 0,
@@ -122,7 +116,7 @@ describe("readProcesses on a fake procfs tree", () => {
   });
 
   it("keeps hostile names and command lines as read, bytes preserved", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const { processes } = await readProcesses(opts);
     const p = processes.find((x) => x.pid === 10);
     expect(p?.comm).toBe("a) R 1 (<b>\n\u001b[31m");
     expect(p?.user).toBe("alice");
@@ -134,7 +128,7 @@ describe("readProcesses on a fake procfs tree", () => {
   });
 
   it("marks kernel threads and zombies without an executable", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const { processes } = await readProcesses(opts);
     const k = processes.find((p) => p.pid === 2);
     expect(k).toMatchObject({ kernelThread: true, argv: [], cmdlineB64: "", rssBytes: 500 * 4096 });
     expect(k?.exe).toMatchObject({ path: null, sha256: null, error: "kernel thread" });
@@ -145,7 +139,7 @@ describe("readProcesses on a fake procfs tree", () => {
 
   it("hashes a shared executable once, and the hash is the file's", async () => {
     const hashCache = new Map<string, HashCacheEntry>();
-    const { processes } = await readProcesses({ ...opts, workers: 0, hashCache });
+    const { processes } = await readProcesses({ ...opts, hashCache });
     const daemon = processes.filter((p) => p.exe.path === join(bin, "daemon"));
     expect(daemon.map((p) => p.pid)).toEqual([1, 10, 21]);
     for (const p of daemon) expect(p.exe.sha256).toBe(sha(join(bin, "daemon")));
@@ -155,12 +149,12 @@ describe("readProcesses on a fake procfs tree", () => {
   });
 
   it("does not hash when asked not to", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0, hashExecutables: false });
+    const { processes } = await readProcesses({ ...opts, hashExecutables: false });
     expect(processes.find((p) => p.pid === 1)?.exe).toMatchObject({ sha256: null, error: null });
   });
 
   it("strips ' (deleted)' from a deleted executable, but not from a file named so", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const { processes } = await readProcesses(opts);
     expect(processes.find((p) => p.pid === 12)?.exe).toMatchObject({
       path: join(bin, "removed"),
       deleted: true,
@@ -174,7 +168,7 @@ describe("readProcesses on a fake procfs tree", () => {
   });
 
   it("attributes container processes by cgroup and finds binaries of the upper layer", async () => {
-    const { processes } = await readProcesses({ ...opts, workers: 0 });
+    const { processes } = await readProcesses(opts);
     const dropped = processes.find((p) => p.pid === 20);
     expect(dropped).toMatchObject({ containerId: CID, cgroup: `/docker/${CID}`, ns: CT_NS });
     expect(dropped?.exe.upperLayer).toBe(true);
@@ -183,37 +177,83 @@ describe("readProcesses on a fake procfs tree", () => {
     expect(processes.find((p) => p.pid === 1)?.exe.upperLayer).toBeNull();
   });
 
-  it("gives the same result when part of the pids is read in worker threads", async () => {
-    const single = await readProcesses({ ...opts, workers: 0, hashExecutables: false });
-    const split = await readProcesses({ ...opts, workers: 2, hashExecutables: false });
-    expect(split).toEqual(single);
+  it("marks itself as self and leaves out what it spawned while reading", async () => {
+    const own = join(dir, "own-proc");
+    const me = (pid: number, ppid: number, comm: string): FakeProc => ({
+      pid,
+      stat: fakeStat(pid, comm, { ppid }),
+      status: fakeStatus(comm),
+      exe: join(bin, "daemon"),
+    });
+    for (const p of [
+      me(1, 0, "init"),
+      me(50, 1, "breachkit"),
+      me(51, 50, "child"),
+      me(52, 1, "x"),
+    ]) {
+      buildFakeProc(own, p);
+    }
+    const { processes } = await readProcesses({ ...opts, procRoot: own, selfPid: 50 });
+    expect(processes.map((p) => [p.pid, p.self ?? false])).toEqual([
+      [1, false],
+      [50, true],
+      [52, false],
+    ]);
+    for (const p of processes) expect(ProcessSchema.parse(p)).toEqual(p);
+    // Under another root, by default, nothing is this process.
+    const other = await readProcesses({ ...opts, procRoot: own });
+    expect(other.processes.filter((p) => p.self)).toEqual([]);
+    expect(other.processes).toHaveLength(4);
   });
 
-  it("really runs the reader in a worker thread", async () => {
-    const pids = [1, 10, 20, 30];
-    const inWorker = await readInWorker(root, pids);
-    const here = readRawProcesses(fs, root, pids);
-    expect(inWorker.processes.map((p) => p.pid)).toEqual([1, 10, 20]);
-    expect(inWorker.processes.map((p) => [p.stat, p.sockets, p.exeLink])).toEqual(
-      here.processes.map((p) => [p.stat, p.sockets, p.exeLink]),
-    );
+  it("hashes the bytes of each reading: a file rewritten in place gets its new hash", async () => {
+    const tree = join(dir, "rewrite-proc");
+    const file = join(dir, "rewritten");
+    writeFileSync(file, "version one\n");
+    buildFakeProc(tree, { pid: 7, stat: fakeStat(7, "r"), status: fakeStatus("r"), exe: file });
+    const o = { ...opts, procRoot: tree };
+    const first = (await readProcesses(o)).processes[0]?.exe;
+    const ino = fs.statSync(file).ino;
+    // Same inode, same size: only the bytes differ.
+    writeFileSync(file, "version two\n");
+    expect(fs.statSync(file).ino).toBe(ino);
+    const second = (await readProcesses(o)).processes[0]?.exe;
+    expect(first?.sha256).toBe(createHash("sha256").update("version one\n").digest("hex"));
+    expect(second?.sha256).toBe(sha(file));
+    expect(second?.sha256).not.toBe(first?.sha256);
+    expect(second?.ino).toBe(first?.ino);
   });
 
-  it("hashes in a helper thread with the same result as on this thread", async () => {
+  it("names an executable over the size limit instead of hashing it", async () => {
+    const { processes } = await readProcesses({ ...opts, maxHashBytes: 10 });
+    expect(processes.find((p) => p.pid === 1)?.exe).toMatchObject({
+      sha256: null,
+      hashedAt: null,
+      error: expect.stringMatching(/^not hashed: \d+ bytes is over the limit$/),
+    });
+  });
+});
+
+describe("the hash worker (built as a file, as the build makes it)", () => {
+  const out = join(dir, "worker", "hash-worker.cjs");
+  beforeAll(async () => {
+    await build({
+      entryPoints: [
+        new URL("../../../../src/observe/proc/hash-worker.ts", import.meta.url).pathname,
+      ],
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      outfile: out,
+      logLevel: "silent",
+    });
+  });
+
+  it("gives the same hashes as this thread", async () => {
     const inline = new Map<string, HashCacheEntry>();
-    const here = await readProcesses({
-      ...opts,
-      workers: 0,
-      hashWorkerMinBytes: Infinity,
-      hashCache: inline,
-    });
+    const here = await readProcesses({ ...opts, hashCache: inline });
     const helped = new Map<string, HashCacheEntry>();
-    const there = await readProcesses({
-      ...opts,
-      workers: 2,
-      hashWorkerMinBytes: 0,
-      hashCache: helped,
-    });
+    const there = await readProcesses({ ...opts, hashWorker: out, hashCache: helped });
     // Equal but for when each hash was taken.
     const untimed = (r: typeof here) => ({
       ...r,
@@ -224,6 +264,48 @@ describe("readProcesses on a fake procfs tree", () => {
     expect(untimed(there)).toEqual(untimed(here));
     expect(entries(helped)).toEqual(entries(inline));
     expect(there.processes.find((p) => p.pid === 20)?.exe.sha256).toBe(sha(join(bin, "dropped")));
+  });
+
+  it("hashes each job it claims, and leaves a job claimed by the main thread", async () => {
+    const claims = new SharedArrayBuffer(12);
+    // Slot 1 was taken by the main thread: the worker must not hash it again.
+    Atomics.store(new Int32Array(claims), 1, 1);
+    const worker = new Worker(out, { workerData: { claims } });
+    try {
+      const file = join(bin, "daemon");
+      const st = fs.statSync(file);
+      const job = (key: string, slot: number): HashJob => ({
+        key,
+        path: file,
+        dev: st.dev,
+        ino: st.ino,
+        size: st.size,
+        slot,
+      });
+      const answers: unknown[] = [];
+      const two = new Promise<void>((resolve) => {
+        worker.on("message", (m) => {
+          answers.push(m);
+          if (answers.length === 2) resolve();
+        });
+      });
+      worker.postMessage(job("a", 0));
+      worker.postMessage(job("b", 1));
+      worker.postMessage(job("c", 2));
+      await two;
+      expect(answers).toEqual([
+        { key: "a", sha256: sha(file), error: null, vanished: false, atMs: expect.any(Number) },
+        { key: "c", sha256: sha(file), error: null, vanished: false, atMs: expect.any(Number) },
+      ]);
+      expect(Array.from(new Int32Array(claims))).toEqual([1, 1, 1]);
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it("hashes on this thread when the worker cannot start", async () => {
+    const r = await readProcesses({ ...opts, hashWorker: join(dir, "no-such-worker.cjs") });
+    expect(r.processes.find((p) => p.pid === 1)?.exe.sha256).toBe(sha(join(bin, "daemon")));
   });
 });
 
@@ -241,6 +323,7 @@ describe("hashExecutable", () => {
       sha256: sha(file),
       error: null,
       vanished: false,
+      atMs: expect.any(Number),
     });
   });
   it("says vanished when the link now leads to another file (a reused pid)", () => {
@@ -254,44 +337,6 @@ describe("hashExecutable", () => {
     const st = fs.statSync(bin);
     const r = hashExecutable(fs, createHash, job({ path: bin, dev: st.dev, ino: st.ino }), buffer);
     expect(r).toMatchObject({ sha256: null, error: "cannot hash: EISDIR", vanished: false });
-  });
-});
-
-describe("runHelper", () => {
-  it("hashes before it reads, and reads slices until the shared counter runs out", () => {
-    const next = new SharedArrayBuffer(4);
-    // The main thread has already taken slice 0.
-    Atomics.store(new Int32Array(next), 0, 1);
-    const sent: HelperMessage[] = [];
-    const claims = new SharedArrayBuffer(8);
-    // Slot 1 was taken back by the main thread: the helper must not hash it again.
-    Atomics.store(new Int32Array(claims), 1, 1);
-    const jobs: HashJob[] = [
-      { key: "a", path: "/x", dev: 1, ino: 2, size: 3, slot: 0 },
-      { key: "b", path: "/y", dev: 1, ino: 3, size: 3, slot: 1 },
-    ];
-    let listening = false;
-    runHelper(
-      {
-        postMessage: (m) => void sent.push(m),
-        on: () => {
-          listening = true;
-        },
-      },
-      () => {
-        const job = jobs.shift();
-        return job === undefined ? undefined : { message: job };
-      },
-      { root, pids: [1, 2, 10, 11, 12], sliceSize: 2, next, claims },
-      (r, pids) => readRawProcesses(fs, r, pids),
-      (j) => ({ key: j.key, sha256: "00", error: null, vanished: false }),
-    );
-    expect(sent.map((m) => (m.kind === "hash" ? m.result.key : m.index))).toEqual(["a", 1, 2]);
-    expect(Array.from(new Int32Array(claims))).toEqual([1, 1]);
-    const slice1 = sent[1];
-    expect(slice1?.kind === "slice" && slice1.result.processes.map((p) => p.pid)).toEqual([10, 11]);
-    expect(Atomics.load(new Int32Array(next), 0)).toBe(4);
-    expect(listening).toBe(true);
   });
 });
 
@@ -319,7 +364,7 @@ describe("readProcesses on what would make it throw", () => {
       procRoot: edgeRoot,
       bootTimeMs: 0,
       clockTicks: 100,
-      workers: 0,
+      hashWorker: null,
     });
     const p = processes.find((x) => x.pid === 40);
     expect(p?.exe).toMatchObject({ path: exe, upperLayer: null });
