@@ -14,7 +14,8 @@ import { safePathComponent } from "./paths.js";
 
 export interface ContainerCollectOptions {
   engine: DockerEngine | null;
-  snapshot: Snapshot;
+  /** null: processes.json is written by the caller (its rates are still being sampled). */
+  snapshot: Snapshot | null;
   inspects: Map<string, unknown>;
   dockerRootDir: string;
   exportFs: boolean;
@@ -54,6 +55,11 @@ export function rotatedLogFiles(base: string, names: readonly string[]): string[
   }
   rotated.sort((a, b) => a.n - b.n || a.name.localeCompare(b.name));
   return [...(current ? [base] : []), ...rotated.map((r) => r.name)];
+}
+
+/** The processes of one container, as its processes.json holds them. */
+export function containerProcesses(snapshot: Snapshot, id: string): Snapshot["processes"] {
+  return snapshot.processes.filter((p) => p.containerId === id);
 }
 
 /** Bundle directory of a container: `containers/<name>` (the id when it has no name). */
@@ -104,13 +110,12 @@ export async function collectContainer(
       ),
     );
   }
-  await col.run(step, `write ${dir}/processes.json`, () =>
-    col.writeJson(
-      `${dir}/processes.json`,
-      opts.snapshot.processes.filter((p) => p.containerId === c.id),
-      "snapshot",
-    ),
-  );
+  const snapshot = opts.snapshot;
+  if (snapshot !== null) {
+    await col.run(step, `write ${dir}/processes.json`, () =>
+      col.writeJson(`${dir}/processes.json`, containerProcesses(snapshot, c.id), "snapshot"),
+    );
+  }
 
   if (opts.exportFs && engine) {
     await col.engineStep(step, `docker export ${c.id}`, async () =>

@@ -15,7 +15,12 @@ import { redactInspect } from "../observe/docker/redact.js";
 import type { SnapshotResult } from "../observe/snapshot.js";
 import { type Progress, silentProgress } from "../tell/progress.js";
 import { errorMessage } from "../util/result.js";
-import { type ContainerRecord, collectContainer, rotatedLogFiles } from "./collect-container.js";
+import {
+  type ContainerRecord,
+  collectContainer,
+  containerProcesses,
+  rotatedLogFiles,
+} from "./collect-container.js";
 import { collectHost } from "./collect-host.js";
 import { Collector, type StepError, StopCollection } from "./collect-step.js";
 import { safePathComponent } from "./paths.js";
@@ -29,6 +34,12 @@ export const DEFAULT_DOCKER_ROOT = "/var/lib/docker";
 export interface CollectOptions {
   bundle: BundleWriter;
   snap: SnapshotResult;
+  /**
+   * The same snapshot with its rates, while their sample still runs (see startSnapshot):
+   * everything else is collected from `snap` meanwhile, and snapshot.json and each
+   * container's processes.json (the parts with rates) are written from this at the end.
+   */
+  final?: Promise<SnapshotResult> | null;
   engine: DockerEngine | null;
   /** Containers to collect, by full id; default all in the snapshot. */
   containerIds?: string[];
@@ -111,10 +122,15 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
   let stopReason: string | null = null;
   const dockerRootDir = snapshot.engine.dockerRootDir ?? DEFAULT_DOCKER_ROOT;
 
+  const final = opts.final ?? null;
+  // Left unawaited when the collection stops early.
+  final?.catch(() => {});
   try {
-    await col.run("snapshot", "write snapshot.json", () =>
-      col.writeJson("snapshot.json", snapshot, "breachkit snapshot of the live host"),
-    );
+    if (final === null) {
+      await col.run("snapshot", "write snapshot.json", () =>
+        col.writeJson("snapshot.json", snapshot, "breachkit snapshot of the live host"),
+      );
+    }
 
     executables.push(...(await collectExecutables(col, snapshot, opts.pids ?? [])));
 
@@ -143,7 +159,7 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
       containers.push(
         await collectContainer(col, c, {
           engine: opts.engine,
-          snapshot,
+          snapshot: final === null ? snapshot : null,
           inspects: snap.inspects,
           dockerRootDir,
           exportFs: opts.exportFs ?? false,
@@ -163,6 +179,22 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
       });
     } else {
       col.skip("host", "host logs and configuration", "not asked (--no-host)");
+    }
+    if (final !== null) {
+      col.checkAborted();
+      const rated = await final;
+      await col.run("snapshot", "write snapshot.json", () =>
+        col.writeJson("snapshot.json", rated.snapshot, "breachkit snapshot of the live host"),
+      );
+      for (const c of containers) {
+        await col.run(`container ${c.name}`, `write ${c.dir}/processes.json`, () =>
+          col.writeJson(
+            `${c.dir}/processes.json`,
+            containerProcesses(rated.snapshot, c.id),
+            "snapshot",
+          ),
+        );
+      }
     }
   } catch (e) {
     if (!(e instanceof StopCollection)) throw e;

@@ -152,10 +152,31 @@ async function offlineSnapshot(root: string, opts: SnapshotOptions, started: num
   return { snapshot, inspects: new Map<string, unknown>() };
 }
 
+/**
+ * A snapshot whose rate sample (`intervalSeconds`) may still be running: `first` is the
+ * snapshot without rates (processes' CPU averaged since their start, no packet rates);
+ * `final` the same snapshot with the rates, once the sample is done (null without an
+ * interval: `first` is then the snapshot). Everything but the rates is the same in both.
+ */
+export interface StartedSnapshot {
+  first: SnapshotResult;
+  final: Promise<SnapshotResult> | null;
+}
+
+/** Take a snapshot; with an interval, resolves once the rate sample is done. */
 export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResult> {
+  const { first, final } = await startSnapshot(opts);
+  return final ?? first;
+}
+
+/**
+ * Take a snapshot, and return as soon as everything but the rates is read: the caller may
+ * go on with `first` while the sample of `intervalSeconds` runs (see StartedSnapshot).
+ */
+export async function startSnapshot(opts: SnapshotOptions): Promise<StartedSnapshot> {
   const started = Date.now();
   if (opts.root !== undefined && opts.root !== "/") {
-    return offlineSnapshot(opts.root, opts, started);
+    return { first: await offlineSnapshot(opts.root, opts, started), final: null };
   }
   const step = opts.onStep ?? (() => {});
   const gaps: Gap[] = [];
@@ -206,26 +227,33 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
 
   step("network");
   const interval = opts.intervalSeconds ?? null;
-  const rates = interval !== null && interval > 0;
   const net = await readNetwork(processes);
   gaps.push(...net.gaps);
-  let netns: NetNamespace[] = net.netns;
-
-  if (rates) {
-    step(`counters over ${interval}s`);
+  // The second reading of counters, `interval` seconds after this first one: the sample
+  // runs on while the engine's answers and the containers' accounts are taken here, and
+  // while the caller goes on with `first` (triage writes its bundle meanwhile).
+  let sample: Promise<{ netns: NetNamespace[]; cpuPercent: Map<number, number> }> | null = null;
+  if (interval !== null && interval > 0) {
     const cpuBefore = new Map(processes.map((p) => [p.pid, cpuTicksOf(p.pid)]));
     const t0 = performance.now();
-    await sleep(interval * 1000);
-    const again = await readNetwork(processes);
-    const seconds = (performance.now() - t0) / 1000;
-    netns = trafficRates(netns, again.netns, seconds);
-    const ticks = facts.host.clockTicks;
-    processes = processes.map((p) => {
-      const a = cpuBefore.get(p.pid);
-      const b = cpuTicksOf(p.pid);
-      if (a == null || b == null) return p;
-      return { ...p, cpuPercent: Math.max(0, ((b - a) / ticks / seconds) * 100) };
-    });
+    const slept = sleep(interval * 1000);
+    const measured = processes;
+    sample = (async () => {
+      await slept;
+      step(`counters over ${interval}s`);
+      const again = await readNetwork(measured);
+      const seconds = (performance.now() - t0) / 1000;
+      const ticks = facts.host.clockTicks;
+      const cpuPercent = new Map<number, number>();
+      for (const p of measured) {
+        const before = cpuBefore.get(p.pid);
+        const after = cpuTicksOf(p.pid);
+        if (before == null || after == null) continue;
+        cpuPercent.set(p.pid, Math.max(0, ((after - before) / ticks / seconds) * 100));
+      }
+      return { netns: trafficRates(net.netns, again.netns, seconds), cpuPercent };
+    })();
+    sample.catch(() => {});
   }
 
   step("containers");
@@ -242,8 +270,6 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
   processes = processes.map((p) =>
     p.containerId ? { ...p, containerName: byId.get(p.containerId)?.name ?? null } : p,
   );
-  const nsOfContainer = new Map<string, NetNamespace>();
-  for (const ns of netns) for (const id of ns.containerIds) nsOfContainer.set(id, ns);
 
   const containers = rawContainers.map((c): Container => {
     let upperDir = c.upperDir;
@@ -254,12 +280,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
         /* not running any more, or not visible: stays unknown */
       }
     }
-    const ns = nsOfContainer.get(c.id);
-    const traffic =
-      ns && ns.rates.length > 0 && !ns.host
-        ? sumRates(ns.rates, ns.rates[0]?.intervalSeconds ?? interval ?? 1)
-        : null;
-    return { ...c, upperDir, traffic };
+    return { ...c, upperDir, traffic: null };
   });
 
   const accounts: Accounts[] = [hostAccounts.accounts];
@@ -269,8 +290,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     const results = await Promise.all(
       running.map((c) =>
         // Through the thread pool: a container's filesystem may be a FUSE or NFS mount
-        // that never answers, which must not freeze this thread (and Ctrl-C with it). The
-        // event loop is free by now: the processes are read.
+        // that never answers, which must not freeze this thread (and Ctrl-C with it).
         readAccounts({ root: `/proc/${c.pid}/root`, scope: c.name, containerId: c.id }).catch(
           (e: unknown) => {
             gaps.push({ source: `accounts:${c.name}`, message: errorMessage(e) });
@@ -286,7 +306,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     }
   }
 
-  const snapshot: Snapshot = {
+  const first: Snapshot = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     tool: { ...TOOL },
     takenAt,
@@ -297,9 +317,32 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotResul
     processes,
     containers,
     sockets: net.sockets,
-    netns,
+    netns: net.netns,
     accounts,
     gaps,
   };
-  return { snapshot, inspects };
+  if (sample === null) return { first: { snapshot: first, inspects }, final: null };
+  const rated = sample.then(({ netns, cpuPercent }): SnapshotResult => {
+    const nsOfContainer = new Map<string, NetNamespace>();
+    for (const ns of netns) for (const id of ns.containerIds) nsOfContainer.set(id, ns);
+    const snapshot: Snapshot = {
+      ...first,
+      durationMs: Date.now() - started,
+      processes: first.processes.map((p) => {
+        const cpu = cpuPercent.get(p.pid);
+        return cpu === undefined ? p : { ...p, cpuPercent: cpu };
+      }),
+      netns,
+      containers: first.containers.map((c) => {
+        const ns = nsOfContainer.get(c.id);
+        const traffic =
+          ns && ns.rates.length > 0 && !ns.host
+            ? sumRates(ns.rates, ns.rates[0]?.intervalSeconds ?? interval ?? 1)
+            : null;
+        return { ...c, traffic };
+      }),
+    };
+    return { snapshot, inspects };
+  });
+  return { first: { snapshot: first, inspects }, final: rated };
 }

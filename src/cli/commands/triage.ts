@@ -10,7 +10,7 @@ import { verdictOf } from "../../judge/verdict.js";
 import { SEVERITIES, type Severity, SeveritySchema } from "../../model/finding.js";
 import { parseSnapshot, type Snapshot } from "../../model/snapshot.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
-import { takeSnapshot } from "../../observe/snapshot.js";
+import { startSnapshot } from "../../observe/snapshot.js";
 import { renderFindings } from "../../tell/findings.js";
 import { createProgress, formatBytes } from "../../tell/progress.js";
 import { safeText } from "../../tell/sanitize.js";
@@ -117,7 +117,9 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         bundleDir = resolve(io.cwd, flags.bundle);
       } else {
         progress.update("triage: snapshot…");
-        const snap = await takeSnapshot({
+        // The traffic and CPU sample runs on while the quick bundle is written (the bundle's
+        // snapshot.json waits for it).
+        const { first: snap, final } = await startSnapshot({
           env: io.env,
           intervalSeconds: flags.interval,
           onStep: (s) => progress.update(`triage: snapshot: ${s}…`),
@@ -142,6 +144,7 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
           const summary = await collectEvidence({
             bundle,
             snap,
+            final,
             engine,
             host: true,
             exportFs: false,
