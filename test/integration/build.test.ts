@@ -96,7 +96,7 @@ describe("the built command", () => {
     expect(r.stdout.trim()).toBe(VERSION);
   });
 
-  it("takes a snapshot in which it is itself, marked self, and nothing it started", async () => {
+  it("takes a snapshot in which it is itself, marked self, and started nothing", async () => {
     const sub = run(REPO, ["snapshot", "--json"]);
     const pid = sub.pid;
     const r = await sub;

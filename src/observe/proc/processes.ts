@@ -63,8 +63,8 @@ export interface ReadProcessesOptions {
    */
   hashWorker?: string | null;
   /**
-   * The pid of this process: marked `self`, and its children (anything it spawned while
-   * reading) left out. Default: this process when procRoot is /proc, else none.
+   * The pid of this process, marked `self`. Default: this process when procRoot is /proc,
+   * else none.
    */
   selfPid?: number | null;
   /** "Now" for cpuPercent since start, in ms (default Date.now()). */
@@ -448,6 +448,8 @@ export async function readProcesses(opts: ReadProcessesOptions): Promise<Reading
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
     .sort((a, b) => a - b);
+  // Only the pids listed now are read, and the reading starts no process (the hash worker
+  // is a thread, under /proc/<self>/task): breachkit appears only as itself, marked self.
   // Our own process first: it runs node, the biggest binary there is to hash, and is
   // certainly alive; its hash then starts at once.
   const self = selfPid !== null && listed.includes(selfPid) ? selfPid : null;
@@ -468,8 +470,6 @@ export async function readProcesses(opts: ReadProcessesOptions): Promise<Reading
       const part = readRawProcesses(fs, root, order.slice(at, at + READ_SLICE));
       for (const [source, what, pid] of part.failures) ctx.tally.add(source, what, pid);
       for (const r of part.processes) {
-        // What breachkit itself started while reading is not evidence of the host.
-        if (self !== null && r.pid !== self && ppidOf(r.stat) === self) continue;
         const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
         if (key !== null) hashKeys.set(r.pid, key);
         let p: Process | null;
@@ -504,11 +504,4 @@ export async function readProcesses(opts: ReadProcessesOptions): Promise<Reading
     await hasher?.close();
   }
   return { processes, gaps: ctx.tally.gaps() };
-}
-
-/** The parent pid from the text of /proc/<pid>/stat; null when unparsable. */
-function ppidOf(stat: string): number | null {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 2);
-  const ppid = Number(fields[1]);
-  return Number.isInteger(ppid) ? ppid : null;
 }

@@ -177,7 +177,7 @@ describe("readProcesses on a fake procfs tree", () => {
     expect(processes.find((p) => p.pid === 1)?.exe.upperLayer).toBeNull();
   });
 
-  it("marks itself as self and leaves out what it spawned while reading", async () => {
+  it("marks itself as self, and only itself", async () => {
     const own = join(dir, "own-proc");
     const me = (pid: number, ppid: number, comm: string): FakeProc => ({
       pid,
@@ -194,9 +194,11 @@ describe("readProcesses on a fake procfs tree", () => {
       buildFakeProc(own, p);
     }
     const { processes } = await readProcesses({ ...opts, procRoot: own, selfPid: 50 });
+    // A child it had before the reading is a process of the host like any other.
     expect(processes.map((p) => [p.pid, p.self ?? false])).toEqual([
       [1, false],
       [50, true],
+      [51, false],
       [52, false],
     ]);
     for (const p of processes) expect(ProcessSchema.parse(p)).toEqual(p);
