@@ -6,7 +6,7 @@
  *
  * Prints the median wall time of each over several runs and the ratio against `ps aux`.
  * Every run hashes every distinct executable from its bytes (a fresh map per run, as each
- * breachkit run has): with the hash worker (dist/cli/hash-worker.cjs, npm run build) and
+ * breachkit run has): with the proc worker (dist/cli/proc-worker.cjs, npm run build) and
  * on the main thread alone; and, for the floor, the reading without hashing. "same run"
  * is what a second snapshot of one run (contain) costs, each file being hashed once a run.
  */
@@ -14,7 +14,7 @@ import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { readHostFacts } from "../src/observe/proc/host-facts.js";
 import {
-  defaultHashWorker,
+  defaultProcWorker,
   type HashCacheEntry,
   readProcesses,
 } from "../src/observe/proc/processes.js";
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     child.unref();
   }
   const facts = await readHostFacts();
-  if (defaultHashWorker() === null) console.log("the hash worker is not built: npm run build");
+  if (defaultProcWorker() === null) console.log("the proc worker is not built: npm run build");
   const base = { bootTimeMs: facts.bootTimeMs ?? 0, clockTicks: facts.host.clockTicks };
   const psRows = (await run("ps", ["aux"], { maxBuffer: 64 * 1024 * 1024 })).stdout.split("\n");
   console.log(`started ${pids.length} sleep processes; ps aux lists ${psRows.length - 2}`);
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
         count = (await readProcesses({ ...base, hashCache: new Map() })).processes.length;
       }),
     );
-    here.push(await time(() => readProcesses({ ...base, hashWorker: null, hashCache: new Map() })));
+    here.push(await time(() => readProcesses({ ...base, procWorker: null, hashCache: new Map() })));
     sameRun.push(await time(() => readProcesses({ ...base, hashCache: cache })));
     noHash.push(await time(() => readProcesses({ ...base, hashExecutables: false })));
   }
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   };
   console.log(`readProcesses saw ${count} processes; median / min of ${RUNS} runs:`);
   line("ps aux", ps);
-  line("readProcesses (hash worker)", fresh);
+  line("readProcesses (proc worker)", fresh);
   line("readProcesses (hashing on this thread)", here);
   line("readProcesses (second of a run)", sameRun);
   line("readProcesses (hashExecutables: false)", noHash);

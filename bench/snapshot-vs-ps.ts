@@ -10,7 +10,7 @@
  * Run as root with the lab up (lab/README.md). Every command is spawned with an argv array,
  * its output sent to /dev/null; rounds alternate the order, so neither side always runs on
  * the caches the other warmed. The snapshot runs as users run it, through bin/breachkit,
- * and a second time from a copy of the package without its hash worker (hashing then runs
+ * and a second time from a copy of the package without its proc worker (hashing then runs
  * on the main thread after the reading): the worker's worth. Prints medians, minimums (on
  * a shared machine the minimum is the least disturbed run) and the ratio against the
  * target: snapshot <= 1.5 x the sum of the four.
@@ -124,13 +124,13 @@ interface Command {
   args: string[];
 }
 
-/** A copy of the package without dist/cli/hash-worker.cjs: hashing on the main thread. */
+/** A copy of the package without dist/cli/proc-worker.cjs: hashing on the main thread. */
 function packageWithoutWorker(): string {
   const root = join(WORK, "no-worker");
   for (const part of ["bin", "dist", "rules", "package.json"]) {
     cpSync(join(REPO, part), join(root, part), { recursive: true });
   }
-  rmSync(join(root, "dist/cli/hash-worker.cjs"));
+  rmSync(join(root, "dist/cli/proc-worker.cjs"));
   return join(root, "bin/breachkit");
 }
 
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
   ];
   if (!BIG) {
     snapshots.push({
-      label: "  without the hash worker",
+      label: "  without the proc worker",
       file: packageWithoutWorker(),
       args: ["snapshot", "--json"],
     });

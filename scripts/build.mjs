@@ -1,8 +1,8 @@
 // Builds dist/ from src/ (npm run build; npm ci runs it too, through `prepare`):
 //   dist/cli/main.cjs         every module of breachkit and its dependencies, one CommonJS file
 //   dist/cli/bin.cjs          its entry (src/cli/boot.ts)
-//   dist/cli/hash-worker.cjs  the thread that hashes executables while /proc is read
-//                             (src/observe/proc/hash-worker.ts)
+//   dist/cli/proc-worker.cjs  the thread that hashes executables and reads part of /proc
+//                             beside the main thread (src/observe/proc/proc-worker.ts)
 //
 // Why a bundle: Node resolved, read and compiled about 150 modules on each run, which took
 // as long as a snapshot's whole reading of /proc (measured by bench/snapshot-vs-ps.ts).
@@ -36,6 +36,6 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: ["src/observe/proc/hash-worker.ts"],
-  outfile: "dist/cli/hash-worker.cjs",
+  entryPoints: ["src/observe/proc/proc-worker.ts"],
+  outfile: "dist/cli/proc-worker.cjs",
 });

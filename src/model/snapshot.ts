@@ -39,7 +39,7 @@ export const ExecutableSchema = z.object({
   upperLayer: z.boolean().nullable(),
   /**
    * When the bytes behind `sha256` were read. Earlier than the snapshot when the hash came
-   * from the hash store of this boot (same device, inode, size, mtime and ctime since).
+   * earlier in the same run (same device, inode, size, mtime and ctime).
    */
   hashedAt: isoTime.nullable().default(null),
   /** Why the executable could not be read or hashed (kernel thread, permission, vanished). */

@@ -71,7 +71,7 @@ describe("the build", () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(readdirSync(join(root, "dist", "cli")).sort()).toEqual([
       "bin.cjs",
-      "hash-worker.cjs",
+      "proc-worker.cjs",
       "main.cjs",
     ]);
     expect(readdirSync(join(root, "dist"))).toEqual(["cli"]);
@@ -118,7 +118,7 @@ describe("the built command", () => {
 
   it("hashes in the worker built beside it, and without it alike", async () => {
     const root = copyPackage("no-worker");
-    rmSync(join(root, "dist/cli/hash-worker.cjs"));
+    rmSync(join(root, "dist/cli/proc-worker.cjs"));
     const r = await run(root, ["snapshot", "--json"]);
     expect(r.exitCode, r.stderr).toBe(0);
     const self = SnapshotSchema.parse(JSON.parse(r.stdout)).processes.find((p) => p.self);

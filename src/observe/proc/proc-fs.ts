@@ -87,7 +87,9 @@ export class GapTally {
     const entries = [...this.tally.values()].sort((a, b) =>
       a.source === b.source ? (a.what < b.what ? -1 : 1) : a.source < b.source ? -1 : 1,
     );
-    return entries.map(({ source, what, pids }) => {
+    return entries.map(({ source, what, pids: found }) => {
+      // In pid order: the same whichever thread read which process first.
+      const pids = [...found].sort((a, b) => a - b);
       const shown = pids.slice(0, 10).join(", ");
       const more = pids.length > 10 ? `, and ${pids.length - 10} more` : "";
       const count = pids.length === 1 ? "1 process" : `${pids.length} processes`;

@@ -4,27 +4,30 @@
  * this reading from its bytes and finds dropped binaries.
  *
  * How it stays fast (bench/snapshot-vs-ps.ts): the main thread reads /proc with synchronous
- * calls in slices, yielding between them so that the engine's answers and the hash
- * worker's results are taken as they come; the hash worker (hash-worker.ts, a file of its
- * own in the build) hashes the executables on another core meanwhile, biggest binary
- * (node, our own) first; each distinct file (dev, inode, size, mtime, ctime) is hashed once
- * per run. Nothing is kept between runs: every hash comes from the bytes, now.
+ * calls in slices of pids, yielding between them so that the engine's answers and the
+ * worker's messages are taken as they come; the worker (proc-worker.ts, a file of its own
+ * in the build) hashes the executables on another core meanwhile, our own node (the biggest
+ * binary there is) first, and reads slices of the same pid list when it has nothing to
+ * hash. Each distinct file (dev, inode, size, mtime, ctime) is hashed once per run.
+ * Nothing is kept between runs: every hash comes from the bytes, now.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { setImmediate as yieldNow } from "node:timers/promises";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
 import { packagePath } from "../../util/package-root.js";
 import { errorMessage } from "../../util/result.js";
 import { containerFromCgroup } from "./cgroup.js";
 import { upperDirFromMountinfo } from "./mountinfo.js";
 import { GapTally, parseBracketInode, readProcText } from "./proc-fs.js";
+import type { ProcWorkerData, ProcWorkerMessage } from "./proc-worker.js";
 import {
   type HashJob,
   type HashResult,
   hashExecutable,
   type RawProcess,
+  type RawReadResult,
   readRawProcesses,
 } from "./raw-read.js";
 import { parseStat, parseStatus } from "./stat.js";
@@ -58,10 +61,10 @@ export interface ReadProcessesOptions {
   /** Executables larger than this are not hashed (default 512 MiB). */
   maxHashBytes?: number;
   /**
-   * The built hash worker (dist/cli/hash-worker.cjs); null: hash on the main thread. By
-   * default the package's, when built.
+   * The built worker (dist/cli/proc-worker.cjs) that hashes and reads part of /proc on
+   * another core; null: all on this thread. By default the package's, when built.
    */
-  hashWorker?: string | null;
+  procWorker?: string | null;
   /**
    * The pid of this process, marked `self`. Default: this process when procRoot is /proc,
    * else none.
@@ -97,10 +100,68 @@ interface PendingHash {
 
 const VANISHED_ENTRY: HashCacheEntry = { sha256: null, error: "exited before it could be hashed" };
 
-/** The package's built hash worker, or null (not built: running from the sources). */
-export function defaultHashWorker(): string | null {
-  const path = packagePath("dist", "cli", "hash-worker.cjs");
+/** The package's built worker, or null (not built: running from the sources). */
+export function defaultProcWorker(): string | null {
+  const path = packagePath("dist", "cli", "proc-worker.cjs");
   return fs.existsSync(path) ? path : null;
+}
+
+/**
+ * The worker thread of one reading (proc-worker.ts) and what it shares with this thread:
+ * the counter of slices of the pid list, and the claims of hash jobs.
+ */
+class ProcWorker {
+  readonly claims: Int32Array;
+  readonly next: Int32Array;
+  alive = true;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private slotsUsed = 0;
+
+  constructor(
+    path: string,
+    root: string,
+    pids: readonly number[],
+    onMessage: (m: ProcWorkerMessage) => void,
+    onLost: () => void,
+  ) {
+    const claims = new SharedArrayBuffer(4 * HASH_SLOTS);
+    const next = new SharedArrayBuffer(4);
+    this.claims = new Int32Array(claims);
+    this.next = new Int32Array(next);
+    const { port1, port2 } = new MessageChannel();
+    const data: ProcWorkerData = { port: port2, claims, next, root, pids, sliceSize: READ_SLICE };
+    this.worker = new Worker(path, { workerData: data, transferList: [port2] });
+    this.port = port1;
+    port1.on("message", onMessage);
+    const lost = () => {
+      if (!this.alive) return;
+      this.alive = false;
+      port1.close();
+      onLost();
+    };
+    this.worker.once("error", lost);
+    this.worker.once("exit", lost);
+  }
+
+  /** Hand a job to the worker (setting its slot); false when it cannot take it. */
+  post(job: HashJob): boolean {
+    if (!this.alive || this.slotsUsed >= HASH_SLOTS) return false;
+    job.slot = this.slotsUsed++;
+    this.port.postMessage(job);
+    return true;
+  }
+
+  /** Claim a posted job for this thread; false when the worker has it. */
+  claim(job: HashJob): boolean {
+    return job.slot >= 0 && Atomics.compareExchange(this.claims, job.slot, 0, 1) === 0;
+  }
+
+  async close(): Promise<void> {
+    this.alive = false;
+    this.port.close();
+    await this.worker.terminate();
+  }
 }
 
 /**
@@ -111,30 +172,18 @@ export function defaultHashWorker(): string | null {
  */
 class ExeHasher {
   private readonly pending = new Map<string, PendingHash>();
-  private worker: Worker | null = null;
-  private claims: Int32Array | null = null;
-  private slotsUsed = 0;
+  private worker: ProcWorker | null = null;
   private inFlight = 0;
   private settle: (() => void) | null = null;
 
   constructor(
     private readonly cache: Map<string, HashCacheEntry>,
     private readonly maxBytes: number,
-    workerPath: string | null,
-  ) {
-    if (workerPath === null) return;
-    try {
-      const claims = new SharedArrayBuffer(4 * HASH_SLOTS);
-      const worker = new Worker(workerPath, { workerData: { claims } });
-      worker.on("message", (r: HashResult) => this.answered(r));
-      // A worker that fails leaves its jobs to this thread (see lost).
-      worker.once("error", () => this.lost());
-      worker.once("exit", () => this.lost());
-      this.worker = worker;
-      this.claims = new Int32Array(claims);
-    } catch {
-      this.worker = null;
-    }
+  ) {}
+
+  /** Hash jobs go to this worker from now on. */
+  use(worker: ProcWorker): void {
+    this.worker = worker;
   }
 
   /** Note the executable of a process just read; returns its key, or null (no stat). */
@@ -166,17 +215,34 @@ class ExeHasher {
     return key;
   }
 
+  /** A hash the worker sent. */
+  answered(r: HashResult): void {
+    const p = this.pending.get(r.key);
+    if (p === undefined || p.result !== null) return;
+    this.inFlight--;
+    const next = r.vanished ? p.spare.shift() : undefined;
+    if (next !== undefined) this.start(p, next);
+    else p.result = r;
+    if (this.inFlight === 0) this.settle?.();
+  }
+
+  /** The worker is gone: its jobs are hashed here, in `finish`. */
+  lost(): void {
+    this.inFlight = 0;
+    this.settle?.();
+  }
+
   /** Wait for the hashes; afterwards `entry` knows every key given by `add`. */
   async finish(): Promise<void> {
     const waiting = [...this.pending.values()].filter((p) => p.result === null);
     for (const p of waiting.sort((a, b) => b.job.size - a.job.size)) {
-      if (p.result !== null || !this.claim(p.job)) continue;
+      if (p.result !== null || this.worker === null || !this.worker.claim(p.job)) continue;
       this.inFlight--;
       this.here(p);
       // The worker's answers are taken between two hashes here.
       await yieldNow();
     }
-    if (this.inFlight > 0) {
+    if (this.inFlight > 0 && this.worker?.alive) {
       await new Promise<void>((resolve) => {
         this.settle = resolve;
       });
@@ -201,28 +267,14 @@ class ExeHasher {
     return this.cache.get(key) ?? VANISHED_ENTRY;
   }
 
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w !== null) await w.terminate();
-  }
-
   private start(p: PendingHash, path: string): void {
     p.job = { ...p.job, path, slot: -1 };
     p.result = null;
-    if (this.worker !== null && this.claims !== null && this.slotsUsed < HASH_SLOTS) {
-      p.job.slot = this.slotsUsed++;
-      this.worker.postMessage(p.job);
+    if (this.worker?.post(p.job)) {
       this.inFlight++;
       return;
     }
     this.here(p);
-  }
-
-  /** Claim a job posted to the worker for this thread; false when the worker has it. */
-  private claim(job: HashJob): boolean {
-    if (job.slot < 0 || this.claims === null) return false;
-    return Atomics.compareExchange(this.claims, job.slot, 0, 1) === 0;
   }
 
   /** Hash on this thread, trying the spare links of processes that exited. */
@@ -234,22 +286,6 @@ class ExeHasher {
       if (next === undefined) return;
       p.job = { ...p.job, path: next, slot: -1 };
     }
-  }
-
-  private answered(r: HashResult): void {
-    const p = this.pending.get(r.key);
-    if (p === undefined || p.result !== null) return;
-    this.inFlight--;
-    const next = r.vanished ? p.spare.shift() : undefined;
-    if (next !== undefined) this.start(p, next);
-    else p.result = r;
-    if (this.inFlight === 0) this.settle?.();
-  }
-
-  private lost(): void {
-    this.worker = null;
-    this.inFlight = 0;
-    this.settle?.();
   }
 }
 
@@ -448,46 +484,90 @@ export async function readProcesses(opts: ReadProcessesOptions): Promise<Reading
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
     .sort((a, b) => a - b);
-  // Only the pids listed now are read, and the reading starts no process (the hash worker
-  // is a thread, under /proc/<self>/task): breachkit appears only as itself, marked self.
-  // Our own process first: it runs node, the biggest binary there is to hash, and is
-  // certainly alive; its hash then starts at once.
+  // Only the pids listed now are read, and the reading starts no process (its worker is a
+  // thread, under /proc/<self>/task): breachkit appears only as itself, marked self.
   const self = selfPid !== null && listed.includes(selfPid) ? selfPid : null;
-  const order = self === null ? listed : [self, ...listed.filter((pid) => pid !== self)];
+  const pids = self === null ? listed : listed.filter((pid) => pid !== self);
+  const slices = Math.ceil(pids.length / READ_SLICE);
   const hasher =
     (opts.hashExecutables ?? true)
-      ? new ExeHasher(
-          opts.hashCache ?? new Map(),
-          opts.maxHashBytes ?? 512 * 1024 * 1024,
-          opts.hashWorker === undefined ? defaultHashWorker() : opts.hashWorker,
-        )
+      ? new ExeHasher(opts.hashCache ?? new Map(), opts.maxHashBytes ?? 512 * 1024 * 1024)
       : null;
   const ctx: Context = { root, upperByMntNs: new Map(), tally: new GapTally() };
   const processes: Process[] = [];
   const hashKeys = new Map<number, string>();
-  try {
-    for (let at = 0; at < order.length; at += READ_SLICE) {
-      const part = readRawProcesses(fs, root, order.slice(at, at + READ_SLICE));
-      for (const [source, what, pid] of part.failures) ctx.tally.add(source, what, pid);
-      for (const r of part.processes) {
-        const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
-        if (key !== null) hashKeys.set(r.pid, key);
-        let p: Process | null;
-        try {
-          p = buildProcess(r, opts, nowMs, ctx);
-        } catch (e) {
-          // A fault of breachkit's, not of the reading: the process is named in a gap, and
-          // the rest of the snapshot goes on.
-          ctx.tally.add("procfs", `cannot build the process: ${errorMessage(e)}`, r.pid);
-          p = null;
-        }
-        if (p === null) continue;
-        if (p.pid === self) p.self = true;
-        processes.push(p);
+  const take = (part: RawReadResult) => {
+    for (const [source, what, pid] of part.failures) ctx.tally.add(source, what, pid);
+    for (const r of part.processes) {
+      const key = hasher?.add(r, `${root}/${r.pid}`) ?? null;
+      if (key !== null) hashKeys.set(r.pid, key);
+      let p: Process | null;
+      try {
+        p = buildProcess(r, opts, nowMs, ctx);
+      } catch (e) {
+        // A fault of breachkit's, not of the reading: the process is named in a gap, and
+        // the rest of the snapshot goes on.
+        ctx.tally.add("procfs", `cannot build the process: ${errorMessage(e)}`, r.pid);
+        p = null;
       }
-      // The engine's answers and the worker's results are taken here.
+      if (p === null) continue;
+      if (p.pid === self) p.self = true;
+      processes.push(p);
+    }
+  };
+  const delivered = new Array<boolean>(slices).fill(false);
+  let missing = slices;
+  let wake: (() => void) | null = null;
+  const got = (index: number, part: RawReadResult) => {
+    if (delivered[index]) return;
+    delivered[index] = true;
+    missing--;
+    take(part);
+    if (missing === 0) wake?.();
+  };
+  const readSlice = (index: number) =>
+    readRawProcesses(fs, root, pids.slice(index * READ_SLICE, (index + 1) * READ_SLICE));
+
+  const workerPath = opts.procWorker === undefined ? defaultProcWorker() : opts.procWorker;
+  let worker: ProcWorker | null = null;
+  try {
+    // Our own process first: it runs node, the biggest binary there is to hash, and is
+    // certainly alive; its hash goes to the worker first of all.
+    if (workerPath !== null) {
+      try {
+        worker = new ProcWorker(
+          workerPath,
+          root,
+          pids,
+          (m) => (m.kind === "hash" ? hasher?.answered(m.result) : got(m.index, m.result)),
+          () => {
+            hasher?.lost();
+            wake?.();
+          },
+        );
+        hasher?.use(worker);
+      } catch {
+        worker = null;
+      }
+    }
+    if (self !== null) take(readRawProcesses(fs, root, [self]));
+    const next = worker?.next ?? new Int32Array(1);
+    for (;;) {
+      const index = Atomics.add(next, 0, 1);
+      if (index >= slices) break;
+      got(index, readSlice(index));
+      // The engine's answers and the worker's messages are taken here.
       await yieldNow();
     }
+    while (missing > 0 && worker?.alive) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = null;
+    }
+    // A worker that failed took its slices with it: read here.
+    for (let index = 0; index < slices; index++)
+      if (!delivered[index]) got(index, readSlice(index));
     processes.sort((a, b) => a.pid - b.pid);
     if (hasher !== null) {
       await hasher.finish();
@@ -501,7 +581,7 @@ export async function readProcesses(opts: ReadProcessesOptions): Promise<Reading
       }
     }
   } finally {
-    await hasher?.close();
+    await worker?.close();
   }
   return { processes, gaps: ctx.tally.gaps() };
 }

@@ -6,7 +6,7 @@
  * Reading /proc for thousands of processes is tens of thousands of tiny syscalls; their
  * cost, not parsing, dominates. So everything is synchronous with one reused buffer (a
  * promise per file costs far more), and the caller reads in slices, yielding between them.
- * hashExecutable also runs in the hash worker (hash-worker.ts).
+ * hashExecutable also runs in the worker (proc-worker.ts).
  */
 import type * as NodeFs from "node:fs";
 
@@ -176,7 +176,7 @@ export interface HashJob {
   key: string;
   path: string;
   /**
-   * Its claim in the hash worker's shared claims, taken by whichever thread hashes it first
+   * Its claim in the worker's shared claims, taken by whichever thread hashes it first
    * (the main thread takes jobs still waiting once it has read every process); -1: none.
    */
   slot: number;
@@ -198,7 +198,7 @@ export interface HashResult {
 
 /**
  * SHA-256 of one executable, from its bytes, read now through /proc/<pid>/exe. Runs in the
- * hash worker (hash-worker.ts), and on the main thread for the jobs the worker has not
+ * worker (proc-worker.ts), and on the main thread for the jobs the worker has not
  * started when the reading of /proc is done.
  */
 export function hashExecutable(

@@ -3,12 +3,20 @@ import * as fs from "node:fs";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessSchema } from "../../../../src/model/snapshot.js";
+import type {
+  ProcWorkerData,
+  ProcWorkerMessage,
+} from "../../../../src/observe/proc/proc-worker.js";
 import { type HashCacheEntry, readProcesses } from "../../../../src/observe/proc/processes.js";
-import { type HashJob, hashExecutable } from "../../../../src/observe/proc/raw-read.js";
+import {
+  type HashJob,
+  hashExecutable,
+  readRawProcesses,
+} from "../../../../src/observe/proc/raw-read.js";
 import {
   buildFakeProc,
   CT_NS,
@@ -31,7 +39,7 @@ const BOOT_MS = Date.parse("2026-01-01T00:00:00Z");
 const opts = {
   procRoot: root,
   // On this thread; the worker has its own tests below.
-  hashWorker: null,
+  procWorker: null,
   bootTimeMs: BOOT_MS,
   clockTicks: 100,
   nowMs: BOOT_MS + 30_000,
@@ -236,12 +244,12 @@ describe("readProcesses on a fake procfs tree", () => {
   });
 });
 
-describe("the hash worker (built as a file, as the build makes it)", () => {
-  const out = join(dir, "worker", "hash-worker.cjs");
+describe("the proc worker (built as a file, as the build makes it)", () => {
+  const out = join(dir, "worker", "proc-worker.cjs");
   beforeAll(async () => {
     await build({
       entryPoints: [
-        new URL("../../../../src/observe/proc/hash-worker.ts", import.meta.url).pathname,
+        new URL("../../../../src/observe/proc/proc-worker.ts", import.meta.url).pathname,
       ],
       bundle: true,
       platform: "node",
@@ -255,7 +263,7 @@ describe("the hash worker (built as a file, as the build makes it)", () => {
     const inline = new Map<string, HashCacheEntry>();
     const here = await readProcesses({ ...opts, hashCache: inline });
     const helped = new Map<string, HashCacheEntry>();
-    const there = await readProcesses({ ...opts, hashWorker: out, hashCache: helped });
+    const there = await readProcesses({ ...opts, procWorker: out, hashCache: helped });
     // Equal but for when each hash was taken.
     const untimed = (r: typeof here) => ({
       ...r,
@@ -268,45 +276,93 @@ describe("the hash worker (built as a file, as the build makes it)", () => {
     expect(there.processes.find((p) => p.pid === 20)?.exe.sha256).toBe(sha(join(bin, "dropped")));
   });
 
-  it("hashes each job it claims, and leaves a job claimed by the main thread", async () => {
+  it("hashes the jobs waiting first, skips one the main thread claimed, then reads slices", async () => {
     const claims = new SharedArrayBuffer(12);
     // Slot 1 was taken by the main thread: the worker must not hash it again.
     Atomics.store(new Int32Array(claims), 1, 1);
-    const worker = new Worker(out, { workerData: { claims } });
+    const next = new SharedArrayBuffer(4);
+    // The main thread has already taken slice 0.
+    Atomics.store(new Int32Array(next), 0, 1);
+    const { port1, port2 } = new MessageChannel();
+    const file = join(bin, "daemon");
+    const st = fs.statSync(file);
+    const job = (key: string, slot: number): HashJob => ({
+      key,
+      path: file,
+      dev: st.dev,
+      ino: st.ino,
+      size: st.size,
+      slot,
+    });
+    // Waiting before the worker starts: hashed before any slice is read.
+    for (const [key, slot] of [
+      ["a", 0],
+      ["b", 1],
+      ["c", 2],
+    ] as const) {
+      port1.postMessage(job(key, slot));
+    }
+    const answers: ProcWorkerMessage[] = [];
+    const four = new Promise<void>((resolve) => {
+      port1.on("message", (m: ProcWorkerMessage) => {
+        answers.push(m);
+        if (answers.length === 4) resolve();
+      });
+    });
+    const data: ProcWorkerData = {
+      port: port2,
+      claims,
+      next,
+      root,
+      pids: [1, 2, 10, 11, 12],
+      sliceSize: 2,
+    };
+    const worker = new Worker(out, { workerData: data, transferList: [port2] });
     try {
-      const file = join(bin, "daemon");
-      const st = fs.statSync(file);
-      const job = (key: string, slot: number): HashJob => ({
-        key,
-        path: file,
-        dev: st.dev,
-        ino: st.ino,
-        size: st.size,
-        slot,
-      });
-      const answers: unknown[] = [];
-      const two = new Promise<void>((resolve) => {
-        worker.on("message", (m) => {
-          answers.push(m);
-          if (answers.length === 2) resolve();
-        });
-      });
-      worker.postMessage(job("a", 0));
-      worker.postMessage(job("b", 1));
-      worker.postMessage(job("c", 2));
-      await two;
-      expect(answers).toEqual([
-        { key: "a", sha256: sha(file), error: null, vanished: false, atMs: expect.any(Number) },
-        { key: "c", sha256: sha(file), error: null, vanished: false, atMs: expect.any(Number) },
+      await four;
+      const hashed = { sha256: sha(file), error: null, vanished: false, atMs: expect.any(Number) };
+      expect(answers.slice(0, 2)).toEqual([
+        { kind: "hash", result: { key: "a", ...hashed } },
+        { kind: "hash", result: { key: "c", ...hashed } },
       ]);
       expect(Array.from(new Int32Array(claims))).toEqual([1, 1, 1]);
+      const slices = answers.slice(2).map((m) => (m.kind === "slice" ? m : null));
+      expect(slices.map((m) => m?.index)).toEqual([1, 2]);
+      expect(slices[0]?.result).toEqual(readRawProcesses(fs, root, [10, 11]));
+      expect(slices[1]?.result.processes.map((p) => p.pid)).toEqual([12]);
+      // Every slice taken (the worker may not have made its last, empty, take yet).
+      expect(Atomics.load(new Int32Array(next), 0)).toBeGreaterThanOrEqual(3);
     } finally {
+      port1.close();
       await worker.terminate();
     }
   });
 
+  it("reads and hashes a larger tree with the main thread alike", async () => {
+    const big = join(dir, "big-proc");
+    for (let pid = 100; pid < 500; pid++) {
+      buildFakeProc(big, {
+        pid,
+        stat: fakeStat(pid, `p${pid}`),
+        status: fakeStatus(`p${pid}`),
+        cmdline: Buffer.from(`p${pid}\0`),
+        exe: join(bin, pid % 2 ? "daemon" : "dropped"),
+        fds: { "3": `socket:[${pid}]` },
+      });
+    }
+    const o = { ...opts, procRoot: big };
+    const alone = await readProcesses(o);
+    const shared = await readProcesses({ ...o, procWorker: out });
+    const untimed = (r: typeof alone) =>
+      r.processes.map((p) => ({ ...p, exe: { ...p.exe, hashedAt: null } }));
+    expect(untimed(shared)).toEqual(untimed(alone));
+    expect(shared.gaps).toEqual(alone.gaps);
+    expect(shared.processes).toHaveLength(400);
+    expect(shared.processes[1]?.exe.sha256).toBe(sha(join(bin, "daemon")));
+  });
+
   it("hashes on this thread when the worker cannot start", async () => {
-    const r = await readProcesses({ ...opts, hashWorker: join(dir, "no-such-worker.cjs") });
+    const r = await readProcesses({ ...opts, procWorker: join(dir, "no-such-worker.cjs") });
     expect(r.processes.find((p) => p.pid === 1)?.exe.sha256).toBe(sha(join(bin, "daemon")));
   });
 });
@@ -366,7 +422,7 @@ describe("readProcesses on what would make it throw", () => {
       procRoot: edgeRoot,
       bootTimeMs: 0,
       clockTicks: 100,
-      hashWorker: null,
+      procWorker: null,
     });
     const p = processes.find((x) => x.pid === 40);
     expect(p?.exe).toMatchObject({ path: exe, upperLayer: null });
