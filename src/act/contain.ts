@@ -33,6 +33,7 @@ import {
   undoCommands,
   type Verdict,
 } from "./contain-plan.js";
+import { DockerActions } from "./docker-actions.js";
 import { readFreezerState } from "./freezer.js";
 
 export const CONTAINMENT_FILE = "containment.json";
@@ -165,6 +166,8 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
   }
   const userIocs = await loadIocs(opts.iocs, opts.cwd);
   const engine = engineFromEnv(opts.env);
+  // The same engine as `engine` (engineFromEnv accepted DOCKER_HOST), for the changes.
+  const docker = DockerActions.fromEnv(opts.env);
   try {
     await engine.ping();
   } catch (e) {
@@ -250,6 +253,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     return await preserveActJudge(opts, {
       bundle,
       engine,
+      docker,
       before,
       target,
       findings,
@@ -273,6 +277,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
 interface RunState {
   bundle: BundleWriter;
   engine: DockerEngine;
+  docker: DockerActions;
   before: SnapshotResult;
   target: Container;
   findings: Finding[];
@@ -322,7 +327,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
   // Act.
   progress.update(`acting: ${plan.mode} ${target.name}`);
   const actions = await executePlan(plan, {
-    engine: s.engine,
+    docker: s.docker,
     bundle,
     identities: s.identities,
     stopTimeoutSec: opts.stopTimeoutSec ?? 10,
