@@ -13,10 +13,10 @@ import { resolveContainer } from "../observe/docker/resolve.js";
 import type { HashCacheEntry } from "../observe/proc/index.js";
 import type { ProcessPrefetch } from "../observe/proc/prefetch.js";
 import { type SnapshotResult, takeSnapshot } from "../observe/snapshot.js";
-import { type Progress, silentProgress } from "../tell/progress.js";
-import { safeText } from "../tell/sanitize.js";
 import { BreachkitError, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from "../util/errors.js";
+import { type Progress, silentProgress } from "../util/progress.js";
 import { errorMessage } from "../util/result.js";
+import { safeText } from "../util/sanitize.js";
 import { TOOL } from "../version.js";
 import { captureIdentity, executePlan, type PidIdentity } from "./actions.js";
 import {

@@ -2,8 +2,6 @@
  * The streams and environment a command sees. Only `bin.ts` builds one from `process`;
  * tests build their own, so every command can be driven without touching the process.
  */
-import pc from "picocolors";
-
 export interface CliIo {
   write(text: string): void;
   error(text: string): void;
@@ -24,12 +22,6 @@ export interface CliIo {
    * and other hosts of the CLI go on as they are.
    */
   briefRun?(): void;
-}
-
-export type Colors = ReturnType<typeof pc.createColors>;
-
-export function colorsFor(io: Pick<CliIo, "color">): Colors {
-  return pc.createColors(io.color);
 }
 
 /** Color only on a terminal and never with NO_COLOR (https://no-color.org). */

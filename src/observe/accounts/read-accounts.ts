@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Accounts, AuthorizedKeysFile, Gap, LoginRecord, User } from "../../model/snapshot.js";
-import { decodeUtf8 } from "../../tell/sanitize.js";
 import { errorMessage } from "../../util/result.js";
+import { decodeUtf8 } from "../../util/sanitize.js";
 import { mountsThatMayHang } from "../proc/mountinfo.js";
 import { parseAuthorizedKeys } from "./authorized-keys.js";
 import { LASTLOG_RECORD_SIZE, type LastlogRecord, parseLastlog } from "./lastlog.js";

@@ -18,9 +18,8 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatBytes, type Progress } from "../../tell/progress.js";
+import { formatBytes, type Progress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
-import { type ClamavHit, clamavFindings } from "./clamav-findings.js";
 import { ClamdSession, type ClamdVerdict, clamdInstream, parseRecord } from "./clamd-client.js";
 import {
   type ClamdHandle,
@@ -31,7 +30,7 @@ import {
 } from "./clamd-daemon.js";
 import { findExecutable, runTool } from "./run-tool.js";
 import { databaseKey, emptyCache, type ScanCache } from "./scan-cache.js";
-import type { Location, ScanGap, ScanTarget, ToolReport } from "./types.js";
+import type { ClamavHit, Location, ScanGap, ScanTarget, ToolReport } from "./types.js";
 import { skipDirsFor, walkFiles } from "./walk.js";
 
 export const DEFAULT_HOST_PATHS = [
@@ -405,7 +404,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
       tool: "clamav",
       status,
       summary,
-      findings: clamavFindings(parsed.hits),
+      said: { tool: "clamav", hits: parsed.hits },
       gaps,
       durationMs: Date.now() - started,
       raw,

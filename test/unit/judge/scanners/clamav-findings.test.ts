@@ -2,20 +2,20 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { insidePath } from "../../../src/observe/scanners/clamav.js";
 import {
-  type ClamavHit,
   clamavFindings,
   mailboxOf,
   signatureFamily,
-} from "../../../src/observe/scanners/clamav-findings.js";
+} from "../../../../src/judge/scanners/clamav.js";
 import {
   loadFalsePositives,
   markFalsePositives,
   parseFalsePositives,
-} from "../../../src/observe/scanners/false-positives.js";
-import { openScanCache } from "../../../src/observe/scanners/scan-cache.js";
-import { virtualMountPoints } from "../../../src/observe/scanners/walk.js";
+} from "../../../../src/judge/scanners/false-positives.js";
+import { insidePath } from "../../../../src/observe/scanners/clamav.js";
+import { openScanCache } from "../../../../src/observe/scanners/scan-cache.js";
+import type { ClamavHit } from "../../../../src/observe/scanners/types.js";
+import { virtualMountPoints } from "../../../../src/observe/scanners/walk.js";
 
 function hit(where: string, path: string, signature: string, pid: number | null = null): ClamavHit {
   return {

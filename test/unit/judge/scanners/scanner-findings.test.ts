@@ -1,28 +1,30 @@
+/**
+ * The scanners' parsers (observe/scanners) on recorded output, and what the judge makes of
+ * what they parsed (judge/scanners): severities and the known false positives.
+ */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  chkrootkitFindings,
-  parseChkrootkit,
-  statusKind,
-} from "../../../src/observe/scanners/chkrootkit.js";
+import { chkrootkitFindings } from "../../../../src/judge/scanners/chkrootkit.js";
 import {
   loadFalsePositives,
   markFalsePositives,
-} from "../../../src/observe/scanners/false-positives.js";
+} from "../../../../src/judge/scanners/false-positives.js";
+import { lynisFindings } from "../../../../src/judge/scanners/lynis.js";
+import { rkhunterFindings } from "../../../../src/judge/scanners/rkhunter.js";
+import {
+  chkrootkitFlagged,
+  parseChkrootkit,
+  statusKind,
+} from "../../../../src/observe/scanners/chkrootkit.js";
 import {
   LYNIS_PROFILE,
   lynisArgs,
-  lynisFindings,
   parseLynisReport,
-} from "../../../src/observe/scanners/lynis.js";
-import {
-  parseRkhunterLog,
-  rkhunterArgs,
-  rkhunterFindings,
-} from "../../../src/observe/scanners/rkhunter.js";
+} from "../../../../src/observe/scanners/lynis.js";
+import { parseRkhunterLog, rkhunterArgs } from "../../../../src/observe/scanners/rkhunter.js";
 
 const fixture = (name: string) =>
-  readFileSync(new URL(`../../fixtures/scanners/${name}`, import.meta.url), "utf8");
+  readFileSync(new URL(`../../../fixtures/scanners/${name}`, import.meta.url), "utf8");
 const rules = loadFalsePositives();
 
 describe("rkhunter log parser (rkhunter 1.4.6, recorded here)", () => {
@@ -163,6 +165,15 @@ describe("chkrootkit parser (0.57, recorded here)", () => {
       f.find((x) => x.title.includes("`ls'") || x.title.includes("ls:"))!.falsePositive,
     ).toBeNull();
     expect(statusKind("not promisc and no packet sniffer sockets")).toBe("clean");
+  });
+
+  it("counts as flagged (the summary's count) exactly the items the judge makes findings of", () => {
+    for (const name of ["chkrootkit-0.57-host.stdout", "chkrootkit-0.57-host-verbose.stdout"]) {
+      const items = parseChkrootkit(fixture(name));
+      const flagged = items.filter(chkrootkitFlagged);
+      expect(flagged.length, name).toBeGreaterThan(0);
+      expect(chkrootkitFindings(items, "host", null, "x")).toHaveLength(flagged.length);
+    }
   });
 });
 
