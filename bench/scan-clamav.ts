@@ -61,6 +61,7 @@ async function engine(cacheDir: string, processes?: number) {
   const c = cpuSeconds();
   const t = performance.now();
   const r = await runClamav({
+    env: process.env,
     targets: [{ kind: "host", paths: [tree] }],
     dbDir: db,
     cache: (key) => openScanCache(cacheDir, key),

@@ -1,6 +1,7 @@
 /**
  * The streams and environment a command sees. Only `bin.ts` builds one from `process`;
- * tests build their own, so every command can be driven without touching the process.
+ * tests build their own, so every command can be driven without touching the process, and
+ * every layer below gets what it needs (env, pid, euid) as arguments.
  */
 export interface CliIo {
   write(text: string): void;
@@ -12,6 +13,10 @@ export interface CliIo {
   readonly color: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** breachkit's own pid: left out of what it scans. */
+  readonly pid: number;
+  /** The effective uid (-1 where the platform has none): some commands need root. */
+  readonly euid: number;
   /** Ask a yes/no question on the terminal; false when not interactive. */
   confirm(question: string): Promise<boolean>;
   /** Register a handler for SIGINT/SIGTERM; returns a function that removes it. */

@@ -51,6 +51,7 @@ async function clamdChildren(): Promise<number[]> {
 
 function scan(extra: Partial<Parameters<typeof runClamav>[0]> = {}) {
   return runClamav({
+    env: process.env,
     targets: [{ kind: "host", paths: [join(dir, "tree")] }],
     dbDir: CLAMAV_TEST_DB,
     cache: (key) => openScanCache(cacheDir, key),
@@ -153,6 +154,7 @@ describe("tool timeouts and missing tools", () => {
     );
     await chmod(fake, 0o755);
     const r = await runScan({
+    env: process.env,
       targets: [{ kind: "host", paths: [join(dir, "tree", "deep")] }],
       tools: ["rkhunter", "lynis", "clamav"],
       clamavDb: CLAMAV_TEST_DB,

@@ -20,6 +20,7 @@ let result: ScanResult;
 beforeAll(async () => {
   lab = await labUp({ scenario: "contained", trojanSeconds: 300 });
   const d = await discoverTargets({
+    selfPid: process.pid,
     env: process.env,
     hostPaths: [],
     containers: Object.values(LAB_CONTAINER_NAMES),
@@ -27,6 +28,7 @@ beforeAll(async () => {
   });
   targets = d.targets;
   result = await runScan({
+    env: process.env,
     targets,
     tools: ["clamav", "chkrootkit"],
     clamavDb: CLAMAV_TEST_DB,

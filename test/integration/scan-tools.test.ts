@@ -17,6 +17,7 @@ beforeAll(async () => {
   rkdbBefore = await hashTree("/var/lib/rkhunter/db");
   aptBefore = await hashTree("/var/lib/apt/lists");
   result = await runScan({
+    env: process.env,
     targets: [{ kind: "host", paths: [] }],
     tools: ["rkhunter", "chkrootkit", "lynis"],
     clamavDb: CLAMAV_TEST_DB,

@@ -151,7 +151,7 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
   const { io } = ctx;
   // Without root, /proc/<pid>/exe, the raw container logs and most of /var/log are unreadable:
   // a bundle made that way would lack exactly the evidence that matters, and look complete.
-  if (process.geteuid?.() !== 0) {
+  if (io.euid !== 0) {
     throw new BreachkitError(
       "PERMISSION",
       "collect needs root: the raw container logs, /proc/<pid>/exe of other users' processes and the host's logs are readable by root only",

@@ -102,6 +102,7 @@ async function scanAction(opts: ScanOptions, ctx: CommandContext): Promise<void>
   const host = opts.container.length === 0 || opts.hostPaths !== undefined;
   const discovered = await discoverTargets({
     env: ctx.io.env,
+    selfPid: ctx.io.pid,
     hostPaths: (opts.hostPaths ?? DEFAULT_HOST_PATHS).map((p) => resolve(ctx.io.cwd, p)),
     containers: opts.container,
     host,
@@ -122,6 +123,7 @@ async function scanAction(opts: ScanOptions, ctx: CommandContext): Promise<void>
       targets: discovered.targets,
       tools,
       clamavDb: resolve(ctx.io.cwd, opts.clamavDb),
+      env: ctx.io.env,
       ...(bundle ? { bundle } : {}),
       progress,
       cache: opts.cache ? (key) => openScanCache(cacheDir, key) : null,

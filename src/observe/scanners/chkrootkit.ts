@@ -110,6 +110,7 @@ export interface RunChkrootkitOptions {
   timeoutMs: number;
   executable?: string;
   signal?: AbortSignal;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 function slug(s: string): string {
@@ -118,7 +119,7 @@ function slug(s: string): string {
 
 export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolReport> {
   const started = Date.now();
-  const exe = await findExecutable(opts.executable ?? "chkrootkit");
+  const exe = await findExecutable(opts.executable ?? "chkrootkit", opts.env);
   if (!exe) {
     return {
       tool: "chkrootkit",
@@ -149,6 +150,7 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
     try {
       const run = await runTool(exe, args, {
         timeoutMs: opts.timeoutMs,
+        env: opts.env,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       raw[`${name}.stdout.txt`] = run.stdout;

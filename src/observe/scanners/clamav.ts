@@ -76,6 +76,8 @@ export interface ClamavOptions {
   forceClamscan?: boolean;
   maxFilesPerTarget?: number;
   signal?: AbortSignal;
+  /** The environment clamscan runs with and PATH is searched in. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ClamavStats {
@@ -351,7 +353,11 @@ async function scanWithClamscan(
     const run = await runTool(
       exe,
       ["-d", opts.dbDir, "--no-summary", "--stdout", "--follow-file-symlinks=2", "-f", listFile],
-      { timeoutMs: opts.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
+      {
+        timeoutMs: opts.timeoutMs,
+        env: opts.env,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
     );
     const verdicts = new Map<string, ClamdVerdict>();
     for (const line of run.stdout.split("\n")) {
@@ -420,8 +426,10 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     });
     return report("error", `no ClamAV signatures in ${opts.dbDir}`);
   }
-  const clamdExe = opts.forceClamscan ? null : await findExecutable(opts.clamdPath ?? "clamd");
-  const clamscanExe = await findExecutable(opts.clamscanPath ?? "clamscan");
+  const clamdExe = opts.forceClamscan
+    ? null
+    : await findExecutable(opts.clamdPath ?? "clamd", opts.env);
+  const clamscanExe = await findExecutable(opts.clamscanPath ?? "clamscan", opts.env);
   if (!clamdExe && !clamscanExe) {
     gaps.push({
       tool: "clamav",
@@ -470,7 +478,10 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     if (!clamd && !clamscanExe)
       return report("error", "clamd did not start and clamscan is missing");
     if (!clamd && clamscanExe) {
-      const v = await runTool(clamscanExe, ["--version"], { timeoutMs: 10_000 }).catch(() => null);
+      const v = await runTool(clamscanExe, ["--version"], {
+        timeoutMs: 10_000,
+        env: opts.env,
+      }).catch(() => null);
       parsed.version = v?.stdout.trim() ?? "";
     }
 

@@ -148,6 +148,14 @@ async function rssOf(pid: number | undefined): Promise<number> {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** The effective uid of a process (second field of Uid: in /proc/<pid>/status), or null. */
+async function uidOf(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const m = /^Uid:\s+\d+\s+(\d+)/m.exec(status);
+  return m ? Number(m[1]) : null;
+}
+
 /** MemAvailable from /proc/meminfo in bytes, or null where it cannot be read. */
 export function parseMemAvailable(meminfo: string): number | null {
   const m = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
@@ -223,7 +231,8 @@ export async function startOwnClamd(opts: StartClamdOptions): Promise<ClamdHandl
         threads: opts.threads,
         streamMaxLength: 100 * MIB,
         maxFileSize: 100 * MIB,
-        canOpenAnyPath: process.getuid?.() === 0,
+        // clamd opens paths itself: as root it can open any (the daemon's own uid, read here).
+        canOpenAnyPath: (await uidOf(child.pid)) === 0,
         rssBytes: await rssOf(child.pid),
         readLog,
         stop,

@@ -31,6 +31,8 @@ export interface RunScannerOptions {
     Pick<ClamavOptions, "threads" | "inFlight" | "useSystemClamd" | "forceClamscan">
   >;
   signal?: AbortSignal;
+  /** The CLI's environment: PATH for finding the tools, and theirs when they run. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 function chkrootkitRoots(targets: readonly ScanTarget[]): ChkrootkitRoot[] {
@@ -57,21 +59,23 @@ async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolRepo
         cache: opts.cache,
         progress: opts.progress,
         timeoutMs,
+        env: opts.env,
         ...opts.clamav,
         ...(exe ? { clamdPath: exe, clamscanPath: exe } : {}),
         ...sig,
       });
     case "rkhunter":
-      return runRkhunter({ timeoutMs, ...(exe ? { executable: exe } : {}), ...sig });
+      return runRkhunter({ timeoutMs, env: opts.env, ...(exe ? { executable: exe } : {}), ...sig });
     case "chkrootkit":
       return runChkrootkit({
         roots: chkrootkitRoots(opts.targets),
         timeoutMs,
+        env: opts.env,
         ...(exe ? { executable: exe } : {}),
         ...sig,
       });
     case "lynis":
-      return runLynis({ timeoutMs, ...(exe ? { executable: exe } : {}), ...sig });
+      return runLynis({ timeoutMs, env: opts.env, ...(exe ? { executable: exe } : {}), ...sig });
   }
 }
 

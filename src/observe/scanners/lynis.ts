@@ -86,11 +86,12 @@ export interface RunLynisOptions {
   timeoutMs: number;
   executable?: string;
   signal?: AbortSignal;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
   const started = Date.now();
-  const exe = await findExecutable(opts.executable ?? "lynis");
+  const exe = await findExecutable(opts.executable ?? "lynis", opts.env);
   if (!exe) {
     return {
       tool: "lynis",
@@ -112,6 +113,7 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
     const run = await runTool(exe, lynisArgs(profile, logFile, reportFile), {
       cwd: "/",
       timeoutMs: opts.timeoutMs,
+      env: opts.env,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const reportText = await readFile(reportFile, "utf8").catch(() => "");

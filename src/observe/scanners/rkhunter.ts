@@ -81,6 +81,7 @@ export interface RunRkhunterOptions {
   executable?: string;
   hostDbDir?: string;
   signal?: AbortSignal;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport> {
@@ -92,7 +93,7 @@ export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport>
     raw: {} as Record<string, string>,
     parsed: null as unknown,
   };
-  const exe = await findExecutable(opts.executable ?? "rkhunter");
+  const exe = await findExecutable(opts.executable ?? "rkhunter", opts.env);
   if (!exe) {
     return {
       ...base,
@@ -115,6 +116,7 @@ export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport>
     const logFile = join(work, "rkhunter.log");
     const run = await runTool(exe, rkhunterArgs(logFile, dbCopy, scratch), {
       timeoutMs: opts.timeoutMs,
+      env: opts.env,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const logText = await readFile(logFile, "utf8").catch(() => "");
