@@ -154,7 +154,7 @@ describe("tool timeouts and missing tools", () => {
     );
     await chmod(fake, 0o755);
     const r = await runScan({
-    env: process.env,
+      env: process.env,
       targets: [{ kind: "host", paths: [join(dir, "tree", "deep")] }],
       tools: ["rkhunter", "lynis", "clamav"],
       clamavDb: CLAMAV_TEST_DB,
