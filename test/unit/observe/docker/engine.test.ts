@@ -287,14 +287,14 @@ describe("state changes (act/docker-actions.ts, over the same transport)", () =>
         res.end();
       }
     };
-    const engine = new DockerActions({ socketPath });
-    await engine.pause("/bk-x");
-    await engine.unpause("bk-x");
-    expect(await engine.stop("bk-x", { timeoutSec: 3 })).toBe(true);
-    await engine.kill("bk-x", "SIGTERM");
-    expect(await engine.updateRestartPolicy("bk-x", "no")).toEqual([]);
-    await engine.disconnectNetwork("bk-x", "bridge", { force: true });
-    await engine.connectNetwork("bk-x", "bridge");
+    const docker = new DockerActions({ socketPath });
+    await docker.pause("/bk-x");
+    await docker.unpause("bk-x");
+    expect(await docker.stop("bk-x", { timeoutSec: 3 })).toBe(true);
+    await docker.kill("bk-x", "SIGTERM");
+    expect(await docker.updateRestartPolicy("bk-x", "no")).toEqual([]);
+    await docker.disconnectNetwork("bk-x", "bridge", { force: true });
+    await docker.connectNetwork("bk-x", "bridge");
     expect(seen).toEqual([
       { method: "POST", url: "/containers/bk-x/pause", body: "" },
       { method: "POST", url: "/containers/bk-x/unpause", body: "" },
@@ -319,11 +319,13 @@ describe("state changes (act/docker-actions.ts, over the same transport)", () =>
       res.writeHead(304);
       res.end();
     };
-    const engine = new DockerActions({ socketPath });
-    expect(await engine.start("bk-x")).toBe(false);
-    expect(await engine.stop("bk-x")).toBe(false);
+    const docker = new DockerActions({ socketPath });
+    expect(await docker.start("bk-x")).toBe(false);
+    expect(await docker.stop("bk-x")).toBe(false);
   });
+});
 
+describe("the transport", () => {
   it("keeps at most maxConcurrent calls in flight", async () => {
     let inFlight = 0;
     let most = 0;
