@@ -9,8 +9,10 @@ import {
   loadFalsePositives,
   markFalsePositives,
 } from "../../../../src/judge/scanners/false-positives.js";
+import { judgeToolReport, scanResult } from "../../../../src/judge/scanners/index.js";
 import { lynisFindings } from "../../../../src/judge/scanners/lynis.js";
 import { rkhunterFindings } from "../../../../src/judge/scanners/rkhunter.js";
+import { severityRank } from "../../../../src/model/finding.js";
 import {
   chkrootkitFlagged,
   parseChkrootkit,
@@ -212,5 +214,65 @@ describe("Lynis report parser (3.0.8, recorded here)", () => {
       "--report-file",
       "/r",
     ]);
+  });
+});
+
+describe("a tool's report judged", () => {
+  const base = {
+    status: "ok" as const,
+    summary: "",
+    gaps: [],
+    durationMs: 1,
+    raw: {},
+    parsed: null,
+  };
+
+  it("gives no finding for a tool that said nothing, and marks the known false positives", () => {
+    expect(judgeToolReport({ ...base, tool: "rkhunter", said: null }, rules).findings).toEqual([]);
+    const items = parseChkrootkit(fixture("chkrootkit-0.57-host.stdout"));
+    const r = judgeToolReport(
+      {
+        ...base,
+        tool: "chkrootkit",
+        said: {
+          tool: "chkrootkit",
+          roots: [{ where: "host", containerId: null, outputFile: "scans/x", items }],
+        },
+      },
+      rules,
+    );
+    expect(r.findings).toHaveLength(items.filter(chkrootkitFlagged).length);
+    expect(r.findings.every((f) => f.falsePositive !== null)).toBe(true);
+    expect(judgeToolReport({ ...r }, []).findings.every((f) => f.falsePositive === null)).toBe(
+      true,
+    );
+  });
+
+  it("ranks every tool's findings together, worst first, and keeps every gap", () => {
+    const log = parseRkhunterLog(fixture("rkhunter-1.4.6-host.log"));
+    const lynis = parseLynisReport(fixture("lynis-3.0.8-report.dat"));
+    const result = scanResult([
+      judgeToolReport(
+        {
+          ...base,
+          tool: "lynis",
+          said: { tool: "lynis", report: lynis, reportFile: "r" },
+          gaps: [{ tool: "lynis", what: "a", reason: "b" }],
+        },
+        [],
+      ),
+      judgeToolReport(
+        { ...base, tool: "rkhunter", said: { tool: "rkhunter", log, logFile: "l" } },
+        [],
+      ),
+    ]);
+    expect(result.findings.length).toBe(
+      result.reports[0]!.findings.length + result.reports[1]!.findings.length,
+    );
+    const ranks = result.findings.map((f) => severityRank(f.severity));
+    // Every finding here is on the host: one place, so worst first throughout.
+    expect(ranks).toEqual([...ranks].sort((a, b) => b - a));
+    expect(new Set(result.findings.map((f) => f.source))).toEqual(new Set(["lynis", "rkhunter"]));
+    expect(result.gaps).toEqual([{ tool: "lynis", what: "a", reason: "b" }]);
   });
 });
