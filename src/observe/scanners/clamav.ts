@@ -460,6 +460,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
             threads: opts.threads ?? 4,
             startTimeoutMs: Math.min(opts.timeoutMs, 180_000),
             clamdPath: clamdExe,
+            env: opts.env,
           });
           loadMs = Date.now() - loadStarted;
         } catch (e) {
@@ -508,6 +509,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
             threads,
             startTimeoutMs: Math.min(opts.timeoutMs, 180_000),
             clamdPath: clamdExe,
+            env: opts.env,
             signal,
           });
           extraClamds.push(h);

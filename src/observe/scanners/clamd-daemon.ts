@@ -115,6 +115,8 @@ export interface StartClamdOptions {
   clamdPath?: string;
   /** Give up loading (the scan ended before this daemon was needed). */
   signal?: AbortSignal;
+  /** The daemon's environment: the CLI's. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** The config we write: exported so that a test can assert what the daemon was told. */
@@ -187,6 +189,7 @@ export async function startOwnClamd(opts: StartClamdOptions): Promise<ClamdHandl
     child = spawn(opts.clamdPath ?? "clamd", ["-c", confPath], {
       stdio: ["ignore", fd, fd],
       cwd: "/",
+      env: { ...opts.env },
     });
   } finally {
     closeSync(fd);
