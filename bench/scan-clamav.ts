@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { runClamav } from "../src/observe/scanners/clamav.js";
 import { openScanCache } from "../src/observe/scanners/scan-cache.js";
 import { walkFiles } from "../src/observe/scanners/walk.js";
-import { silentProgress } from "../src/tell/progress.js";
+import { silentProgress } from "../src/util/progress.js";
 
 const tree = resolve(process.argv[2] ?? "/usr/lib/x86_64-linux-gnu");
 const db = resolve(process.argv[3] ?? "test/fixtures/clamav-db");
@@ -61,6 +61,7 @@ async function engine(cacheDir: string, processes?: number) {
   const c = cpuSeconds();
   const t = performance.now();
   const r = await runClamav({
+    env: process.env,
     targets: [{ kind: "host", paths: [tree] }],
     dbDir: db,
     cache: (key) => openScanCache(cacheDir, key),

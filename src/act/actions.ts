@@ -8,11 +8,11 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BundleWriter } from "../evidence/types.js";
-import type { DockerEngine } from "../observe/docker/engine.js";
 import { containerFromCgroup } from "../observe/proc/cgroup.js";
 import { parseStat } from "../observe/proc/stat.js";
 import { errorMessage } from "../util/result.js";
 import type { ActionRecord, ContainPlan, PlannedStep } from "./contain-plan.js";
+import type { DockerActions } from "./docker-actions.js";
 
 /** Who a pid was when the plan was made: a later signal goes only to the same process. */
 export interface PidIdentity {
@@ -110,7 +110,7 @@ async function gone(pid: number, starttime: number, waitMs: number): Promise<boo
 }
 
 export interface ExecuteOptions {
-  engine: DockerEngine;
+  docker: DockerActions;
   bundle: BundleWriter;
   /** For kill mode: the identities captured after the snapshot, by pid. */
   identities: ReadonlyMap<number, PidIdentity>;
@@ -184,16 +184,16 @@ async function runStep(
   const id = plan.target.id;
   switch (step.kind) {
     case "restart-policy":
-      await opts.engine.updateRestartPolicy(id, "no");
+      await opts.docker.updateRestartPolicy(id, "no");
       return null;
     case "pause":
-      await opts.engine.pause(id);
+      await opts.docker.pause(id);
       return null;
     case "disconnect":
-      await opts.engine.disconnectNetwork(id, step.network ?? "");
+      await opts.docker.disconnectNetwork(id, step.network ?? "");
       return null;
     case "stop":
-      await opts.engine.stop(id, { timeoutSec: opts.stopTimeoutSec });
+      await opts.docker.stop(id, { timeoutSec: opts.stopTimeoutSec });
       return null;
     case "kill": {
       const pid = step.pid ?? -1;

@@ -12,10 +12,10 @@ import { isEngineError, toBreachkitError } from "../observe/docker/engine-error.
 import { resolveContainer } from "../observe/docker/resolve.js";
 import type { HashCacheEntry } from "../observe/proc/index.js";
 import { type SnapshotResult, takeSnapshot } from "../observe/snapshot.js";
-import { type Progress, silentProgress } from "../tell/progress.js";
-import { safeText } from "../tell/sanitize.js";
 import { BreachkitError, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from "../util/errors.js";
+import { type Progress, silentProgress } from "../util/progress.js";
 import { errorMessage } from "../util/result.js";
+import { safeText } from "../util/sanitize.js";
 import { TOOL } from "../version.js";
 import { captureIdentity, executePlan, type PidIdentity } from "./actions.js";
 import {
@@ -32,6 +32,7 @@ import {
   undoCommands,
   type Verdict,
 } from "./contain-plan.js";
+import { DockerActions } from "./docker-actions.js";
 import { readFreezerState } from "./freezer.js";
 
 export const CONTAINMENT_FILE = "containment.json";
@@ -162,6 +163,8 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
   }
   const userIocs = await loadIocs(opts.iocs, opts.cwd);
   const engine = engineFromEnv(opts.env);
+  // The same engine as `engine` (engineFromEnv accepted DOCKER_HOST), for the changes.
+  const docker = DockerActions.fromEnv(opts.env);
   try {
     await engine.ping();
   } catch (e) {
@@ -246,6 +249,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     return await preserveActJudge(opts, {
       bundle,
       engine,
+      docker,
       before,
       target,
       findings,
@@ -269,6 +273,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
 interface RunState {
   bundle: BundleWriter;
   engine: DockerEngine;
+  docker: DockerActions;
   before: SnapshotResult;
   target: Container;
   findings: Finding[];
@@ -318,7 +323,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
   // Act.
   progress.update(`acting: ${plan.mode} ${target.name}`);
   const actions = await executePlan(plan, {
-    engine: s.engine,
+    docker: s.docker,
     bundle,
     identities: s.identities,
     stopTimeoutSec: opts.stopTimeoutSec ?? 10,

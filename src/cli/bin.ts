@@ -14,6 +14,8 @@ const io: CliIo = {
   color: wantColor(process.stdout.isTTY === true, process.env),
   env: process.env,
   cwd: process.cwd(),
+  pid: process.pid,
+  euid: process.geteuid?.() ?? -1,
   async confirm(question) {
     if (!(isatty(0) && process.stdout.isTTY)) return false;
     // Loaded here: only contain asks anything, and only on a terminal.

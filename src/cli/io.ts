@@ -1,9 +1,8 @@
 /**
  * The streams and environment a command sees. Only `bin.ts` builds one from `process`;
- * tests build their own, so every command can be driven without touching the process.
+ * tests build their own, so every command can be driven without touching the process, and
+ * every layer below gets what it needs (env, pid, euid) as arguments.
  */
-import pc from "picocolors";
-
 export interface CliIo {
   write(text: string): void;
   error(text: string): void;
@@ -14,16 +13,14 @@ export interface CliIo {
   readonly color: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** breachkit's own pid: left out of what it scans. */
+  readonly pid: number;
+  /** The effective uid (-1 where the platform has none): some commands need root. */
+  readonly euid: number;
   /** Ask a yes/no question on the terminal; false when not interactive. */
   confirm(question: string): Promise<boolean>;
   /** Register a handler for SIGINT/SIGTERM; returns a function that removes it. */
   onInterrupt(handler: (signal: string) => void): () => void;
-}
-
-export type Colors = ReturnType<typeof pc.createColors>;
-
-export function colorsFor(io: Pick<CliIo, "color">): Colors {
-  return pc.createColors(io.color);
 }
 
 /** Color only on a terminal and never with NO_COLOR (https://no-color.org). */

@@ -1,11 +1,12 @@
 import { Command, CommanderError } from "commander";
-import { safeText } from "../tell/sanitize.js";
+import { colorsFor } from "../util/colors.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
+import { safeText } from "../util/sanitize.js";
 import { VERSION } from "../version.js";
 import type { CommandContext } from "./command.js";
 import { COMMANDS, type LazyCommand } from "./commands/index.js";
-import { type CliIo, colorsFor } from "./io.js";
+import type { CliIo } from "./io.js";
 
 const DESCRIPTION = `Incident response for Linux servers that run their services in Docker.
 

@@ -1,6 +1,6 @@
 /**
- * The evidence bundle writer (DESIGN.md, "The evidence bundle"). Every file is hashed while it
- * streams to disk, every step is appended to collection.log.jsonl at once, and `seal` leaves a
+ * The evidence bundle writer (docs/architecture.md, "The evidence bundle"). Every file is
+ * hashed while it streams to disk, every step is appended to collection.log.jsonl at once, and `seal` leaves a
  * valid bundle even when the run was cut short: Ctrl-C, an engine that went away, a full disk.
  *
  * Disk full is the hard case: when the device fills, neither the last log lines nor manifest.json

@@ -5,7 +5,7 @@
  * full, interrupted) stops everything at once.
  */
 import { isEngineError } from "../observe/docker/engine-error.js";
-import { formatBytes, type Progress } from "../tell/progress.js";
+import { formatBytes, type Progress } from "../util/progress.js";
 import { errorMessage } from "../util/result.js";
 import { InterruptedError, isFatalError } from "./bundle.js";
 import type { BundleWriter, CopyOptions, ManifestEntry, WriteOptions } from "./types.js";

@@ -13,7 +13,7 @@ import type { Process, Snapshot } from "../model/snapshot.js";
 import type { DockerEngine } from "../observe/docker/engine.js";
 import { redactInspect } from "../observe/docker/redact.js";
 import type { SnapshotResult } from "../observe/snapshot.js";
-import { type Progress, silentProgress } from "../tell/progress.js";
+import { type Progress, silentProgress } from "../util/progress.js";
 import { errorMessage } from "../util/result.js";
 import {
   type ContainerRecord,

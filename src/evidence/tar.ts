@@ -8,7 +8,7 @@
  * ustar splits long names into prefix + name. A GNU header has "ustar  \0" as magic and uses the
  * prefix area for other fields, so the prefix is read only for "ustar\0".
  */
-import { decodeUtf8 } from "../tell/sanitize.js";
+import { decodeUtf8 } from "../util/sanitize.js";
 
 const BLOCK = 512;
 /** Long-name and pax records are small; anything bigger is hostile or not a tar. */

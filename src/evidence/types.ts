@@ -1,6 +1,7 @@
 /**
- * The evidence bundle contract (DESIGN.md): what every command that writes evidence
- * (collect, triage, contain, scan) programs against. Implemented in bundle.ts.
+ * The evidence bundle contract (docs/architecture.md, "The evidence bundle"): what every
+ * command that writes evidence (collect, triage, contain, scan) programs against. Implemented
+ * in bundle.ts.
  */
 import type { Readable } from "node:stream";
 

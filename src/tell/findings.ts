@@ -3,10 +3,11 @@
  * findings ranked by severity, their evidence and the next step. Readable with hundreds
  * of findings: low and info are counted, not listed, unless --all.
  */
-import type { Colors } from "../cli/io.js";
+
 import type { Verdict } from "../judge/verdict.js";
 import { type Finding, type Severity, severityRank } from "../model/finding.js";
-import { safeText } from "./sanitize.js";
+import type { Colors } from "../util/colors.js";
+import { safeText } from "../util/sanitize.js";
 
 export interface RenderFindingsOptions {
   all?: boolean;

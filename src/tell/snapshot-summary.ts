@@ -2,9 +2,10 @@
  * The compact human summary of a snapshot: what a tired admin reads instead of
  * `ps aux`, `docker ps` and `last`. Renders only what it is given.
  */
-import type { Colors } from "../cli/io.js";
+
 import type { Snapshot } from "../model/snapshot.js";
-import { safeText } from "./sanitize.js";
+import type { Colors } from "../util/colors.js";
+import { safeText } from "../util/sanitize.js";
 
 function rate(n: number | undefined): string {
   if (n === undefined) return "-";

@@ -12,6 +12,8 @@ export function memoryIo(overrides: Partial<CliIo> = {}) {
     color: false,
     env: {},
     cwd: process.cwd(),
+    pid: process.pid,
+    euid: process.geteuid?.() ?? -1,
     confirm: async () => false,
     onInterrupt: () => () => {},
     ...overrides,

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerActions } from "../../src/act/docker-actions.js";
 import { ContainerSchema } from "../../src/model/snapshot.js";
 import { toContainer } from "../../src/observe/docker/container-model.js";
 import { DockerEngine } from "../../src/observe/docker/engine.js";
@@ -15,6 +16,7 @@ import { EngineError } from "../../src/observe/docker/engine-error.js";
 import { probeEngine } from "../../src/observe/docker/engine-model.js";
 
 const engine = DockerEngine.fromEnv(process.env);
+const actions = DockerActions.fromEnv(process.env);
 // Marks what this run creates, so even a container whose `docker run` failed half-way is found
 // and removed by id.
 const SESSION = `breachkit.test.session=docker-engine-${process.pid}-${Date.now()}`;
@@ -259,16 +261,16 @@ describe("acting on our own container", () => {
   const state = async () => toContainer(await engine.inspectContainer(targetId));
 
   it("pauses and unpauses; pausing twice is a CONFLICT", async () => {
-    await engine.pause(targetId);
+    await actions.pause(targetId);
     expect(await state()).toMatchObject({ state: "paused", paused: true });
     expect(await docker("inspect", "--format", "{{.State.Paused}}", targetId)).toBe("true");
-    expect((await failure(engine.pause(targetId))).code).toBe("CONFLICT");
-    await engine.unpause(targetId);
+    expect((await failure(actions.pause(targetId))).code).toBe("CONFLICT");
+    await actions.unpause(targetId);
     expect(await state()).toMatchObject({ state: "running", paused: false });
   });
 
   it("turns the restart policy off", async () => {
-    expect(await engine.updateRestartPolicy(targetId, "no")).toEqual([]);
+    expect(await actions.updateRestartPolicy(targetId, "no")).toEqual([]);
     expect((await state()).restartPolicy).toBe("no");
     expect(
       await docker("inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", targetId),
@@ -278,30 +280,30 @@ describe("acting on our own container", () => {
   it("disconnects from and reconnects to a network", async () => {
     const name = `bk-test-${process.pid}`;
     expect((await state()).networks).toEqual([name]);
-    await engine.disconnectNetwork(targetId, network, { force: false });
+    await actions.disconnectNetwork(targetId, network, { force: false });
     expect((await state()).networks).toEqual([]);
-    const again = await failure(engine.disconnectNetwork(targetId, name));
+    const again = await failure(actions.disconnectNetwork(targetId, name));
     expect(again.status).not.toBeNull();
-    await engine.connectNetwork(targetId, name);
+    await actions.connectNetwork(targetId, name);
     expect((await state()).networks).toEqual([name]);
     const networks = await engine.listNetworks();
     expect(networks.map((n) => n.Name)).toEqual(expect.arrayContaining([name, "host", "none"]));
   });
 
   it("stops and starts, reporting when it was already so", async () => {
-    expect(await engine.stop(targetId, { timeoutSec: 1 })).toBe(true);
+    expect(await actions.stop(targetId, { timeoutSec: 1 })).toBe(true);
     expect(await state()).toMatchObject({ state: "exited", running: false, pid: null });
-    expect(await engine.stop(targetId, { timeoutSec: 1 })).toBe(false);
+    expect(await actions.stop(targetId, { timeoutSec: 1 })).toBe(false);
     expect((await failure(engine.containerTop(targetId))).code).toBe("CONFLICT");
-    expect(await engine.start(targetId)).toBe(true);
+    expect(await actions.start(targetId)).toBe(true);
     expect(await state()).toMatchObject({ state: "running", running: true });
-    expect(await engine.start(targetId)).toBe(false);
+    expect(await actions.start(targetId)).toBe(false);
   });
 
   it("kills with a signal; killing a stopped container is a CONFLICT", async () => {
-    await engine.kill(targetId, "SIGKILL");
+    await actions.kill(targetId, "SIGKILL");
     await docker("wait", targetId);
     expect((await state()).state).toBe("exited");
-    expect((await failure(engine.kill(targetId))).code).toBe("CONFLICT");
+    expect((await failure(actions.kill(targetId))).code).toBe("CONFLICT");
   });
 });

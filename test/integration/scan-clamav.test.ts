@@ -2,12 +2,13 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runScan } from "../../src/cli/run-scan.js";
+import { loadFalsePositives } from "../../src/judge/scanners/false-positives.js";
+import { toolFindings } from "../../src/judge/scanners/index.js";
 import type { ClamavParsed } from "../../src/observe/scanners/clamav.js";
 import { runClamav } from "../../src/observe/scanners/clamav.js";
-import { runScan } from "../../src/observe/scanners/engine.js";
-import { loadFalsePositives } from "../../src/observe/scanners/false-positives.js";
 import { openScanCache } from "../../src/observe/scanners/scan-cache.js";
-import { silentProgress } from "../../src/tell/progress.js";
+import { silentProgress } from "../../src/util/progress.js";
 import { CLAMAV_TEST_DB, EICAR_TEXT, hashTree } from "../helpers/scanners.js";
 
 let dir: string;
@@ -50,6 +51,7 @@ async function clamdChildren(): Promise<number[]> {
 
 function scan(extra: Partial<Parameters<typeof runClamav>[0]> = {}) {
   return runClamav({
+    env: process.env,
     targets: [{ kind: "host", paths: [join(dir, "tree")] }],
     dbDir: CLAMAV_TEST_DB,
     cache: (key) => openScanCache(cacheDir, key),
@@ -83,8 +85,9 @@ describe("ClamAV through our own clamd", () => {
     expect(hits.filter(([p]) => p!.startsWith("bin"))).toHaveLength(1);
     expect(first.hits).toHaveLength(HOSTILE.length + 2);
     expect(first.errors).toEqual([]);
-    expect(r.findings.find((f) => f.title.includes("lab.bin"))!.severity).toBe("high");
-    expect(r.findings.filter((f) => f.rule === "clamav.test-signature")).toHaveLength(
+    const findings = toolFindings(r);
+    expect(findings.find((f) => f.title.includes("lab.bin"))!.severity).toBe("high");
+    expect(findings.filter((f) => f.rule === "clamav.test-signature")).toHaveLength(
       HOSTILE.length + 1,
     );
     expect(await hashTree(join(dir, "tree"))).toEqual(before);
@@ -151,6 +154,7 @@ describe("tool timeouts and missing tools", () => {
     );
     await chmod(fake, 0o755);
     const r = await runScan({
+      env: process.env,
       targets: [{ kind: "host", paths: [join(dir, "tree", "deep")] }],
       tools: ["rkhunter", "lynis", "clamav"],
       clamavDb: CLAMAV_TEST_DB,

@@ -5,11 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB_CONTAINER_NAMES } from "../../lab/lab-content.js";
 import { type LabInfo, labDown, labUp } from "../../lab/lab-core.js";
+import { runScan } from "../../src/cli/run-scan.js";
+import { loadFalsePositives } from "../../src/judge/scanners/false-positives.js";
+import type { ScanResult } from "../../src/judge/scanners/index.js";
 import { discoverTargets } from "../../src/observe/scanners/discover.js";
-import { runScan, type ScanResult } from "../../src/observe/scanners/engine.js";
-import { loadFalsePositives } from "../../src/observe/scanners/false-positives.js";
 import type { ScanTarget } from "../../src/observe/scanners/types.js";
-import { silentProgress } from "../../src/tell/progress.js";
+import { silentProgress } from "../../src/util/progress.js";
 import { CLAMAV_TEST_DB } from "../helpers/scanners.js";
 
 let lab: LabInfo;
@@ -19,6 +20,7 @@ let result: ScanResult;
 beforeAll(async () => {
   lab = await labUp({ scenario: "contained", trojanSeconds: 300 });
   const d = await discoverTargets({
+    selfPid: process.pid,
     env: process.env,
     hostPaths: [],
     containers: Object.values(LAB_CONTAINER_NAMES),
@@ -26,6 +28,7 @@ beforeAll(async () => {
   });
   targets = d.targets;
   result = await runScan({
+    env: process.env,
     targets,
     tools: ["clamav", "chkrootkit"],
     clamavDb: CLAMAV_TEST_DB,

@@ -3,9 +3,10 @@
  * the results are shared by the tests of this file.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { runScan, type ScanResult } from "../../src/observe/scanners/engine.js";
-import { loadFalsePositives } from "../../src/observe/scanners/false-positives.js";
-import { silentProgress } from "../../src/tell/progress.js";
+import { runScan } from "../../src/cli/run-scan.js";
+import { loadFalsePositives } from "../../src/judge/scanners/false-positives.js";
+import type { ScanResult } from "../../src/judge/scanners/index.js";
+import { silentProgress } from "../../src/util/progress.js";
 import { CLAMAV_TEST_DB, hashTree } from "../helpers/scanners.js";
 
 let result: ScanResult;
@@ -16,6 +17,7 @@ beforeAll(async () => {
   rkdbBefore = await hashTree("/var/lib/rkhunter/db");
   aptBefore = await hashTree("/var/lib/apt/lists");
   result = await runScan({
+    env: process.env,
     targets: [{ kind: "host", paths: [] }],
     tools: ["rkhunter", "chkrootkit", "lynis"],
     clamavDb: CLAMAV_TEST_DB,

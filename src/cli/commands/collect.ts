@@ -3,21 +3,18 @@ import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
 import { createBundle, InterruptedError } from "../../evidence/bundle.js";
-import {
-  type CollectSummary,
-  collectEvidence,
-  collectRefusePaths,
-} from "../../evidence/collect.js";
+import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { BundleWriter } from "../../evidence/types.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
 import { resolveContainer } from "../../observe/docker/resolve.js";
 import { takeSnapshot } from "../../observe/snapshot.js";
-import { createProgress, formatBytes } from "../../tell/progress.js";
-import { safeText } from "../../tell/sanitize.js";
+import { formatCollect } from "../../tell/format-collect.js";
+import { colorsFor } from "../../util/colors.js";
 import { BreachkitError, EXIT_ERROR } from "../../util/errors.js";
+import { createProgress } from "../../util/progress.js";
+import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, collect, helpFooter, type RegisterCommand } from "../command.js";
-import { colorsFor } from "../io.js";
 
 interface CollectCliOptions {
   out?: string;
@@ -154,7 +151,7 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
   const { io } = ctx;
   // Without root, /proc/<pid>/exe, the raw container logs and most of /var/log are unreadable:
   // a bundle made that way would lack exactly the evidence that matters, and look complete.
-  if (process.geteuid?.() !== 0) {
+  if (io.euid !== 0) {
     throw new BreachkitError(
       "PERMISSION",
       "collect needs root: the raw container logs, /proc/<pid>/exe of other users' processes and the host's logs are readable by root only",
@@ -298,67 +295,4 @@ function resolveContainers(
     );
   }
   return [...new Set(ids)];
-}
-
-interface Outcome {
-  files: number;
-  bytes: number;
-  reason: string | null;
-  seal: string;
-  archive: ArchiveResult | null;
-  archiveError: string | null;
-}
-
-export function formatCollect(
-  dir: string,
-  s: CollectSummary,
-  o: Outcome,
-  c: ReturnType<typeof colorsFor>,
-): string {
-  const t = (x: string) => safeText(x, 300);
-  const lines: string[] = [];
-  lines.push(
-    o.reason === null
-      ? `${c.bold(c.green("COMPLETE"))}  ${t(dir)}`
-      : `${c.bold(c.yellow("INCOMPLETE"))}  ${t(dir)}`,
-  );
-  if (o.reason !== null) {
-    lines.push(`  reason     ${t(o.reason)}`);
-    lines.push(
-      "             the bundle is still sealed and valid: what was collected is listed and hashed",
-    );
-  }
-  lines.push(`  files      ${o.files}, ${formatBytes(o.bytes)}`);
-  lines.push(`  seal       ${o.seal}  (SHA-256 of manifest.json: write it down)`);
-  if (o.archive) {
-    lines.push(`  archive    ${t(o.archive.path)}`);
-    lines.push(`  sha256     ${o.archive.sha256}`);
-  }
-  if (o.archiveError) lines.push(`  ${c.red("archive failed")}: ${t(o.archiveError)}`);
-  const copied = s.executables.filter((e) => e.file !== null);
-  if (s.executables.length > 0) {
-    lines.push(
-      `  executables ${copied.length} of ${s.executables.length} copied from /proc/<pid>/exe`,
-    );
-    for (const e of s.executables.slice(0, 10)) {
-      const where = e.containerName ? ` in ${t(e.containerName)}` : "";
-      lines.push(
-        `    pid ${e.pid} ${t(e.comm ?? "?")}${where}: ${e.sha256 ? `sha256 ${e.sha256}` : t(e.error ?? "not copied")}`,
-      );
-    }
-  }
-  lines.push(`  containers ${s.containers.length}`);
-  if (s.truncated.length > 0) {
-    lines.push(
-      `  ${c.yellow("cut by a size limit")}: ${s.truncated.slice(0, 5).map(t).join(", ")}`,
-    );
-  }
-  for (const e of s.errors.slice(0, 10)) {
-    lines.push(`  ${c.red("failed")}  ${t(e.action)}: ${t(e.error)}`);
-  }
-  if (s.errors.length > 10)
-    lines.push(`  ... ${s.errors.length - 10} more in collection.log.jsonl`);
-  lines.push("");
-  lines.push(`  check it any time with: breachkit verify ${t(dir)}`);
-  return `${lines.join("\n")}\n`;
 }

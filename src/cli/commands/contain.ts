@@ -1,9 +1,12 @@
 import type { Command } from "commander";
-import { type ContainmentReport, type PlanView, runContain } from "../../act/contain.js";
-import { CONTAIN_MODES, type ContainMode, type MatchedProcess } from "../../act/contain-plan.js";
-import { createProgress } from "../../tell/progress.js";
-import { safeText } from "../../tell/sanitize.js";
+import { runContain } from "../../act/contain.js";
+import { CONTAIN_MODES, type ContainMode } from "../../act/contain-plan.js";
+import { formatContainReport } from "../../tell/format-contain-report.js";
+import { formatPlan } from "../../tell/format-plan.js";
+import { colorsFor } from "../../util/colors.js";
 import { BreachkitError } from "../../util/errors.js";
+import { createProgress } from "../../util/progress.js";
+import { safeText } from "../../util/sanitize.js";
 import {
   type CommandContext,
   collect,
@@ -11,7 +14,6 @@ import {
   parsePositive,
   type RegisterCommand,
 } from "../command.js";
-import { type Colors, colorsFor } from "../io.js";
 
 const EXIT_CODES = `  0  CONTAINED (or --dry-run: the plan was shown, nothing changed)
   1  NOT CONTAINED: a matching process still runs outside the container, or its traffic goes on
@@ -148,115 +150,12 @@ async function containAction(
         `${JSON.stringify({ bundle: outcome.bundleDir, manifestSha256: outcome.manifestSha256, ...outcome.report }, null, 2)}\n`,
       );
     } else {
-      ctx.io.write(formatReport(outcome.report, outcome.bundleDir, outcome.manifestSha256, c));
+      ctx.io.write(
+        formatContainReport(outcome.report, outcome.bundleDir, outcome.manifestSha256, c),
+      );
     }
     ctx.setExitCode(outcome.exitCode);
   } finally {
     off();
   }
-}
-
-const t = (s: string, max = 200) => safeText(s, max);
-
-/** The matching processes; with `status`, a column saying whether each one can still run. */
-function table(
-  rows: readonly MatchedProcess[],
-  c: Colors,
-  status?: (m: MatchedProcess) => string,
-): string[] {
-  if (rows.length === 0) return [`  ${c.dim("(none)")}`];
-  const statusHead = status ? "STATUS".padEnd(10) : "";
-  const lines = [
-    `  ${c.dim(`${"PID".padEnd(8)}${statusHead}${"WHERE".padEnd(22)}${"USER".padEnd(10)}${"SHA256".padEnd(14)}COMMAND`)}`,
-  ];
-  for (const m of rows) {
-    const exe = m.exePath ? ` [${t(m.exePath, 120)}${m.deleted ? " (deleted)" : ""}]` : "";
-    const st = status ? status(m).padEnd(10) : "";
-    const stShown = st.startsWith("RUNNING") ? c.red(st) : st;
-    lines.push(
-      `  ${String(m.pid).padEnd(8)}${stShown}${t(m.where, 20).padEnd(22)}${t(m.user, 9).padEnd(10)}${(m.sha256?.slice(0, 12) ?? "-").padEnd(14)}${t(m.commandLine, 120)}${exe}`,
-    );
-    lines.push(`  ${"".padEnd(8)}${c.dim(`matched by ${t(m.matchedBy.join("; "), 300)}`)}`);
-  }
-  return lines;
-}
-
-export function formatPlan(view: PlanView, c: Colors, dryRun: boolean): string {
-  const p = view.plan;
-  const lines: string[] = [];
-  lines.push(
-    `${c.bold("contain")} ${t(p.target.name)} (${p.target.id.slice(0, 12)}, ${t(p.target.state)}, network ${t(p.target.networkMode)}, restart ${t(p.target.restartPolicy)}), mode ${c.bold(p.mode)}`,
-  );
-  lines.push("");
-  lines.push(`Indicators (${view.indicators.length}):`);
-  for (const i of view.indicators) lines.push(`  ${t(i, 300)}`);
-  if (view.indicators.length === 0) {
-    lines.push(
-      `  ${c.yellow("none")}: triage found no suspicious process in it and no --ioc was given; the verdict rests on its state and traffic`,
-    );
-  }
-  lines.push("");
-  lines.push(`Before (${view.takenAt}): ${view.matches.length} matching process(es)`);
-  lines.push(...table(view.matches, c));
-  lines.push("");
-  lines.push(dryRun ? "Plan (dry run: nothing will be changed):" : "Plan:");
-  if (p.steps.length === 0) lines.push("  no change to the container");
-  for (const s of p.steps) {
-    lines.push(`  - ${t(s.description, 300)}`);
-    lines.push(
-      `      ${c.dim(`${t(s.command, 300)}${s.undo ? `   (undo: ${t(s.undo, 300)})` : "   (cannot be undone)"}`)}`,
-    );
-  }
-  for (const n of view.notes) lines.push(`  ${c.dim(`note: ${t(n, 300)}`)}`);
-  if (!dryRun) lines.push("  The evidence is preserved into a bundle first.");
-  return `${lines.join("\n")}\n`;
-}
-
-export function formatReport(
-  r: ContainmentReport,
-  bundleDir: string,
-  manifestSha256: string,
-  c: Colors,
-): string {
-  const lines: string[] = [""];
-  lines.push(
-    `Evidence: ${t(bundleDir, 300)} (${r.evidence.files} files${r.evidence.complete ? "" : `, ${c.yellow("incomplete")}: ${t(r.evidence.incompleteReason ?? "", 200)}`})`,
-  );
-  lines.push(`  sealed, manifest sha256 ${manifestSha256}`);
-  lines.push("");
-  lines.push("Actions:");
-  if (r.actions.length === 0) lines.push("  none");
-  for (const a of r.actions) {
-    const status = a.ok ? c.green("done") : c.red("FAILED");
-    lines.push(
-      `  ${a.startedAt}  ${status}  ${t(a.command, 200)}${a.error ? `: ${t(a.error, 300)}` : ""}`,
-    );
-  }
-  if (r.undo.length) {
-    lines.push("To undo:");
-    for (const u of r.undo) lines.push(`  $ ${t(u, 600)}`);
-  }
-  lines.push("");
-  lines.push(`After (${r.after.takenAt}): ${r.after.matches.length} matching process(es)`);
-  const running = new Set(r.stillRunning.map((m) => `${m.pid}@${m.startTime}`));
-  const held = r.mode === "pause" ? "frozen" : r.mode === "isolate" ? "isolated" : "held";
-  lines.push(
-    ...table(r.after.matches, c, (m) =>
-      running.has(`${m.pid}@${m.startTime}`)
-        ? "RUNNING"
-        : m.containerId === r.target.id
-          ? held
-          : "frozen",
-    ),
-  );
-  lines.push("");
-  lines.push(r.contained ? c.bold(c.green("CONTAINED")) : c.bold(c.red("NOT CONTAINED")));
-  for (const x of r.reasons) lines.push(`  ${c.green("ok")}   ${t(x, 400)}`);
-  for (const x of r.problems) lines.push(`  ${c.red("FAIL")} ${t(x, 600)}`);
-  if (r.next.length) {
-    lines.push("");
-    lines.push("Next:");
-    for (const n of r.next) lines.push(`  - ${t(n, 400)}`);
-  }
-  return `${lines.join("\n")}\n`;
 }

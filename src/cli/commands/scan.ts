@@ -2,18 +2,19 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createBundle } from "../../evidence/bundle.js";
-import { type Finding, SEVERITIES, type Severity, severityRank } from "../../model/finding.js";
+import { loadFalsePositives } from "../../judge/scanners/false-positives.js";
+import type { ScanResult } from "../../judge/scanners/index.js";
+import { SEVERITIES, type Severity, severityRank } from "../../model/finding.js";
 import { DEFAULT_HOST_PATHS } from "../../observe/scanners/clamav.js";
 import { discoverTargets } from "../../observe/scanners/discover.js";
-import { runScan, type ScanResult } from "../../observe/scanners/engine.js";
-import { loadFalsePositives } from "../../observe/scanners/false-positives.js";
 import { defaultCacheDir, openScanCache } from "../../observe/scanners/scan-cache.js";
 import { TOOL_NAMES, type ToolName } from "../../observe/scanners/types.js";
-import { createProgress } from "../../tell/progress.js";
-import { safeText } from "../../tell/sanitize.js";
+import { formatScan } from "../../tell/format-scan.js";
+import { colorsFor } from "../../util/colors.js";
 import { BreachkitError, EXIT_FINDINGS } from "../../util/errors.js";
+import { createProgress } from "../../util/progress.js";
 import { type CommandContext, collect, helpFooter, type RegisterCommand } from "../command.js";
-import { type Colors, colorsFor } from "../io.js";
+import { runScan } from "../run-scan.js";
 
 interface ScanOptions {
   clamav?: boolean;
@@ -101,6 +102,7 @@ async function scanAction(opts: ScanOptions, ctx: CommandContext): Promise<void>
   const host = opts.container.length === 0 || opts.hostPaths !== undefined;
   const discovered = await discoverTargets({
     env: ctx.io.env,
+    selfPid: ctx.io.pid,
     hostPaths: (opts.hostPaths ?? DEFAULT_HOST_PATHS).map((p) => resolve(ctx.io.cwd, p)),
     containers: opts.container,
     host,
@@ -121,6 +123,7 @@ async function scanAction(opts: ScanOptions, ctx: CommandContext): Promise<void>
       targets: discovered.targets,
       tools,
       clamavDb: resolve(ctx.io.cwd, opts.clamavDb),
+      env: ctx.io.env,
       ...(bundle ? { bundle } : {}),
       progress,
       cache: opts.cache ? (key) => openScanCache(cacheDir, key) : null,
@@ -170,44 +173,4 @@ async function scanAction(opts: ScanOptions, ctx: CommandContext): Promise<void>
   ) {
     ctx.setExitCode(EXIT_FINDINGS);
   }
-}
-
-function sevColor(c: Colors, s: Severity): (t: string) => string {
-  return s === "critical" || s === "high" ? c.red : s === "medium" ? c.yellow : c.dim;
-}
-
-/** Findings grouped by tool, then by where; every string from the host through safeText. */
-export function formatScan(r: ScanResult, c: Colors, bundleDir: string | null): string {
-  const out: string[] = [];
-  const t = (s: string) => safeText(s, 300);
-  for (const rep of r.reports) {
-    out.push(
-      `${c.bold(rep.tool)}  ${rep.status === "ok" ? c.green(rep.status) : c.yellow(rep.status)}  ${t(rep.summary)}`,
-    );
-    const byWhere = new Map<string, Finding[]>();
-    for (const f of r.findings.filter((x) => x.source === rep.tool)) {
-      byWhere.set(f.where, [...(byWhere.get(f.where) ?? []), f]);
-    }
-    for (const [where, list] of byWhere) {
-      out.push(`  ${c.bold(t(where))}`);
-      const shown = list.filter((f) => f.severity !== "info").slice(0, 50);
-      for (const f of shown) {
-        const fp = f.falsePositive
-          ? c.dim(` (probable false positive: ${t(f.falsePositive)})`)
-          : "";
-        out.push(
-          `    ${sevColor(c, f.severity)(f.severity.padEnd(8))} ${f.falsePositive ? c.dim(t(f.title)) : t(f.title)}${fp}`,
-        );
-      }
-      const hidden = list.length - shown.length;
-      if (hidden > 0)
-        out.push(c.dim(`    ... ${hidden} more (info or beyond 50): see --json or the bundle`));
-    }
-  }
-  if (r.gaps.length > 0) {
-    out.push(c.bold("gaps"));
-    for (const g of r.gaps) out.push(`  ${g.tool}: ${t(g.what)}: ${t(g.reason)}`);
-  }
-  if (bundleDir) out.push(`bundle: ${t(bundleDir)}`);
-  return `${out.join("\n")}\n`;
 }

@@ -2,12 +2,12 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { takeSnapshot } from "../../observe/snapshot.js";
-import { createProgress } from "../../tell/progress.js";
 import { renderSnapshotSummary } from "../../tell/snapshot-summary.js";
+import { colorsFor } from "../../util/colors.js";
 import { BreachkitError } from "../../util/errors.js";
+import { createProgress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
 import { type CommandContext, helpFooter, parsePositive } from "../command.js";
-import { colorsFor } from "../io.js";
 
 interface SnapshotFlags {
   json?: boolean;

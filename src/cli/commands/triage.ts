@@ -11,13 +11,13 @@ import { SEVERITIES, type Severity, SeveritySchema } from "../../model/finding.j
 import { parseSnapshot, type Snapshot } from "../../model/snapshot.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { startSnapshot } from "../../observe/snapshot.js";
-import { renderFindings } from "../../tell/findings.js";
-import { createProgress, formatBytes } from "../../tell/progress.js";
-import { safeText } from "../../tell/sanitize.js";
+import { formatTriage } from "../../tell/format-triage.js";
+import { colorsFor } from "../../util/colors.js";
 import { BreachkitError, EXIT_FINDINGS } from "../../util/errors.js";
+import { createProgress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
+import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, collect, helpFooter, parsePositive } from "../command.js";
-import { colorsFor } from "../io.js";
 
 interface TriageFlags {
   json?: boolean;
@@ -228,49 +228,13 @@ function report(
   complete: boolean,
   started: number,
 ): void {
-  const { io } = ctx;
-  const c = colorsFor(io);
   const durationMs = Date.now() - started;
-  if (flags.json) {
-    io.write(
-      `${JSON.stringify(
-        {
-          verdict,
-          findings: judged.findings,
-          bundle: {
-            path: bundleDir,
-            manifestSha256: seal,
-            complete,
-            offline: Boolean(flags.bundle),
-          },
-          logsHunted: judged.logsHunted,
-          logBytes: judged.logBytes,
-          gaps: [...judged.snapshot.gaps, ...judged.gaps],
-          durationMs,
-        },
-        null,
-        2,
-      )}\n`,
-    );
-  } else {
-    io.write(renderFindings(judged.findings, verdict, c, { all: flags.all === true }));
-    const s = judged.snapshot;
-    const running = s.containers.filter((ct) => ct.running).length;
-    io.write(
-      c.dim(
-        `\n${s.processes.length} processes, ${running}/${s.containers.length} containers running, ${judged.logsHunted.length} logs hunted (${formatBytes(judged.logBytes)}), ${durationMs} ms${s.engine.available ? "" : "; Docker engine NOT answering"}\n`,
-      ),
-    );
-    io.write(
-      `${flags.bundle ? "judged bundle" : "evidence bundle"}: ${safeText(bundleDir)}${seal ? `\n  SEAL sha256 ${seal} (write it down: it proves the bundle later)` : ""}\n`,
-    );
-    if (verdict.level !== "clean") {
-      io.write(
-        c.dim(
-          "next: contain with proof: breachkit contain <container>; full evidence: breachkit collect --archive\n",
-        ),
-      );
-    }
-  }
+  ctx.io.write(
+    formatTriage(
+      { judged, verdict, bundleDir, seal, complete, durationMs },
+      { json: flags.json === true, offline: Boolean(flags.bundle), all: flags.all === true },
+      colorsFor(ctx.io),
+    ),
+  );
   if (verdict.atOrAboveThreshold > 0) ctx.setExitCode(EXIT_FINDINGS);
 }

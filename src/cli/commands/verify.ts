@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { type VerifyReport, verifyBundle } from "../../evidence/verify.js";
-import { createProgress, formatBytes } from "../../tell/progress.js";
-import { safeText } from "../../tell/sanitize.js";
+import { verifyBundle } from "../../evidence/verify.js";
+import { formatVerifyReport } from "../../tell/format-verify-report.js";
+import { colorsFor } from "../../util/colors.js";
 import { EXIT_FINDINGS } from "../../util/errors.js";
+import { createProgress, formatBytes } from "../../util/progress.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
-import { type Colors, colorsFor } from "../io.js";
 
 const EXIT_CODES = `  0  intact: every file is byte for byte what the manifest says, and SEAL matches it
   1  NOT intact: a file changed, went missing or was added, or SEAL does not match
@@ -45,61 +45,7 @@ made: someone who rewrote files, manifest and SEAL together is caught only that 
         },
       }).finally(() => progress.done());
       if (opts.json) ctx.io.write(`${JSON.stringify(report, null, 2)}\n`);
-      else ctx.io.write(formatReport(report, colorsFor(ctx.io)));
+      else ctx.io.write(formatVerifyReport(report, colorsFor(ctx.io)));
       if (!report.intact) ctx.setExitCode(EXIT_FINDINGS);
     });
 };
-
-/** The terminal report; every string from the bundle is attacker-controlled, hence safeText. */
-export function formatReport(r: VerifyReport, c: Colors): string {
-  const lines: string[] = [];
-  const t = (s: string) => safeText(s, 300);
-  lines.push(
-    r.intact
-      ? `${c.bold(c.green("INTACT"))}  ${t(r.path)}`
-      : `${c.bold(c.red("NOT INTACT"))}  ${t(r.path)}`,
-  );
-  for (const f of r.changed) {
-    const detail =
-      f.expected && f.actual
-        ? ` (expected ${f.expected.size} bytes sha256 ${f.expected.sha256.slice(0, 16)}…, found ${f.actual.size} bytes sha256 ${f.actual.sha256.slice(0, 16)}…)`
-        : "";
-    lines.push(`  ${c.red("changed")}  ${t(f.path)}: ${t(f.problem)}${detail}`);
-  }
-  for (const p of r.missing) lines.push(`  ${c.red("missing")}  ${t(p)}`);
-  for (const p of r.added) lines.push(`  ${c.red("added")}    ${t(p)}`);
-  if (r.seal === "missing") {
-    lines.push(
-      `  ${c.red("SEAL is missing")}: nothing proves manifest.json is the one written at collection`,
-    );
-  } else if (r.seal === "mismatch") {
-    lines.push(
-      `  ${c.red("SEAL does not match manifest.json")}: manifest.json or SEAL was changed after sealing`,
-    );
-  }
-  lines.push("");
-  const sealed =
-    r.seal === "ok"
-      ? c.green("yes")
-      : r.seal === "missing"
-        ? c.red("no SEAL")
-        : c.red("SEAL mismatch");
-  lines.push(`  sealed     ${sealed}, manifest sha256 ${r.manifestSha256}`);
-  if (r.archiveSha256) lines.push(`  archive    sha256 ${r.archiveSha256}`);
-  lines.push(
-    r.complete
-      ? `  complete   ${c.green("yes")}`
-      : `  complete   ${c.yellow("NO")}: ${t(r.incompleteReason ?? "no reason given")} (what was collected is listed and hashed)`,
-  );
-  lines.push(`  files      ${r.files} listed, ${formatBytes(r.bytes)}`);
-  lines.push(`  host       ${t(r.host)}`);
-  lines.push(`  tool       ${t(r.tool.name)} ${t(r.tool.version)}: ${t(r.command)}`);
-  lines.push(`  collected  ${t(r.startedAt)} to ${t(r.endedAt)}`);
-  if (!r.intact) {
-    lines.push("");
-    lines.push(
-      "  This copy cannot be trusted as collected. Verify another copy (the archive, or the original) and keep both.",
-    );
-  }
-  return `${lines.join("\n")}\n`;
-}

@@ -4,8 +4,8 @@
  */
 import { lstat, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { safeText } from "../../tell/sanitize.js";
 import { BreachkitError } from "../../util/errors.js";
+import { safeText } from "../../util/sanitize.js";
 import { EMPTY_IOCS, type IocSet, iocFromArgs, mergeIocs, parseIocFile } from "./ioc-set.js";
 
 const MAX_IOC_FILE_BYTES = 1024 * 1024;

@@ -6,8 +6,8 @@
  */
 import path from "node:path";
 import type { Accounts, AuthorizedKeysFile, Gap, LoginRecord, User } from "../../model/snapshot.js";
-import { decodeUtf8 } from "../../tell/sanitize.js";
 import { errorMessage } from "../../util/result.js";
+import { decodeUtf8 } from "../../util/sanitize.js";
 import { parseAuthorizedKeys } from "./authorized-keys.js";
 import { LASTLOG_RECORD_SIZE, type LastlogRecord, parseLastlog } from "./lastlog.js";
 import { type GroupEntry, mergeUsers, parseGroup, parsePasswd, parseShadow } from "./passwd.js";

@@ -10,7 +10,7 @@
  */
 import path from "node:path";
 import type { SudoRule } from "../../model/snapshot.js";
-import { decodeUtf8 } from "../../tell/sanitize.js";
+import { decodeUtf8 } from "../../util/sanitize.js";
 import { describeFailure, type RootFs } from "./root-fs.js";
 
 export type SudoersEntry =

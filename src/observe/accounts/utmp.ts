@@ -16,7 +16,7 @@
  * NUL (or fill the field) and are decoded as UTF-8 with replacement: they stay data.
  */
 import type { LoginRecord } from "../../model/snapshot.js";
-import { decodeUtf8 } from "../../tell/sanitize.js";
+import { decodeUtf8 } from "../../util/sanitize.js";
 
 export const UTMP_RECORD_SIZE = 384;
 

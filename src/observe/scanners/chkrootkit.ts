@@ -2,10 +2,9 @@
  * chkrootkit: its exit code is always 0, so its text is the result. Run with -q on the host and
  * with -r ROOT against each running container's filesystem as seen from the host.
  */
-import type { Finding, Severity } from "../../model/finding.js";
 import { errorMessage } from "../../util/result.js";
 import { findExecutable, runTool } from "./run-tool.js";
-import type { ScanGap, ToolReport } from "./types.js";
+import type { ChkrootkitSaid, ScanGap, ToolReport } from "./types.js";
 
 export type ChkrootkitKind = "infected" | "disabled" | "warning" | "clean" | "not-tested" | "other";
 
@@ -88,58 +87,15 @@ export function parseChkrootkit(text: string): ChkrootkitItem[] {
   return items;
 }
 
-/** Items that become findings: infected, disabled-but-vulnerable, warnings, unexplained output. */
-export function chkrootkitFindings(
-  items: readonly ChkrootkitItem[],
-  where: string,
-  containerId: string | null,
-  outputFile: string,
-): Finding[] {
-  const out: Finding[] = [];
-  for (const it of items) {
-    let severity: Severity;
-    let confidence: Finding["confidence"];
-    if (it.kind === "infected") {
-      severity = "high";
-      confidence = "medium";
-    } else if (it.kind === "warning") {
-      severity = "medium";
-      confidence = "low";
-    } else if (it.kind === "disabled") {
-      severity = "low";
-      confidence = "low";
-    } else if (
-      it.kind === "other" ||
-      (it.kind === "clean" && it.lines.some((l) => /Warning|Possible/i.test(l)))
-    ) {
-      severity = "low";
-      confidence = "low";
-    } else continue;
-    const name = it.check ? `${it.check}: ` : "";
-    const head = it.kind === "warning" ? it.status.replace(/^WARNING: /, "") : it.status;
-    out.push({
-      rule: `chkrootkit.${it.kind === "clean" ? "other" : it.kind}`,
-      severity,
-      confidence,
-      title: `chkrootkit: ${name}${head.trim()}`.slice(0, 300),
-      where,
-      containerId,
-      evidence: [
-        {
-          file: outputFile,
-          line: it.line,
-          text: (it.lines.length ? it.lines : [it.status]).slice(0, 200).join("\n"),
-        },
-      ],
-      next:
-        it.kind === "infected"
-          ? "Compare the named binary with its package (dpkg --verify, debsums) from a trusted system, and preserve it before changing anything."
-          : "Read the listed lines: chkrootkit is noisy; a path or process you cannot explain deserves a look.",
-      source: "chkrootkit",
-      falsePositive: null,
-    });
-  }
-  return out;
+/**
+ * The tool flagged the item: INFECTED, WARNING, vulnerable but disabled, output we cannot
+ * classify, or detail lines under a check that say Warning or Possible. Counted in the
+ * summary line; how serious each is, is the judge's call (judge/scanners/chkrootkit.ts).
+ */
+export function chkrootkitFlagged(it: ChkrootkitItem): boolean {
+  if (it.kind === "infected" || it.kind === "warning" || it.kind === "disabled") return true;
+  if (it.kind === "other") return true;
+  return it.kind === "clean" && it.lines.some((l) => /Warning|Possible/i.test(l));
 }
 
 export interface ChkrootkitRoot {
@@ -154,6 +110,7 @@ export interface RunChkrootkitOptions {
   timeoutMs: number;
   executable?: string;
   signal?: AbortSignal;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 function slug(s: string): string {
@@ -162,13 +119,13 @@ function slug(s: string): string {
 
 export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolReport> {
   const started = Date.now();
-  const exe = await findExecutable(opts.executable ?? "chkrootkit");
+  const exe = await findExecutable(opts.executable ?? "chkrootkit", opts.env);
   if (!exe) {
     return {
       tool: "chkrootkit",
       status: "missing",
       summary: "chkrootkit is not installed (apt-get install chkrootkit)",
-      findings: [],
+      said: null,
       gaps: [
         {
           tool: "chkrootkit",
@@ -181,7 +138,8 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
       parsed: null,
     };
   }
-  const findings: Finding[] = [];
+  const said: ChkrootkitSaid = { tool: "chkrootkit", roots: [] };
+  let flagged = 0;
   const gaps: ScanGap[] = [];
   const raw: Record<string, string> = {};
   const parsed: Record<string, unknown> = {};
@@ -192,15 +150,20 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
     try {
       const run = await runTool(exe, args, {
         timeoutMs: opts.timeoutMs,
+        env: opts.env,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       raw[`${name}.stdout.txt`] = run.stdout;
       raw[`${name}.stderr.txt`] = run.stderr;
       const items = parseChkrootkit(run.stdout);
       parsed[name] = { argv: run.argv, exitCode: run.exitCode, timedOut: run.timedOut, items };
-      findings.push(
-        ...chkrootkitFindings(items, r.where, r.containerId, `scans/chkrootkit/${name}.stdout.txt`),
-      );
+      said.roots.push({
+        where: r.where,
+        containerId: r.containerId,
+        outputFile: `scans/chkrootkit/${name}.stdout.txt`,
+        items,
+      });
+      flagged += items.filter(chkrootkitFlagged).length;
       if (run.timedOut) {
         timedOut = true;
         gaps.push({
@@ -219,9 +182,9 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
   }
   return {
     tool: "chkrootkit",
-    status: timedOut ? "timeout" : gaps.length > 0 && findings.length === 0 ? "error" : "ok",
-    summary: `${opts.roots.length} root(s), ${findings.length} finding(s)`,
-    findings,
+    status: timedOut ? "timeout" : gaps.length > 0 && flagged === 0 ? "error" : "ok",
+    summary: `${opts.roots.length} root(s), ${flagged} finding(s)`,
+    said,
     gaps,
     durationMs: Date.now() - started,
     raw,

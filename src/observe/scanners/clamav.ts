@@ -18,9 +18,8 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatBytes, type Progress } from "../../tell/progress.js";
+import { formatBytes, type Progress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
-import { type ClamavHit, clamavFindings } from "./clamav-findings.js";
 import { ClamdSession, type ClamdVerdict, clamdInstream, parseRecord } from "./clamd-client.js";
 import {
   type ClamdHandle,
@@ -31,7 +30,7 @@ import {
 } from "./clamd-daemon.js";
 import { findExecutable, runTool } from "./run-tool.js";
 import { databaseKey, emptyCache, type ScanCache } from "./scan-cache.js";
-import type { Location, ScanGap, ScanTarget, ToolReport } from "./types.js";
+import type { ClamavHit, Location, ScanGap, ScanTarget, ToolReport } from "./types.js";
 import { skipDirsFor, walkFiles } from "./walk.js";
 
 export const DEFAULT_HOST_PATHS = [
@@ -77,6 +76,8 @@ export interface ClamavOptions {
   forceClamscan?: boolean;
   maxFilesPerTarget?: number;
   signal?: AbortSignal;
+  /** The environment clamscan runs with and PATH is searched in. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ClamavStats {
@@ -352,7 +353,11 @@ async function scanWithClamscan(
     const run = await runTool(
       exe,
       ["-d", opts.dbDir, "--no-summary", "--stdout", "--follow-file-symlinks=2", "-f", listFile],
-      { timeoutMs: opts.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
+      {
+        timeoutMs: opts.timeoutMs,
+        env: opts.env,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
     );
     const verdicts = new Map<string, ClamdVerdict>();
     for (const line of run.stdout.split("\n")) {
@@ -405,7 +410,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
       tool: "clamav",
       status,
       summary,
-      findings: clamavFindings(parsed.hits),
+      said: { tool: "clamav", hits: parsed.hits },
       gaps,
       durationMs: Date.now() - started,
       raw,
@@ -421,8 +426,10 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     });
     return report("error", `no ClamAV signatures in ${opts.dbDir}`);
   }
-  const clamdExe = opts.forceClamscan ? null : await findExecutable(opts.clamdPath ?? "clamd");
-  const clamscanExe = await findExecutable(opts.clamscanPath ?? "clamscan");
+  const clamdExe = opts.forceClamscan
+    ? null
+    : await findExecutable(opts.clamdPath ?? "clamd", opts.env);
+  const clamscanExe = await findExecutable(opts.clamscanPath ?? "clamscan", opts.env);
   if (!clamdExe && !clamscanExe) {
     gaps.push({
       tool: "clamav",
@@ -453,6 +460,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
             threads: opts.threads ?? 4,
             startTimeoutMs: Math.min(opts.timeoutMs, 180_000),
             clamdPath: clamdExe,
+            env: opts.env,
           });
           loadMs = Date.now() - loadStarted;
         } catch (e) {
@@ -471,7 +479,10 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     if (!clamd && !clamscanExe)
       return report("error", "clamd did not start and clamscan is missing");
     if (!clamd && clamscanExe) {
-      const v = await runTool(clamscanExe, ["--version"], { timeoutMs: 10_000 }).catch(() => null);
+      const v = await runTool(clamscanExe, ["--version"], {
+        timeoutMs: 10_000,
+        env: opts.env,
+      }).catch(() => null);
       parsed.version = v?.stdout.trim() ?? "";
     }
 
@@ -498,6 +509,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
             threads,
             startTimeoutMs: Math.min(opts.timeoutMs, 180_000),
             clamdPath: clamdExe,
+            env: opts.env,
             signal,
           });
           extraClamds.push(h);

@@ -115,6 +115,8 @@ export interface StartClamdOptions {
   clamdPath?: string;
   /** Give up loading (the scan ended before this daemon was needed). */
   signal?: AbortSignal;
+  /** The daemon's environment: the CLI's. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** The config we write: exported so that a test can assert what the daemon was told. */
@@ -148,6 +150,14 @@ async function rssOf(pid: number | undefined): Promise<number> {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** The effective uid of a process (second field of Uid: in /proc/<pid>/status), or null. */
+async function uidOf(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const m = /^Uid:\s+\d+\s+(\d+)/m.exec(status);
+  return m ? Number(m[1]) : null;
+}
+
 /** MemAvailable from /proc/meminfo in bytes, or null where it cannot be read. */
 export function parseMemAvailable(meminfo: string): number | null {
   const m = /^MemAvailable:\s+(\d+) kB$/m.exec(meminfo);
@@ -179,6 +189,7 @@ export async function startOwnClamd(opts: StartClamdOptions): Promise<ClamdHandl
     child = spawn(opts.clamdPath ?? "clamd", ["-c", confPath], {
       stdio: ["ignore", fd, fd],
       cwd: "/",
+      env: { ...opts.env },
     });
   } finally {
     closeSync(fd);
@@ -223,7 +234,8 @@ export async function startOwnClamd(opts: StartClamdOptions): Promise<ClamdHandl
         threads: opts.threads,
         streamMaxLength: 100 * MIB,
         maxFileSize: 100 * MIB,
-        canOpenAnyPath: process.getuid?.() === 0,
+        // clamd opens paths itself: as root it can open any (the daemon's own uid, read here).
+        canOpenAnyPath: (await uidOf(child.pid)) === 0,
         rssBytes: await rssOf(child.pid),
         readLog,
         stop,

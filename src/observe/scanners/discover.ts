@@ -18,6 +18,8 @@ export interface DiscoverOptions {
   /** Names or id prefixes; empty: every container. */
   containers: readonly string[];
   host: boolean;
+  /** breachkit's own pid: its executable is not a target. */
+  selfPid: number;
 }
 
 async function listContainers(env: DiscoverOptions["env"], gaps: ScanGap[]): Promise<Container[]> {
@@ -91,7 +93,7 @@ export async function discoverTargets(
   const pids = (await readdir("/proc").catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
   for (const p of pids) {
     const pid = Number(p);
-    if (pid === process.pid) continue;
+    if (pid === opts.selfPid) continue;
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => null);
     // Kernel threads have no exe; a process that exited is simply gone.
     if (!exe) continue;

@@ -1,18 +1,16 @@
 /**
- * runScan: the scanners in turn (they compete for the same two cores), each one's failure kept
- * to itself, findings marked against the known false positives, raw output into the bundle.
+ * One scanner run with its options, its failure kept to itself: a tool that throws gives an
+ * error report, never a crash. The CLI runs them in turn (they compete for the same two
+ * cores) and has each report judged and written (cli/run-scan.ts).
  */
-import type { BundleWriter } from "../../evidence/types.js";
-import { type Finding, sortFindings } from "../../model/finding.js";
-import type { Progress } from "../../tell/progress.js";
+import type { Progress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
 import { type ChkrootkitRoot, runChkrootkit } from "./chkrootkit.js";
 import { type ClamavOptions, runClamav } from "./clamav.js";
-import { type FalsePositiveRule, markFalsePositives } from "./false-positives.js";
 import { runLynis } from "./lynis.js";
 import { runRkhunter } from "./rkhunter.js";
 import type { ScanCache } from "./scan-cache.js";
-import type { ScanGap, ScanTarget, ToolName, ToolReport } from "./types.js";
+import type { ScanTarget, ToolName, ToolReport } from "./types.js";
 
 export const DEFAULT_TIMEOUTS: Record<ToolName, number> = {
   clamav: 6 * 60 * 60_000,
@@ -21,27 +19,20 @@ export const DEFAULT_TIMEOUTS: Record<ToolName, number> = {
   lynis: 20 * 60_000,
 };
 
-export interface RunScanOptions {
+export interface RunScannerOptions {
   targets: readonly ScanTarget[];
-  tools: readonly ToolName[];
   clamavDb: string;
-  bundle?: BundleWriter;
   progress: Progress;
   timeoutMs?: Partial<Record<ToolName, number>>;
   cache: ((dbKey: string) => Promise<ScanCache>) | null;
-  falsePositives: readonly FalsePositiveRule[];
   /** Tests point a tool at a fake executable (a script that hangs). */
   executables?: Partial<Record<ToolName, string>>;
   clamav?: Partial<
     Pick<ClamavOptions, "threads" | "inFlight" | "useSystemClamd" | "forceClamscan">
   >;
   signal?: AbortSignal;
-}
-
-export interface ScanResult {
-  reports: ToolReport[];
-  findings: Finding[];
-  gaps: ScanGap[];
+  /** The CLI's environment: PATH for finding the tools, and theirs when they run. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 function chkrootkitRoots(targets: readonly ScanTarget[]): ChkrootkitRoot[] {
@@ -56,7 +47,7 @@ function chkrootkitRoots(targets: readonly ScanTarget[]): ChkrootkitRoot[] {
   return roots;
 }
 
-async function runOne(tool: ToolName, opts: RunScanOptions): Promise<ToolReport> {
+async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolReport> {
   const timeoutMs = opts.timeoutMs?.[tool] ?? DEFAULT_TIMEOUTS[tool];
   const exe = opts.executables?.[tool];
   const sig = opts.signal ? { signal: opts.signal } : {};
@@ -68,82 +59,41 @@ async function runOne(tool: ToolName, opts: RunScanOptions): Promise<ToolReport>
         cache: opts.cache,
         progress: opts.progress,
         timeoutMs,
+        env: opts.env,
         ...opts.clamav,
         ...(exe ? { clamdPath: exe, clamscanPath: exe } : {}),
         ...sig,
       });
     case "rkhunter":
-      return runRkhunter({ timeoutMs, ...(exe ? { executable: exe } : {}), ...sig });
+      return runRkhunter({ timeoutMs, env: opts.env, ...(exe ? { executable: exe } : {}), ...sig });
     case "chkrootkit":
       return runChkrootkit({
         roots: chkrootkitRoots(opts.targets),
         timeoutMs,
+        env: opts.env,
         ...(exe ? { executable: exe } : {}),
         ...sig,
       });
     case "lynis":
-      return runLynis({ timeoutMs, ...(exe ? { executable: exe } : {}), ...sig });
+      return runLynis({ timeoutMs, env: opts.env, ...(exe ? { executable: exe } : {}), ...sig });
   }
 }
 
-async function writeReport(bundle: BundleWriter, r: ToolReport): Promise<void> {
-  const base = `scans/${r.tool}`;
-  for (const [name, data] of Object.entries(r.raw)) {
-    await bundle.writeFile(`${base}/${name}`, data, { source: r.tool });
+/** Run one tool; whatever it throws becomes an error report. */
+export async function runScanner(tool: ToolName, opts: RunScannerOptions): Promise<ToolReport> {
+  const started = Date.now();
+  try {
+    return await runOne(tool, opts);
+  } catch (e) {
+    return {
+      tool,
+      status: "error",
+      summary: `${tool} failed: ${errorMessage(e)}`,
+      said: null,
+      gaps: [{ tool, what: tool, reason: errorMessage(e) }],
+      durationMs: Date.now() - started,
+      raw: {},
+      parsed: null,
+    };
   }
-  await bundle.writeJson(
-    `${base}/parsed.json`,
-    {
-      status: r.status,
-      summary: r.summary,
-      durationMs: r.durationMs,
-      gaps: r.gaps,
-      parsed: r.parsed,
-    },
-    { source: "breachkit" },
-  );
-  await bundle.writeJson(`${base}/findings.json`, r.findings, { source: "breachkit" });
-}
-
-export async function runScan(opts: RunScanOptions): Promise<ScanResult> {
-  const reports: ToolReport[] = [];
-  for (const tool of opts.tools) {
-    if (opts.signal?.aborted) break;
-    opts.progress.update(`${tool}: starting`);
-    const started = Date.now();
-    let r: ToolReport;
-    try {
-      r = await runOne(tool, opts);
-    } catch (e) {
-      r = {
-        tool,
-        status: "error",
-        summary: `${tool} failed: ${errorMessage(e)}`,
-        findings: [],
-        gaps: [{ tool, what: tool, reason: errorMessage(e) }],
-        durationMs: Date.now() - started,
-        raw: {},
-        parsed: null,
-      };
-    }
-    r = { ...r, findings: markFalsePositives(r.findings, opts.falsePositives) };
-    reports.push(r);
-    opts.progress.done(`${tool}: ${r.summary}`);
-    if (opts.bundle) {
-      const bundle = opts.bundle;
-      await bundle.step(`scan.${tool}`, `write scans/${tool}`, () => writeReport(bundle, r));
-      bundle.log({
-        step: `scan.${tool}`,
-        action: `run ${tool}`,
-        result: r.status === "ok" ? "ok" : r.status === "skipped" ? "skipped" : "error",
-        durationMs: r.durationMs,
-        details: { summary: r.summary, findings: r.findings.length },
-      });
-    }
-  }
-  return {
-    reports,
-    findings: sortFindings(reports.flatMap((r) => r.findings)),
-    gaps: reports.flatMap((r) => r.gaps),
-  };
 }

@@ -5,7 +5,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Finding } from "../../model/finding.js";
 import { errorMessage } from "../../util/result.js";
 import { findExecutable, runTool } from "./run-tool.js";
 import type { ToolReport } from "./types.js";
@@ -61,32 +60,6 @@ export function parseLynisReport(text: string): LynisReport {
   return r;
 }
 
-export function lynisFindings(report: LynisReport, reportFile: string): Finding[] {
-  const make = (it: LynisItem, warning: boolean): Finding => ({
-    rule: warning ? "lynis.warning" : "lynis.suggestion",
-    severity: warning ? "medium" : "info",
-    confidence: "low",
-    title: `Lynis ${it.id}: ${it.text}`.slice(0, 300),
-    where: "host",
-    containerId: null,
-    evidence: [
-      {
-        file: reportFile,
-        line: it.line,
-        text: [it.text, it.details].filter(Boolean).join(" | "),
-        facts: { test: it.id },
-      },
-    ],
-    next: it.solution || `See https://cisofy.com/lynis/controls/${encodeURIComponent(it.id)}/`,
-    source: "lynis",
-    falsePositive: null,
-  });
-  return [
-    ...report.warnings.map((w) => make(w, true)),
-    ...report.suggestions.map((s) => make(s, false)),
-  ];
-}
-
 export const LYNIS_PROFILE = [
   "# breachkit: do not change the host during the audit",
   "refresh-repositories=no",
@@ -113,17 +86,18 @@ export interface RunLynisOptions {
   timeoutMs: number;
   executable?: string;
   signal?: AbortSignal;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
   const started = Date.now();
-  const exe = await findExecutable(opts.executable ?? "lynis");
+  const exe = await findExecutable(opts.executable ?? "lynis", opts.env);
   if (!exe) {
     return {
       tool: "lynis",
       status: "missing",
       summary: "lynis is not installed (apt-get install lynis)",
-      findings: [],
+      said: null,
       gaps: [{ tool: "lynis", what: "lynis", reason: "not installed: apt-get install lynis" }],
       durationMs: 0,
       raw: {},
@@ -139,12 +113,12 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
     const run = await runTool(exe, lynisArgs(profile, logFile, reportFile), {
       cwd: "/",
       timeoutMs: opts.timeoutMs,
+      env: opts.env,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const reportText = await readFile(reportFile, "utf8").catch(() => "");
     const logText = await readFile(logFile, "utf8").catch(() => "");
     const report = parseLynisReport(reportText);
-    const findings = lynisFindings(report, "scans/lynis/lynis-report.dat");
     const raw = {
       "lynis-report.dat": reportText,
       "lynis.log": logText,
@@ -162,7 +136,7 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
         : failed
           ? `lynis failed (exit ${run.exitCode ?? run.signal})`
           : `hardening index ${report.hardeningIndex ?? "?"}, ${report.warnings.length} warning(s), ${report.suggestions.length} suggestion(s)`,
-      findings,
+      said: { tool: "lynis", report, reportFile: "scans/lynis/lynis-report.dat" },
       gaps:
         run.timedOut || failed
           ? [
@@ -182,7 +156,7 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
       tool: "lynis",
       status: "error",
       summary: `lynis could not run: ${errorMessage(e)}`,
-      findings: [],
+      said: null,
       gaps: [{ tool: "lynis", what: "lynis", reason: errorMessage(e) }],
       durationMs: Date.now() - started,
       raw: {},

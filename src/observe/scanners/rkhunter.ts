@@ -6,7 +6,6 @@
 import { cp, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Finding } from "../../model/finding.js";
 import { errorMessage } from "../../util/result.js";
 import { findExecutable, runTool } from "./run-tool.js";
 import type { ToolReport } from "./types.js";
@@ -60,41 +59,6 @@ export function parseRkhunterLog(text: string): RkhunterLog {
   return { warnings, summary, complete };
 }
 
-const SERIOUS = /rootkit|trojan|backdoor|sniffer|hidden process|suspicious string|infected/i;
-
-/**
- * One finding per warning; a warning that introduces a list ("...using deleted files:",
- * "Suspicious file types found in /dev:") gives one finding per listed item, so that a known
- * false positive in the list (runc's memfd) does not mark a real item beside it.
- */
-export function rkhunterFindings(log: RkhunterLog, logFile: string): Finding[] {
-  const out: Finding[] = [];
-  for (const w of log.warnings) {
-    const items = w.text.endsWith(":") && w.lines.length > 0 ? w.lines.map((l) => [l]) : [w.lines];
-    for (const item of items) {
-      const serious = SERIOUS.test(w.text);
-      const detail = item.length === 1 && items.length > 1 ? ` ${item[0]}` : "";
-      out.push({
-        rule: "rkhunter.warning",
-        severity: serious ? "high" : "medium",
-        confidence: serious ? "medium" : "low",
-        title: `rkhunter: ${w.text}${detail}`,
-        where: "host",
-        containerId: null,
-        evidence: [
-          { file: logFile, line: w.line, text: [`Warning: ${w.text}`, ...item].join("\n") },
-        ],
-        next: serious
-          ? "Look at the named files and processes now; compare with the package (dpkg --verify) and preserve them before changing anything."
-          : "Check whether this is expected on this host; rkhunter warns about configuration as much as about compromise.",
-        source: "rkhunter",
-        falsePositive: null,
-      });
-    }
-  }
-  return out;
-}
-
 export function rkhunterArgs(logFile: string, dbDir: string, tmpDir: string): string[] {
   return [
     "--check",
@@ -117,18 +81,19 @@ export interface RunRkhunterOptions {
   executable?: string;
   hostDbDir?: string;
   signal?: AbortSignal;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport> {
   const started = Date.now();
   const base = {
     tool: "rkhunter" as const,
-    findings: [] as Finding[],
+    said: null,
     gaps: [],
     raw: {} as Record<string, string>,
     parsed: null as unknown,
   };
-  const exe = await findExecutable(opts.executable ?? "rkhunter");
+  const exe = await findExecutable(opts.executable ?? "rkhunter", opts.env);
   if (!exe) {
     return {
       ...base,
@@ -151,11 +116,12 @@ export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport>
     const logFile = join(work, "rkhunter.log");
     const run = await runTool(exe, rkhunterArgs(logFile, dbCopy, scratch), {
       timeoutMs: opts.timeoutMs,
+      env: opts.env,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const logText = await readFile(logFile, "utf8").catch(() => "");
     const parsed = parseRkhunterLog(logText || run.stdout);
-    const findings = rkhunterFindings(parsed, "scans/rkhunter/rkhunter.log");
+    const said = { tool: "rkhunter" as const, log: parsed, logFile: "scans/rkhunter/rkhunter.log" };
     const raw = { "rkhunter.log": logText, "stdout.txt": run.stdout, "stderr.txt": run.stderr };
     const durationMs = Date.now() - started;
     if (run.timedOut) {
@@ -163,7 +129,7 @@ export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport>
         ...base,
         status: "timeout",
         summary: `timed out after ${Math.round(opts.timeoutMs / 1000)} s (partial log kept)`,
-        findings,
+        said,
         gaps: [
           { tool: "rkhunter", what: "rkhunter --check", reason: "timed out; results are partial" },
         ],
@@ -180,7 +146,7 @@ export async function runRkhunter(opts: RunRkhunterOptions): Promise<ToolReport>
       summary: failed
         ? `rkhunter failed (exit ${run.exitCode ?? run.signal}): ${run.stderr.trim().split("\n")[0] ?? ""}`
         : `${parsed.warnings.length} warning(s), exit ${run.exitCode}, ${Math.round(run.durationMs / 1000)} s`,
-      findings,
+      said,
       gaps: failed
         ? [{ tool: "rkhunter", what: "rkhunter --check", reason: `exit ${run.exitCode}` }]
         : [],

@@ -21,7 +21,8 @@ export interface ToolRun {
 export interface RunToolOptions {
   cwd?: string;
   timeoutMs: number;
-  env?: NodeJS.ProcessEnv;
+  /** The tool's environment: the caller's (the CLI's io.env), never read from the process here. */
+  env: Readonly<Record<string, string | undefined>>;
   /** Per stream; the rest is dropped (a hostile tree can make a scanner print without end). */
   maxOutputBytes?: number;
   signal?: AbortSignal;
@@ -34,7 +35,7 @@ const EXTRA_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"
 /** Find an executable by name on PATH plus the sbin dirs; absolute paths are checked as given. */
 export async function findExecutable(
   name: string,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Readonly<Record<string, string | undefined>>,
 ): Promise<string | null> {
   const candidates = name.includes("/")
     ? [name]
@@ -71,7 +72,7 @@ export function runTool(file: string, args: readonly string[], opts: RunToolOpti
   return new Promise<ToolRun>((resolve, reject) => {
     const child = spawn(file, [...args], {
       cwd: opts.cwd ?? "/",
-      env: opts.env ?? process.env,
+      env: { ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
       // A new process group: the timeout kills the tool's children too (rkhunter and
       // chkrootkit are shell scripts that fork hundreds of helpers).

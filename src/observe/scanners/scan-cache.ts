@@ -4,7 +4,7 @@
  * (a write changes mtime and ctime; `touch -d` to fake an old mtime still moves ctime) or to the
  * signatures makes it be scanned again. Hits are never cached: they are reported on every run.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -121,7 +121,8 @@ export async function openScanCache(dir: string, dbKey: string): Promise<ScanCac
       if (!dirty) return;
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const body: CacheFile = { format: FORMAT, dbKey, entries: Object.fromEntries(entries) };
-      const tmp = `${file}.${process.pid}.tmp`;
+      // A name no other run uses at the same time, renamed over the cache in one step.
+      const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
       await writeFile(tmp, JSON.stringify(body), { mode: 0o600 });
       await rename(tmp, file);
       dirty = false;

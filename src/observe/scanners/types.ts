@@ -1,8 +1,12 @@
 /**
- * What the scan engine takes and gives back. Targets are explicit so that the engine runs the
- * same from the CLI (built from a snapshot) and from tests (built by hand).
+ * What the scanners take and give back. Targets are explicit so that they run the same from
+ * the CLI (built from a snapshot) and from tests (built by hand). A report says what the tool
+ * said (`said`), parsed, and nothing more: severities and known false positives are decided
+ * in judge/scanners.
  */
-import type { Finding } from "../../model/finding.js";
+import type { ChkrootkitItem } from "./chkrootkit.js";
+import type { LynisReport } from "./lynis.js";
+import type { RkhunterLog } from "./rkhunter.js";
 
 export const TOOL_NAMES = ["clamav", "rkhunter", "chkrootkit", "lynis"] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -50,6 +54,35 @@ export interface Location {
   pid: number | null;
 }
 
+export interface ClamavHit {
+  location: Location;
+  /** As clamd said it, e.g. "Eicar-Test-Signature.UNOFFICIAL". */
+  signature: string;
+  size: number;
+  sha256: string | null;
+  /** The file starts with "From " (an mbox), read only for hits. */
+  looksLikeMbox: boolean;
+}
+
+export interface ChkrootkitSaid {
+  tool: "chkrootkit";
+  /** One per root it ran on, in order. */
+  roots: {
+    where: string;
+    containerId: string | null;
+    /** The bundle file its output is kept in (scans/chkrootkit/...). */
+    outputFile: string;
+    items: ChkrootkitItem[];
+  }[];
+}
+
+/** What each tool said, parsed; the judge turns it into findings. */
+export type ToolSaid =
+  | { tool: "clamav"; hits: ClamavHit[] }
+  | { tool: "rkhunter"; log: RkhunterLog; logFile: string }
+  | ChkrootkitSaid
+  | { tool: "lynis"; report: LynisReport; reportFile: string };
+
 /** Something the scan could not do: recorded and shown, never a crash. */
 export interface ScanGap {
   tool: ToolName;
@@ -62,7 +95,8 @@ export interface ToolReport {
   status: "ok" | "missing" | "timeout" | "error" | "skipped";
   /** Human line about how it ran: "clamd (own, 4 threads)", "exit 1 in 121 s". */
   summary: string;
-  findings: Finding[];
+  /** Null when the tool did not run (missing, or failed before it said anything). */
+  said: ToolSaid | null;
   gaps: ScanGap[];
   durationMs: number;
   /** Raw outputs kept as evidence: relative file name -> content. */

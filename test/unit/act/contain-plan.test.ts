@@ -11,10 +11,10 @@ import {
   planContainment,
   undoCommands,
 } from "../../../src/act/contain-plan.js";
-import { formatPlan } from "../../../src/cli/commands/contain.js";
 import { judge } from "../../../src/judge/index.js";
 import { EMPTY_IOCS, type IocSet, iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
 import type { Finding } from "../../../src/model/finding.js";
+import { formatPlan } from "../../../src/tell/format-plan.js";
 import type { ContainerInput } from "../../helpers/snapshot-builder.js";
 import {
   fakeContainerId,

@@ -1,5 +1,5 @@
 /**
- * The client's transport, against a stand-in engine on a Unix socket in a temp dir that replays
+ * The client's transport (shared by the read client and act's DockerActions), against a stand-in engine on a Unix socket in a temp dir that replays
  * answers recorded from the real engine (test/fixtures/docker). The real engine is exercised in
  * test/integration/docker-engine.test.ts; here the failure paths that a real engine cannot be
  * made to produce on demand: stalls, oversize and broken answers, a stream cut mid-frame.
@@ -9,6 +9,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DockerActions } from "../../../../src/act/docker-actions.js";
 import { DockerEngine } from "../../../../src/observe/docker/engine.js";
 import { EngineError, toBreachkitError } from "../../../../src/observe/docker/engine-error.js";
 import { probeEngine } from "../../../../src/observe/docker/engine-model.js";
@@ -203,7 +204,7 @@ describe("JSON calls against recorded answers", () => {
     );
 
     handler = json(409, '{"message":"Container abc is already paused"}');
-    const conflict = await failure(engine.pause("abc"));
+    const conflict = await failure(new DockerActions({ socketPath }).pause("abc"));
     expect(conflict).toMatchObject({ code: "CONFLICT", status: 409 });
     expect(conflict.message).toMatch(/already paused/);
 
@@ -247,7 +248,37 @@ describe("JSON calls against recorded answers", () => {
   });
 });
 
-describe("state changes", () => {
+describe("the read client", () => {
+  it("sends GET only and has no method that changes the host", async () => {
+    handler = json(404, '{"message":"No such container: x"}');
+    const engine = new DockerEngine({ socketPath });
+    const calls = [
+      engine.ping(),
+      engine.version(),
+      engine.info(),
+      engine.infoAndApiVersion(),
+      engine.listContainers({ all: true }),
+      engine.inspectContainer("x"),
+      engine.containerChanges("x"),
+      engine.containerTop("x"),
+      engine.containerLogs("x", { tty: false }),
+      engine.exportContainer("x"),
+      engine.getArchive("x", "/etc"),
+      engine.listNetworks(),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.every((r) => r.status === "rejected")).toBe(true);
+    expect(seen).toHaveLength(calls.length);
+    expect(new Set(seen.map((s) => s.method))).toEqual(new Set(["GET"]));
+    const methods = Object.getOwnPropertyNames(DockerEngine.prototype);
+    for (const change of ["pause", "unpause", "stop", "start", "kill", "updateRestartPolicy"]) {
+      expect(methods).not.toContain(change);
+    }
+    expect(methods.filter((m) => /network/i.test(m))).toEqual(["listNetworks"]);
+  });
+});
+
+describe("state changes (act/docker-actions.ts, over the same transport)", () => {
   it("sends the documented paths, queries and bodies", async () => {
     handler = (req, _b, res) => {
       if (req.url?.includes("/update")) json(200, '{"Warnings":null}')(req, _b, res);
@@ -256,14 +287,14 @@ describe("state changes", () => {
         res.end();
       }
     };
-    const engine = new DockerEngine({ socketPath });
-    await engine.pause("/bk-x");
-    await engine.unpause("bk-x");
-    expect(await engine.stop("bk-x", { timeoutSec: 3 })).toBe(true);
-    await engine.kill("bk-x", "SIGTERM");
-    expect(await engine.updateRestartPolicy("bk-x", "no")).toEqual([]);
-    await engine.disconnectNetwork("bk-x", "bridge", { force: true });
-    await engine.connectNetwork("bk-x", "bridge");
+    const docker = new DockerActions({ socketPath });
+    await docker.pause("/bk-x");
+    await docker.unpause("bk-x");
+    expect(await docker.stop("bk-x", { timeoutSec: 3 })).toBe(true);
+    await docker.kill("bk-x", "SIGTERM");
+    expect(await docker.updateRestartPolicy("bk-x", "no")).toEqual([]);
+    await docker.disconnectNetwork("bk-x", "bridge", { force: true });
+    await docker.connectNetwork("bk-x", "bridge");
     expect(seen).toEqual([
       { method: "POST", url: "/containers/bk-x/pause", body: "" },
       { method: "POST", url: "/containers/bk-x/unpause", body: "" },
@@ -288,11 +319,13 @@ describe("state changes", () => {
       res.writeHead(304);
       res.end();
     };
-    const engine = new DockerEngine({ socketPath });
-    expect(await engine.start("bk-x")).toBe(false);
-    expect(await engine.stop("bk-x")).toBe(false);
+    const docker = new DockerActions({ socketPath });
+    expect(await docker.start("bk-x")).toBe(false);
+    expect(await docker.stop("bk-x")).toBe(false);
   });
+});
 
+describe("the transport", () => {
   it("keeps at most maxConcurrent calls in flight", async () => {
     let inFlight = 0;
     let most = 0;

@@ -2,7 +2,13 @@
  * Progress on stderr for long work. On a terminal one line is redrawn (at most ~10 times
  * a second); elsewhere nothing is drawn but `done` lines, so logs stay readable.
  */
-import type { CliIo } from "../cli/io.js";
+
+/** Where progress is drawn: the CLI's io (cli/io.ts) has this shape; tests pass their own. */
+export interface ProgressSink {
+  /** stderr is a terminal: a line may be redrawn. */
+  readonly stderrIsTty: boolean;
+  error(text: string): void;
+}
 
 export interface Progress {
   update(text: string): void;
@@ -20,7 +26,7 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
-export function createProgress(io: CliIo, quiet = false): Progress {
+export function createProgress(io: ProgressSink, quiet = false): Progress {
   let last = 0;
   let drawn = false;
   return {

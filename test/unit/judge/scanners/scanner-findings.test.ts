@@ -1,28 +1,32 @@
+/**
+ * The scanners' parsers (observe/scanners) on recorded output, and what the judge makes of
+ * what they parsed (judge/scanners): severities and the known false positives.
+ */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  chkrootkitFindings,
-  parseChkrootkit,
-  statusKind,
-} from "../../../src/observe/scanners/chkrootkit.js";
+import { chkrootkitFindings } from "../../../../src/judge/scanners/chkrootkit.js";
 import {
   loadFalsePositives,
   markFalsePositives,
-} from "../../../src/observe/scanners/false-positives.js";
+} from "../../../../src/judge/scanners/false-positives.js";
+import { judgeToolReport, scanResult } from "../../../../src/judge/scanners/index.js";
+import { lynisFindings } from "../../../../src/judge/scanners/lynis.js";
+import { rkhunterFindings } from "../../../../src/judge/scanners/rkhunter.js";
+import { severityRank } from "../../../../src/model/finding.js";
+import {
+  chkrootkitFlagged,
+  parseChkrootkit,
+  statusKind,
+} from "../../../../src/observe/scanners/chkrootkit.js";
 import {
   LYNIS_PROFILE,
   lynisArgs,
-  lynisFindings,
   parseLynisReport,
-} from "../../../src/observe/scanners/lynis.js";
-import {
-  parseRkhunterLog,
-  rkhunterArgs,
-  rkhunterFindings,
-} from "../../../src/observe/scanners/rkhunter.js";
+} from "../../../../src/observe/scanners/lynis.js";
+import { parseRkhunterLog, rkhunterArgs } from "../../../../src/observe/scanners/rkhunter.js";
 
 const fixture = (name: string) =>
-  readFileSync(new URL(`../../fixtures/scanners/${name}`, import.meta.url), "utf8");
+  readFileSync(new URL(`../../../fixtures/scanners/${name}`, import.meta.url), "utf8");
 const rules = loadFalsePositives();
 
 describe("rkhunter log parser (rkhunter 1.4.6, recorded here)", () => {
@@ -164,6 +168,15 @@ describe("chkrootkit parser (0.57, recorded here)", () => {
     ).toBeNull();
     expect(statusKind("not promisc and no packet sniffer sockets")).toBe("clean");
   });
+
+  it("counts as flagged (the summary's count) exactly the items the judge makes findings of", () => {
+    for (const name of ["chkrootkit-0.57-host.stdout", "chkrootkit-0.57-host-verbose.stdout"]) {
+      const items = parseChkrootkit(fixture(name));
+      const flagged = items.filter(chkrootkitFlagged);
+      expect(flagged.length, name).toBeGreaterThan(0);
+      expect(chkrootkitFindings(items, "host", null, "x")).toHaveLength(flagged.length);
+    }
+  });
 });
 
 describe("Lynis report parser (3.0.8, recorded here)", () => {
@@ -201,5 +214,65 @@ describe("Lynis report parser (3.0.8, recorded here)", () => {
       "--report-file",
       "/r",
     ]);
+  });
+});
+
+describe("a tool's report judged", () => {
+  const base = {
+    status: "ok" as const,
+    summary: "",
+    gaps: [],
+    durationMs: 1,
+    raw: {},
+    parsed: null,
+  };
+
+  it("gives no finding for a tool that said nothing, and marks the known false positives", () => {
+    expect(judgeToolReport({ ...base, tool: "rkhunter", said: null }, rules).findings).toEqual([]);
+    const items = parseChkrootkit(fixture("chkrootkit-0.57-host.stdout"));
+    const r = judgeToolReport(
+      {
+        ...base,
+        tool: "chkrootkit",
+        said: {
+          tool: "chkrootkit",
+          roots: [{ where: "host", containerId: null, outputFile: "scans/x", items }],
+        },
+      },
+      rules,
+    );
+    expect(r.findings).toHaveLength(items.filter(chkrootkitFlagged).length);
+    expect(r.findings.every((f) => f.falsePositive !== null)).toBe(true);
+    expect(judgeToolReport({ ...r }, []).findings.every((f) => f.falsePositive === null)).toBe(
+      true,
+    );
+  });
+
+  it("ranks every tool's findings together, worst first, and keeps every gap", () => {
+    const log = parseRkhunterLog(fixture("rkhunter-1.4.6-host.log"));
+    const lynis = parseLynisReport(fixture("lynis-3.0.8-report.dat"));
+    const result = scanResult([
+      judgeToolReport(
+        {
+          ...base,
+          tool: "lynis",
+          said: { tool: "lynis", report: lynis, reportFile: "r" },
+          gaps: [{ tool: "lynis", what: "a", reason: "b" }],
+        },
+        [],
+      ),
+      judgeToolReport(
+        { ...base, tool: "rkhunter", said: { tool: "rkhunter", log, logFile: "l" } },
+        [],
+      ),
+    ]);
+    expect(result.findings.length).toBe(
+      result.reports[0]!.findings.length + result.reports[1]!.findings.length,
+    );
+    const ranks = result.findings.map((f) => severityRank(f.severity));
+    // Every finding here is on the host: one place, so worst first throughout.
+    expect(ranks).toEqual([...ranks].sort((a, b) => b - a));
+    expect(new Set(result.findings.map((f) => f.source))).toEqual(new Set(["lynis", "rkhunter"]));
+    expect(result.gaps).toEqual([{ tool: "lynis", what: "a", reason: "b" }]);
   });
 });

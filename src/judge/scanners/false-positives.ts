@@ -1,6 +1,6 @@
 /**
- * Known false positives (rules/false-positives.json): a matching finding is marked with the
- * reason, never dropped. The admin sees it, dimmed, and can judge.
+ * Known false positives of the scanners (rules/false-positives.json): a matching finding is
+ * marked with the reason, never dropped. The admin sees it, dimmed, and can judge.
  */
 import { readFileSync } from "node:fs";
 import type { Finding } from "../../model/finding.js";

@@ -1,19 +1,11 @@
 /**
- * Turning ClamAV hits into findings. Mail is judged apart: delivered malware in a mailbox is
- * inert content, and an mbox is one file, so one bad attachment flags the whole mailbox.
+ * ClamAV hits judged: a signature family decides the severity (EICAR is a test, heuristic and
+ * spam families misfire, the rest is malware; a running process executing it is critical),
+ * and mail is judged apart: delivered malware in a mailbox is inert content, and an mbox is
+ * one file, so one bad attachment flags the whole mailbox.
  */
 import type { Finding, Severity } from "../../model/finding.js";
-import type { Location } from "./types.js";
-
-export interface ClamavHit {
-  location: Location;
-  /** As clamd said it, e.g. "Eicar-Test-Signature.UNOFFICIAL". */
-  signature: string;
-  size: number;
-  sha256: string | null;
-  /** The file starts with "From " (an mbox), read only for hits. */
-  looksLikeMbox: boolean;
-}
+import type { ClamavHit } from "../../observe/scanners/types.js";
 
 export type SignatureFamily = "test" | "heuristic" | "malware";
 

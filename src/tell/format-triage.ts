@@ -1,0 +1,70 @@
+/**
+ * triage's answer: as JSON (verdict, findings, bundle, gaps) or for a person (the ranked
+ * findings, a line of counts, the bundle and its seal, the next command).
+ */
+import type { judgeBundle } from "../judge/judge-bundle.js";
+import type { verdictOf } from "../judge/verdict.js";
+import type { Colors } from "../util/colors.js";
+import { formatBytes } from "../util/progress.js";
+import { safeText } from "../util/sanitize.js";
+import { renderFindings } from "./findings.js";
+
+export interface TriageOutcome {
+  judged: Awaited<ReturnType<typeof judgeBundle>>;
+  verdict: ReturnType<typeof verdictOf>;
+  bundleDir: string;
+  seal: string | null;
+  complete: boolean;
+  durationMs: number;
+}
+
+export interface TriageFormat {
+  json: boolean;
+  /** A saved bundle was judged (--bundle), not the live host. */
+  offline: boolean;
+  /** List low and info findings too (--all). */
+  all: boolean;
+}
+
+export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): string {
+  const { judged, verdict, bundleDir, seal, complete, durationMs } = o;
+  if (f.json) {
+    return `${JSON.stringify(
+      {
+        verdict,
+        findings: judged.findings,
+        bundle: {
+          path: bundleDir,
+          manifestSha256: seal,
+          complete,
+          offline: f.offline,
+        },
+        logsHunted: judged.logsHunted,
+        logBytes: judged.logBytes,
+        gaps: [...judged.snapshot.gaps, ...judged.gaps],
+        durationMs,
+      },
+      null,
+      2,
+    )}\n`;
+  }
+  const out: string[] = [renderFindings(judged.findings, verdict, c, { all: f.all })];
+  const s = judged.snapshot;
+  const running = s.containers.filter((ct) => ct.running).length;
+  out.push(
+    c.dim(
+      `\n${s.processes.length} processes, ${running}/${s.containers.length} containers running, ${judged.logsHunted.length} logs hunted (${formatBytes(judged.logBytes)}), ${durationMs} ms${s.engine.available ? "" : "; Docker engine NOT answering"}\n`,
+    ),
+  );
+  out.push(
+    `${f.offline ? "judged bundle" : "evidence bundle"}: ${safeText(bundleDir)}${seal ? `\n  SEAL sha256 ${seal} (write it down: it proves the bundle later)` : ""}\n`,
+  );
+  if (verdict.level !== "clean") {
+    out.push(
+      c.dim(
+        "next: contain with proof: breachkit contain <container>; full evidence: breachkit collect --archive\n",
+      ),
+    );
+  }
+  return out.join("");
+}
