@@ -5,6 +5,7 @@ import { type CollectSummary, collectEvidence, collectRefusePaths } from "../evi
 import type { BundleWriter } from "../evidence/types.js";
 import { judge } from "../judge/index.js";
 import { loadIocs } from "../judge/ioc/load-iocs.js";
+import { type RuleSet, ruleSetOrThrow } from "../judge/rule-set.js";
 import type { Finding } from "../model/finding.js";
 import type { Container } from "../model/snapshot.js";
 import { DockerEngine } from "../observe/docker/engine.js";
@@ -66,6 +67,8 @@ export interface ContainOptions {
   onPlan?: (view: PlanView) => void;
   /** The process reading the CLI started as it began, for the first snapshot. */
   prefetch?: ProcessPrefetch | null;
+  /** The rule set (--rules); the shipped one when absent. */
+  rules?: RuleSet;
 }
 
 export interface PlanView {
@@ -164,6 +167,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     );
   }
   const userIocs = await loadIocs(opts.iocs, opts.cwd);
+  const rules = opts.rules ?? (await ruleSetOrThrow());
   const engine = engineFromEnv(opts.env);
   try {
     await engine.ping();
@@ -191,7 +195,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
   }
   const target = resolveTarget(before, opts.query);
   const now = new Date(before.snapshot.takenAt);
-  const ctx = { now, iocs: userIocs };
+  const ctx = { now, iocs: userIocs, lists: rules.lists };
   const findings: Finding[] = judge(before.snapshot, ctx);
   const matchSet: MatchSet = deriveMatchSet(before.snapshot, target, findings, ctx, userIocs);
   const beforeMatches = matchProcesses(before.snapshot, matchSet);

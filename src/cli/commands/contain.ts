@@ -1,6 +1,8 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { type ContainmentReport, type PlanView, runContain } from "../../act/contain.js";
 import { CONTAIN_MODES, type ContainMode, type MatchedProcess } from "../../act/contain-plan.js";
+import { ruleSetOrThrow } from "../../judge/rule-set.js";
 import { createProgress } from "../../tell/progress.js";
 import { safeText } from "../../tell/sanitize.js";
 import { BreachkitError } from "../../util/errors.js";
@@ -27,6 +29,7 @@ interface ContainCliOptions {
   json?: boolean;
   interval: number;
   stopTimeout: number;
+  rules?: string;
 }
 
 export const registerContain: RegisterCommand = (program: Command, ctx: CommandContext) => {
@@ -63,6 +66,7 @@ containment.json in the bundle holds the before/after tables, actions, and the v
       [],
     )
     .option("--out <dir>", "where the evidence bundle is written (default: current directory)")
+    .option("--rules <dir>", "tuned lists that override the shipped ones (see rules/README.md)")
     .option("--dry-run", "show the plan and what matches; change nothing")
     .option("-y, --yes", "do not ask for confirmation")
     .option("--json", "print the containment report as JSON on stdout")
@@ -107,6 +111,7 @@ async function containAction(
     );
   }
   const mode = opts.mode as ContainMode;
+  const rules = await ruleSetOrThrow(opts.rules && resolve(ctx.io.cwd, opts.rules));
   const c = colorsFor(ctx.io);
   const json = opts.json === true;
   const progress = createProgress(ctx.io, json);
@@ -127,6 +132,7 @@ async function containAction(
       env: ctx.io.env,
       intervalSeconds: opts.interval,
       stopTimeoutSec: opts.stopTimeout,
+      rules,
       command: ["contain", query, "--mode", mode, ...opts.ioc.flatMap((i) => ["--ioc", i])].join(
         " ",
       ),

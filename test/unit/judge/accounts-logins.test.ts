@@ -10,9 +10,10 @@ import {
   makeUser,
   SnapshotBuilder,
 } from "../../helpers/snapshot-builder.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
-const ctx: RuleContext = { now };
+const ctx: RuleContext = { now, lists: shippedLists() };
 const rules = (snap: ReturnType<SnapshotBuilder["build"]>, c: RuleContext = ctx) =>
   accountsRule(snap, c).map((f) => `${f.rule}:${f.severity}:${f.where}`);
 

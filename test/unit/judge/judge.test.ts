@@ -5,8 +5,9 @@ import { containerConfigRule } from "../../../src/judge/rules/container-config.j
 import { iocMatchRule } from "../../../src/judge/rules/ioc-matches.js";
 import { severityRank } from "../../../src/model/finding.js";
 import { makeMount, SnapshotBuilder, traffic } from "../../helpers/snapshot-builder.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 
-const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z") };
+const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
 
 /** The lab's "contained" state: wate dropped, deleted and flooding in gitlab; wordpress clean. */
 function labContained() {

@@ -9,8 +9,9 @@ import {
 } from "../../../src/judge/rules/masquerade.js";
 import { minerRule } from "../../../src/judge/rules/miner.js";
 import { SnapshotBuilder } from "../../helpers/snapshot-builder.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 
-const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z") };
+const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
 const lab = () => new SnapshotBuilder().dockerRuntime().container({ name: "bk-lab-gitlab" });
 
 describe("process.deleted-exe", () => {

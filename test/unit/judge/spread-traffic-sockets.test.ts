@@ -9,8 +9,9 @@ import {
 import { spreadRule } from "../../../src/judge/rules/spread.js";
 import { destinationsPerPortRule, trafficRateRule } from "../../../src/judge/rules/traffic.js";
 import { rate, SnapshotBuilder, traffic } from "../../helpers/snapshot-builder.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 
-const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z") };
+const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
 const WATE = "a".repeat(64);
 
 describe("spread.same-executable", () => {
