@@ -82,7 +82,10 @@ export function underDir(dirs: readonly string[], path: string): boolean {
 }
 
 /** The first hidden component of a path ("." prefixed, not . or ..), unless it is a known tool dir. */
-export function unknownHiddenComponent(devToolDirs: ReadonlySet<string>, path: string): string | null {
+export function unknownHiddenComponent(
+  devToolDirs: ReadonlySet<string>,
+  path: string,
+): string | null {
   for (const part of path.split("/")) {
     if (part.length > 1 && part.startsWith(".") && part !== "..") {
       return devToolDirs.has(part) ? null : part;
@@ -180,7 +183,10 @@ const SPECS: readonly ListSpec[] = [
     file: "dev-tool-dirs",
     key: "devToolDirs",
     what: 'a hidden directory\'s name, like ".nvm"',
-    value: z.string().regex(/^\.[^/\0]{1,63}$/).refine((s) => s !== ".."),
+    value: z
+      .string()
+      .regex(/^\.[^/\0]{1,63}$/)
+      .refine((s) => s !== ".."),
     // A sample is an executable's path: it matches when no unknown hidden dir is in it.
     sample: z.string(),
     matcher: (v) => (s) => unknownHiddenComponent(setOf(v), String(s)) === null,
@@ -285,6 +291,99 @@ export function jsonValueLines(text: string): Map<string, number> {
   return out;
 }
 
+/** The first syntax error of a JSON text (offset and what was expected), or null when it parses. */
+export function jsonSyntaxError(text: string): { offset: number; message: string } | null {
+  let i = 0;
+  class Bad extends Error {
+    constructor(
+      readonly offset: number,
+      message: string,
+    ) {
+      super(message);
+    }
+  }
+  const shown = () => (i < text.length ? JSON.stringify(text[i]) : "the end of the file");
+  const ws = () => {
+    while (i < text.length && " \t\r\n".includes(text[i]!)) i++;
+  };
+  const expect = (what: string): never => {
+    throw new Bad(i, `expected ${what}, found ${shown()}`);
+  };
+  const str = () => {
+    if (text[i] !== '"') expect("a string in double quotes");
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) expect("a closing quote before the end of the line");
+      if (text[i] === "\\") {
+        i++;
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) expect("4 hex digits after \\u");
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? ""))
+          expect('an escape (\\n, \\", \\u0041 ...)');
+      }
+      i++;
+    }
+    if (i >= text.length) expect("a closing quote");
+    i++;
+  };
+  const value = (depth: number): void => {
+    ws();
+    const c = text[i];
+    if (depth > 256) throw new Bad(i, "nested too deeply");
+    if (c === "{" || c === "[") {
+      const obj = c === "{";
+      i++;
+      ws();
+      if (text[i] === (obj ? "}" : "]")) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (obj) {
+          ws();
+          str();
+          ws();
+          if (text[i] !== ":") expect('":"');
+          i++;
+        }
+        value(depth + 1);
+        ws();
+        if (text[i] === ",") {
+          i++;
+          ws();
+          if (text[i] === (obj ? "}" : "]"))
+            expect(obj ? "another key (no comma before })" : "another value (no comma before ])");
+          continue;
+        }
+        if (text[i] === (obj ? "}" : "]")) {
+          i++;
+          return;
+        }
+        expect(obj ? '"," or "}"' : '"," or "]"');
+      }
+    }
+    if (c === '"') {
+      str();
+      return;
+    }
+    const m = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(
+      text.slice(i, i + 400),
+    );
+    if (!m) expect("a value");
+    i += m![0].length;
+  };
+  try {
+    value(0);
+    ws();
+    if (i < text.length) expect("the end of the file");
+    return null;
+  } catch (e) {
+    if (e instanceof Bad) return { offset: e.offset, message: e.message };
+    throw e;
+  }
+}
+
 function lineAtOffset(text: string, offset: number): number {
   let n = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
@@ -307,9 +406,7 @@ function listSchema(spec: ListSpec) {
       error: `"version" must be ${LIST_FORMAT_VERSION} (the list format this breachkit reads)`,
     }),
     description: z.string({ error: '"description" must say what the list is for' }).min(1),
-    mode: z
-      .enum(["extend", "replace"], { error: '"mode" is "extend" or "replace"' })
-      .optional(),
+    mode: z.enum(["extend", "replace"], { error: '"mode" is "extend" or "replace"' }).optional(),
     entries: z.array(
       z.union([value, z.strictObject({ value, reason: z.string().min(1).optional() })], {
         error: `an entry is ${what}, or {"value": …, "reason": "why"}`,
@@ -341,10 +438,11 @@ export function parseListFile(
   try {
     data = JSON.parse(text);
   } catch (e) {
-    const msg = errorMessage(e);
-    const at = /at position (\d+)/.exec(msg);
-    const clean = msg.replace(/ in JSON at position \d+.*$/, "").replace(/^Unexpected/, "unexpected");
-    return fail(at ? lineAtOffset(text, Number(at[1])) : 0, `not valid JSON: ${clean}`);
+    // V8's message names no line (and Node 20's no position either): find the spot ourselves.
+    const bad = jsonSyntaxError(text);
+    return bad
+      ? fail(lineAtOffset(text, bad.offset), `not valid JSON: ${bad.message}`)
+      : fail(0, `not valid JSON: ${errorMessage(e)}`);
   }
   const lines = jsonValueLines(text);
   const lineOf = (path: readonly PropertyKey[]) => {
@@ -359,19 +457,22 @@ export function parseListFile(
     const issue = parsed.error.issues[0]!;
     let path: PropertyKey[] = [...issue.path];
     let message = issue.message;
+    let at = path;
     if (issue.code === "unrecognized_keys") {
-      path = [...path, issue.keys[0]!];
+      at = [...path, issue.keys[0]!];
       message = `unknown key "${issue.keys[0]}" (known: version, description, mode, entries, remove, examples, nearMisses)`;
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
       message = `missing "${String(path[path.length - 1])}"`;
+      path = path.slice(0, -1);
     } else if (path[0] === "examples" || path[0] === "nearMisses") {
       message = `a sample must be ${spec.file === "mining-ports" ? "a port number" : "a string"}`;
     } else if (path[0] === "entries" && path.length >= 2) {
       message = `an entry is ${spec.what}, or {"value": …, "reason": "why"}`;
       path = path.slice(0, 2);
     }
+    if (at === issue.path) at = path;
     const where = pathText(path);
-    return fail(lineOf(path), where ? `${where}: ${message}` : message);
+    return fail(lineOf(at), where ? `${where}: ${message}` : message);
   }
   const d = parsed.data;
   if (user && d.mode === undefined) {
@@ -380,17 +481,28 @@ export function parseListFile(
       'missing "mode": "extend" adds to the shipped list (and may "remove" entries), "replace" replaces it',
     );
   }
-  if (!user && d.mode !== undefined) return fail(lineOf(["mode"]), '"mode" is for a --rules directory only');
+  if (!user && d.mode !== undefined)
+    return fail(lineOf(["mode"]), '"mode" is for a --rules directory only');
   if (d.remove && d.mode !== "extend") {
-    return fail(lineOf(["remove"]), '"remove" goes with "mode": "extend" (a replacement lists what it keeps)');
+    return fail(
+      lineOf(["remove"]),
+      '"remove" goes with "mode": "extend" (a replacement lists what it keeps)',
+    );
   }
   const entries = d.entries.map((e) => (typeof e === "object" ? e.value : e));
   const seen = new Map<string, number>();
   for (const [n, v] of entries.entries()) {
-    const k = String(spec.key === "hostCapabilities" || spec.key === "riskyCapabilities" ? normCapability(String(v)) : v);
+    const k = String(
+      spec.key === "hostCapabilities" || spec.key === "riskyCapabilities"
+        ? normCapability(String(v))
+        : v,
+    );
     const first = seen.get(k);
     if (first !== undefined) {
-      return fail(lineOf(["entries", n]), `entries[${n}]: ${JSON.stringify(v)} is already entries[${first}]`);
+      return fail(
+        lineOf(["entries", n]),
+        `entries[${n}]: ${JSON.stringify(v)} is already entries[${first}]`,
+      );
     }
     seen.set(k, n);
   }
@@ -481,7 +593,11 @@ export function loadLists(
     const text = readText(shippedFile);
     if (!text.ok) return text;
     if (text.value === null) {
-      return err({ file: shippedFile, line: 0, message: `${shippedFile}: missing (the package is incomplete)` });
+      return err({
+        file: shippedFile,
+        line: 0,
+        message: `${shippedFile}: missing (the package is incomplete)`,
+      });
     }
     const shipped = parseListFile(text.value, shippedFile, spec, false);
     if (!shipped.ok) return shipped;
@@ -519,7 +635,9 @@ export async function loadRuleSet(userDir?: string): Promise<Result<RuleSet, Rul
   // A user's hunting rules sit beside the lists or in hunt/, as in rules/.
   const dirs = [join(SHIPPED_RULES_DIR, "hunt")];
   if (userDir !== undefined) dirs.push(userDir, join(userDir, "hunt"));
-  const hunt = await loadHuntRuleDirs(dirs, { optional: userDir === undefined ? [] : dirs.slice(1) });
+  const hunt = await loadHuntRuleDirs(dirs, {
+    optional: userDir === undefined ? [] : dirs.slice(1),
+  });
   if (!hunt.ok) return hunt;
   return ok({
     lists: lists.value.lists,

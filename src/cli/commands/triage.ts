@@ -180,7 +180,12 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         let judged: Awaited<ReturnType<typeof judgeBundle>>;
         let verdict: ReturnType<typeof verdictOf>;
         try {
-          judged = await judgeBundle(bundle.dir, safePathComponent, { iocs, allowlist, baseline, rules });
+          judged = await judgeBundle(bundle.dir, safePathComponent, {
+            iocs,
+            allowlist,
+            baseline,
+            rules,
+          });
           verdict = verdictOf(judged.findings, threshold);
           await bundle.writeJson(
             "findings.json",
@@ -213,7 +218,12 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
       }
       progress.update("triage: judging the bundle…");
-      const judged = await judgeBundle(bundleDir, safePathComponent, { iocs, allowlist, baseline, rules });
+      const judged = await judgeBundle(bundleDir, safePathComponent, {
+        iocs,
+        allowlist,
+        baseline,
+        rules,
+      });
       progress.done();
       const verdict = verdictOf(judged.findings, threshold);
       return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);

@@ -54,9 +54,7 @@ export async function huntLogs(
         origin: { where: src.where, containerId: src.containerId },
         ...(opts.maxEvidence !== undefined ? { maxEvidence: opts.maxEvidence } : {}),
       });
-      findings.push(
-        ...fs.map((f) => (f.rule === IOC_LOG_RULE ? { ...f, source: "ioc" } : f)),
-      );
+      findings.push(...fs.map((f) => (f.rule === IOC_LOG_RULE ? { ...f, source: "ioc" } : f)));
     } catch (e) {
       gaps.push({ path: src.path, message: errorMessage(e) });
     }

@@ -83,7 +83,8 @@ export async function loadHuntRuleDirs(
       }
       byId.set(rule.id, rule);
       const bad = checkExamplesAt(rule);
-      if (bad) return err({ file: rule.file, line: bad.line, message: `${at(bad.line)}: ${bad.message}` });
+      if (bad)
+        return err({ file: rule.file, line: bad.line, message: `${at(bad.line)}: ${bad.message}` });
       rules.push(rule);
     }
   }

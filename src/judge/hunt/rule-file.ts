@@ -113,7 +113,8 @@ export function parseRuleFile(
     if (uq.value === "") return fail(i + 1, `"${key}" has an empty value`);
     values.set(key, [...(values.get(key) ?? []), { value: uq.value, line: i + 1 }]);
   }
-  for (const k of REQUIRED) if (!values.has(k)) return fail(0, `missing "${k}:"`);
+  // A missing key has no line of its own: point at the top, where keys are read from.
+  for (const k of REQUIRED) if (!values.has(k)) return fail(1, `missing "${k}:"`);
   const one = (k: string) => values.get(k)?.[0];
   const all = (k: string) => (values.get(k) ?? []).map((v) => v.value);
 
@@ -124,7 +125,10 @@ export function parseRuleFile(
       `id "${id.value}" must be "hunt." and lower-case letters, digits, "." and "-"${expectedId !== undefined ? ` (here: hunt.${expectedId})` : ""}`,
     );
   if (expectedId !== undefined && id.value !== `hunt.${expectedId}`) {
-    return fail(id.line, `id "${id.value}" must be "hunt.${expectedId}", after the file name "${expectedId}.rule"`);
+    return fail(
+      id.line,
+      `id "${id.value}" must be "hunt.${expectedId}", after the file name "${expectedId}.rule"`,
+    );
   }
   const sev = one("severity")!;
   if (!(SEVERITIES as readonly string[]).includes(sev.value)) {

@@ -15,7 +15,8 @@ export function droppedBinaryRule(snap: Snapshot, ctx: RuleContext): Finding[] {
     const path = p.exe.path ?? "?";
     // Images that install software at start (pip, apt in an entrypoint) do this too; a
     // binary that also deleted itself or sits in a temp/hidden dir does not.
-    const aggravated = p.exe.deleted || inTmpDir(ctx.lists, path) || hiddenComponent(ctx.lists, path) !== null;
+    const aggravated =
+      p.exe.deleted || inTmpDir(ctx.lists, path) || hiddenComponent(ctx.lists, path) !== null;
     return finding({
       rule: "process.dropped-binary",
       severity: aggravated ? "critical" : "high",

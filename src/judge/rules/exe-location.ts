@@ -24,7 +24,9 @@ export function executableLocationRule(snap: Snapshot, ctx: RuleContext): Findin
       }),
     );
   }
-  const hidden = live.filter((p) => !inTmpDir(ctx.lists, p.exe.path!) && hiddenComponent(ctx.lists, p.exe.path!));
+  const hidden = live.filter(
+    (p) => !inTmpDir(ctx.lists, p.exe.path!) && hiddenComponent(ctx.lists, p.exe.path!),
+  );
   for (const g of groupByPlaceAndExe(snap, hidden)) {
     const path = g.procs[0]!.exe.path!;
     out.push(

@@ -110,7 +110,8 @@ export function deletedKind(snap: Snapshot, p: Process, lists: RuleLists): Delet
   if (p.exe.memfd) return runtimeAncestor(snap, p) ? "memfd-runtime" : "memfd";
   if (!p.exe.deleted || !p.exe.path) return null;
   const path = p.exe.path;
-  if (p.exe.upperLayer === true || inTmpDir(lists, path) || hiddenComponent(lists, path)) return "dropped";
+  if (p.exe.upperLayer === true || inTmpDir(lists, path) || hiddenComponent(lists, path))
+    return "dropped";
   if (inSystemDir(path) || path.startsWith("/opt/")) return "upgraded";
   return "dropped";
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RuleContext } from "../../../src/judge/context.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import { accountsRule } from "../../../src/judge/rules/accounts.js";
 import { failedLoginBurstRule, newLoginAddressRule } from "../../../src/judge/rules/logins.js";
 import {
@@ -10,7 +11,6 @@ import {
   makeUser,
   SnapshotBuilder,
 } from "../../helpers/snapshot-builder.js";
-import { shippedLists } from "../../../src/judge/rule-set.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
 const ctx: RuleContext = { now, lists: shippedLists() };
