@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, lstat, readdir, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { shippedLists } from "../judge/rule-set.js";
+import { shippedLists } from "../judge/rule-lists.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { errorMessage } from "../util/result.js";
 import type { Collector } from "./collect-step.js";

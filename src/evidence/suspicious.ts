@@ -4,7 +4,7 @@
  * /proc/<pid>/exe, and that copy is gone the moment the process exits. This is a choice of
  * what to copy, not a verdict: the judge decides what is malicious.
  */
-import { shippedLists, underDir } from "../judge/rule-set.js";
+import { shippedLists, underDir } from "../judge/rule-lists.js";
 import type { Process, Snapshot } from "../model/snapshot.js";
 
 export type SuspiciousReason = "deleted" | "memfd" | "scratch-dir";

@@ -7,7 +7,7 @@
 import type { Finding } from "../model/finding.js";
 import type { Snapshot } from "../model/snapshot.js";
 import type { IocSet } from "./ioc/ioc-set.js";
-import type { RuleLists } from "./rule-set.js";
+import type { RuleLists } from "./rule-lists.js";
 
 export interface Thresholds {
   /** Packets per second sent by one container or namespace that make a flood. */

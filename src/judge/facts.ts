@@ -5,7 +5,7 @@
  */
 import type { Evidence, Finding } from "../model/finding.js";
 import type { Container, Process, Snapshot } from "../model/snapshot.js";
-import { type RuleLists, underDir, unknownHiddenComponent } from "./rule-set.js";
+import { type RuleLists, underDir, unknownHiddenComponent } from "./rule-lists.js";
 
 export interface SnapIndex {
   byPid: ReadonlyMap<number, Process>;

@@ -7,7 +7,7 @@ import type { Evidence, Finding, Severity } from "../../model/finding.js";
 import type { Container, Snapshot } from "../../model/snapshot.js";
 import type { RuleContext } from "../context.js";
 import { finding } from "../facts.js";
-import { normCapability } from "../rule-set.js";
+import { normCapability } from "../rule-lists.js";
 
 const LOWER: Record<Severity, Severity> = {
   critical: "high",

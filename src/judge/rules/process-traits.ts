@@ -7,7 +7,7 @@ import type { Process, Snapshot } from "../../model/snapshot.js";
 import type { RuleContext } from "../context.js";
 import { ancestors, basename, hiddenComponent, inTmpDir } from "../facts.js";
 import { type IocMatch, matchProcess } from "../ioc/ioc-set.js";
-import { matchesName, type RuleLists } from "../rule-set.js";
+import { matchesName, type RuleLists } from "../rule-lists.js";
 
 /** Executables (basenames) of container runtimes, which run from sealed memfds legitimately. */
 const RUNTIME_EXES =

@@ -19,10 +19,9 @@ import {
   IOC_LOG_RULE,
 } from "../../../src/judge/hunt/index.js";
 import { iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
+import { jsonSyntaxError, jsonValueLines } from "../../../src/judge/json-lines.js";
 import { BUILTIN_RULE_IDS } from "../../../src/judge/rule-ids.js";
 import {
-  jsonSyntaxError,
-  jsonValueLines,
   LIST_FILES,
   loadLists,
   loadRuleSet,
