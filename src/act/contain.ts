@@ -302,6 +302,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     containerIds: [target.id],
     pids: s.beforeMatches.map((m) => m.pid),
     host: false,
+    ...(opts.rules ? { lists: opts.rules.lists } : {}),
     progress,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

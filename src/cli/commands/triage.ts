@@ -151,6 +151,7 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
             host: true,
             exportFs: false,
             maxFileBytes: 256 * 1024 * 1024,
+            lists: rules.lists,
             progress,
             signal: controller.signal,
           });
