@@ -49,7 +49,7 @@ export function jsonValueLines(text: string): Map<string, number> {
         if (text[i++] !== ",") return;
       }
     } else if (c === '"') str();
-    else while (i < text.length && !/[\s,\]}]/.test(text[i]!)) i++;
+    else while (i < text.length && !" \t\r\n,]}".includes(text[i]!)) i++;
   };
   value("", 0);
   return out;

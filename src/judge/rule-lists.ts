@@ -101,26 +101,27 @@ interface ListSpec {
   key: keyof RuleLists;
   /** What one entry is, for errors. */
   what: string;
-  value: z.ZodType<Value>;
-  sample: z.ZodType<Value>;
+  /** Whether a value is a valid entry (the file's shape is zod's job; this is the list's). */
+  valid: (v: Value) => boolean;
+  /** What a sample (example, near-miss) is. */
+  sample: "number" | "string";
   /** Build the matcher from the entries: does a sample match the list? */
   matcher: (values: readonly Value[]) => (sample: Value) => boolean;
   build: (values: readonly Value[]) => RuleLists[keyof RuleLists];
 }
 
 const strs = (v: readonly Value[]) => v.map(String);
-const port = z.number().int().min(1).max(65535);
-const nameGlob = z.string().regex(/^[\w/:.+-]{1,64}\*?$/);
-const plainName = z.string().regex(/^[\w.@+-]{1,64}$/);
-const capability = z.string().regex(/^(CAP_)?[A-Za-z_]{2,40}$/);
-const dirPath = z
-  .string()
-  .regex(/^\/([^/\0]+\/)+$/)
-  .refine((s) => !/\/\.\.?\//.test(s));
-const hostPath = z
-  .string()
-  .regex(/^\/[^\0]+$/)
-  .refine((s) => !/(^|\/)\.\.?(\/|$)/.test(s) && !s.includes("//"));
+const str =
+  (re: RegExp, also: (s: string) => boolean = () => true) =>
+  (v: Value): boolean =>
+    typeof v === "string" && re.test(v) && also(v);
+const port = (v: Value) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535;
+const nameGlob = str(/^[\w/:.+-]{1,64}\*?$/);
+const plainName = str(/^[\w.@+-]{1,64}$/);
+const capability = str(/^(CAP_)?[A-Za-z_]{2,40}$/);
+const dirPath = str(/^\/([^/\0]+\/)+$/, (s) => !/\/\.\.?\//.test(s));
+const hostPath = str(/^\/[^\0]+$/, (s) => !/(^|\/)\.\.?(\/|$)/.test(s) && !s.includes("//"));
+const dotDir = str(/^\.[^/\0]{1,63}$/, (s) => s !== "..");
 
 const setOf = (v: readonly Value[]) => new Set(strs(v));
 const capSet = (v: readonly Value[]) => new Set(strs(v).map(normCapability));
@@ -130,44 +131,56 @@ const SPECS: readonly ListSpec[] = [
     file: "mining-ports",
     key: "miningPorts",
     what: "a port number, 1 to 65535",
-    value: port,
-    sample: port,
-    matcher: (v) => (s) => new Set(v).has(s),
+    valid: port,
+    sample: "number",
+    matcher: (v) => {
+      const set = new Set(v);
+      return (s) => set.has(s);
+    },
     build: (v) => new Set(v.map(Number)),
   },
   {
     file: "kernel-threads",
     key: "kernelThreads",
     what: 'a kernel thread\'s name; a trailing "*" matches by prefix',
-    value: nameGlob,
-    sample: z.string(),
-    matcher: (v) => (s) => matchesName(nameListOf(strs(v), false), String(s)),
+    valid: nameGlob,
+    sample: "string",
+    matcher: (v) => {
+      const list = nameListOf(strs(v), false);
+      return (s) => matchesName(list, String(s));
+    },
     build: (v) => nameListOf(strs(v), false),
   },
   {
     file: "miner-names",
     key: "minerNames",
     what: 'a miner\'s name (any case); a trailing "*" matches by prefix',
-    value: nameGlob,
-    sample: z.string(),
-    matcher: (v) => (s) => matchesName(nameListOf(strs(v), true), String(s)),
+    valid: nameGlob,
+    sample: "string",
+    matcher: (v) => {
+      const list = nameListOf(strs(v), true);
+      return (s) => matchesName(list, String(s));
+    },
     build: (v) => nameListOf(strs(v), true),
   },
   {
     file: "well-known-daemons",
     key: "wellKnownDaemons",
     what: "a process name (comm)",
-    value: plainName,
-    sample: z.string(),
-    matcher: (v) => (s) => setOf(v).has(String(s)),
+    valid: plainName,
+    sample: "string",
+    matcher: (v) => {
+      const set = setOf(v);
+      return (s) => set.has(String(s));
+    },
     build: setOf,
   },
   {
     file: "staging-dirs",
     key: "stagingDirs",
     what: 'an absolute directory path ending with "/"',
-    value: dirPath,
-    sample: z.string(),
+    valid: dirPath,
+    sample: "string",
     matcher: (v) => (s) => underDir(strs(v), String(s)),
     build: strs,
   },
@@ -175,48 +188,57 @@ const SPECS: readonly ListSpec[] = [
     file: "dev-tool-dirs",
     key: "devToolDirs",
     what: 'a hidden directory\'s name, like ".nvm"',
-    value: z
-      .string()
-      .regex(/^\.[^/\0]{1,63}$/)
-      .refine((s) => s !== ".."),
+    valid: dotDir,
     // A sample is an executable's path: it matches when no unknown hidden dir is in it.
-    sample: z.string(),
-    matcher: (v) => (s) => unknownHiddenComponent(setOf(v), String(s)) === null,
+    sample: "string",
+    matcher: (v) => {
+      const set = setOf(v);
+      return (s) => unknownHiddenComponent(set, String(s)) === null;
+    },
     build: setOf,
   },
   {
     file: "nologin-services",
     key: "nologinServices",
     what: "an account name",
-    value: plainName,
-    sample: z.string(),
-    matcher: (v) => (s) => setOf(v).has(String(s)),
+    valid: plainName,
+    sample: "string",
+    matcher: (v) => {
+      const set = setOf(v);
+      return (s) => set.has(String(s));
+    },
     build: setOf,
   },
   {
     file: "host-capabilities",
     key: "hostCapabilities",
     what: "a capability, like SYS_ADMIN",
-    value: capability,
-    sample: z.string(),
-    matcher: (v) => (s) => capSet(v).has(normCapability(String(s))),
+    valid: capability,
+    sample: "string",
+    matcher: (v) => {
+      const set = capSet(v);
+      return (s) => set.has(normCapability(String(s)));
+    },
     build: capSet,
   },
   {
     file: "risky-capabilities",
     key: "riskyCapabilities",
     what: "a capability, like NET_ADMIN",
-    value: capability,
-    sample: z.string(),
-    matcher: (v) => (s) => capSet(v).has(normCapability(String(s))),
+    valid: capability,
+    sample: "string",
+    matcher: (v) => {
+      const set = capSet(v);
+      return (s) => set.has(normCapability(String(s)));
+    },
     build: capSet,
   },
   {
     file: "host-files",
     key: "hostFiles",
     what: 'an absolute path; a directory ends with "/"',
-    value: hostPath,
-    sample: z.string(),
+    valid: hostPath,
+    sample: "string",
     matcher: (v) => (s) => strs(v).includes(String(s)),
     build: strs,
   },
@@ -234,13 +256,20 @@ interface ParsedList {
   mode: "extend" | "replace" | null;
   entries: Value[];
   remove: Value[];
-  examples: { value: Value; line: number }[];
-  nearMisses: { value: Value; line: number }[];
+  examples: Value[];
+  nearMisses: Value[];
+  /** The line of a value by its path; computed only when an error needs it. */
+  lineOf: (path: readonly PropertyKey[]) => number;
 }
 
-function listSchema(spec: ListSpec) {
-  const what = spec.what;
-  const value = spec.value;
+const scalar = () => z.union([z.string(), z.number()]);
+let schema: ReturnType<typeof buildListSchema> | undefined;
+
+/**
+ * One schema for every list file, built on first use: building zod schemas costs more
+ * than parsing these small files, so the kind of each value is checked by its ListSpec.
+ */
+function buildListSchema() {
   return z.strictObject({
     version: z.literal(LIST_FORMAT_VERSION, {
       error: `"version" must be ${LIST_FORMAT_VERSION} (the list format this breachkit reads)`,
@@ -248,13 +277,14 @@ function listSchema(spec: ListSpec) {
     description: z.string({ error: '"description" must say what the list is for' }).min(1),
     mode: z.enum(["extend", "replace"], { error: '"mode" is "extend" or "replace"' }).optional(),
     entries: z.array(
-      z.union([value, z.strictObject({ value, reason: z.string().min(1).optional() })], {
-        error: `an entry is ${what}, or {"value": …, "reason": "why"}`,
-      }),
+      z.union(
+        [scalar(), z.strictObject({ value: scalar(), reason: z.string().min(1).optional() })],
+        { error: "entry" },
+      ),
     ),
-    remove: z.array(z.union([value], { error: `a removed entry is ${what}` })).optional(),
-    examples: z.array(spec.sample).optional(),
-    nearMisses: z.array(spec.sample).optional(),
+    remove: z.array(scalar()).optional(),
+    examples: z.array(scalar()).optional(),
+    nearMisses: z.array(scalar()).optional(),
   });
 }
 
@@ -284,15 +314,17 @@ export function parseListFile(
       ? fail(lineAtOffset(text, bad.offset), `not valid JSON: ${bad.message}`)
       : fail(0, `not valid JSON: ${errorMessage(e)}`);
   }
-  const lines = jsonValueLines(text);
+  let lines: Map<string, number> | undefined;
   const lineOf = (path: readonly PropertyKey[]) => {
+    lines ??= jsonValueLines(text);
     for (let n = path.length; n >= 0; n--) {
       const l = lines.get(path.slice(0, n).map(String).join("."));
       if (l !== undefined) return l;
     }
     return 0;
   };
-  const parsed = listSchema(spec).safeParse(data);
+  schema ??= buildListSchema();
+  const parsed = schema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     let path: PropertyKey[] = [...issue.path];
@@ -305,8 +337,8 @@ export function parseListFile(
       message = `missing "${String(path[path.length - 1])}"`;
       path = path.slice(0, -1);
     } else if (path[0] === "examples" || path[0] === "nearMisses") {
-      message = `a sample must be ${spec.file === "mining-ports" ? "a port number" : "a string"}`;
-    } else if (path[0] === "entries" && path.length >= 2) {
+      message = `a sample must be ${spec.sample === "number" ? "a number" : "a string"}`;
+    } else if ((path[0] === "entries" || path[0] === "remove") && path.length >= 2) {
       message = `an entry is ${spec.what}, or {"value": …, "reason": "why"}`;
       path = path.slice(0, 2);
     }
@@ -330,6 +362,25 @@ export function parseListFile(
     );
   }
   const entries = d.entries.map((e) => (typeof e === "object" ? e.value : e));
+  for (const key of ["entries", "remove"] as const) {
+    const values = key === "entries" ? entries : (d.remove ?? []);
+    const bad = values.findIndex((v) => !spec.valid(v));
+    if (bad !== -1) {
+      return fail(
+        lineOf([key, bad]),
+        `${key}[${bad}]: ${key === "entries" ? "an entry" : "a removed entry"} is ${spec.what}${key === "entries" ? ', or {"value": …, "reason": "why"}' : ""}`,
+      );
+    }
+  }
+  for (const key of ["examples", "nearMisses"] as const) {
+    const bad = (d[key] ?? []).findIndex((v) => typeof v !== spec.sample);
+    if (bad !== -1) {
+      return fail(
+        lineOf([key, bad]),
+        `${key}[${bad}]: a sample must be ${spec.sample === "number" ? "a number" : "a string"}`,
+      );
+    }
+  }
   const seen = new Map<string, number>();
   for (const [n, v] of entries.entries()) {
     const k = String(
@@ -346,14 +397,13 @@ export function parseListFile(
     }
     seen.set(k, n);
   }
-  const withLines = (key: "examples" | "nearMisses") =>
-    (d[key] ?? []).map((value, n) => ({ value, line: lineOf([key, n]) }));
   return ok({
     mode: d.mode ?? null,
     entries,
     remove: d.remove ?? [],
-    examples: withLines("examples"),
-    nearMisses: withLines("nearMisses"),
+    examples: d.examples ?? [],
+    nearMisses: d.nearMisses ?? [],
+    lineOf,
   });
 }
 
@@ -365,16 +415,17 @@ function checkSamples(
   file: string,
 ): RuleFileError | null {
   const test = spec.matcher(values);
-  for (const [samples, want] of [
-    [parsed.examples, true],
-    [parsed.nearMisses, false],
+  for (const [key, want] of [
+    ["examples", true],
+    ["nearMisses", false],
   ] as const) {
-    for (const s of samples) {
-      if (test(s.value) !== want) {
+    for (const [n, value] of parsed[key].entries()) {
+      if (test(value) !== want) {
+        const line = parsed.lineOf([key, n]);
         return {
           file,
-          line: s.line,
-          message: `${file}:${s.line}: ${want ? "example" : "near-miss"} ${JSON.stringify(s.value)} ${want ? "does not match" : "matches"} the list`,
+          line,
+          message: `${file}:${line}: ${want ? "example" : "near-miss"} ${JSON.stringify(value)} ${want ? "does not match" : "matches"} the list`,
         };
       }
     }
