@@ -105,6 +105,8 @@ interface ListSpec {
   valid: (v: Value) => boolean;
   /** What a sample (example, near-miss) is. */
   sample: "number" | "string";
+  /** The same entry written two ways has one key (capabilities: any case, CAP_ or not). */
+  same?: (v: Value) => string;
   /** Build the matcher from the entries: does a sample match the list? */
   matcher: (values: readonly Value[]) => (sample: Value) => boolean;
   build: (values: readonly Value[]) => RuleLists[keyof RuleLists];
@@ -215,6 +217,7 @@ const SPECS: readonly ListSpec[] = [
     what: "a capability, like SYS_ADMIN",
     valid: capability,
     sample: "string",
+    same: (v) => normCapability(String(v)),
     matcher: (v) => {
       const set = capSet(v);
       return (s) => set.has(normCapability(String(s)));
@@ -227,6 +230,7 @@ const SPECS: readonly ListSpec[] = [
     what: "a capability, like NET_ADMIN",
     valid: capability,
     sample: "string",
+    same: (v) => normCapability(String(v)),
     matcher: (v) => {
       const set = capSet(v);
       return (s) => set.has(normCapability(String(s)));
@@ -251,6 +255,8 @@ export const LIST_FILES: readonly string[] = SPECS.map((s) => `${s.file}.json`);
 const OTHER_FILES = new Set(["false-positives.json"]);
 
 // ---- parsing with line numbers ----
+
+const keyOf = (spec: ListSpec, v: Value) => (spec.same ? spec.same(v) : String(v));
 
 interface ParsedList {
   mode: "extend" | "replace" | null;
@@ -383,11 +389,7 @@ export function parseListFile(
   }
   const seen = new Map<string, number>();
   for (const [n, v] of entries.entries()) {
-    const k = String(
-      spec.key === "hostCapabilities" || spec.key === "riskyCapabilities"
-        ? normCapability(String(v))
-        : v,
-    );
+    const k = keyOf(spec, v);
     const first = seen.get(k);
     if (first !== undefined) {
       return fail(
@@ -506,8 +508,21 @@ export function loadLists(
         const u = user.value;
         if (u.mode === "replace") values = u.entries;
         else {
-          const removed = new Set(u.remove.map(String));
-          values = [...new Set([...values, ...u.entries])].filter((v) => !removed.has(String(v)));
+          const have = new Set(values.map((v) => keyOf(spec, v)));
+          // Removing what is not there is a typo or a stale file: say so.
+          const missing = u.remove.findIndex((v) => !have.has(keyOf(spec, v)));
+          if (missing !== -1) {
+            const line = u.lineOf(["remove", missing]);
+            return err({
+              file: userFile,
+              line,
+              message: `${userFile}:${line}: remove[${missing}]: ${JSON.stringify(u.remove[missing])} is not in the shipped list`,
+            });
+          }
+          const removed = new Set(u.remove.map((v) => keyOf(spec, v)));
+          values = [...values, ...u.entries.filter((v) => !have.has(keyOf(spec, v)))].filter(
+            (v) => !removed.has(keyOf(spec, v)),
+          );
         }
         const ubad = checkSamples(spec, values, u, userFile);
         if (ubad) return err(ubad);

@@ -218,6 +218,33 @@ describe("a --rules directory", () => {
     expect(r.value.lists.stagingDirs).toEqual(["/scratch/"]);
     expect(r.value.files).toContain(join(dir, "mining-ports.json"));
   });
+  it("treats capabilities written two ways as one, and refuses to remove what is not there", () => {
+    const caps = rulesDir({
+      "host-capabilities.json": list({
+        mode: "extend",
+        entries: ["sys_admin", "CAP_SYS_CHROOT"],
+        remove: ["cap_bpf"],
+      }),
+    });
+    const r = loadLists(caps);
+    if (!r.ok) throw new Error(r.error.message);
+    expect([...r.value.lists.hostCapabilities].sort()).toEqual([
+      "ALL",
+      "DAC_READ_SEARCH",
+      "SYS_ADMIN",
+      "SYS_BOOT",
+      "SYS_CHROOT",
+      "SYS_MODULE",
+      "SYS_RAWIO",
+    ]);
+    const stale = rulesDir({
+      "mining-ports.json": list({ mode: "extend", entries: [], remove: [4445] }),
+    });
+    const bad = loadLists(stale);
+    expect(!bad.ok && bad.error.message).toBe(
+      `${join(stale, "mining-ports.json")}:6: remove[0]: 4445 is not in the shipped list`,
+    );
+  });
   it("adds hunt rules, beside the lists or in hunt/, after the shipped ones", async () => {
     const dir = rulesDir({
       "extra.rule": RULE,
