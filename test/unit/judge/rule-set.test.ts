@@ -242,7 +242,7 @@ describe("a --rules directory", () => {
     });
     const bad = loadLists(stale);
     expect(!bad.ok && bad.error.message).toBe(
-      `${join(stale, "mining-ports.json")}:6: remove[0]: 4445 is not in the shipped list`,
+      `${join(stale, "mining-ports.json")}:7: remove[0]: 4445 is not in the shipped list`,
     );
   });
   it("adds hunt rules, beside the lists or in hunt/, after the shipped ones", async () => {
