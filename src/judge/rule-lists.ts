@@ -268,12 +268,12 @@ interface ParsedList {
   lineOf: (path: readonly PropertyKey[]) => number;
 }
 
-const scalar = () => z.union([z.string(), z.number()]);
 let schema: ReturnType<typeof buildListSchema> | undefined;
 
 /**
- * One schema for every list file, built on first use: building zod schemas costs more
- * than parsing these small files, so the kind of each value is checked by its ListSpec.
+ * One schema for every list file, built on first use. zod checks the file's shape; the
+ * values are checked by each list's ListSpec: a zod union per entry cost more (cold, as a
+ * command runs it) than reading all ten files, for no better message.
  */
 function buildListSchema() {
   return z.strictObject({
@@ -282,16 +282,25 @@ function buildListSchema() {
     }),
     description: z.string({ error: '"description" must say what the list is for' }).min(1),
     mode: z.enum(["extend", "replace"], { error: '"mode" is "extend" or "replace"' }).optional(),
-    entries: z.array(
-      z.union(
-        [scalar(), z.strictObject({ value: scalar(), reason: z.string().min(1).optional() })],
-        { error: "entry" },
-      ),
-    ),
-    remove: z.array(scalar()).optional(),
-    examples: z.array(scalar()).optional(),
-    nearMisses: z.array(scalar()).optional(),
+    entries: z.array(z.unknown()),
+    remove: z.array(z.unknown()).optional(),
+    examples: z.array(z.unknown()).optional(),
+    nearMisses: z.array(z.unknown()).optional(),
   });
+}
+
+function isScalar(v: unknown): v is Value {
+  return typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+}
+
+/** An entry's value: a bare value, or {"value": …, "reason": "why"}; null when neither. */
+function entryValue(e: unknown): Value | null {
+  if (isScalar(e)) return e;
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return null;
+  const o = e as Record<string, unknown>;
+  if (Object.keys(o).some((k) => k !== "value" && k !== "reason")) return null;
+  if ("reason" in o && (typeof o.reason !== "string" || o.reason === "")) return null;
+  return isScalar(o.value) ? o.value : null;
 }
 
 function pathText(path: readonly PropertyKey[]): string {
@@ -367,10 +376,11 @@ export function parseListFile(
       '"remove" goes with "mode": "extend" (a replacement lists what it keeps)',
     );
   }
-  const entries = d.entries.map((e) => (typeof e === "object" ? e.value : e));
+  const rawEntries = d.entries.map(entryValue);
+  const rawRemove = (d.remove ?? []).map((v) => (isScalar(v) ? v : null));
   for (const key of ["entries", "remove"] as const) {
-    const values = key === "entries" ? entries : (d.remove ?? []);
-    const bad = values.findIndex((v) => !spec.valid(v));
+    const values = key === "entries" ? rawEntries : rawRemove;
+    const bad = values.findIndex((v) => v === null || !spec.valid(v));
     if (bad !== -1) {
       return fail(
         lineOf([key, bad]),
@@ -379,7 +389,7 @@ export function parseListFile(
     }
   }
   for (const key of ["examples", "nearMisses"] as const) {
-    const bad = (d[key] ?? []).findIndex((v) => typeof v !== spec.sample);
+    const bad = (d[key] ?? []).findIndex((v) => typeof v !== spec.sample || !isScalar(v));
     if (bad !== -1) {
       return fail(
         lineOf([key, bad]),
@@ -387,6 +397,8 @@ export function parseListFile(
       );
     }
   }
+  // Checked above: no nulls left.
+  const entries = rawEntries as Value[];
   const seen = new Map<string, number>();
   for (const [n, v] of entries.entries()) {
     const k = keyOf(spec, v);
@@ -402,9 +414,9 @@ export function parseListFile(
   return ok({
     mode: d.mode ?? null,
     entries,
-    remove: d.remove ?? [],
-    examples: d.examples ?? [],
-    nearMisses: d.nearMisses ?? [],
+    remove: rawRemove as Value[],
+    examples: (d.examples ?? []) as Value[],
+    nearMisses: (d.nearMisses ?? []) as Value[],
     lineOf,
   });
 }
