@@ -455,3 +455,15 @@ describe("one id per rule", () => {
     ]);
   });
 });
+
+describe("judge rules take the rule set as data", () => {
+  it("no rule reads a file or loads lists itself: the command passes them in RuleContext", () => {
+    const dir = join(SHIPPED_RULES_DIR, "..", "src", "judge", "rules");
+    const offenders = readdirSync(dir).filter((f) =>
+      /node:fs|shippedLists|loadLists|loadRuleSet|packagePath/.test(
+        readFileSync(join(dir, f), "utf8"),
+      ),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
