@@ -34,6 +34,7 @@ import { dockerJsonLine } from "../src/judge/hunt/load.js";
 import { DEFAULT_RULE_DIR, type HuntRule } from "../src/judge/hunt/rule-file.js";
 import { judge } from "../src/judge/index.js";
 import { bundleLogSources, dirMapper, readBundleSnapshot } from "../src/judge/judge-bundle.js";
+import { shippedLists } from "../src/judge/rule-set.js";
 import type { Finding } from "../src/model/finding.js";
 import { takeSnapshot } from "../src/observe/snapshot.js";
 import { exited, Sleepers } from "./sleepers.js";
@@ -482,7 +483,7 @@ async function judgeSteps(dir: string, rules: HuntRule[]): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     const snapshot = await time("read + parse snapshot.json", () => readBundleSnapshot(dir));
     await time("judge rules over the snapshot", () =>
-      judge(snapshot, { now: new Date(snapshot.takenAt), baseline: null }),
+      judge(snapshot, { now: new Date(snapshot.takenAt), baseline: null, lists: shippedLists() }),
     );
     await time("loadHuntRules (read, self-check, compile)", () => loadHuntRules());
     const sources = await time("find the bundle's log files", () =>

@@ -5,6 +5,7 @@ import { type CollectSummary, collectEvidence, collectRefusePaths } from "../evi
 import type { BundleWriter } from "../evidence/types.js";
 import { judge } from "../judge/index.js";
 import { loadIocs } from "../judge/ioc/load-iocs.js";
+import { type RuleSet, ruleSetOrThrow } from "../judge/rule-set.js";
 import type { Finding } from "../model/finding.js";
 import type { Container } from "../model/snapshot.js";
 import { DockerEngine } from "../observe/docker/engine.js";
@@ -64,6 +65,8 @@ export interface ContainOptions {
   signal?: AbortSignal;
   /** Shown before the confirmation: the plan and what matches. */
   onPlan?: (view: PlanView) => void;
+  /** The rule set (--rules); the shipped one when absent. */
+  rules?: RuleSet;
 }
 
 export interface PlanView {
@@ -162,6 +165,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     );
   }
   const userIocs = await loadIocs(opts.iocs, opts.cwd);
+  const rules = opts.rules ?? (await ruleSetOrThrow());
   const engine = engineFromEnv(opts.env);
   // The same engine as `engine` (engineFromEnv accepted DOCKER_HOST), for the changes.
   const docker = DockerActions.fromEnv(opts.env);
@@ -190,7 +194,7 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
   }
   const target = resolveTarget(before, opts.query);
   const now = new Date(before.snapshot.takenAt);
-  const ctx = { now, iocs: userIocs };
+  const ctx = { now, iocs: userIocs, lists: rules.lists };
   const findings: Finding[] = judge(before.snapshot, ctx);
   const matchSet: MatchSet = deriveMatchSet(before.snapshot, target, findings, ctx, userIocs);
   const beforeMatches = matchProcesses(before.snapshot, matchSet);
@@ -299,6 +303,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     containerIds: [target.id],
     pids: s.beforeMatches.map((m) => m.pid),
     host: false,
+    ...(opts.rules ? { lists: opts.rules.lists } : {}),
     progress,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

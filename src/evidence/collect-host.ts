@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, lstat, readdir, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
+import { shippedLists } from "../judge/rule-lists.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { errorMessage } from "../util/result.js";
 import type { Collector } from "./collect-step.js";
@@ -80,6 +81,8 @@ export function homeDirs(snapshot: Snapshot, homeEntries: readonly string[]): st
 
 export interface HostCollectOptions {
   snapshot: Snapshot;
+  /** Host files and directories (ending with "/") to copy; rules/host-files.json by default. */
+  hostFiles?: readonly string[];
   since: Date | undefined;
   maxFileBytes: number | undefined;
   now: Date;
@@ -134,31 +137,13 @@ export async function collectHost(col: Collector, opts: HostCollectOptions): Pro
     }
   }
 
-  // Accounts, privileges, remote access and persistence.
-  for (const path of [
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/sudoers",
-    "/etc/ssh/sshd_config",
-    "/etc/crontab",
-    "/etc/anacrontab",
-    "/etc/ld.so.preload",
-    "/etc/rc.local",
-    "/etc/hosts",
-  ]) {
+  // Accounts, privileges, remote access and persistence: rules/host-files.json, files first.
+  const hostFiles = opts.hostFiles ?? shippedLists().hostFiles;
+  for (const path of hostFiles.filter((p) => !p.endsWith("/"))) {
     await copyIfPresent(col, path, max);
   }
-  for (const dir of [
-    "/etc/sudoers.d",
-    "/etc/ssh/sshd_config.d",
-    "/etc/cron.d",
-    "/etc/cron.hourly",
-    "/etc/cron.daily",
-    "/etc/cron.weekly",
-    "/etc/cron.monthly",
-    "/var/spool/cron",
-  ]) {
-    await walk(col, dir, async (path) => {
+  for (const dir of hostFiles.filter((p) => p.endsWith("/"))) {
+    await walk(col, dir.slice(0, -1), async (path) => {
       await copy(path);
     });
   }

@@ -9,6 +9,7 @@
  * `complete: false` with the reason, never as an exception, so the caller seals and says so.
  */
 import { readdir, readFile } from "node:fs/promises";
+import type { RuleLists } from "../judge/rule-lists.js";
 import type { Process, Snapshot } from "../model/snapshot.js";
 import type { DockerEngine } from "../observe/docker/engine.js";
 import { redactInspect } from "../observe/docker/redact.js";
@@ -58,6 +59,8 @@ export interface CollectOptions {
   progress?: Progress;
   signal?: AbortSignal;
   now?: Date;
+  /** Staging dirs and host files (rules/*.json, or --rules); the shipped lists by default. */
+  lists?: Pick<RuleLists, "stagingDirs" | "hostFiles">;
 }
 
 export interface CollectedExecutable {
@@ -132,7 +135,9 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
       );
     }
 
-    executables.push(...(await collectExecutables(col, snapshot, opts.pids ?? [])));
+    executables.push(
+      ...(await collectExecutables(col, snapshot, opts.pids ?? [], opts.lists?.stagingDirs)),
+    );
 
     const wanted = opts.containerIds ? new Set(opts.containerIds) : null;
     const list = snapshot.containers.filter((c) => wanted === null || wanted.has(c.id));
@@ -176,6 +181,7 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
         since: opts.since,
         maxFileBytes: opts.maxFileBytes,
         now: opts.now ?? new Date(),
+        ...(opts.lists ? { hostFiles: opts.lists.hostFiles } : {}),
       });
     } else {
       col.skip("host", "host logs and configuration", "not asked (--no-host)");
@@ -235,9 +241,12 @@ async function collectExecutables(
   col: Collector,
   snapshot: Snapshot,
   extra: readonly number[],
+  stagingDirs?: readonly string[],
 ): Promise<CollectedExecutable[]> {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
-  const pids = [...new Set([...suspiciousPids(snapshot), ...extra])].sort((a, b) => a - b);
+  const pids = [...new Set([...suspiciousPids(snapshot, stagingDirs), ...extra])].sort(
+    (a, b) => a - b,
+  );
   const copies = new Map<string, { file: string; sha256: string; size: number }>();
   const out: CollectedExecutable[] = [];
   for (const pid of pids) {
@@ -248,7 +257,7 @@ async function collectExecutables(
       containerId: p?.containerId ?? null,
       containerName: p?.containerName ?? null,
       exePath: p?.exe.path ?? null,
-      reason: (p && suspiciousReason(p)) ?? "requested",
+      reason: (p && suspiciousReason(p, stagingDirs)) ?? "requested",
       file: null,
       sha256: null,
       size: null,

@@ -1,11 +1,13 @@
 /**
  * What every judge rule receives besides the Snapshot: the clock (rules never read the
- * real one, so a saved bundle judges the same way tomorrow), optional IOCs, a baseline
+ * real one, so a saved bundle judges the same way tomorrow), the tuned lists of the rule
+ * set (rules/*.json, loaded by the command: rules read no files), optional IOCs, a baseline
  * snapshot to compare against, an allowlist of known-good processes, and thresholds.
  */
 import type { Finding } from "../model/finding.js";
 import type { Snapshot } from "../model/snapshot.js";
 import type { IocSet } from "./ioc/ioc-set.js";
+import type { RuleLists } from "./rule-lists.js";
 
 export interface Thresholds {
   /** Packets per second sent by one container or namespace that make a flood. */
@@ -58,6 +60,8 @@ export interface Allowlist {
 
 export interface RuleContext {
   now: Date;
+  /** Mining ports, kernel-thread names, staging dirs ...: see rules/README.md. */
+  lists: RuleLists;
   iocs?: IocSet | undefined;
   /** An earlier snapshot of the same host, taken when it was believed clean. */
   baseline?: Snapshot | null | undefined;

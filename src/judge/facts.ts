@@ -5,6 +5,7 @@
  */
 import type { Evidence, Finding } from "../model/finding.js";
 import type { Container, Process, Snapshot } from "../model/snapshot.js";
+import { type RuleLists, underDir, unknownHiddenComponent } from "./rule-lists.js";
 
 export interface SnapIndex {
   byPid: ReadonlyMap<number, Process>;
@@ -55,43 +56,17 @@ export function basename(path: string): string {
   return i === -1 ? path : path.slice(i + 1);
 }
 
-/** World-writable scratch places where droppers put payloads. */
-const TMP_DIRS = ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/", "/dev/mqueue/"];
-
-export function inTmpDir(path: string): boolean {
-  return TMP_DIRS.some((d) => path.startsWith(d));
+/** Under one of the world-writable staging dirs where droppers put payloads (rules/staging-dirs.json). */
+export function inTmpDir(lists: RuleLists, path: string): boolean {
+  return underDir(lists.stagingDirs, path);
 }
 
 /**
- * Hidden directories that developers' tools legitimately run from (VS Code server, nvm,
- * cargo, rustup, pyenv, ~/.local/bin): not evidence of hiding by themselves.
+ * The first hidden component of the path ("." prefixed, not . or ..), unless it is a
+ * developer tool's dir (rules/dev-tool-dirs.json: VS Code server, nvm, cargo ...).
  */
-const KNOWN_DOT_DIRS = new Set([
-  ".vscode-server",
-  ".cursor-server",
-  ".nvm",
-  ".cargo",
-  ".rustup",
-  ".pyenv",
-  ".rbenv",
-  ".local",
-  ".sdkman",
-  ".bun",
-  ".deno",
-  ".volta",
-  ".npm",
-  ".cache",
-  ".asdf",
-]);
-
-/** The first hidden component of the path ("." prefixed, not . or ..), if it is not a known tool dir. */
-export function hiddenComponent(path: string): string | null {
-  for (const part of path.split("/")) {
-    if (part.length > 1 && part.startsWith(".") && part !== "..") {
-      return KNOWN_DOT_DIRS.has(part) ? null : part;
-    }
-  }
-  return null;
+export function hiddenComponent(lists: RuleLists, path: string): string | null {
+  return unknownHiddenComponent(lists.devToolDirs, path);
 }
 
 export function processEvidence(p: Process, facts?: Record<string, string>): Evidence {

@@ -13,11 +13,14 @@ import { BreachkitError } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { z } from "../util/zod.js";
 import type { Allowlist, RuleContext } from "./context.js";
-import { huntLogs, type LogSource, loadHuntRules } from "./hunt/index.js";
+import { huntLogs, type LogSource } from "./hunt/index.js";
 import { judge } from "./index.js";
 import type { IocSet } from "./ioc/ioc-set.js";
+import type { RuleSet } from "./rule-set.js";
 
 export interface JudgeBundleOptions {
+  /** Lists and hunting rules: shipped, or with a user's --rules directory. */
+  rules: RuleSet;
   iocs?: IocSet | undefined;
   baseline?: Snapshot | null | undefined;
   allowlist?: Allowlist | undefined;
@@ -109,22 +112,19 @@ export async function readBundleSnapshot(dir: string): Promise<Snapshot> {
 export async function judgeBundle(
   dir: string,
   safe: (name: string) => string,
-  opts: JudgeBundleOptions = {},
+  opts: JudgeBundleOptions,
 ): Promise<JudgeBundleResult> {
   const snapshot = await readBundleSnapshot(dir);
   const ctx: RuleContext = {
     now: opts.now ?? new Date(snapshot.takenAt),
+    lists: opts.rules.lists,
     iocs: opts.iocs,
     baseline: opts.baseline ?? null,
     allowlist: opts.allowlist,
   };
   const findings = judge(snapshot, ctx);
-  const rules = await loadHuntRules();
-  if (!rules.ok) {
-    throw new BreachkitError("INTERNAL", `hunt rules are broken: ${rules.error.message}`);
-  }
   const sources = await bundleLogSources(dir, dirMapper(snapshot, safe));
-  const hunted = await huntLogs(sources, rules.value.rules, { iocs: opts.iocs });
+  const hunted = await huntLogs(sources, opts.rules.hunt, { iocs: opts.iocs });
   // Cite files relative to the bundle: the bundle is what a reader has in hand.
   const rel = (p: string) => (p.startsWith(dir) ? relative(dir, p) : p);
   const logFindings = hunted.findings.map((f) => ({

@@ -1,6 +1,8 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { runContain } from "../../act/contain.js";
 import { CONTAIN_MODES, type ContainMode } from "../../act/contain-plan.js";
+import { ruleSetOrThrow } from "../../judge/rule-set.js";
 import { formatContainReport } from "../../tell/format-contain-report.js";
 import { formatPlan } from "../../tell/format-plan.js";
 import { colorsFor } from "../../util/colors.js";
@@ -29,6 +31,7 @@ interface ContainCliOptions {
   json?: boolean;
   interval: number;
   stopTimeout: number;
+  rules?: string;
 }
 
 export const registerContain: RegisterCommand = (program: Command, ctx: CommandContext) => {
@@ -65,6 +68,7 @@ containment.json in the bundle holds the before/after tables, actions, and the v
       [],
     )
     .option("--out <dir>", "where the evidence bundle is written (default: current directory)")
+    .option("--rules <dir>", "tuned lists that override the shipped ones (see rules/README.md)")
     .option("--dry-run", "show the plan and what matches; change nothing")
     .option("-y, --yes", "do not ask for confirmation")
     .option("--json", "print the containment report as JSON on stdout")
@@ -109,6 +113,7 @@ async function containAction(
     );
   }
   const mode = opts.mode as ContainMode;
+  const rules = await ruleSetOrThrow(opts.rules && resolve(ctx.io.cwd, opts.rules));
   const c = colorsFor(ctx.io);
   const json = opts.json === true;
   const progress = createProgress(ctx.io, json);
@@ -128,6 +133,7 @@ async function containAction(
       env: ctx.io.env,
       intervalSeconds: opts.interval,
       stopTimeoutSec: opts.stopTimeout,
+      rules,
       command: ["contain", query, "--mode", mode, ...opts.ioc.flatMap((i) => ["--ioc", i])].join(
         " ",
       ),

@@ -6,6 +6,7 @@ import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { Allowlist } from "../../judge/context.js";
 import { loadIocs } from "../../judge/ioc/load-iocs.js";
 import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
+import { ruleSetOrThrow } from "../../judge/rule-set.js";
 import { verdictOf } from "../../judge/verdict.js";
 import { SEVERITIES, type Severity, SeveritySchema } from "../../model/finding.js";
 import { parseSnapshot, type Snapshot } from "../../model/snapshot.js";
@@ -26,6 +27,7 @@ interface TriageFlags {
   ioc?: string[];
   allowlist?: string;
   baseline?: string;
+  rules?: string;
   interval: number;
   failOn: string;
   all?: boolean;
@@ -70,6 +72,7 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
     )
     .option("--allowlist <file>", "known-good processes with reasons (JSON, see rules/README.md)")
     .option("--baseline <snapshot.json>", "a snapshot from a known-good day to compare with")
+    .option("--rules <dir>", "more hunt rules and tuned lists (see rules/README.md)")
     .option(
       "--interval <seconds>",
       "traffic and CPU sampling interval",
@@ -108,6 +111,7 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         ? await readAllowlist(resolve(io.cwd, flags.allowlist))
         : undefined;
       const baseline = await loadBaseline(flags.baseline, io.cwd);
+      const rules = await ruleSetOrThrow(flags.rules && resolve(io.cwd, flags.rules));
       const progress = createProgress(io, flags.json === true);
 
       let bundleDir: string;
@@ -149,6 +153,7 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
             host: true,
             exportFs: false,
             maxFileBytes: 256 * 1024 * 1024,
+            lists: rules.lists,
             progress,
             signal: controller.signal,
           });
@@ -178,7 +183,12 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         let judged: Awaited<ReturnType<typeof judgeBundle>>;
         let verdict: ReturnType<typeof verdictOf>;
         try {
-          judged = await judgeBundle(bundle.dir, safePathComponent, { iocs, allowlist, baseline });
+          judged = await judgeBundle(bundle.dir, safePathComponent, {
+            iocs,
+            allowlist,
+            baseline,
+            rules,
+          });
           verdict = verdictOf(judged.findings, threshold);
           await bundle.writeJson(
             "findings.json",
@@ -211,7 +221,12 @@ With --bundle it judges a saved bundle offline and gives the same findings.`,
         return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
       }
       progress.update("triage: judging the bundle…");
-      const judged = await judgeBundle(bundleDir, safePathComponent, { iocs, allowlist, baseline });
+      const judged = await judgeBundle(bundleDir, safePathComponent, {
+        iocs,
+        allowlist,
+        baseline,
+        rules,
+      });
       progress.done();
       const verdict = verdictOf(judged.findings, threshold);
       return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);

@@ -7,7 +7,7 @@
 import type { Applies, HuntRule } from "./rule-file.js";
 
 export interface CompiledRule {
-  /** The finding id: `hunt.<rule id>`. */
+  /** The finding id: the rule's id. */
   findingRule: string;
   rule: HuntRule;
   regexes: RegExp[];
@@ -53,7 +53,7 @@ export function compileRules(rules: readonly CompilableRule[]): CompiledRuleSet 
   rules.forEach((rule, i) => {
     const regexes = rule.patterns.map((p) => new RegExp(p, rule.flags));
     const cr: CompiledRule = {
-      findingRule: `hunt.${rule.id}`,
+      findingRule: rule.id,
       rule,
       regexes,
       keyed: rule.patterns.some((p) => p.includes("(?<key>")),

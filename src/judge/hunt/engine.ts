@@ -17,7 +17,7 @@ export interface Hit {
   file: string;
   /** 1-based. */
   line: number;
-  /** The hunt rule's id (not prefixed). */
+  /** The hunt rule's key (its id; for IOC rules, which share `ioc.log`, the indicator). */
   rule: string;
   /** The line (or the decoded Docker log message), cut to `maxLineChars`. Attacker-controlled. */
   text: string;
@@ -279,7 +279,7 @@ class Hunt {
     const hit: Hit = {
       file: this.file,
       line,
-      rule: cr.rule.id,
+      rule: cr.rule.key ?? cr.rule.id,
       text: d.text.length > this.maxChars ? `${d.text.slice(0, this.maxChars)}…` : d.text,
     };
     if (key !== undefined) hit.key = key;

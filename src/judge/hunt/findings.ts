@@ -31,7 +31,7 @@ export function findingsFromHits(
   opts: FindingsFromHitsOptions,
 ): Finding[] {
   const byId = new Map<string, HuntRule>(
-    ("rules" in rules ? rules.rules.map((r) => r.rule) : rules).map((r) => [r.id, r]),
+    ("rules" in rules ? rules.rules.map((r) => r.rule) : rules).map((r) => [r.key ?? r.id, r]),
   );
   const groups = new Map<string, Hit[]>();
   for (const h of hits) {
@@ -72,7 +72,7 @@ export function findingsFromHits(
     }
     evidence.push({ file: first.file, facts: summary });
     out.push({
-      rule: `hunt.${rule.id}`,
+      rule: rule.id,
       severity: rule.severity,
       confidence: rule.confidence,
       title: `${rule.title}: ${count} line${count === 1 ? "" : "s"} in ${basename(first.file)} (first at line ${first.line})`,

@@ -10,7 +10,7 @@ import type { IocSet } from "../ioc/ioc-set.js";
 import { type CompilableRule, type CompiledRuleSet, compileRules, selectRules } from "./compile.js";
 import { type HuntOptions, huntFile } from "./engine.js";
 import { findingsFromHits } from "./findings.js";
-import { iocHuntRules } from "./ioc-rules.js";
+import { IOC_LOG_RULE, iocHuntRules } from "./ioc-rules.js";
 import type { HuntRule } from "./rule-file.js";
 
 export interface LogSource {
@@ -54,9 +54,7 @@ export async function huntLogs(
         origin: { where: src.where, containerId: src.containerId },
         ...(opts.maxEvidence !== undefined ? { maxEvidence: opts.maxEvidence } : {}),
       });
-      findings.push(
-        ...fs.map((f) => (f.rule.startsWith("hunt.ioc-") ? { ...f, source: "ioc" } : f)),
-      );
+      findings.push(...fs.map((f) => (f.rule === IOC_LOG_RULE ? { ...f, source: "ioc" } : f)));
     } catch (e) {
       gaps.push({ path: src.path, message: errorMessage(e) });
     }

@@ -3,8 +3,15 @@ export { type CompiledRuleSet, compileRules, dockerJsonEscape, selectRules } fro
 export { type Hit, type HuntOptions, huntBuffer, huntFile } from "./engine.js";
 export { type FindingsFromHitsOptions, findingsFromHits, type HitOrigin } from "./findings.js";
 export { type HuntLogsResult, huntLogs, type LogSource } from "./hunt-logs.js";
-export { compileIocRules, iocHuntRules } from "./ioc-rules.js";
-export { checkExamples, dockerJsonLine, type LoadedRules, loadHuntRules } from "./load.js";
+export { compileIocRules, IOC_LOG_RULE, iocHuntRules } from "./ioc-rules.js";
+export {
+  checkExamples,
+  checkExamplesAt,
+  dockerJsonLine,
+  type LoadedRules,
+  loadHuntRuleDirs,
+  loadHuntRules,
+} from "./load.js";
 export {
   DEFAULT_RULE_DIR,
   type HuntRule,

@@ -13,9 +13,13 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
-function base(e: IocEntry, n: number): Omit<CompilableRule, "literals" | "patterns"> {
+/** Every IOC hunted in logs is the rule `ioc.log`; its key tells the indicators apart. */
+export const IOC_LOG_RULE = "ioc.log";
+
+function base(e: IocEntry): Omit<CompilableRule, "literals" | "patterns"> {
   return {
-    id: `ioc-${n}`,
+    id: IOC_LOG_RULE,
+    key: `${IOC_LOG_RULE}:${e.kind}:${e.value}`,
     title: `IOC ${e.kind}:${e.value.length > 40 ? `${e.value.slice(0, 40)}…` : e.value} (${e.origin})`,
     severity: "high",
     confidence: e.kind === "name" ? "medium" : "high",
@@ -35,22 +39,20 @@ const IPV4_IN_TEXT = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g;
 
 export function iocHuntRules(iocs: IocSet): CompilableRule[] {
   const out: CompilableRule[] = [];
-  let n = 0;
   for (const e of iocs.entries) {
-    n++;
     switch (e.kind) {
       case "name":
       case "path":
         if (Buffer.byteLength(e.value) < 3) continue;
         out.push({
-          ...base(e, n),
+          ...base(e),
           literals: [e.value],
           patterns: [`(?<![\\w.-])${escapeRe(e.value)}(?![\\w-])`],
         });
         break;
       case "sha256":
         out.push({
-          ...base(e, n),
+          ...base(e),
           literals: [e.value, e.value.toUpperCase()],
           patterns: [e.value],
           flags: "i",
@@ -62,7 +64,7 @@ export function iocHuntRules(iocs: IocSet): CompilableRule[] {
         // A port may follow ("203.0.113.9:4444"), another digit or octet may not.
         const after = v4 ? "(?!\\d|\\.\\d)" : "(?![0-9A-Fa-f:])";
         out.push({
-          ...base(e, n),
+          ...base(e),
           literals: [text],
           patterns: [`(?<![\\w.:])${escapeRe(text)}${after}`],
         });
@@ -77,7 +79,7 @@ export function iocHuntRules(iocs: IocSet): CompilableRule[] {
         // common, so such wide blocks are left to the socket matcher.
         if (fixed === 0) continue;
         out.push({
-          ...base(e, n),
+          ...base(e),
           literals: [`${lead}.`],
           patterns: [`(?<![\\d.])${escapeRe(lead)}\\.`],
           verify: (line) => {

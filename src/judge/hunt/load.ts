@@ -20,16 +20,24 @@ export function dockerJsonLine(message: string, time = "2026-03-01T10:00:00.0000
 
 /** Check a rule's examples and counter-examples against the real scanner. */
 export function checkExamples(rule: HuntRule): string | null {
+  return checkExamplesAt(rule)?.message ?? null;
+}
+
+/** The first example that does not hit (or `not:` that does), with its line in the file. */
+export function checkExamplesAt(rule: HuntRule): { line: number; message: string } | null {
   const set = compileRules([{ ...rule, threshold: 1 }]);
-  for (const [lines, want] of [
-    [rule.examples, true],
-    [rule.counterExamples, false],
+  for (const [lines, want, at] of [
+    [rule.examples, true, rule.lines?.examples],
+    [rule.counterExamples, false, rule.lines?.counterExamples],
   ] as const) {
-    for (const line of lines) {
+    for (const [n, line] of lines.entries()) {
       for (const form of [line, dockerJsonLine(line)]) {
         const hit = huntBuffer(Buffer.from(`${form}\n`), set, "example").length > 0;
         if (hit !== want) {
-          return `${want ? "example" : "not"}: ${JSON.stringify(line.slice(0, 80))} ${want ? "does not hit" : "hits"} the rule${form === line ? "" : " (as a Docker json-file line)"}`;
+          return {
+            line: at?.[n] ?? 0,
+            message: `${want ? "example" : "not"}: ${JSON.stringify(line.slice(0, 80))} ${want ? "does not hit" : "hits"} the rule${form === line ? "" : " (as a Docker json-file line)"}`,
+          };
         }
       }
     }
@@ -46,19 +54,39 @@ export interface LoadedRules {
 export async function loadHuntRules(
   dir: string = DEFAULT_RULE_DIR,
 ): Promise<Result<LoadedRules, RuleFileError>> {
-  const read = await readRuleDir(dir);
-  if (!read.ok) return read;
-  const ids = new Set<string>();
-  for (const rule of read.value) {
-    if (ids.has(rule.id))
-      return err({
-        file: rule.file,
-        line: 0,
-        message: `${rule.file}: duplicate rule id "${rule.id}"`,
-      });
-    ids.add(rule.id);
-    const bad = checkExamples(rule);
-    if (bad) return err({ file: rule.file, line: 0, message: `${rule.file}: ${bad}` });
+  return loadHuntRuleDirs([dir]);
+}
+
+/**
+ * The rules of several directories, in order (shipped first, then a user's): one id per
+ * rule across all of them, so a duplicate is an error naming both files.
+ */
+export async function loadHuntRuleDirs(
+  dirs: readonly string[],
+  opts: { optional?: readonly string[] } = {},
+): Promise<Result<LoadedRules, RuleFileError>> {
+  const rules: HuntRule[] = [];
+  const byId = new Map<string, HuntRule>();
+  for (const dir of dirs) {
+    const read = await readRuleDir(dir, opts.optional?.includes(dir) === true);
+    if (!read.ok) return read;
+    for (const rule of read.value) {
+      const at = (line: number) => `${rule.file}${line ? `:${line}` : ""}`;
+      const first = byId.get(rule.id);
+      if (first) {
+        const line = rule.lines?.id ?? 0;
+        return err({
+          file: rule.file,
+          line,
+          message: `${at(line)}: duplicate rule id "${rule.id}" (also in ${first.file})`,
+        });
+      }
+      byId.set(rule.id, rule);
+      const bad = checkExamplesAt(rule);
+      if (bad)
+        return err({ file: rule.file, line: bad.line, message: `${at(bad.line)}: ${bad.message}` });
+      rules.push(rule);
+    }
   }
-  return ok({ rules: read.value, compiled: compileRules(read.value) });
+  return ok({ rules, compiled: compileRules(rules) });
 }

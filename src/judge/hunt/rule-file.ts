@@ -12,8 +12,13 @@ import { err, ok, type Result } from "../../util/result.js";
 export type Applies = "container" | "host" | "any";
 
 export interface HuntRule {
-  /** Same as the file name without `.rule`; findings use `hunt.<id>`. */
+  /**
+   * The rule's one id, which its findings carry: `hunt.` + the file name without `.rule`
+   * for rule files; `ioc.log` for IOCs hunted in logs.
+   */
   id: string;
+  /** Tells apart rules that share an id (each IOC of `ioc.log`); absent for rule files. */
+  key?: string;
   title: string;
   severity: Severity;
   confidence: "low" | "medium" | "high";
@@ -35,6 +40,8 @@ export interface HuntRule {
   references: string[];
   /** Where the rule came from, for errors. */
   file: string;
+  /** Lines of `id:`, of each example and of each `not:` in the file (0 when not from a file). */
+  lines?: { id: number; examples: number[]; counterExamples: number[] };
 }
 
 export interface RuleFileError {
@@ -62,7 +69,7 @@ const KEYS = new Set([
 ]);
 const REPEATABLE = new Set(["literal", "pattern", "example", "not", "reference", "description"]);
 const REQUIRED = ["id", "title", "severity", "confidence", "next", "literal", "pattern"];
-const ID = /^[a-z0-9][a-z0-9.-]{0,79}$/;
+const ID = /^hunt\.[a-z0-9][a-z0-9.-]{0,79}$/;
 const MAX_FILE = 64 * 1024;
 
 /** A value is taken as written, trimmed; a JSON string ("...") keeps edge spaces and escapes. */
@@ -106,15 +113,22 @@ export function parseRuleFile(
     if (uq.value === "") return fail(i + 1, `"${key}" has an empty value`);
     values.set(key, [...(values.get(key) ?? []), { value: uq.value, line: i + 1 }]);
   }
-  for (const k of REQUIRED) if (!values.has(k)) return fail(0, `missing "${k}:"`);
+  // A missing key has no line of its own: point at the top, where keys are read from.
+  for (const k of REQUIRED) if (!values.has(k)) return fail(1, `missing "${k}:"`);
   const one = (k: string) => values.get(k)?.[0];
   const all = (k: string) => (values.get(k) ?? []).map((v) => v.value);
 
   const id = one("id")!;
   if (!ID.test(id.value))
-    return fail(id.line, `id "${id.value}" must be lower-case letters, digits, "." and "-"`);
-  if (expectedId !== undefined && id.value !== expectedId) {
-    return fail(id.line, `id "${id.value}" must match the file name "${expectedId}.rule"`);
+    return fail(
+      id.line,
+      `id "${id.value}" must be "hunt." and lower-case letters, digits, "." and "-"${expectedId !== undefined ? ` (here: hunt.${expectedId})` : ""}`,
+    );
+  if (expectedId !== undefined && id.value !== `hunt.${expectedId}`) {
+    return fail(
+      id.line,
+      `id "${id.value}" must be "hunt.${expectedId}", after the file name "${expectedId}.rule"`,
+    );
   }
   const sev = one("severity")!;
   if (!(SEVERITIES as readonly string[]).includes(sev.value)) {
@@ -173,20 +187,30 @@ export function parseRuleFile(
     counterExamples: all("not"),
     references: all("reference"),
     file,
+    lines: {
+      id: id.line,
+      examples: (values.get("example") ?? []).map((v) => v.line),
+      counterExamples: (values.get("not") ?? []).map((v) => v.line),
+    },
   });
 }
 
 /** rules/hunt of this package. */
 export const DEFAULT_RULE_DIR = packagePath("rules", "hunt");
 
-/** Read every `*.rule` in a directory (sorted by name); the first bad file stops it. */
+/**
+ * Read every `*.rule` in a directory (sorted by name); the first bad file stops it. An
+ * `optional` directory that does not exist holds no rules.
+ */
 export async function readRuleDir(
   dir: string = DEFAULT_RULE_DIR,
+  optional = false,
 ): Promise<Result<HuntRule[], RuleFileError>> {
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(".rule")).sort();
   } catch (e) {
+    if (optional && (e as NodeJS.ErrnoException).code === "ENOENT") return ok([]);
     return err({
       file: dir,
       line: 0,

@@ -71,39 +71,6 @@ function bulkDay(users: readonly User[]): string | null {
   return null;
 }
 
-/**
- * Service accounts that must never have a login shell. Not `git`: GitLab's git user needs
- * /bin/sh for SSH git access; `postgres` has /bin/bash on Debian. The baseline catches those.
- */
-const NOLOGIN_SERVICES = new Set([
-  "www-data",
-  "daemon",
-  "bin",
-  "sys",
-  "nobody",
-  "mail",
-  "news",
-  "uucp",
-  "proxy",
-  "backup",
-  "list",
-  "irc",
-  "gnats",
-  "_apt",
-  "man",
-  "lp",
-  "games",
-  "sshd",
-  "messagebus",
-  "systemd-network",
-  "systemd-resolve",
-  "systemd-timesync",
-  "nginx",
-  "apache",
-  "mysql",
-  "ftp",
-]);
-
 export function accountsRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
   for (const s of scopesOf(snap, ctx)) {
@@ -158,7 +125,8 @@ export function accountsRule(snap: Snapshot, ctx: RuleContext): Finding[] {
       if (u.uid !== 0 && u.uid < 1000 && u.loginShell) {
         const gained = baseUser
           ? !baseUser.loginShell
-          : NOLOGIN_SERVICES.has(u.name) && base === null;
+          : // Service accounts that must never have a login shell (rules/nologin-services.json).
+            ctx.lists.nologinServices.has(u.name) && base === null;
         if (gained) {
           out.push(
             finding({

@@ -7,6 +7,7 @@ import type { Evidence, Finding, Severity } from "../../model/finding.js";
 import type { Container, Snapshot } from "../../model/snapshot.js";
 import type { RuleContext } from "../context.js";
 import { finding } from "../facts.js";
+import { normCapability } from "../rule-lists.js";
 
 const LOWER: Record<Severity, Severity> = {
   critical: "high",
@@ -15,31 +16,6 @@ const LOWER: Record<Severity, Severity> = {
   low: "info",
   info: "info",
 };
-
-/** Capabilities that reach outside the container; the first group is a host takeover. */
-const CAPS_HOST = new Set([
-  "ALL",
-  "SYS_ADMIN",
-  "SYS_MODULE",
-  "SYS_RAWIO",
-  "DAC_READ_SEARCH",
-  "BPF",
-  "SYS_BOOT",
-]);
-const CAPS_RISKY = new Set([
-  "NET_ADMIN",
-  "SYS_PTRACE",
-  "PERFMON",
-  "SYSLOG",
-  "MAC_ADMIN",
-  "MAC_OVERRIDE",
-  "DAC_OVERRIDE",
-  "SYS_TIME",
-]);
-
-function normCap(c: string): string {
-  return c.toUpperCase().replace(/^CAP_/, "");
-}
 
 function cfgFinding(
   c: Container,
@@ -61,7 +37,7 @@ function cfgFinding(
   });
 }
 
-export function containerConfigRule(snap: Snapshot, _ctx: RuleContext): Finding[] {
+export function containerConfigRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
   for (const c of snap.containers) {
     const fix = `After the incident, recreate ${c.name} without it.`;
@@ -133,9 +109,10 @@ export function containerConfigRule(snap: Snapshot, _ctx: RuleContext): Finding[
         ),
       );
     }
-    const caps = c.capAdd.map(normCap);
-    const hostCaps = caps.filter((x) => CAPS_HOST.has(x));
-    const risky = caps.filter((x) => CAPS_RISKY.has(x));
+    // Capabilities that reach outside the container; the host group is a takeover.
+    const caps = c.capAdd.map(normCapability);
+    const hostCaps = caps.filter((x) => ctx.lists.hostCapabilities.has(x));
+    const risky = caps.filter((x) => ctx.lists.riskyCapabilities.has(x));
     if (hostCaps.length || risky.length) {
       out.push(
         cfgFinding(

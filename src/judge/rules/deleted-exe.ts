@@ -10,13 +10,13 @@ import { basename, containAdvice, finding, inTmpDir } from "../facts.js";
 import { groupByPlaceAndExe, groupEvidence, pidsText } from "./group.js";
 import { deletedKind, runtimeAncestor } from "./process-traits.js";
 
-export function deletedExecutableRule(snap: Snapshot, _ctx: RuleContext): Finding[] {
+export function deletedExecutableRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
-  const dropped = snap.processes.filter((p) => deletedKind(snap, p) === "dropped");
+  const dropped = snap.processes.filter((p) => deletedKind(snap, p, ctx.lists) === "dropped");
   for (const g of groupByPlaceAndExe(snap, dropped)) {
     const p = g.procs[0]!;
     const path = p.exe.path ?? "?";
-    const strong = g.containerId !== null || inTmpDir(path) || p.exe.upperLayer === true;
+    const strong = g.containerId !== null || inTmpDir(ctx.lists, path) || p.exe.upperLayer === true;
     out.push(
       finding({
         rule: "process.deleted-exe",
@@ -30,7 +30,7 @@ export function deletedExecutableRule(snap: Snapshot, _ctx: RuleContext): Findin
       }),
     );
   }
-  const upgraded = snap.processes.filter((p) => deletedKind(snap, p) === "upgraded");
+  const upgraded = snap.processes.filter((p) => deletedKind(snap, p, ctx.lists) === "upgraded");
   for (const g of groupByPlaceAndExe(snap, upgraded)) {
     const path = g.procs[0]!.exe.path ?? "?";
     out.push(

@@ -8,14 +8,15 @@ import type { RuleContext } from "../context.js";
 import { basename, containAdvice, finding, hiddenComponent, inTmpDir } from "../facts.js";
 import { groupByPlaceAndExe, groupEvidence, pidsText } from "./group.js";
 
-export function droppedBinaryRule(snap: Snapshot, _ctx: RuleContext): Finding[] {
+export function droppedBinaryRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const dropped = snap.processes.filter((p) => p.exe.upperLayer === true && p.containerId);
   return groupByPlaceAndExe(snap, dropped).map((g) => {
     const p = g.procs[0]!;
     const path = p.exe.path ?? "?";
     // Images that install software at start (pip, apt in an entrypoint) do this too; a
     // binary that also deleted itself or sits in a temp/hidden dir does not.
-    const aggravated = p.exe.deleted || inTmpDir(path) || hiddenComponent(path) !== null;
+    const aggravated =
+      p.exe.deleted || inTmpDir(ctx.lists, path) || hiddenComponent(ctx.lists, path) !== null;
     return finding({
       rule: "process.dropped-binary",
       severity: aggravated ? "critical" : "high",

@@ -5,10 +5,10 @@ import type { RuleContext } from "../context.js";
 import { basename, containAdvice, finding, hiddenComponent, inTmpDir } from "../facts.js";
 import { groupByPlaceAndExe, groupEvidence, pidsText } from "./group.js";
 
-export function executableLocationRule(snap: Snapshot, _ctx: RuleContext): Finding[] {
+export function executableLocationRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
   const live = snap.processes.filter((p) => p.exe.path && !p.exe.memfd && !p.kernelThread);
-  const tmp = live.filter((p) => inTmpDir(p.exe.path!));
+  const tmp = live.filter((p) => inTmpDir(ctx.lists, p.exe.path!));
   for (const g of groupByPlaceAndExe(snap, tmp)) {
     const path = g.procs[0]!.exe.path!;
     out.push(
@@ -24,7 +24,9 @@ export function executableLocationRule(snap: Snapshot, _ctx: RuleContext): Findi
       }),
     );
   }
-  const hidden = live.filter((p) => !inTmpDir(p.exe.path!) && hiddenComponent(p.exe.path!));
+  const hidden = live.filter(
+    (p) => !inTmpDir(ctx.lists, p.exe.path!) && hiddenComponent(ctx.lists, p.exe.path!),
+  );
   for (const g of groupByPlaceAndExe(snap, hidden)) {
     const path = g.procs[0]!.exe.path!;
     out.push(
@@ -32,7 +34,7 @@ export function executableLocationRule(snap: Snapshot, _ctx: RuleContext): Findi
         rule: "process.exe-in-hidden-dir",
         severity: "medium",
         confidence: "medium",
-        title: `${basename(path)} runs from hidden directory ${hiddenComponent(path)} (${path}, ${pidsText(g)})`,
+        title: `${basename(path)} runs from hidden directory ${hiddenComponent(ctx.lists, path)} (${path}, ${pidsText(g)})`,
         where: g.where,
         containerId: g.containerId,
         evidence: groupEvidence(g),

@@ -6,12 +6,12 @@ import { containAdvice, finding } from "../facts.js";
 import { groupByPlaceAndExe, groupEvidence, pidsText } from "./group.js";
 import { inSystemDir, kernelThreadMasquerade, nameMismatch } from "./process-traits.js";
 
-export function kernelThreadMasqueradeRule(snap: Snapshot, _ctx: RuleContext): Finding[] {
-  const masked = snap.processes.filter((p) => kernelThreadMasquerade(p));
+export function kernelThreadMasqueradeRule(snap: Snapshot, ctx: RuleContext): Finding[] {
+  const masked = snap.processes.filter((p) => kernelThreadMasquerade(p, ctx.lists));
   return groupByPlaceAndExe(snap, masked).map((g) => {
     const p = g.procs[0]!;
     // The name it hides behind: a bracketed argv[0], else comm (argv[0] is then often its path).
-    const posedAs = kernelThreadMasquerade(p)?.startsWith("argv[0]")
+    const posedAs = kernelThreadMasquerade(p, ctx.lists)?.startsWith("argv[0]")
       ? (p.argv[0] ?? p.comm)
       : p.comm;
     return finding({
@@ -21,18 +21,18 @@ export function kernelThreadMasqueradeRule(snap: Snapshot, _ctx: RuleContext): F
       title: `${p.exe.path ?? "a user-space process"} poses as kernel thread ${posedAs} (${pidsText(g)})`,
       where: g.where,
       containerId: g.containerId,
-      evidence: groupEvidence(g, (q) => ({ why: kernelThreadMasquerade(q) ?? "" })),
+      evidence: groupEvidence(g, (q) => ({ why: kernelThreadMasquerade(q, ctx.lists) ?? "" })),
       next: `Kernel threads have no executable; this one runs ${p.exe.path ?? "a file"}. Copy /proc/${p.pid}/exe. ${containAdvice(g.where)}`,
     });
   });
 }
 
-export function nameMismatchRule(snap: Snapshot, _ctx: RuleContext): Finding[] {
+export function nameMismatchRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
-  const odd = snap.processes.filter((p) => nameMismatch(p));
+  const odd = snap.processes.filter((p) => nameMismatch(p, ctx.lists));
   for (const g of groupByPlaceAndExe(snap, odd)) {
     const p = g.procs[0]!;
-    const m = nameMismatch(p)!;
+    const m = nameMismatch(p, ctx.lists)!;
     const fromSystem = inSystemDir(p.exe.path!);
     out.push(
       finding({

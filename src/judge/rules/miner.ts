@@ -13,7 +13,7 @@ export function minerRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const suspicious = suspiciousProcesses(snap, ctx);
   const out: Finding[] = [];
   for (const p of snap.processes) {
-    const sign = minerSign(p);
+    const sign = minerSign(p, ctx.lists);
     const hot = p.cpuPercent >= t.cpuPercent;
     const others = (suspicious.get(p.pid) ?? []).filter((r) => !r.startsWith("miner"));
     if (!sign && !(hot && others.length)) continue;

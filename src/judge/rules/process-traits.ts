@@ -7,6 +7,7 @@ import type { Process, Snapshot } from "../../model/snapshot.js";
 import type { RuleContext } from "../context.js";
 import { ancestors, basename, hiddenComponent, inTmpDir } from "../facts.js";
 import { type IocMatch, matchProcess } from "../ioc/ioc-set.js";
+import { matchesName, type RuleLists } from "../rule-lists.js";
 
 /** Executables (basenames) of container runtimes, which run from sealed memfds legitimately. */
 const RUNTIME_EXES =
@@ -29,19 +30,17 @@ export function runtimeAncestor(snap: Snapshot, p: Process): Process | null {
   return null;
 }
 
-/**
- * Kernel threads' names. A user-space process named like one is hiding (kinsing's
- * `kdevtmpfsi` starts like `kdevtmpfs`, which is on purpose).
- */
-const KTHREAD_NAME =
-  /^(kworker\/|ksoftirqd\/|kthreadd$|migration\/|rcu_|kswapd|khugepaged|kdevtmpfs|kauditd|jbd2\/|kblockd|kcompactd|cpuhp\/|irq\/|oom_reaper|khungtaskd|ksmd|kintegrityd|kthrotld|writeback|kstrp|netns$)/;
 const BRACKETED = /^\[[\w/:.+-]+\]$/;
 
-export function kernelThreadMasquerade(p: Process): string | null {
+/**
+ * A user-space process named like a kernel thread (rules/kernel-threads.json) is hiding:
+ * kinsing's `kdevtmpfsi` starts like `kdevtmpfs`, on purpose. So is a bracketed argv[0].
+ */
+export function kernelThreadMasquerade(p: Process, lists: RuleLists): string | null {
   if (p.kernelThread) return null;
   const argv0 = p.argv[0] ?? "";
   if (BRACKETED.test(argv0)) return `argv[0] is "${argv0}"`;
-  if (KTHREAD_NAME.test(p.comm)) return `comm is "${p.comm}"`;
+  if (matchesName(lists.kernelThreads, p.comm)) return `comm is "${p.comm}"`;
   return null;
 }
 
@@ -51,35 +50,6 @@ export function kernelThreadMasquerade(p: Process): string | null {
  */
 const INTERPRETERS =
   /^(python[\d.]*m?|pypy[\d.]*|node(js)?|deno|bun|perl[\d.]*|ruby[\d.]*|java|php[\d.]*(-fpm[\d.]*|-cgi)?|lua[\d.]*|luajit|tclsh[\d.]*|wish[\d.]*|R|Rscript|dotnet|mono|busybox|toybox|env|sh|bash|dash|ash|zsh|ksh|mksh|fish|tcsh|csh|qemu-.*|ld-linux.*\.so.*|ld-musl.*\.so.*|erl|beam\.smp|beam)$/;
-
-/** Daemons an attacker likes to be mistaken for. */
-const WELL_KNOWN = new Set([
-  "sshd",
-  "systemd",
-  "init",
-  "cron",
-  "crond",
-  "atd",
-  "nginx",
-  "httpd",
-  "apache2",
-  "mysqld",
-  "mariadbd",
-  "postgres",
-  "redis-server",
-  "dockerd",
-  "containerd",
-  "rsyslogd",
-  "syslogd",
-  "dbus-daemon",
-  "systemd-journal",
-  "systemd-logind",
-  "agetty",
-  "bash",
-  "sh",
-  "top",
-  "ps",
-]);
 
 function stem(name: string): string {
   return name
@@ -100,7 +70,7 @@ export interface NameMismatch {
  * alternatives (awk -> mawk, vi -> vim.basic, python3 -> python3.11) resolve exe to the
  * target while comm keeps the link's name; packaged daemons rename themselves (prctl).
  */
-export function nameMismatch(p: Process): NameMismatch | null {
+export function nameMismatch(p: Process, lists: RuleLists): NameMismatch | null {
   if (p.kernelThread || !p.exe.path || p.exe.memfd) return null;
   const exeName = basename(p.exe.path);
   const comm = p.comm;
@@ -109,20 +79,19 @@ export function nameMismatch(p: Process): NameMismatch | null {
   const a = stem(exeName);
   const b = stem(comm);
   if (a.length >= 2 && b.length >= 2 && (a.includes(b) || b.includes(a))) return null;
-  const impersonates = WELL_KNOWN.has(comm);
+  // Daemons an attacker likes to be mistaken for: rules/well-known-daemons.json.
+  const impersonates = lists.wellKnownDaemons.has(comm);
   if (inSystemDir(p.exe.path) && !impersonates) return null;
   return { exeName, impersonates };
 }
 
-const MINER_NAME =
-  /^(xmrig|xmr-stak|minerd|cpuminer|kdevtmpfsi|kinsing|nbminer|t-rex|lolminer|phoenixminer|ethminer|cgminer|bfgminer|srbminer|teamredminer|xmrigdaemon|kthreaddi)/i;
 const MINER_ARGS =
   /stratum\+(tcp|ssl|tls):\/\/|--donate-level|--cpu-max-threads-hint|\bnicehash\b|--coin[= ](monero|xmr)|-a\s+(rx\/0|cryptonight)/i;
 
-/** Why the command line or name says "miner", or null. */
-export function minerSign(p: Process): string | null {
+/** Why the command line or name (rules/miner-names.json) says "miner", or null. */
+export function minerSign(p: Process, lists: RuleLists): string | null {
   const names = [p.comm, p.exe.path ? basename(p.exe.path) : "", basename(p.argv[0] ?? "")];
-  const n = names.find((x) => x && MINER_NAME.test(x));
+  const n = names.find((x) => x && matchesName(lists.minerNames, x));
   if (n) return `named "${n}"`;
   const cmd = p.argv.join(" ").slice(0, 8192);
   const m = MINER_ARGS.exec(cmd);
@@ -137,11 +106,12 @@ export type DeletedKind =
   | "upgraded"
   | "dropped";
 
-export function deletedKind(snap: Snapshot, p: Process): DeletedKind | null {
+export function deletedKind(snap: Snapshot, p: Process, lists: RuleLists): DeletedKind | null {
   if (p.exe.memfd) return runtimeAncestor(snap, p) ? "memfd-runtime" : "memfd";
   if (!p.exe.deleted || !p.exe.path) return null;
   const path = p.exe.path;
-  if (p.exe.upperLayer === true || inTmpDir(path) || hiddenComponent(path)) return "dropped";
+  if (p.exe.upperLayer === true || inTmpDir(lists, path) || hiddenComponent(lists, path))
+    return "dropped";
   if (inSystemDir(path) || path.startsWith("/opt/")) return "upgraded";
   return "dropped";
 }
@@ -160,13 +130,13 @@ export interface Traits {
 export function traitsOf(snap: Snapshot, p: Process, ctx: RuleContext): Traits {
   const path = p.exe.path && !p.exe.memfd ? p.exe.path : null;
   return {
-    deleted: deletedKind(snap, p),
-    tmp: path !== null && inTmpDir(path),
-    hidden: path !== null ? hiddenComponent(path) : null,
+    deleted: deletedKind(snap, p, ctx.lists),
+    tmp: path !== null && inTmpDir(ctx.lists, path),
+    hidden: path !== null ? hiddenComponent(ctx.lists, path) : null,
     dropped: p.exe.upperLayer === true,
-    kthread: kernelThreadMasquerade(p),
-    name: nameMismatch(p),
-    miner: minerSign(p),
+    kthread: kernelThreadMasquerade(p, ctx.lists),
+    name: nameMismatch(p, ctx.lists),
+    miner: minerSign(p, ctx.lists),
     iocs: ctx.iocs ? matchProcess(ctx.iocs, p) : [],
   };
 }

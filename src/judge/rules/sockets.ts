@@ -7,15 +7,6 @@ import { isLocalOrUnspecified, isUnspecified } from "../ioc/ip.js";
 import { suspiciousProcesses } from "./process-traits.js";
 import { socketPlace } from "./traffic.js";
 
-/**
- * Ports that mining pools and their proxies commonly listen on (stratum). 4444 is also
- * Metasploit's default handler port: either way worth a look.
- */
-export const MINING_PORTS: ReadonlySet<number> = new Set([
-  3333, 3334, 3357, 4444, 5555, 5556, 6666, 7777, 8899, 9999, 10128, 10343, 13333, 14433, 14444,
-  17777, 20580, 45560, 45700,
-]);
-
 function sockText(s: Socket): string {
   const remote = s.remotePort ? ` -> ${s.remoteAddress}:${s.remotePort}` : "";
   return `${s.proto} ${s.localAddress}:${s.localPort}${remote} ${s.state}`;
@@ -116,7 +107,8 @@ export function miningPortRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const suspicious = suspiciousProcesses(snap, ctx);
   const hits = snap.sockets.filter(
     (s) =>
-      MINING_PORTS.has(s.remotePort) &&
+      // rules/mining-ports.json
+      ctx.lists.miningPorts.has(s.remotePort) &&
       s.state !== "LISTEN" &&
       !isLocalOrUnspecified(s.remoteAddress),
   );

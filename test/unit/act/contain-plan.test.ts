@@ -13,6 +13,7 @@ import {
 } from "../../../src/act/contain-plan.js";
 import { judge } from "../../../src/judge/index.js";
 import { EMPTY_IOCS, type IocSet, iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import type { Finding } from "../../../src/model/finding.js";
 import { formatPlan } from "../../../src/tell/format-plan.js";
 import type { ContainerInput } from "../../helpers/snapshot-builder.js";
@@ -30,6 +31,7 @@ const GITLAB_ID = fakeContainerId(GITLAB);
 const WATE_SHA = fakeSha256("wate-binary");
 const BUSYBOX_SHA = fakeSha256("busybox");
 const NOW = new Date("2026-03-01T12:00:00.000Z");
+const LISTS = shippedLists();
 
 const lo = (txPackets: number) => ({
   name: "lo",
@@ -102,7 +104,7 @@ function lab(o: LabOptions = {}) {
 
 function matchSetOf(snap = lab(), iocs: IocSet = EMPTY_IOCS) {
   const target = snap.containers.find((c) => c.id === GITLAB_ID)!;
-  const ctx = { now: NOW, iocs };
+  const ctx = { now: NOW, iocs, lists: LISTS };
   return deriveMatchSet(snap, target, judge(snap, ctx), ctx, iocs);
 }
 
@@ -157,7 +159,7 @@ describe("deriveMatchSet and matchProcesses", () => {
       falsePositive: null,
       ...f,
     });
-    const ctx = { now: NOW };
+    const ctx = { now: NOW, lists: LISTS };
     const none = deriveMatchSet(
       snap,
       target,
@@ -189,7 +191,7 @@ describe("deriveMatchSet and matchProcesses", () => {
       source: "triage",
       falsePositive: null,
     };
-    const set = deriveMatchSet(snap, target, [finding], { now: NOW }, EMPTY_IOCS);
+    const set = deriveMatchSet(snap, target, [finding], { now: NOW, lists: LISTS }, EMPTY_IOCS);
     expect(set.iocs.entries).toEqual([]);
     expect(set.notes).toEqual([
       "pid 900 (sh) is cited by traffic.flood but is not suspicious itself: not an indicator",

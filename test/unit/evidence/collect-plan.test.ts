@@ -45,6 +45,18 @@ describe("suspiciousPids", () => {
     expect(by.get(10)).toBeNull();
     expect(by.get(16)).toBeNull();
   });
+
+  it("preserves from every staging dir the judge knows: one list (rules/staging-dirs.json)", () => {
+    const more = new SnapshotBuilder()
+      .process({ pid: 20, comm: "q", exe: { path: "/dev/mqueue/q" } })
+      .process({ pid: 21, comm: "r", exe: { path: "/run/shm/r" } })
+      .process({ pid: 22, comm: "s", exe: { path: "/scratch/s" } })
+      .build();
+    expect(suspiciousPids(more)).toEqual([20, 21]);
+    // A --rules directory's list, as triage and contain pass it down.
+    expect(suspiciousPids(more, ["/scratch/"])).toEqual([22]);
+    expect(suspiciousReason(more.processes[2]!, ["/scratch/"])).toBe("scratch-dir");
+  });
 });
 
 describe("rotatedLogFiles", () => {

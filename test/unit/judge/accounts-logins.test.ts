@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RuleContext } from "../../../src/judge/context.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import { accountsRule } from "../../../src/judge/rules/accounts.js";
 import { failedLoginBurstRule, newLoginAddressRule } from "../../../src/judge/rules/logins.js";
 import {
@@ -12,7 +13,7 @@ import {
 } from "../../helpers/snapshot-builder.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
-const ctx: RuleContext = { now };
+const ctx: RuleContext = { now, lists: shippedLists() };
 const rules = (snap: ReturnType<SnapshotBuilder["build"]>, c: RuleContext = ctx) =>
   accountsRule(snap, c).map((f) => `${f.rule}:${f.severity}:${f.where}`);
 

