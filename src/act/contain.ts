@@ -5,7 +5,7 @@ import { type CollectSummary, collectEvidence, collectRefusePaths } from "../evi
 import type { BundleWriter } from "../evidence/types.js";
 import { judge } from "../judge/index.js";
 import { loadIocs } from "../judge/ioc/load-iocs.js";
-import { type RuleSet, ruleSetOrThrow } from "../judge/rule-set.js";
+import { type RuleSet, ruleSetOrThrow, shippedLists } from "../judge/rule-set.js";
 import type { Finding } from "../model/finding.js";
 import type { Container } from "../model/snapshot.js";
 import { DockerEngine } from "../observe/docker/engine.js";
@@ -303,7 +303,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     containerIds: [target.id],
     pids: s.beforeMatches.map((m) => m.pid),
     host: false,
-    ...(opts.rules ? { lists: opts.rules.lists } : {}),
+    lists: opts.rules?.lists ?? shippedLists(),
     progress,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

@@ -10,7 +10,6 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, lstat, readdir, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { shippedLists } from "../judge/rule-lists.js";
 import type { Snapshot } from "../model/snapshot.js";
 import { errorMessage } from "../util/result.js";
 import type { Collector } from "./collect-step.js";
@@ -82,7 +81,7 @@ export function homeDirs(snapshot: Snapshot, homeEntries: readonly string[]): st
 export interface HostCollectOptions {
   snapshot: Snapshot;
   /** Host files and directories (ending with "/") to copy; rules/host-files.json by default. */
-  hostFiles?: readonly string[];
+  hostFiles: readonly string[];
   since: Date | undefined;
   maxFileBytes: number | undefined;
   now: Date;
@@ -138,7 +137,7 @@ export async function collectHost(col: Collector, opts: HostCollectOptions): Pro
   }
 
   // Accounts, privileges, remote access and persistence: rules/host-files.json, files first.
-  const hostFiles = opts.hostFiles ?? shippedLists().hostFiles;
+  const hostFiles = opts.hostFiles;
   for (const path of hostFiles.filter((p) => !p.endsWith("/"))) {
     await copyIfPresent(col, path, max);
   }

@@ -9,7 +9,6 @@
  * `complete: false` with the reason, never as an exception, so the caller seals and says so.
  */
 import { readdir, readFile } from "node:fs/promises";
-import type { RuleLists } from "../judge/rule-lists.js";
 import type { Process, Snapshot } from "../model/snapshot.js";
 import type { DockerEngine } from "../observe/docker/engine.js";
 import { redactInspect } from "../observe/docker/redact.js";
@@ -31,6 +30,15 @@ import type { BundleWriter, ManifestEntry } from "./types.js";
 export { suspiciousPids } from "./suspicious.js";
 
 export const DEFAULT_DOCKER_ROOT = "/var/lib/docker";
+
+/**
+ * The analysts' lists collect needs (rules/staging-dirs.json, rules/host-files.json, or
+ * --rules): given by the caller, which loaded them (evidence reads no rules itself).
+ */
+export interface CollectLists {
+  readonly stagingDirs: readonly string[];
+  readonly hostFiles: readonly string[];
+}
 
 export interface CollectOptions {
   bundle: BundleWriter;
@@ -60,7 +68,7 @@ export interface CollectOptions {
   signal?: AbortSignal;
   now?: Date;
   /** Staging dirs and host files (rules/*.json, or --rules); the shipped lists by default. */
-  lists?: Pick<RuleLists, "stagingDirs" | "hostFiles">;
+  lists: CollectLists;
 }
 
 export interface CollectedExecutable {
@@ -136,7 +144,7 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
     }
 
     executables.push(
-      ...(await collectExecutables(col, snapshot, opts.pids ?? [], opts.lists?.stagingDirs)),
+      ...(await collectExecutables(col, snapshot, opts.pids ?? [], opts.lists.stagingDirs)),
     );
 
     const wanted = opts.containerIds ? new Set(opts.containerIds) : null;
@@ -181,7 +189,7 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
         since: opts.since,
         maxFileBytes: opts.maxFileBytes,
         now: opts.now ?? new Date(),
-        ...(opts.lists ? { hostFiles: opts.lists.hostFiles } : {}),
+        hostFiles: opts.lists.hostFiles,
       });
     } else {
       col.skip("host", "host logs and configuration", "not asked (--no-host)");
@@ -241,7 +249,7 @@ async function collectExecutables(
   col: Collector,
   snapshot: Snapshot,
   extra: readonly number[],
-  stagingDirs?: readonly string[],
+  stagingDirs: readonly string[],
 ): Promise<CollectedExecutable[]> {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
   const pids = [...new Set([...suspiciousPids(snapshot, stagingDirs), ...extra])].sort(

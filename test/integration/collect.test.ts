@@ -22,6 +22,7 @@ import { createBundle } from "../../src/evidence/bundle.js";
 import { type CollectSummary, collectEvidence } from "../../src/evidence/collect.js";
 import type { BundleWriter, Manifest } from "../../src/evidence/types.js";
 import { verifyBundle } from "../../src/evidence/verify.js";
+import { shippedLists } from "../../src/judge/rule-set.js";
 import { DockerEngine } from "../../src/observe/docker/engine.js";
 import { type SnapshotResult, takeSnapshot } from "../../src/observe/snapshot.js";
 import { type ProxyDecision, startDockerProxy } from "../helpers/docker-proxy.js";
@@ -107,6 +108,7 @@ describe("collect on the lab", () => {
     bundle = await newBundle("main");
     summary = await collectEvidence({
       bundle,
+      lists: shippedLists(),
       snap,
       engine: DockerEngine.fromEnv(process.env),
       containerIds: Object.values(lab.containers).map((c) => c.id),
@@ -202,6 +204,7 @@ describe("hostile log lines", () => {
     const snap = await snapshot();
     const bundle = await newBundle("hostile");
     const s = await collectEvidence({
+      lists: shippedLists(),
       bundle,
       snap,
       engine: DockerEngine.fromEnv(process.env),
@@ -235,6 +238,7 @@ describe("faults", () => {
       const snap = await snapshot();
       const bundle = await newBundle("removed");
       const s = await collectEvidence({
+        lists: shippedLists(),
         bundle,
         snap,
         engine: new DockerEngine({ socketPath: proxy.socketPath }),
@@ -267,6 +271,7 @@ describe("faults", () => {
       const bundle = await newBundle("engine-gone");
       const ids = [lab.containers.gitlab.id, lab.containers.wordpress.id, lab.containers.mail.id];
       const s = await collectEvidence({
+        lists: shippedLists(),
         bundle,
         snap,
         engine: new DockerEngine({ socketPath: proxy.socketPath }),
@@ -314,6 +319,7 @@ describe("faults", () => {
       const snap = await snapshot();
       const bundle = await createBundle({ outDir: dir, host: "lab", command: "collect full" });
       const s = await collectEvidence({
+        lists: shippedLists(),
         bundle,
         snap,
         engine: DockerEngine.fromEnv(process.env),

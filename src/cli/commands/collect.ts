@@ -5,6 +5,7 @@ import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
 import { createBundle, InterruptedError } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { BundleWriter } from "../../evidence/types.js";
+import { shippedLists } from "../../judge/rule-set.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
 import { resolveContainer } from "../../observe/docker/resolve.js";
@@ -206,6 +207,7 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
       engine,
       ...(containerIds ? { containerIds } : {}),
       pids: opts.pid,
+      lists: shippedLists(),
       exportFs: opts.exportFs === true,
       host: opts.host,
       ...(opts.since ? { since: opts.since } : {}),

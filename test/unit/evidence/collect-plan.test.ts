@@ -16,6 +16,10 @@ import {
 } from "../../../src/evidence/collect-host.js";
 import { checkRelPath } from "../../../src/evidence/paths.js";
 import { suspiciousPids, suspiciousReason } from "../../../src/evidence/suspicious.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
+
+const STAGING = shippedLists().stagingDirs;
+
 import { makeUser, SnapshotBuilder } from "../../helpers/snapshot-builder.js";
 
 const ID = "3f2a9c1e".repeat(8);
@@ -34,11 +38,11 @@ describe("suspiciousPids", () => {
     .build();
 
   it("picks deleted, memfd and scratch-dir executables, sorted, not kernel threads", () => {
-    expect(suspiciousPids(snap)).toEqual([11, 12, 13, 14, 15]);
+    expect(suspiciousPids(snap, STAGING)).toEqual([11, 12, 13, 14, 15]);
   });
 
   it("says why", () => {
-    const by = new Map(snap.processes.map((p) => [p.pid, suspiciousReason(p)]));
+    const by = new Map(snap.processes.map((p) => [p.pid, suspiciousReason(p, STAGING)]));
     expect(by.get(11)).toBe("deleted");
     expect(by.get(12)).toBe("memfd");
     expect(by.get(13)).toBe("scratch-dir");
@@ -52,7 +56,7 @@ describe("suspiciousPids", () => {
       .process({ pid: 21, comm: "r", exe: { path: "/run/shm/r" } })
       .process({ pid: 22, comm: "s", exe: { path: "/scratch/s" } })
       .build();
-    expect(suspiciousPids(more)).toEqual([20, 21]);
+    expect(suspiciousPids(more, STAGING)).toEqual([20, 21]);
     // A --rules directory's list, as triage and contain pass it down.
     expect(suspiciousPids(more, ["/scratch/"])).toEqual([22]);
     expect(suspiciousReason(more.processes[2]!, ["/scratch/"])).toBe("scratch-dir");
