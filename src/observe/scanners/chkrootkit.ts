@@ -4,7 +4,7 @@
  */
 import type { Finding, Severity } from "../../model/finding.js";
 import { errorMessage } from "../../util/result.js";
-import { findExecutable, runTool } from "./run-tool.js";
+import { findExecutable, runTool, truncationReason } from "./run-tool.js";
 import type { ScanGap, ToolReport } from "./types.js";
 
 export type ChkrootkitKind = "infected" | "disabled" | "warning" | "clean" | "not-tested" | "other";
@@ -153,6 +153,8 @@ export interface RunChkrootkitOptions {
   roots: ChkrootkitRoot[];
   timeoutMs: number;
   executable?: string;
+  /** Only these tests (chkrootkit's own names, `chkrootkit -l`); empty or absent: all. */
+  tests?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -186,9 +188,10 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
   const raw: Record<string, string> = {};
   const parsed: Record<string, unknown> = {};
   let timedOut = false;
+  let incomplete = false;
   for (const r of opts.roots) {
     const name = r.root === "/" ? "host" : `container-${slug(r.where)}`;
-    const args = r.root === "/" ? ["-q"] : ["-q", "-r", r.root];
+    const args = [...(r.root === "/" ? ["-q"] : ["-q", "-r", r.root]), ...(opts.tests ?? [])];
     try {
       const run = await runTool(exe, args, {
         timeoutMs: opts.timeoutMs,
@@ -197,7 +200,19 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
       raw[`${name}.stdout.txt`] = run.stdout;
       raw[`${name}.stderr.txt`] = run.stderr;
       const items = parseChkrootkit(run.stdout);
-      parsed[name] = { argv: run.argv, exitCode: run.exitCode, timedOut: run.timedOut, items };
+      parsed[name] = {
+        argv: run.argv,
+        exitCode: run.exitCode,
+        timedOut: run.timedOut,
+        truncated: run.truncated,
+        incomplete: run.truncated || run.timedOut,
+        items,
+      };
+      const cutGap = truncationReason(run);
+      if (cutGap) {
+        incomplete = true;
+        gaps.push({ tool: "chkrootkit", what: `chkrootkit ${args.join(" ")}`, reason: cutGap });
+      }
       findings.push(
         ...chkrootkitFindings(items, r.where, r.containerId, `scans/chkrootkit/${name}.stdout.txt`),
       );
@@ -226,5 +241,6 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
     durationMs: Date.now() - started,
     raw,
     parsed,
+    incomplete: incomplete || timedOut,
   };
 }

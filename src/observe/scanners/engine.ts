@@ -35,6 +35,11 @@ export interface RunScanOptions {
   clamav?: Partial<
     Pick<ClamavOptions, "threads" | "inFlight" | "useSystemClamd" | "forceClamscan">
   >;
+  /**
+   * Bound a scanner to some of its tests (rkhunter --enable groups, chkrootkit test names,
+   * Lynis groups); absent: the tool's full run.
+   */
+  tests?: Partial<Record<"rkhunter" | "chkrootkit" | "lynis", readonly string[]>>;
   signal?: AbortSignal;
 }
 
@@ -73,16 +78,27 @@ async function runOne(tool: ToolName, opts: RunScanOptions): Promise<ToolReport>
         ...sig,
       });
     case "rkhunter":
-      return runRkhunter({ timeoutMs, ...(exe ? { executable: exe } : {}), ...sig });
+      return runRkhunter({
+        timeoutMs,
+        ...(exe ? { executable: exe } : {}),
+        ...(opts.tests?.rkhunter ? { tests: opts.tests.rkhunter } : {}),
+        ...sig,
+      });
     case "chkrootkit":
       return runChkrootkit({
         roots: chkrootkitRoots(opts.targets),
         timeoutMs,
         ...(exe ? { executable: exe } : {}),
+        ...(opts.tests?.chkrootkit ? { tests: opts.tests.chkrootkit } : {}),
         ...sig,
       });
     case "lynis":
-      return runLynis({ timeoutMs, ...(exe ? { executable: exe } : {}), ...sig });
+      return runLynis({
+        timeoutMs,
+        ...(exe ? { executable: exe } : {}),
+        ...(opts.tests?.lynis ? { groups: opts.tests.lynis } : {}),
+        ...sig,
+      });
   }
 }
 

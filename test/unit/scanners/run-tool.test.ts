@@ -1,0 +1,48 @@
+/**
+ * runTool's output bound, with a real process writing real bytes: an output cut at the bound is
+ * flagged, including when the one chunk that crosses the bound is the last one.
+ */
+import { describe, expect, it } from "vitest";
+import { keepWithin, runTool, truncationReason } from "../../../src/observe/scanners/run-tool.js";
+
+describe("runTool output bound", () => {
+  it("flags a cut when a single chunk crosses the bound (the last chunk)", async () => {
+    // 100 bytes in one write: one chunk, past the 64-byte bound, and nothing after it.
+    const run = await runTool("/bin/sh", ["-c", "head -c 100 /dev/zero"], {
+      timeoutMs: 10_000,
+      maxOutputBytes: 64,
+    });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout.length).toBe(64);
+    expect(run.truncated).toBe(true);
+    expect(truncationReason(run, 64)).toMatch(/cut at 64 bytes.*incomplete/);
+  });
+
+  it("does not flag an output exactly at the bound", async () => {
+    const run = await runTool("/bin/sh", ["-c", "head -c 64 /dev/zero"], {
+      timeoutMs: 10_000,
+      maxOutputBytes: 64,
+    });
+    expect(run.stdout.length).toBe(64);
+    expect(run.truncated).toBe(false);
+    expect(truncationReason(run)).toBeNull();
+  });
+
+  it("flags a cut stderr as well", async () => {
+    const run = await runTool("/bin/sh", ["-c", "head -c 65 /dev/zero >&2"], {
+      timeoutMs: 10_000,
+      maxOutputBytes: 64,
+    });
+    expect(run.stderr.length).toBe(64);
+    expect(run.stdout).toBe("");
+    expect(run.truncated).toBe(true);
+  });
+
+  it("keepWithin keeps what fits and reports it", () => {
+    const held: Buffer[] = [];
+    expect(keepWithin(held, 0, Buffer.from("abcdef"), 4)).toBe(4);
+    expect(keepWithin(held, 4, Buffer.from("gh"), 4)).toBe(0);
+    expect(keepWithin(held, 0, Buffer.from("ab"), 4)).toBe(2);
+    expect(Buffer.concat(held).toString()).toBe("abcdab");
+  });
+});
