@@ -41,4 +41,5 @@ export const COMMANDS: readonly LazyCommand[] = [
     readsProcesses: READS_PROCESSES.contain,
   },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
+  { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
