@@ -57,11 +57,9 @@ export const SCAN_OPTIONS = defineOptions({
     "--container <name>",
     "only this container (repeatable); no host paths unless --host-paths",
   ),
-  hostPaths: custom(
-    "--host-paths <paths>",
-    `host paths for ClamAV, comma-separated (default: ${DEFAULT_HOST_PATHS.join(",")})`,
-    (v) => v.split(",").filter(Boolean),
-    { format: (v) => v.join(",") },
+  hostPaths: repeatable(
+    "--host-paths <path...>",
+    `host paths for ClamAV (default: ${DEFAULT_HOST_PATHS.join(" ")})`,
   ),
   clamavDb: text(
     "--clamav-db <dir>",
@@ -163,10 +161,12 @@ async function scanAction(
   const picked = TOOL_NAMES.filter((t) => opts[t]);
   const tools: ToolName[] = opts.all || picked.length === 0 ? [...TOOL_NAMES] : picked;
   const progress = createProgress(ctx.io, false);
-  const host = opts.container.length === 0 || opts.hostPaths !== undefined;
+  const host = opts.container.length === 0 || opts.hostPaths.length > 0;
   const discovered = await discoverTargets({
     env: ctx.io.env,
-    hostPaths: (opts.hostPaths ?? DEFAULT_HOST_PATHS).map((p) => resolve(ctx.io.cwd, p)),
+    hostPaths: (opts.hostPaths.length > 0 ? opts.hostPaths : DEFAULT_HOST_PATHS).map((p) =>
+      resolve(ctx.io.cwd, p),
+    ),
     containers: opts.container,
     host,
   });
