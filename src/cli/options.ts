@@ -203,7 +203,7 @@ export function parseNameList(name: string) {
       .filter(Boolean);
     if (names.length === 0 || names.some((n) => !/^[A-Za-z0-9_-]+$/.test(n))) {
       throw new InvalidArgumentError(
-        `${name} takes names separated by commas (letters, digits, _ and -), got "${value}"`,
+        `${name} takes a comma-separated list of names (letters, digits, _ and -), got "${value}"`,
       );
     }
     return names;
