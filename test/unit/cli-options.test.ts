@@ -41,7 +41,7 @@ const dir = mkdtempSync(join(tmpdir(), "bk-cli-options-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function program() {
-  return buildProgram(memoryIo().io);
+  return buildProgram({ io: memoryIo().io, setExitCode: () => {} });
 }
 
 describe("option tables", () => {
