@@ -43,15 +43,29 @@ const PlanSchema = z.object({
   mode: ContainModeSchema,
   target: TargetSchema,
   steps: z.array(
-    z.looseObject({
+    z.object({
       kind: z.string(),
       description: z.string(),
       command: z.string(),
       undo: z.string().nullable(),
+      network: z.string().optional(),
+      pid: z.number().int().optional(),
+      restartPolicy: z.object({ from: z.string(), to: z.literal("no") }).optional(),
     }),
   ),
   killPids: z.array(z.number().int()),
   notes: z.array(z.string()),
+});
+
+const TrafficSummarySchema = z.object({
+  /** Over the snapshot's interval; null when not measured. */
+  intervalSeconds: z.number().nullable(),
+  txPacketsPerSec: z.number().nullable(),
+  /** Sent on interfaces other than lo: what can leave the container. */
+  txPacketsPerSecOffLoopback: z.number().nullable(),
+  rxPacketsPerSec: z.number().nullable(),
+  interfaces: z.array(z.object({ name: z.string(), txPackets: z.number(), rxPackets: z.number() })),
+  note: z.string().nullable(),
 });
 
 const ActionSchema = z.object({
@@ -118,10 +132,7 @@ export const ContainReportSchema = z.object({
   stillRunning: z.array(MatchedProcessSchema),
   appeared: z.array(MatchedProcessSchema),
   /** Traffic of the target before and after, over the sampling interval. */
-  traffic: z.object({
-    before: z.record(z.string(), z.unknown()),
-    after: z.record(z.string(), z.unknown()),
-  }),
+  traffic: z.object({ before: TrafficSummarySchema, after: TrafficSummarySchema }),
   next: z.array(z.string()),
 });
 

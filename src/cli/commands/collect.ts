@@ -9,7 +9,7 @@ import {
   collectRefusePaths,
 } from "../../evidence/collect.js";
 import type { BundleWriter } from "../../evidence/types.js";
-import { COLLECT_SCHEMA_VERSION } from "../../model/collect-output.js";
+import { COLLECT_SCHEMA_VERSION, type CollectOutput } from "../../model/collect-output.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
 import { resolveContainer } from "../../observe/docker/resolve.js";
@@ -258,7 +258,7 @@ async function collectAction(
             executables: summary.executables,
             containers: summary.containers,
             durationMs: summary.durationMs,
-          },
+          } satisfies CollectOutput,
           null,
           2,
         )}\n`,

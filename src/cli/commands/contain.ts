@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { type ContainmentReport, type PlanView, runContain } from "../../act/contain.js";
 import { CONTAIN_MODES, type ContainMode, type MatchedProcess } from "../../act/contain-plan.js";
-import { CONTAIN_SCHEMA_VERSION } from "../../model/contain-output.js";
+import { CONTAIN_SCHEMA_VERSION, type ContainOutput } from "../../model/contain-output.js";
 import { createProgress } from "../../tell/progress.js";
 import { safeText } from "../../tell/sanitize.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
@@ -133,14 +133,27 @@ async function containAction(
     });
     if (outcome.kind === "dry-run") {
       if (json) {
-        const out = { schemaVersion: CONTAIN_SCHEMA_VERSION, dryRun: true, ...outcome.view };
+        const out = {
+          schemaVersion: CONTAIN_SCHEMA_VERSION,
+          dryRun: true as const,
+          ...outcome.view,
+        } satisfies ContainOutput;
         ctx.io.write(`${JSON.stringify(out, null, 2)}\n`);
       }
       return;
     }
     if (json) {
       ctx.io.write(
-        `${JSON.stringify({ schemaVersion: CONTAIN_SCHEMA_VERSION, bundle: outcome.bundleDir, manifestSha256: outcome.manifestSha256, ...outcome.report }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            schemaVersion: CONTAIN_SCHEMA_VERSION,
+            bundle: outcome.bundleDir,
+            manifestSha256: outcome.manifestSha256,
+            ...outcome.report,
+          } satisfies ContainOutput,
+          null,
+          2,
+        )}\n`,
       );
     } else {
       ctx.io.write(formatReport(outcome.report, outcome.bundleDir, outcome.manifestSha256, c));

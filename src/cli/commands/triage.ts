@@ -9,7 +9,7 @@ import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
 import { verdictOf } from "../../judge/verdict.js";
 import { SEVERITIES, type Severity } from "../../model/finding.js";
 import { parseSnapshot, type Snapshot } from "../../model/snapshot.js";
-import { TRIAGE_SCHEMA_VERSION } from "../../model/triage-output.js";
+import { TRIAGE_SCHEMA_VERSION, type TriageOutput } from "../../model/triage-output.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { takeSnapshot } from "../../observe/snapshot.js";
 import { renderFindings } from "../../tell/findings.js";
@@ -249,7 +249,7 @@ function report(
           logBytes: judged.logBytes,
           gaps: [...judged.snapshot.gaps, ...judged.gaps],
           durationMs,
-        },
+        } satisfies TriageOutput,
         null,
         2,
       )}\n`,
