@@ -138,7 +138,8 @@ export function scanOutput(result: ScanResult, bundleDir: string | null): ScanOu
       status: r.status,
       summary: r.summary,
       durationMs: r.durationMs,
-      incomplete: r.incomplete === true,
+      // A tool stopped by its time limit said only part of its answer, whatever it flagged.
+      incomplete: r.incomplete === true || r.status === "timeout",
     })),
     ranToEnd: result.reports.some(ranToEnd),
     findings: result.findings,

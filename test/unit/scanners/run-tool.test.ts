@@ -2,8 +2,17 @@
  * runTool's output bound, with a real process writing real bytes: an output cut at the bound is
  * flagged, including when the one chunk that crosses the bound is the last one.
  */
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { keepWithin, runTool, truncationReason } from "../../../src/observe/scanners/run-tool.js";
+import { runChkrootkit } from "../../../src/observe/scanners/chkrootkit.js";
+import {
+  DEFAULT_MAX_OUTPUT,
+  keepWithin,
+  runTool,
+  truncationReason,
+} from "../../../src/observe/scanners/run-tool.js";
 
 describe("runTool output bound", () => {
   it("flags a cut when a single chunk crosses the bound (the last chunk)", async () => {
@@ -44,5 +53,40 @@ describe("runTool output bound", () => {
     expect(keepWithin(held, 4, Buffer.from("gh"), 4)).toBe(0);
     expect(keepWithin(held, 0, Buffer.from("ab"), 4)).toBe(2);
     expect(Buffer.concat(held).toString()).toBe("abcdab");
+  });
+});
+
+describe("an adapter given a cut output", () => {
+  it("marks chkrootkit's parse incomplete, with a gap saying the output was cut", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "bk-run-tool-"));
+    try {
+      // A stand-in chkrootkit whose output runs past the bound, its last line an
+      // INFECTED one that is lost: the parse must not pass for chkrootkit's whole answer.
+      const fake = join(dir, "chkrootkit");
+      const filler = DEFAULT_MAX_OUTPUT + 4096;
+      const infected = "Checking `ps'... INFECTED";
+      const script = [
+        "#!/bin/sh",
+        `head -c ${filler} /dev/zero | tr '\\0' '.'`,
+        `printf '\\n%s\\n' '${infected.replace(/'/g, "'\\''")}'`,
+        "",
+      ].join("\n");
+      await writeFile(fake, script);
+      await chmod(fake, 0o755);
+      const r = await runChkrootkit({
+        roots: [{ where: "host", containerId: null, root: "/" }],
+        timeoutMs: 60_000,
+        executable: fake,
+      });
+      const host = (r.parsed as Record<string, { truncated: boolean; incomplete: boolean }>).host!;
+      expect(host.truncated).toBe(true);
+      expect(host.incomplete).toBe(true);
+      expect(r.incomplete).toBe(true);
+      expect(r.gaps.some((g) => /cut at \d+ bytes.*incomplete/.test(g.reason))).toBe(true);
+      expect(String(r.raw["host.stdout.txt"]).length).toBe(DEFAULT_MAX_OUTPUT);
+      expect(String(r.raw["host.stdout.txt"])).not.toContain("INFECTED");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
