@@ -1,5 +1,11 @@
 /**
- * The version of the Snapshot model (model/snapshot.ts), apart from its schemas: taking a
- * snapshot needs the number, not the zod schemas, which only reading one back does.
+ * The version of each JSON output's model, apart from its schemas: writing an output needs the
+ * number, not the zod schemas, which only reading one back (or `breachkit schema`) does.
+ * Raise a number when a field is removed, renamed or changes meaning; adding a field does not.
  */
 export const SNAPSHOT_SCHEMA_VERSION = 1;
+export const TRIAGE_SCHEMA_VERSION = 1;
+export const COLLECT_SCHEMA_VERSION = 1;
+export const SCAN_SCHEMA_VERSION = 1;
+export const CONTAIN_SCHEMA_VERSION = 1;
+export const VERIFY_SCHEMA_VERSION = 1;

@@ -4,6 +4,7 @@
  */
 import type { judgeBundle } from "../judge/judge-bundle.js";
 import type { verdictOf } from "../judge/verdict.js";
+import { TRIAGE_SCHEMA_VERSION, type TriageOutput } from "../model/triage-output.js";
 import type { Colors } from "../util/colors.js";
 import { formatBytes } from "../util/progress.js";
 import { safeText } from "../util/sanitize.js";
@@ -31,6 +32,7 @@ export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): stri
   if (f.json) {
     return `${JSON.stringify(
       {
+        schemaVersion: TRIAGE_SCHEMA_VERSION,
         verdict,
         findings: judged.findings,
         bundle: {
@@ -43,7 +45,7 @@ export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): stri
         logBytes: judged.logBytes,
         gaps: [...judged.snapshot.gaps, ...judged.gaps],
         durationMs,
-      },
+      } satisfies TriageOutput,
       null,
       2,
     )}\n`;

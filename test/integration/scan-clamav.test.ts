@@ -167,6 +167,7 @@ describe("tool timeouts and missing tools", () => {
     });
     const byTool = Object.fromEntries(r.reports.map((x) => [x.tool, x]));
     expect(byTool.rkhunter!.status).toBe("timeout");
+    expect(byTool.rkhunter!.incomplete).toBe(true);
     expect(byTool.lynis!.status).toBe("missing");
     expect(byTool.lynis!.summary).toMatch(/apt-get install lynis/);
     expect(byTool.clamav!.status).toBe("ok");

@@ -29,7 +29,9 @@ describe("cli", () => {
       ["collect", "--max-file-size", "10X"],
       ["collect", "--pid", "abc"],
       ["contain", "web", "--interval", "0"],
-      ["snapshot", "--interval", "-1"],
+      ["snapshot", "--interval", "0"],
+      ["triage", "--interval", "x"],
+      ["scan", "--rkhunter-tests", "a;b"],
     ];
     for (const args of cases) {
       const m = memoryIo();

@@ -6,6 +6,7 @@ import { createBundle, InterruptedError } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { BundleWriter } from "../../evidence/types.js";
 import { shippedLists } from "../../judge/rule-set.js";
+import { COLLECT_SCHEMA_VERSION, type CollectOutput } from "../../model/collect-output.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
 import { resolveContainer } from "../../observe/docker/resolve.js";
@@ -15,20 +16,16 @@ import { colorsFor } from "../../util/colors.js";
 import { BreachkitError, EXIT_ERROR } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
 import { safeText } from "../../util/sanitize.js";
-import { type CommandContext, collect, helpFooter, type RegisterCommand } from "../command.js";
-
-interface CollectCliOptions {
-  out?: string;
-  container: string[];
-  pid: number[];
-  exportFs?: boolean;
-  since?: Date;
-  redact: boolean;
-  maxFileSize?: number;
-  archive?: boolean;
-  host: boolean;
-  json?: boolean;
-}
+import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
+import {
+  custom,
+  defineOptions,
+  flag,
+  type OptionValues,
+  repeatable,
+  text,
+  withOptions,
+} from "../options.js";
 
 const EXIT_CODES = `  0  complete: everything asked for is in the sealed bundle
   2  incomplete (interrupted, disk full, engine or container gone: the bundle is still sealed
@@ -73,16 +70,47 @@ export function parseSince(text: string, now: Date = new Date()): Date {
   );
 }
 
-function parsePid(value: string, previous: number[] = []): number[] {
+function parsePid(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
     throw new InvalidArgumentError(`--pid takes a process id, got "${value}"`);
   }
-  return [...previous, n];
+  return n;
 }
 
+export const COLLECT_OPTIONS = defineOptions({
+  out: text("--out <dir>", "where the bundle directory is made", "."),
+  container: repeatable("--container <name>", "only this container, by name or id (repeatable)"),
+  pid: repeatable("--pid <pid>", "also copy this process's executable (repeatable)", parsePid),
+  exportFs: flag("--export-fs", "also each container's filesystem (docker export) and each volume"),
+  since: custom(
+    "--since <time>",
+    "bound logs by time: 2h, 7d, 2025-01-31T12:00Z",
+    (v) => parseSince(v),
+    {
+      // Recorded as the time it meant: "7d" alone would not say when the bundle was made.
+      format: (d) => d.toISOString(),
+    },
+  ),
+  redact: flag("--no-redact", "keep environment values in inspect (they often hold secrets)"),
+  maxFileSize: custom(
+    "--max-file-size <size>",
+    "cut any file at this size (100M, 2G), noted in the manifest",
+    parseSize,
+  ),
+  archive: flag("--archive", "also pack the bundle as .tar.gz next to it and print its SHA-256"),
+  host: flag("--no-host", "leave out the host's logs and configuration"),
+  json: flag(
+    "--json",
+    "print a summary as JSON on stdout (schema: breachkit schema collect)",
+    false,
+  ),
+});
+
+type CollectCliOptions = OptionValues<typeof COLLECT_OPTIONS>;
+
 export const registerCollect: RegisterCommand = (program: Command, ctx: CommandContext) => {
-  program
+  const cmd = program
     .command("collect")
     .summary("secure the evidence in a sealed, hashed bundle before anything is shut down")
     .description(
@@ -104,23 +132,11 @@ Raw log files are copied whole even with --since (they are the evidence); --sinc
 logs read through the Engine API and the journal, and leaves out rotated files older than it.
 Container logs are copied whole unless --max-file-size is given; host files are cut at 1 GiB.`,
     )
-    .option("--out <dir>", "where the bundle directory is made (default: the current directory)")
-    .option("--container <name>", "only this container, by name or id (repeatable)", collect, [])
-    .option("--pid <pid>", "also copy this process's executable (repeatable)", parsePid, [])
-    .option("--export-fs", "also each container's filesystem (docker export) and each volume")
-    .option("--since <time>", "bound logs by time: 2h, 7d, 2025-01-31T12:00Z", (v) => parseSince(v))
-    .option("--no-redact", "keep environment values in inspect (they often hold secrets)")
-    .option(
-      "--max-file-size <size>",
-      "cut any file at this size (100M, 2G), noted in the manifest",
-      parseSize,
-    )
-    .option("--archive", "also pack the bundle as .tar.gz and print its SHA-256")
-    .option("--no-host", "leave out the host's logs and configuration")
-    .option("--json", "print a summary as JSON on stdout")
     .addHelpText(
       "after",
-      helpFooter(
+      `\nPaths written: the bundle directory breachkit-<host>-<UTC time>/ under --out (default:
+the current directory; never inside a path it collects), and with --archive
+breachkit-<host>-<UTC time>.tar.gz beside it. Nothing else.\n${helpFooter(
         [
           "breachkit collect --out /mnt/usb --archive",
           "breachkit collect --container bk-lab-gitlab --export-fs --out /root/evidence",
@@ -128,27 +144,18 @@ Container logs are copied whole unless --max-file-size is given; host files are 
           "breachkit collect --json | jq .seal",
         ],
         EXIT_CODES,
-      ),
-    )
-    .action(async (opts: CollectCliOptions) => {
-      await collectAction(opts, ctx);
-    });
+      )}`,
+    );
+  withOptions(cmd, COLLECT_OPTIONS, async ({ options, commandLine }) => {
+    await collectAction(options, commandLine, ctx);
+  });
 };
 
-function commandLine(o: CollectCliOptions): string {
-  const parts = ["collect"];
-  if (o.out) parts.push("--out", o.out);
-  for (const c of o.container) parts.push("--container", c);
-  for (const p of o.pid) parts.push("--pid", String(p));
-  if (o.exportFs) parts.push("--export-fs");
-  if (o.since) parts.push("--since", o.since.toISOString());
-  if (!o.redact) parts.push("--no-redact");
-  if (o.maxFileSize !== undefined) parts.push("--max-file-size", String(o.maxFileSize));
-  if (!o.host) parts.push("--no-host");
-  return parts.join(" ");
-}
-
-async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Promise<void> {
+async function collectAction(
+  opts: CollectCliOptions,
+  commandLine: string,
+  ctx: CommandContext,
+): Promise<void> {
   const { io } = ctx;
   // Without root, /proc/<pid>/exe, the raw container logs and most of /var/log are unreadable:
   // a bundle made that way would lack exactly the evidence that matters, and look complete.
@@ -194,9 +201,9 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
     if (!snap.snapshot.engine.available) engine = null;
     const containerIds = resolveContainers(snap.snapshot.containers, opts.container);
     const made = await createBundle({
-      outDir: resolve(io.cwd, opts.out ?? "."),
+      outDir: resolve(io.cwd, opts.out),
       host: snap.snapshot.host.hostname || hostname(),
-      command: commandLine(opts),
+      command: commandLine,
       refuseInside: collectRefusePaths(snap.snapshot.engine.dockerRootDir),
     });
     bundle = made;
@@ -235,6 +242,7 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
       io.write(
         `${JSON.stringify(
           {
+            schemaVersion: COLLECT_SCHEMA_VERSION,
             bundle: made.dir,
             complete,
             incompleteReason: reason,
@@ -248,7 +256,7 @@ async function collectAction(opts: CollectCliOptions, ctx: CommandContext): Prom
             executables: summary.executables,
             containers: summary.containers,
             durationMs: summary.durationMs,
-          },
+          } satisfies CollectOutput,
           null,
           2,
         )}\n`,

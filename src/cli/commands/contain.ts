@@ -3,39 +3,59 @@ import type { Command } from "commander";
 import { runContain } from "../../act/contain.js";
 import { CONTAIN_MODES, type ContainMode } from "../../act/contain-plan.js";
 import { ruleSetOrThrow } from "../../judge/rule-set.js";
+import { CONTAIN_SCHEMA_VERSION, type ContainOutput } from "../../model/contain-output.js";
 import { formatContainReport } from "../../tell/format-contain-report.js";
 import { formatPlan } from "../../tell/format-plan.js";
 import { colorsFor } from "../../util/colors.js";
-import { BreachkitError } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
-import { safeText } from "../../util/sanitize.js";
+import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
 import {
-  type CommandContext,
-  collect,
-  helpFooter,
-  parsePositive,
-  type RegisterCommand,
-} from "../command.js";
+  choice,
+  DEFAULT_INTERVAL_SECONDS,
+  defineOptions,
+  flag,
+  type OptionValues,
+  positive,
+  repeatable,
+  text,
+  withOptions,
+} from "../options.js";
 
 const EXIT_CODES = `  0  CONTAINED (or --dry-run: the plan was shown, nothing changed)
   1  NOT CONTAINED: a matching process still runs outside the container, or its traffic goes on
   2  could not act: unknown or ambiguous container, not running, engine down, not confirmed,
      the mode cannot work on it (isolate on the host network), or an action failed`;
 
-interface ContainCliOptions {
-  mode: string;
-  ioc: string[];
-  out?: string;
-  dryRun?: boolean;
-  yes?: boolean;
-  json?: boolean;
-  interval: number;
-  stopTimeout: number;
-  rules?: string;
-}
+export const CONTAIN_OPTIONS = defineOptions({
+  mode: choice("--mode <mode>", "what to do (see above)", CONTAIN_MODES, "pause"),
+  ioc: repeatable(
+    "--ioc <name-or-file>",
+    "indicator: an IOC file, a name, a sha256, a path or an address (repeatable)",
+  ),
+  out: text("--out <dir>", "where the evidence bundle directory is made", "."),
+  dryRun: flag("--dry-run", "show the plan and what matches; change nothing, write nothing"),
+  yes: flag("-y, --yes", "do not ask for confirmation", false),
+  json: flag(
+    "--json",
+    "print the containment report as JSON on stdout (schema: breachkit schema contain)",
+    false,
+  ),
+  interval: positive(
+    "--interval <seconds>",
+    "traffic counters are compared over this interval",
+    DEFAULT_INTERVAL_SECONDS,
+  ),
+  stopTimeout: positive("--stop-timeout <seconds>", "stop mode: grace period before SIGKILL", 10),
+  rules: text(
+    "--rules <dir>",
+    "hunt rules and tuned lists that add to or override the shipped ones (see rules/README.md)",
+  ),
+});
+
+type ContainCliOptions = OptionValues<typeof CONTAIN_OPTIONS>;
 
 export const registerContain: RegisterCommand = (program: Command, ctx: CommandContext) => {
-  program
+  const cmd = program
     .command("contain")
     .summary("contain a container with proof: evidence, action, before/after, verdict")
     .description(
@@ -57,33 +77,12 @@ secure the evidence, act, list them again, and conclude.
    stopped, nothing matching appeared elsewhere. NOT CONTAINED: what still runs, and where.
 
 Every change is logged in the bundle with its time, and how to undo it is printed.
-containment.json in the bundle holds the before/after tables, actions, and the verdict.`,
+containment.json in the bundle holds the before/after tables, actions, and the verdict.
+
+Paths written: the bundle directory breachkit-<host>-<UTC time>/ under --out (default: the
+current directory); nothing with --dry-run. On the host: only the action of --mode.`,
     )
     .argument("<container>", "container name, or id prefix (4+ hex digits); must be unambiguous")
-    .option("--mode <mode>", `what to do: ${CONTAIN_MODES.join(", ")}`, "pause")
-    .option(
-      "--ioc <name-or-file>",
-      "indicator: an IOC file, a name, a sha256, a path or an address (repeatable)",
-      collect,
-      [],
-    )
-    .option("--out <dir>", "where the evidence bundle is written (default: current directory)")
-    .option("--rules <dir>", "tuned lists that override the shipped ones (see rules/README.md)")
-    .option("--dry-run", "show the plan and what matches; change nothing")
-    .option("-y, --yes", "do not ask for confirmation")
-    .option("--json", "print the containment report as JSON on stdout")
-    .option(
-      "--interval <seconds>",
-      "traffic counters are compared over this interval",
-      parsePositive("--interval"),
-      2,
-    )
-    .option(
-      "--stop-timeout <seconds>",
-      "stop mode: grace period before SIGKILL",
-      parsePositive("--stop-timeout"),
-      10,
-    )
     .addHelpText(
       "after",
       helpFooter(
@@ -95,24 +94,19 @@ containment.json in the bundle holds the before/after tables, actions, and the v
         ],
         EXIT_CODES,
       ),
-    )
-    .action(async (container: string, opts: ContainCliOptions) => {
-      await containAction(container, opts, ctx);
-    });
+    );
+  withOptions(cmd, CONTAIN_OPTIONS, async ({ args, options, commandLine }) => {
+    await containAction(args[0] ?? "", options, commandLine, ctx);
+  });
 };
 
 async function containAction(
   query: string,
   opts: ContainCliOptions,
+  commandLine: string,
   ctx: CommandContext,
 ): Promise<void> {
-  if (!(CONTAIN_MODES as readonly string[]).includes(opts.mode)) {
-    throw new BreachkitError(
-      "USAGE",
-      `--mode takes one of ${CONTAIN_MODES.join(", ")}, got "${safeText(opts.mode, 50)}"`,
-    );
-  }
-  const mode = opts.mode as ContainMode;
+  const mode: ContainMode = opts.mode;
   const rules = await ruleSetOrThrow(opts.rules && resolve(ctx.io.cwd, opts.rules));
   const c = colorsFor(ctx.io);
   const json = opts.json === true;
@@ -124,7 +118,7 @@ async function containAction(
       query,
       mode,
       iocs: opts.ioc,
-      outDir: opts.out ?? ".",
+      outDir: opts.out,
       cwd: ctx.io.cwd,
       dryRun: opts.dryRun === true,
       yes: opts.yes === true,
@@ -134,9 +128,7 @@ async function containAction(
       intervalSeconds: opts.interval,
       stopTimeoutSec: opts.stopTimeout,
       rules,
-      command: ["contain", query, "--mode", mode, ...opts.ioc.flatMap((i) => ["--ioc", i])].join(
-        " ",
-      ),
+      command: commandLine,
       progress,
       signal: ac.signal,
       onPlan: (view) => {
@@ -148,12 +140,28 @@ async function containAction(
       },
     });
     if (outcome.kind === "dry-run") {
-      if (json) ctx.io.write(`${JSON.stringify({ dryRun: true, ...outcome.view }, null, 2)}\n`);
+      if (json) {
+        const out = {
+          schemaVersion: CONTAIN_SCHEMA_VERSION,
+          dryRun: true as const,
+          ...outcome.view,
+        } satisfies ContainOutput;
+        ctx.io.write(`${JSON.stringify(out, null, 2)}\n`);
+      }
       return;
     }
     if (json) {
       ctx.io.write(
-        `${JSON.stringify({ bundle: outcome.bundleDir, manifestSha256: outcome.manifestSha256, ...outcome.report }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            schemaVersion: CONTAIN_SCHEMA_VERSION,
+            bundle: outcome.bundleDir,
+            manifestSha256: outcome.manifestSha256,
+            ...outcome.report,
+          } satisfies ContainOutput,
+          null,
+          2,
+        )}\n`,
       );
     } else {
       ctx.io.write(

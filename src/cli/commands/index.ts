@@ -31,4 +31,5 @@ export const COMMANDS: readonly LazyCommand[] = [
     load: async () => (await import("./contain.js")).registerContain,
   },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
+  { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];

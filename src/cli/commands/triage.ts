@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { createBundle, safePathComponent } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
@@ -8,7 +8,7 @@ import { loadIocs } from "../../judge/ioc/load-iocs.js";
 import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
 import { ruleSetOrThrow } from "../../judge/rule-set.js";
 import { verdictOf } from "../../judge/verdict.js";
-import { SEVERITIES, type Severity, SeveritySchema } from "../../model/finding.js";
+import { SEVERITIES, type Severity } from "../../model/finding.js";
 import { parseSnapshot, type Snapshot } from "../../model/snapshot.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { startSnapshot } from "../../observe/snapshot.js";
@@ -18,24 +18,58 @@ import { BreachkitError, EXIT_FINDINGS } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
 import { safeText } from "../../util/sanitize.js";
-import { type CommandContext, collect, helpFooter, parsePositive } from "../command.js";
+import { type CommandContext, helpFooter } from "../command.js";
+import {
+  choice,
+  DEFAULT_INTERVAL_SECONDS,
+  defineOptions,
+  flag,
+  type OptionValues,
+  positive,
+  repeatable,
+  text,
+  withOptions,
+} from "../options.js";
 
-interface TriageFlags {
-  json?: boolean;
-  out?: string;
-  bundle?: string;
-  ioc?: string[];
-  allowlist?: string;
-  baseline?: string;
-  rules?: string;
-  interval: number;
-  failOn: string;
-  all?: boolean;
-}
+export const TRIAGE_OPTIONS = defineOptions({
+  json: flag(
+    "--json",
+    "print verdict and findings as JSON (schema: breachkit schema triage)",
+    false,
+  ),
+  out: text("--out <dir>", "where the quick evidence bundle directory is made", "."),
+  bundle: text("--bundle <dir>", "judge a saved bundle instead of the live host (writes nothing)"),
+  ioc: repeatable("--ioc <file|value>", "IOC file, or a name, SHA-256, IP or CIDR (repeatable)"),
+  allowlist: text(
+    "--allowlist <file>",
+    "known-good processes with reasons (JSON, see rules/README.md)",
+  ),
+  baseline: text(
+    "--baseline <snapshot>",
+    "a snapshot from a known-good day to compare with: snapshot --out's bundle directory, or a snapshot.json",
+  ),
+  interval: positive(
+    "--interval <seconds>",
+    "traffic and CPU sampling interval",
+    DEFAULT_INTERVAL_SECONDS,
+  ),
+  failOn: choice("--fail-on <severity>", "exit 1 at or above this severity", SEVERITIES, "high"),
+  all: flag("--all", "list every finding, including low and info, with all evidence", false),
+  rules: text(
+    "--rules <dir>",
+    "hunt rules and tuned lists that add to or override the shipped ones (see rules/README.md)",
+  ),
+});
+
+type TriageFlags = OptionValues<typeof TRIAGE_OPTIONS>;
 
 async function loadBaseline(path: string | undefined, cwd: string): Promise<Snapshot | null> {
   if (!path) return null;
-  const full = resolve(cwd, path);
+  const given = resolve(cwd, path);
+  // snapshot --out writes a bundle directory: its snapshot.json is the baseline.
+  const full = (await stat(given).catch(() => null))?.isDirectory()
+    ? join(given, "snapshot.json")
+    : given;
   try {
     const text = await readFile(full, "utf8");
     return parseSnapshot(text.trimStart().startsWith("{") ? text : "");
@@ -43,13 +77,13 @@ async function loadBaseline(path: string | undefined, cwd: string): Promise<Snap
     throw new BreachkitError(
       "BAD_INPUT",
       `cannot use ${full} as a baseline: ${errorMessage(e).slice(0, 300)}`,
-      "a baseline is a snapshot saved on a known-good day: breachkit snapshot -o baseline.json",
+      "a baseline is a snapshot saved on a known-good day: breachkit snapshot --out DIR",
     );
   }
 }
 
 export function registerTriage(program: Command, ctx: CommandContext): void {
-  program
+  const cmd = program
     .command("triage")
     .summary("what is wrong on this host, ranked, in seconds (read-only)")
     .description(
@@ -57,180 +91,150 @@ export function registerTriage(program: Command, ctx: CommandContext): void {
 evidence bundle (snapshot, suspicious executables, container logs, host logs; no filesystem
 exports), runs every fast check (processes, spread, traffic, accounts, logins, log hunting,
 container configuration, IOCs), and answers: what is compromised, where, how sure, and what
-to do next. Read-only on the host: it writes only the bundle under --out.
+to do next. Read-only on the host: it writes only the bundle under --out (a directory
+breachkit-<host>-<UTC time>/ with snapshot.json, findings.json, the evidence, manifest.json,
+SEAL and collection.log.jsonl).
 
 With --bundle it judges a saved bundle offline and gives the same findings.`,
     )
-    .option("--json", "print verdict and findings as JSON")
-    .option("--out <dir>", "where to write the evidence bundle", ".")
-    .option("--bundle <dir>", "judge a saved bundle instead of the live host")
-    .option(
-      "--ioc <file|value>",
-      "IOC file, or a name, SHA-256, IP or CIDR (repeatable)",
-      collect,
-      [],
-    )
-    .option("--allowlist <file>", "known-good processes with reasons (JSON, see rules/README.md)")
-    .option("--baseline <snapshot.json>", "a snapshot from a known-good day to compare with")
-    .option("--rules <dir>", "more hunt rules and tuned lists (see rules/README.md)")
-    .option(
-      "--interval <seconds>",
-      "traffic and CPU sampling interval",
-      parsePositive("--interval"),
-      1,
-    )
-    .option(
-      "--fail-on <severity>",
-      `exit 1 at or above this severity (${SEVERITIES.join(", ")})`,
-      "high",
-    )
-    .option("--all", "list every finding, including low and info, with all evidence")
     .addHelpText(
       "after",
-      helpFooter([
+      `\nPaths written: the bundle directory under --out (default: the current directory);
+nothing with --bundle.\n${helpFooter([
         "breachkit triage                           # live host, bundle in the current directory",
         "breachkit triage --out /root/evidence --ioc wate --ioc 203.0.113.7",
         "breachkit triage --ioc iocs.txt --fail-on medium",
         "breachkit triage --bundle breachkit-web01-20260101T120000Z   # offline, same findings",
         "breachkit triage --json | jq '.findings[] | select(.severity==\"critical\")'",
-      ]),
-    )
-    .action(async (flags: TriageFlags) => {
-      const { io } = ctx;
-      const started = Date.now();
-      const failOn = SeveritySchema.safeParse(flags.failOn);
-      if (!failOn.success) {
-        throw new BreachkitError(
-          "USAGE",
-          `--fail-on takes one of ${SEVERITIES.join(", ")}, got "${flags.failOn}"`,
-        );
-      }
-      const threshold: Severity = failOn.data;
-      const iocs = flags.ioc?.length ? await loadIocs(flags.ioc, io.cwd) : undefined;
-      const allowlist: Allowlist | undefined = flags.allowlist
-        ? await readAllowlist(resolve(io.cwd, flags.allowlist))
-        : undefined;
-      const baseline = await loadBaseline(flags.baseline, io.cwd);
-      const rules = await ruleSetOrThrow(flags.rules && resolve(io.cwd, flags.rules));
-      const progress = createProgress(io, flags.json === true);
+      ])}`,
+    );
+  withOptions(cmd, TRIAGE_OPTIONS, async ({ options: flags, commandLine }) => {
+    const { io } = ctx;
+    const started = Date.now();
+    const threshold: Severity = flags.failOn;
+    const iocs = flags.ioc?.length ? await loadIocs(flags.ioc, io.cwd) : undefined;
+    const allowlist: Allowlist | undefined = flags.allowlist
+      ? await readAllowlist(resolve(io.cwd, flags.allowlist))
+      : undefined;
+    const baseline = await loadBaseline(flags.baseline, io.cwd);
+    const rules = await ruleSetOrThrow(flags.rules && resolve(io.cwd, flags.rules));
+    const progress = createProgress(io, flags.json === true);
 
-      let bundleDir: string;
-      let seal: string | null = null;
-      let complete = true;
-      if (flags.bundle) {
-        bundleDir = resolve(io.cwd, flags.bundle);
-      } else {
-        progress.update("triage: snapshot…");
-        // The traffic and CPU sample runs on while the quick bundle is written (the bundle's
-        // snapshot.json waits for it).
-        const { first: snap, final } = await startSnapshot({
-          env: io.env,
-          intervalSeconds: flags.interval,
-          onStep: (s) => progress.update(`triage: snapshot: ${s}…`),
-        });
-        const bundle = await createBundle({
-          outDir: resolve(io.cwd, flags.out ?? "."),
-          host: snap.snapshot.host.hostname || "host",
-          command: "triage",
-          refuseInside: collectRefusePaths(snap.snapshot.engine.dockerRootDir),
-        });
-        bundleDir = bundle.dir;
-        const controller = new AbortController();
-        const off = io.onInterrupt((sig) => controller.abort(new Error(`interrupted by ${sig}`)));
-        let engine: DockerEngine | null = null;
-        try {
-          engine = snap.snapshot.engine.available ? DockerEngine.fromEnv(io.env) : null;
-        } catch {
-          engine = null;
-        }
-        let stopReason: string | null = null;
-        try {
-          const summary = await collectEvidence({
-            bundle,
-            snap,
-            final,
-            engine,
-            host: true,
-            exportFs: false,
-            maxFileBytes: 256 * 1024 * 1024,
-            lists: rules.lists,
-            progress,
-            signal: controller.signal,
-          });
-          if (summary.stopped) stopReason = summary.incompleteReason ?? "stopped";
-          else if (!summary.complete) {
-            complete = false;
-            io.error(
-              `note: some evidence could not be collected: ${safeText(summary.incompleteReason ?? "", 2000)}\n`,
-            );
-          }
-        } catch (e) {
-          stopReason = controller.signal.aborted
-            ? String(controller.signal.reason)
-            : errorMessage(e);
-        }
-        if (stopReason !== null) {
-          if (!bundle.sealed) await bundle.seal({ complete: false, reason: stopReason });
-          off();
-          progress.done();
-          throw new BreachkitError(
-            "INTERRUPTED",
-            `triage stopped: ${stopReason}; the bundle ${bundle.dir} holds what was collected (incomplete, sealed)`,
-            "run breachkit verify on it, then run triage again, or triage --bundle on it",
-          );
-        }
-        progress.update("triage: judging…");
-        let judged: Awaited<ReturnType<typeof judgeBundle>>;
-        let verdict: ReturnType<typeof verdictOf>;
-        try {
-          judged = await judgeBundle(bundle.dir, safePathComponent, {
-            iocs,
-            allowlist,
-            baseline,
-            rules,
-          });
-          verdict = verdictOf(judged.findings, threshold);
-          await bundle.writeJson(
-            "findings.json",
-            { verdict, findings: judged.findings, logsHunted: judged.logsHunted },
-            { source: "breachkit triage" },
-          );
-          if (controller.signal.aborted) throw controller.signal.reason;
-        } catch (e) {
-          // The evidence is on disk: seal it whatever went wrong while judging it.
-          const reason = controller.signal.aborted
-            ? String(controller.signal.reason)
-            : `judging failed: ${errorMessage(e)}`;
-          if (!bundle.sealed) await bundle.seal({ complete: false, reason });
-          off();
-          progress.done();
-          throw new BreachkitError(
-            "INTERRUPTED",
-            `triage stopped: ${reason}; the bundle ${bundle.dir} is sealed (incomplete)`,
-            "run breachkit verify on it, then breachkit triage --bundle on it",
-          );
-        }
-        const sealed = await bundle.seal(
-          complete
-            ? { complete: true }
-            : { complete: false, reason: "some evidence could not be collected" },
-        );
-        off();
-        seal = sealed.manifestSha256;
-        progress.done();
-        return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
-      }
-      progress.update("triage: judging the bundle…");
-      const judged = await judgeBundle(bundleDir, safePathComponent, {
-        iocs,
-        allowlist,
-        baseline,
-        rules,
+    let bundleDir: string;
+    let seal: string | null = null;
+    let complete = true;
+    if (flags.bundle) {
+      bundleDir = resolve(io.cwd, flags.bundle);
+    } else {
+      progress.update("triage: snapshot…");
+      // The traffic and CPU sample runs on while the quick bundle is written (the bundle's
+      // snapshot.json waits for it).
+      const { first: snap, final } = await startSnapshot({
+        env: io.env,
+        intervalSeconds: flags.interval,
+        onStep: (s) => progress.update(`triage: snapshot: ${s}…`),
       });
+      const bundle = await createBundle({
+        outDir: resolve(io.cwd, flags.out ?? "."),
+        host: snap.snapshot.host.hostname || "host",
+        command: commandLine,
+        refuseInside: collectRefusePaths(snap.snapshot.engine.dockerRootDir),
+      });
+      bundleDir = bundle.dir;
+      const controller = new AbortController();
+      const off = io.onInterrupt((sig) => controller.abort(new Error(`interrupted by ${sig}`)));
+      let engine: DockerEngine | null = null;
+      try {
+        engine = snap.snapshot.engine.available ? DockerEngine.fromEnv(io.env) : null;
+      } catch {
+        engine = null;
+      }
+      let stopReason: string | null = null;
+      try {
+        const summary = await collectEvidence({
+          bundle,
+          snap,
+          final,
+          engine,
+          host: true,
+          exportFs: false,
+          maxFileBytes: 256 * 1024 * 1024,
+          lists: rules.lists,
+          progress,
+          signal: controller.signal,
+        });
+        if (summary.stopped) stopReason = summary.incompleteReason ?? "stopped";
+        else if (!summary.complete) {
+          complete = false;
+          io.error(
+            `note: some evidence could not be collected: ${safeText(summary.incompleteReason ?? "", 2000)}\n`,
+          );
+        }
+      } catch (e) {
+        stopReason = controller.signal.aborted ? String(controller.signal.reason) : errorMessage(e);
+      }
+      if (stopReason !== null) {
+        if (!bundle.sealed) await bundle.seal({ complete: false, reason: stopReason });
+        off();
+        progress.done();
+        throw new BreachkitError(
+          "INTERRUPTED",
+          `triage stopped: ${stopReason}; the bundle ${bundle.dir} holds what was collected (incomplete, sealed)`,
+          "run breachkit verify on it, then run triage again, or triage --bundle on it",
+        );
+      }
+      progress.update("triage: judging…");
+      let judged: Awaited<ReturnType<typeof judgeBundle>>;
+      let verdict: ReturnType<typeof verdictOf>;
+      try {
+        judged = await judgeBundle(bundle.dir, safePathComponent, {
+          iocs,
+          allowlist,
+          baseline,
+          rules,
+        });
+        verdict = verdictOf(judged.findings, threshold);
+        await bundle.writeJson(
+          "findings.json",
+          { verdict, findings: judged.findings, logsHunted: judged.logsHunted },
+          { source: "breachkit triage" },
+        );
+        if (controller.signal.aborted) throw controller.signal.reason;
+      } catch (e) {
+        // The evidence is on disk: seal it whatever went wrong while judging it.
+        const reason = controller.signal.aborted
+          ? String(controller.signal.reason)
+          : `judging failed: ${errorMessage(e)}`;
+        if (!bundle.sealed) await bundle.seal({ complete: false, reason });
+        off();
+        progress.done();
+        throw new BreachkitError(
+          "INTERRUPTED",
+          `triage stopped: ${reason}; the bundle ${bundle.dir} is sealed (incomplete)`,
+          "run breachkit verify on it, then breachkit triage --bundle on it",
+        );
+      }
+      const sealed = await bundle.seal(
+        complete
+          ? { complete: true }
+          : { complete: false, reason: "some evidence could not be collected" },
+      );
+      off();
+      seal = sealed.manifestSha256;
       progress.done();
-      const verdict = verdictOf(judged.findings, threshold);
       return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
+    }
+    progress.update("triage: judging the bundle…");
+    const judged = await judgeBundle(bundleDir, safePathComponent, {
+      iocs,
+      allowlist,
+      baseline,
+      rules,
     });
+    progress.done();
+    const verdict = verdictOf(judged.findings, threshold);
+    return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
+  });
 }
 
 function report(

@@ -3,7 +3,7 @@
  * with -r ROOT against each running container's filesystem as seen from the host.
  */
 import { errorMessage } from "../../util/result.js";
-import { findExecutable, runTool } from "./run-tool.js";
+import { findExecutable, runTool, truncationReason } from "./run-tool.js";
 import type { ChkrootkitSaid, ScanGap, ToolReport } from "./types.js";
 
 export type ChkrootkitKind = "infected" | "disabled" | "warning" | "clean" | "not-tested" | "other";
@@ -109,6 +109,8 @@ export interface RunChkrootkitOptions {
   roots: ChkrootkitRoot[];
   timeoutMs: number;
   executable?: string;
+  /** Only these tests (chkrootkit's own names, `chkrootkit -l`); empty or absent: all. */
+  tests?: readonly string[];
   signal?: AbortSignal;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -144,9 +146,10 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
   const raw: Record<string, string> = {};
   const parsed: Record<string, unknown> = {};
   let timedOut = false;
+  let incomplete = false;
   for (const r of opts.roots) {
     const name = r.root === "/" ? "host" : `container-${slug(r.where)}`;
-    const args = r.root === "/" ? ["-q"] : ["-q", "-r", r.root];
+    const args = [...(r.root === "/" ? ["-q"] : ["-q", "-r", r.root]), ...(opts.tests ?? [])];
     try {
       const run = await runTool(exe, args, {
         timeoutMs: opts.timeoutMs,
@@ -156,7 +159,19 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
       raw[`${name}.stdout.txt`] = run.stdout;
       raw[`${name}.stderr.txt`] = run.stderr;
       const items = parseChkrootkit(run.stdout);
-      parsed[name] = { argv: run.argv, exitCode: run.exitCode, timedOut: run.timedOut, items };
+      parsed[name] = {
+        argv: run.argv,
+        exitCode: run.exitCode,
+        timedOut: run.timedOut,
+        truncated: run.truncated,
+        incomplete: run.truncated || run.timedOut,
+        items,
+      };
+      const cutGap = truncationReason(run);
+      if (cutGap) {
+        incomplete = true;
+        gaps.push({ tool: "chkrootkit", what: `chkrootkit ${args.join(" ")}`, reason: cutGap });
+      }
       said.roots.push({
         where: r.where,
         containerId: r.containerId,
@@ -189,5 +204,6 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
     durationMs: Date.now() - started,
     raw,
     parsed,
+    incomplete: incomplete || timedOut,
   };
 }

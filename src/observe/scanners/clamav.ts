@@ -370,7 +370,11 @@ async function scanWithClamscan(
         j,
         v ?? {
           kind: "error",
-          message: run.timedOut ? "clamscan timed out" : "no verdict from clamscan",
+          message: run.timedOut
+            ? "clamscan timed out"
+            : run.truncated
+              ? "no verdict: clamscan's output was cut at its bound"
+              : "no verdict from clamscan",
         },
       );
     }

@@ -30,6 +30,11 @@ export interface RunScannerOptions {
   clamav?: Partial<
     Pick<ClamavOptions, "threads" | "inFlight" | "useSystemClamd" | "forceClamscan">
   >;
+  /**
+   * Bound a scanner to some of its tests (rkhunter --enable groups, chkrootkit test names,
+   * Lynis groups); absent: the tool's full run.
+   */
+  tests?: Partial<Record<"rkhunter" | "chkrootkit" | "lynis", readonly string[]>>;
   signal?: AbortSignal;
   /** The CLI's environment: PATH for finding the tools, and theirs when they run. */
   env: Readonly<Record<string, string | undefined>>;
@@ -65,17 +70,30 @@ async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolRepo
         ...sig,
       });
     case "rkhunter":
-      return runRkhunter({ timeoutMs, env: opts.env, ...(exe ? { executable: exe } : {}), ...sig });
+      return runRkhunter({
+        timeoutMs,
+        env: opts.env,
+        ...(exe ? { executable: exe } : {}),
+        ...(opts.tests?.rkhunter ? { tests: opts.tests.rkhunter } : {}),
+        ...sig,
+      });
     case "chkrootkit":
       return runChkrootkit({
         roots: chkrootkitRoots(opts.targets),
         timeoutMs,
         env: opts.env,
         ...(exe ? { executable: exe } : {}),
+        ...(opts.tests?.chkrootkit ? { tests: opts.tests.chkrootkit } : {}),
         ...sig,
       });
     case "lynis":
-      return runLynis({ timeoutMs, env: opts.env, ...(exe ? { executable: exe } : {}), ...sig });
+      return runLynis({
+        timeoutMs,
+        env: opts.env,
+        ...(exe ? { executable: exe } : {}),
+        ...(opts.tests?.lynis ? { groups: opts.tests.lynis } : {}),
+        ...sig,
+      });
   }
 }
 

@@ -68,7 +68,12 @@ export const LYNIS_PROFILE = [
   "",
 ].join("\n");
 
-export function lynisArgs(profile: string, logFile: string, reportFile: string): string[] {
+export function lynisArgs(
+  profile: string,
+  logFile: string,
+  reportFile: string,
+  groups: readonly string[] = [],
+): string[] {
   return [
     "audit",
     "system",
@@ -79,12 +84,15 @@ export function lynisArgs(profile: string, logFile: string, reportFile: string):
     logFile,
     "--report-file",
     reportFile,
+    ...(groups.length > 0 ? ["--tests-from-group", groups.join(" ")] : []),
   ];
 }
 
 export interface RunLynisOptions {
   timeoutMs: number;
   executable?: string;
+  /** Only the tests of these groups (`--tests-from-group`); empty or absent: the whole audit. */
+  groups?: readonly string[];
   signal?: AbortSignal;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -110,7 +118,7 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
     const logFile = join(work, "lynis.log");
     const reportFile = join(work, "lynis-report.dat");
     await writeFile(profile, LYNIS_PROFILE, { mode: 0o600 });
-    const run = await runTool(exe, lynisArgs(profile, logFile, reportFile), {
+    const run = await runTool(exe, lynisArgs(profile, logFile, reportFile, opts.groups), {
       cwd: "/",
       timeoutMs: opts.timeoutMs,
       env: opts.env,
@@ -125,7 +133,14 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
       "stdout.txt": run.stdout,
       "stderr.txt": run.stderr,
     };
-    const parsed = { ...report, argv: run.argv, exitCode: run.exitCode };
+    // The report file is what is parsed: stdout being cut does not make it incomplete.
+    const parsed = {
+      ...report,
+      argv: run.argv,
+      exitCode: run.exitCode,
+      truncated: run.truncated,
+      incomplete: run.timedOut || !report.complete,
+    };
     // error-on-warnings: 78 means "ran, has warnings"; 0 ran clean; others failed.
     const failed = !run.timedOut && run.exitCode !== 0 && run.exitCode !== 78;
     return {
@@ -150,6 +165,7 @@ export async function runLynis(opts: RunLynisOptions): Promise<ToolReport> {
       durationMs: Date.now() - started,
       raw,
       parsed,
+      incomplete: parsed.incomplete,
     };
   } catch (e) {
     return {

@@ -14,7 +14,7 @@ export interface ToolRun {
   stderr: string;
   timedOut: boolean;
   durationMs: number;
-  /** true when stdout or stderr hit the byte limit and was cut. */
+  /** true when stdout or stderr went past the byte limit and was cut: the output is incomplete. */
   truncated: boolean;
 }
 
@@ -28,7 +28,7 @@ export interface RunToolOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024;
+export const DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024;
 /** sbin is not on every PATH (cron, sudo -E); the scanners live there. */
 const EXTRA_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
@@ -66,6 +66,34 @@ export function killGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Keep what fits of `chunk` under `max` bytes in all (`held` so far); returns the bytes kept.
+ * A chunk that crosses the bound is cut, and the caller learns it from the count: flagging only
+ * chunks that arrive after the bound missed a cut in the last chunk, and a cut-off output was
+ * then parsed as a whole one.
+ */
+export function keepWithin(into: Buffer[], held: number, chunk: Buffer, max: number): number {
+  const room = Math.max(0, max - held);
+  if (room === 0 || chunk.length === 0) return 0;
+  const kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
+  into.push(kept);
+  return kept.length;
+}
+
+/**
+ * The gap to record when a run's output was cut at its bound: what was parsed is incomplete.
+ * Adapters add it to their report so the scan's output says so (and scan does not present a
+ * cut-off parse as the tool's whole answer).
+ */
+export function truncationReason(
+  run: Pick<ToolRun, "truncated">,
+  maxOutputBytes?: number,
+): string | null {
+  if (!run.truncated) return null;
+  const max = maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  return `output cut at ${max} bytes per stream: the parsed result is incomplete`;
+}
+
 export function runTool(file: string, args: readonly string[], opts: RunToolOptions) {
   const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const started = Date.now();
@@ -85,20 +113,14 @@ export function runTool(file: string, args: readonly string[], opts: RunToolOpti
     let truncated = false;
     let timedOut = false;
     child.stdout.on("data", (b: Buffer) => {
-      if (outBytes >= max) {
-        truncated = true;
-        return;
-      }
-      out.push(b.subarray(0, max - outBytes));
-      outBytes += b.length;
+      const kept = keepWithin(out, outBytes, b, max);
+      outBytes += kept;
+      if (kept < b.length) truncated = true;
     });
     child.stderr.on("data", (b: Buffer) => {
-      if (errBytes >= max) {
-        truncated = true;
-        return;
-      }
-      errs.push(b.subarray(0, max - errBytes));
-      errBytes += b.length;
+      const kept = keepWithin(errs, errBytes, b, max);
+      errBytes += kept;
+      if (kept < b.length) truncated = true;
     });
     const stop = () => {
       if (child.pid === undefined) return;

@@ -7,7 +7,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 
 const FORMAT = "breachkit-clamav-cache/1";
@@ -31,11 +30,13 @@ function fileState(st: BigIntStats): string {
   return `${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
-/** Where the cache lives: $XDG_CACHE_HOME/breachkit, else ~/.cache/breachkit. */
-export function defaultCacheDir(env: Readonly<Record<string, string | undefined>>): string {
-  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache");
-  return join(base, "breachkit");
-}
+/**
+ * Where `scan` keeps its cache unless `--cache DIR` says otherwise: a visible system path named
+ * in the help and the README (it was under ~/.cache, where nobody looking at the host would
+ * see what the tool wrote). The file in it is CACHE_FILE.
+ */
+export const DEFAULT_SCAN_CACHE_DIR = "/var/cache/breachkit";
+export const CACHE_FILE = "clamav-cache.json";
 
 /**
  * A key for the signature set: every database file's name, size and mtime, plus the content of
@@ -86,7 +87,7 @@ export function emptyCache(): ScanCache {
 
 /** Load the cache for one database key; a missing, corrupt or other-key file starts empty. */
 export async function openScanCache(dir: string, dbKey: string): Promise<ScanCache> {
-  const file = join(dir, "clamav-cache.json");
+  const file = join(dir, CACHE_FILE);
   const entries = new Map<string, string>();
   try {
     const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<CacheFile>;

@@ -103,4 +103,9 @@ export interface ToolReport {
   raw: Record<string, string | Uint8Array>;
   /** Tool-specific parsed result, written as parsed.json. */
   parsed: unknown;
+  /**
+   * true when the parse is not the tool's whole answer: its output was cut at the bound
+   * (parsed.truncated), or it timed out or stopped early. Absent means complete.
+   */
+  incomplete?: boolean;
 }

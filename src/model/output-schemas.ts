@@ -1,0 +1,74 @@
+/**
+ * Every JSON output of the CLI by name, with its zod model and its JSON Schema. The JSON
+ * Schemas are generated from the models (zod's toJSONSchema): `breachkit schema NAME` prints one,
+ * and the files under schemas/ in the package are the same text (a test compares them).
+ */
+import { z } from "../util/zod.js";
+import { CollectOutputSchema } from "./collect-output.js";
+import { ContainOutputSchema } from "./contain-output.js";
+import { ScanOutputSchema } from "./scan-output.js";
+import {
+  COLLECT_SCHEMA_VERSION,
+  CONTAIN_SCHEMA_VERSION,
+  SCAN_SCHEMA_VERSION,
+  SNAPSHOT_SCHEMA_VERSION,
+  TRIAGE_SCHEMA_VERSION,
+  VERIFY_SCHEMA_VERSION,
+} from "./schema-version.js";
+import { SnapshotSchema } from "./snapshot.js";
+import { TriageOutputSchema } from "./triage-output.js";
+import { VerifyOutputSchema } from "./verify-output.js";
+
+/** The names `breachkit schema` takes, one per command with a --json output. */
+export const OUTPUT_NAMES = ["snapshot", "triage", "collect", "scan", "contain", "verify"] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+export const OUTPUT_MODELS: Record<
+  OutputName,
+  { schema: z.ZodType; version: number; title: string }
+> = {
+  snapshot: {
+    schema: SnapshotSchema,
+    version: SNAPSHOT_SCHEMA_VERSION,
+    title: "breachkit snapshot --json (also snapshot.json in every bundle)",
+  },
+  triage: {
+    schema: TriageOutputSchema,
+    version: TRIAGE_SCHEMA_VERSION,
+    title: "breachkit triage --json",
+  },
+  collect: {
+    schema: CollectOutputSchema,
+    version: COLLECT_SCHEMA_VERSION,
+    title: "breachkit collect --json",
+  },
+  scan: { schema: ScanOutputSchema, version: SCAN_SCHEMA_VERSION, title: "breachkit scan --json" },
+  contain: {
+    schema: ContainOutputSchema,
+    version: CONTAIN_SCHEMA_VERSION,
+    title: "breachkit contain --json (a dry run, or the containment report)",
+  },
+  verify: {
+    schema: VerifyOutputSchema,
+    version: VERIFY_SCHEMA_VERSION,
+    title: "breachkit verify --json",
+  },
+};
+
+/** The JSON Schema (draft 2020-12) of an output, as the tool prints it (io: output). */
+export function jsonSchemaOf(name: OutputName): Record<string, unknown> {
+  const m = OUTPUT_MODELS[name];
+  const generated = z.toJSONSchema(m.schema, { target: "draft-2020-12", io: "output" });
+  const { $schema, ...rest } = generated as Record<string, unknown>;
+  return {
+    $schema,
+    $id: `urn:breachkit:schema:${name}:${m.version}`,
+    title: m.title,
+    ...rest,
+  };
+}
+
+/** The text of a schema file (schemas/NAME.schema.json) and of `breachkit schema NAME`. */
+export function jsonSchemaText(name: OutputName): string {
+  return `${JSON.stringify(jsonSchemaOf(name), null, 2)}\n`;
+}
