@@ -259,7 +259,6 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
-  "cli/commands/snapshot.ts": "the snapshot file the user names on the command line",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */
