@@ -17,8 +17,8 @@
  *
  * --big: the same with 2,000 sleepers, then with 20,000; prints the time ratio (target
  * <= 11x) and the snapshot's peak RSS at 20,000 (target < 400 MiB), from GNU time. The
- * 18,000 more are forked (no exec) by one python3 process of the benchmark's, which ends
- * and reaps them when its stdin closes: 18,000 spawns of sleep would take many minutes here.
+ * waiting processes are forked (no exec) by a small C program the benchmark compiles with
+ * gcc, which ends and reaps them when its stdin closes.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -30,6 +30,7 @@ import {
   openSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,30 +62,50 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 
 /**
- * One python3 process that forks `n` children which wait for a signal; it ends them all
- * (SIGTERM, by pid: its own children) and reaps them when its stdin closes.
+ * One small C program, compiled here, that forks `n` children which wait for a signal, and
+ * ends them all (SIGTERM, by pid: its own children) and reaps them when its stdin closes.
+ * Forked without exec: 18,000 spawns of sleep (or forks of python) take many minutes here.
  */
-const FORKER = `
-import os, signal, sys
-pids = []
-for _ in range(int(sys.argv[1])):
-    pid = os.fork()
-    if pid == 0:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        while True:
-            signal.pause()
-    pids.append(pid)
-print("ready", flush=True)
-sys.stdin.read()
-for pid in pids:
-    os.kill(pid, signal.SIGTERM)
-for pid in pids:
-    os.waitpid(pid, 0)
+const FORKER_C = `
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  long n = argc > 1 ? strtol(argv[1], 0, 10) : 0;
+  pid_t *pids = calloc(n > 0 ? n : 1, sizeof *pids);
+  long made = 0;
+  for (; made < n; made++) {
+    pid_t p = fork();
+    if (p == 0) for (;;) pause();
+    if (p < 0) break;
+    pids[made] = p;
+  }
+  printf("ready %ld\\n", made);
+  fflush(stdout);
+  char buf[256];
+  while (read(0, buf, sizeof buf) > 0) {}
+  for (long i = 0; i < made; i++) kill(pids[i], SIGTERM);
+  for (long i = 0; i < made; i++) waitpid(pids[i], 0, 0);
+  return 0;
+}
 `;
 const forkers: ChildProcess[] = [];
+let forkerBinary: string | null = null;
 
-function fork(n: number): Promise<void> {
-  const child = spawn("python3", ["-c", FORKER, String(n)], { stdio: ["pipe", "pipe", "inherit"] });
+async function fork(n: number): Promise<void> {
+  if (forkerBinary === null) {
+    const src = join(WORK, "forker.c");
+    const bin = join(WORK, "forker");
+    writeFileSync(src, FORKER_C);
+    const cc = spawn("gcc", ["-O2", "-static", "-o", bin, src], { stdio: "inherit" });
+    await new Promise<void>((resolve, reject) =>
+      cc.once("close", (code) => (code === 0 ? resolve() : reject(new Error("gcc failed")))),
+    );
+    forkerBinary = bin;
+  }
+  const child = spawn(forkerBinary, [String(n)], { stdio: ["pipe", "pipe", "inherit"] });
   forkers.push(child);
   return new Promise((resolve, reject) => {
     child.once("error", reject);
