@@ -71,8 +71,8 @@ describe("the build", () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(readdirSync(join(root, "dist", "cli")).sort()).toEqual([
       "bin.cjs",
-      "proc-worker.cjs",
       "main.cjs",
+      "proc-worker.cjs",
     ]);
     expect(readdirSync(join(root, "dist"))).toEqual(["cli"]);
     const lines = readFileSync(log, "utf8").split("\n");
