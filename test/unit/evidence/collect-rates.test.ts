@@ -8,6 +8,7 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createBundle } from "../../../src/evidence/bundle.js";
 import { collectEvidence } from "../../../src/evidence/collect.js";
+import { shippedLists } from "../../../src/judge/rule-set.js";
 import type { Snapshot } from "../../../src/model/snapshot.js";
 import type { SnapshotResult } from "../../../src/observe/snapshot.js";
 import { SnapshotBuilder } from "../../helpers/snapshot-builder.js";
@@ -44,6 +45,7 @@ async function bundleOf(name: string, snap: SnapshotResult, final?: Promise<Snap
     snap,
     ...(final === undefined ? {} : { final }),
     engine: null,
+    lists: shippedLists(),
     host: false,
   });
   return { dir: bundle.dir, summary };
