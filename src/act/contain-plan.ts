@@ -6,7 +6,7 @@
  */
 
 import type { RuleContext } from "../judge/context.js";
-import { basename, whereOf } from "../judge/facts.js";
+import { basename, hiddenComponent, inTmpDir, whereOf } from "../judge/facts.js";
 import {
   describeIoc,
   type IocEntry,
@@ -15,7 +15,8 @@ import {
   matchAddress,
   matchProcess,
 } from "../judge/ioc/ioc-set.js";
-import { suspiciousProcesses } from "../judge/rules/process-traits.js";
+import type { RuleLists } from "../judge/rule-lists.js";
+import { inSystemDir, suspiciousProcesses } from "../judge/rules/process-traits.js";
 import type { Finding } from "../model/finding.js";
 import type { Container, Process, Snapshot } from "../model/snapshot.js";
 import { err, ok, type Result } from "../util/result.js";
@@ -65,6 +66,13 @@ const MIN_SEVERITY: ReadonlySet<Finding["severity"]> = new Set(["medium", "high"
 export interface MatchSet {
   /** Everything matched against: the admin's --ioc and what triage found in the target. */
   iocs: IocSet;
+  /**
+   * The admin's own entries (--ioc): only these may name a process that runs a program's own
+   * file (see runsFrom). What triage derived identifies the intrusion's copy, not the program.
+   */
+  explicit: ReadonlySet<IocEntry>;
+  /** The staging dirs and hidden-path rules, to tell where a process runs from. */
+  lists: RuleLists;
   /** Why some candidates were not used, for the record. */
   notes: string[];
 }
@@ -122,7 +130,49 @@ export function deriveMatchSet(
       }
     }
   }
-  return { iocs: iocSetOf(entries), notes };
+  return { iocs: iocSetOf(entries), explicit: new Set(userIocs.entries), lists: ctx.lists, notes };
+}
+
+/** Where a process's executable lives, and whether that is a program's own shipped file. */
+export interface RunsFrom {
+  /** In words: "a deleted file in the writable layer", "the image's own file /bin/busybox" ... */
+  text: string;
+  /**
+   * The executable is a file the image (or, on the host, a package) ships, still in place:
+   * not deleted, not a memfd, not in the writable layer, not in a staging or hidden dir. Its
+   * hash identifies a program; a renamed copy of it dropped by an intruder has the same hash.
+   */
+  program: boolean;
+}
+
+export function runsFrom(p: Process, lists: RuleLists): RunsFrom {
+  const path = p.exe.path;
+  if (p.exe.memfd) return { text: "a memfd (fileless)", program: false };
+  if (!path) return { text: "an executable that could not be read", program: false };
+  const layer = p.exe.upperLayer === true ? " in the container's writable layer" : "";
+  if (p.exe.deleted) return { text: `a deleted file ${path}${layer}`, program: false };
+  if (inTmpDir(lists, path)) return { text: `staging dir file ${path}${layer}`, program: false };
+  if (hiddenComponent(lists, path) !== null) {
+    return { text: `hidden path ${path}${layer}`, program: false };
+  }
+  if (p.exe.upperLayer === true) {
+    return {
+      text: `${path}, in the container's writable layer (not in the image)`,
+      program: false,
+    };
+  }
+  if (p.containerId !== null && p.exe.upperLayer === false) {
+    return { text: `${path}, the image's own file`, program: true };
+  }
+  // The layer is unknown (host, or an upper dir that could not be read): a file in place in
+  // a system dir is taken as the installed program; anything else as possibly dropped.
+  if (inSystemDir(path)) {
+    return {
+      text: `${path}, ${p.containerId === null ? "an installed file on the host" : "a system file (layer not known)"}`,
+      program: true,
+    };
+  }
+  return { text: path, program: false };
 }
 
 /** One process that matches the breach's indicators, as the before/after tables list it. */
@@ -143,6 +193,21 @@ export interface MatchedProcess {
   sha256: string | null;
   /** "sha256 (triage process.deleted-exe, pid 42 in web)", "name wate (--ioc)" ... */
   matchedBy: string[];
+  /** Where its executable lives, in words (see runsFrom): part of why it matched. */
+  runsFrom: string;
+}
+
+/** What matches the breach, and what only shares an indicator with it. */
+export interface MatchResult {
+  matches: MatchedProcess[];
+  /**
+   * Processes that share an indicator the admin did not name them by (a hash, a derived
+   * name) but run a program's own shipped file: a program, not the intrusion. Never killed,
+   * never counted against the verdict; listed so the responder sees what was set aside.
+   */
+  spared: MatchedProcess[];
+  /** Why each spared process was set aside, for the plan's and the report's notes. */
+  notes: string[];
 }
 
 const MAX_COMMAND_LINE = 2000;
@@ -165,24 +230,45 @@ function label(m: { field: string; entry: IocEntry }): string {
 
 /** Every live process (not a kernel thread, not a zombie) that matches, wherever it runs. */
 export function matchProcesses(snap: Snapshot, set: MatchSet): MatchedProcess[] {
-  const out: MatchedProcess[] = [];
-  const byInode = new Map<number, string[]>();
+  return matchAll(snap, set).matches;
+}
+
+/**
+ * Match every live process, weighing where it runs from: a process that runs a program's own
+ * file (the image's busybox, an installed binary) matches only by what the admin named
+ * explicitly (--ioc name, path, regex or address), never by a hash or a derived name. A
+ * dropped trojan that is a renamed busybox shares its hash with every busybox on the host.
+ */
+export function matchAll(snap: Snapshot, set: MatchSet): MatchResult {
+  const matches: MatchedProcess[] = [];
+  const spared: MatchedProcess[] = [];
+  const notes: string[] = [];
+  const byInode = new Map<number, { why: string; entry: IocEntry }[]>();
   if (set.iocs.ips.length || set.iocs.cidrs.length) {
     for (const s of snap.sockets) {
       const entry = matchAddress(set.iocs, s.remoteAddress);
       if (!entry) continue;
       const why = `address ${s.remoteAddress}:${s.remotePort} (${s.proto}) from ${entry.origin}`;
-      byInode.set(s.inode, [...(byInode.get(s.inode) ?? []), why]);
+      byInode.set(s.inode, [...(byInode.get(s.inode) ?? []), { why, entry }]);
     }
   }
   for (const p of snap.processes) {
     if (p.kernelThread || p.state === "Z" || p.state === "X") continue;
-    const matchedBy = matchProcess(set.iocs, p).map(label);
+    const hits: { why: string; entry: IocEntry }[] = matchProcess(set.iocs, p).map((m) => ({
+      why: label(m),
+      entry: m.entry,
+    }));
     for (const inode of p.socketInodes) {
-      for (const why of byInode.get(inode) ?? []) if (!matchedBy.includes(why)) matchedBy.push(why);
+      for (const h of byInode.get(inode) ?? []) {
+        if (!hits.some((x) => x.why === h.why)) hits.push(h);
+      }
     }
-    if (matchedBy.length === 0) continue;
-    out.push({
+    if (hits.length === 0) continue;
+    const from = runsFrom(p, set.lists);
+    const named = from.program
+      ? hits.filter((h) => h.entry.kind !== "sha256" && set.explicit.has(h.entry))
+      : hits;
+    const row: MatchedProcess = {
       pid: p.pid,
       ppid: p.ppid,
       startTime: p.startTime,
@@ -196,10 +282,23 @@ export function matchProcesses(snap: Snapshot, set: MatchSet): MatchedProcess[] 
       exePath: p.exe.path,
       deleted: p.exe.deleted,
       sha256: p.exe.sha256,
-      matchedBy,
-    });
+      matchedBy: (named.length ? named : hits).map((h) => h.why),
+      runsFrom: from.text,
+    };
+    if (named.length) {
+      matches.push(row);
+      continue;
+    }
+    spared.push(row);
+    const kinds = [...new Set(hits.map((h) => (h.entry.kind === "sha256" ? "hash" : "name")))];
+    const include = p.exe.path ? `--ioc path:${p.exe.path}` : `--ioc name:${p.comm}`;
+    notes.push(
+      `pid ${p.pid} (${p.comm}) in ${row.where} shares the ${kinds.join(" and ")} of an indicator but runs ${from.text}: a program, not the intrusion; not matched, never killed (to include it, name it: ${include})`,
+    );
   }
-  return out.sort((a, b) => a.where.localeCompare(b.where) || a.pid - b.pid);
+  const order = (a: MatchedProcess, b: MatchedProcess) =>
+    a.where.localeCompare(b.where) || a.pid - b.pid;
+  return { matches: matches.sort(order), spared: spared.sort(order), notes };
 }
 
 // --- the plan ----------------------------------------------------------------------------------
@@ -388,7 +487,7 @@ export function planContainment(
       for (const m of inTarget) {
         plan.steps.push({
           kind: "kill",
-          description: `SIGKILL pid ${m.pid} (${m.comm}) in ${name}`,
+          description: `SIGKILL pid ${m.pid} (${m.comm}) in ${name}: runs ${m.runsFrom}; matched by ${m.matchedBy.join("; ")}`,
           command: `kill -KILL ${m.pid}`,
           undo: null,
           pid: m.pid,
@@ -452,6 +551,8 @@ export interface VerdictInput {
   after: Snapshot;
   beforeMatches: readonly MatchedProcess[];
   afterMatches: readonly MatchedProcess[];
+  /** After: processes that share an indicator but run a program's own file (not counted). */
+  afterSpared?: readonly MatchedProcess[];
   actions: readonly ActionRecord[];
   /** The freezer state of the target's processes after the action (null: unknown, not running). */
   targetFreezer: "frozen" | "freezing" | "thawed" | null;
@@ -637,6 +738,13 @@ export function judgeContainment(input: VerdictInput): Verdict {
       continue;
     }
     stillRunning.push(m);
+  }
+  const spared = input.afterSpared ?? [];
+  if (spared.length) {
+    const places = [...new Set(spared.map((m) => m.where))].sort();
+    reasons.push(
+      `${spared.length} process(es) share an indicator's hash or name but run a program's own file (${places.slice(0, 5).join(", ")}${places.length > 5 ? ", ..." : ""}): a program, not the intrusion; not counted`,
+    );
   }
   const appeared = input.afterMatches.filter((m) => !beforeKeys.has(key(m)));
   if (heldInTarget) {

@@ -28,7 +28,7 @@ import {
   judgeContainment,
   type MatchedProcess,
   type MatchSet,
-  matchProcesses,
+  matchAll,
   planContainment,
   undoCommands,
   type Verdict,
@@ -75,6 +75,8 @@ export interface PlanView {
   indicators: string[];
   notes: string[];
   matches: MatchedProcess[];
+  /** Share an indicator but run a program's own file: set aside, never killed. */
+  spared: MatchedProcess[];
 }
 
 export interface ContainmentReport {
@@ -93,8 +95,13 @@ export interface ContainmentReport {
   indicators: string[];
   notes: string[];
   evidence: { complete: boolean; incompleteReason: string | null; files: number; bytes: number };
-  before: { takenAt: string; matches: MatchedProcess[] };
-  after: { takenAt: string; matches: MatchedProcess[]; freezer: string | null };
+  before: { takenAt: string; matches: MatchedProcess[]; spared: MatchedProcess[] };
+  after: {
+    takenAt: string;
+    matches: MatchedProcess[];
+    spared: MatchedProcess[];
+    freezer: string | null;
+  };
   actions: ActionRecord[];
   undo: string[];
   verdict: Verdict["verdict"];
@@ -197,7 +204,8 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
   const ctx = { now, iocs: userIocs, lists: rules.lists };
   const findings: Finding[] = judge(before.snapshot, ctx);
   const matchSet: MatchSet = deriveMatchSet(before.snapshot, target, findings, ctx, userIocs);
-  const beforeMatches = matchProcesses(before.snapshot, matchSet);
+  const beforeResult = matchAll(before.snapshot, matchSet);
+  const beforeMatches = beforeResult.matches;
   const planned = planContainment(target, opts.mode, beforeMatches);
   if (!planned.ok) {
     throw new BreachkitError(
@@ -221,8 +229,9 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     takenAt: before.snapshot.takenAt,
     plan,
     indicators: indicatorList(matchSet),
-    notes: [...matchSet.notes, ...plan.notes],
+    notes: [...matchSet.notes, ...beforeResult.notes, ...plan.notes],
     matches: beforeMatches,
+    spared: beforeResult.spared,
   };
   opts.onPlan?.(view);
   if (opts.dryRun) return { kind: "dry-run", view };
@@ -359,7 +368,8 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     afterTarget?.pid != null && (afterTarget.running || afterTarget.paused)
       ? await readFreezerState(afterTarget.pid)
       : null;
-  const afterMatches = matchProcesses(after.snapshot, s.matchSet);
+  const afterResult = matchAll(after.snapshot, s.matchSet);
+  const afterMatches = afterResult.matches;
   const verdict = judgeContainment({
     mode: plan.mode,
     targetId: target.id,
@@ -367,6 +377,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     after: after.snapshot,
     beforeMatches: s.beforeMatches,
     afterMatches,
+    afterSpared: afterResult.spared,
     actions,
     targetFreezer: freezer,
   });
@@ -393,8 +404,17 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
       files: summary.files,
       bytes: summary.bytes,
     },
-    before: { takenAt: s.before.snapshot.takenAt, matches: s.beforeMatches },
-    after: { takenAt: after.snapshot.takenAt, matches: afterMatches, freezer },
+    before: {
+      takenAt: s.before.snapshot.takenAt,
+      matches: s.beforeMatches,
+      spared: s.view.spared,
+    },
+    after: {
+      takenAt: after.snapshot.takenAt,
+      matches: afterMatches,
+      spared: afterResult.spared,
+      freezer,
+    },
     actions,
     undo: undoCommands(actions),
     verdict: verdict.verdict,

@@ -26,6 +26,11 @@ export const MatchedProcessSchema = z.object({
   sha256: z.string().nullable(),
   /** Which indicator matched it, in words. */
   matchedBy: z.array(z.string()),
+  /**
+   * Where its executable lives, in words ("a deleted file /tmp/x in the container's writable
+   * layer", "/bin/busybox, the image's own file"): weighed with the indicator.
+   */
+  runsFrom: z.string(),
 });
 
 const TargetSchema = z.object({
@@ -90,6 +95,11 @@ export const ContainDryRunSchema = z.object({
   indicators: z.array(z.string()),
   notes: z.array(z.string()),
   matches: z.array(MatchedProcessSchema),
+  /**
+   * Processes that share an indicator's hash or name but run a program's own shipped file
+   * (the image's busybox): a program, not the intrusion; never killed, not counted.
+   */
+  spared: z.array(MatchedProcessSchema),
 });
 
 export const ContainReportSchema = z.object({
@@ -117,10 +127,15 @@ export const ContainReportSchema = z.object({
     files: z.number().int(),
     bytes: z.number().int(),
   }),
-  before: z.object({ takenAt: z.string(), matches: z.array(MatchedProcessSchema) }),
+  before: z.object({
+    takenAt: z.string(),
+    matches: z.array(MatchedProcessSchema),
+    spared: z.array(MatchedProcessSchema),
+  }),
   after: z.object({
     takenAt: z.string(),
     matches: z.array(MatchedProcessSchema),
+    spared: z.array(MatchedProcessSchema),
     freezer: z.string().nullable(),
   }),
   actions: z.array(ActionSchema),

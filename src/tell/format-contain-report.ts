@@ -46,6 +46,12 @@ export function formatContainReport(
           : "frozen",
     ),
   );
+  if (r.after.spared.length) {
+    lines.push(
+      `Set aside: ${r.after.spared.length} process(es) share an indicator but run a program's own file (a program, not the intrusion; not counted)`,
+    );
+    lines.push(...processTable(r.after.spared, c));
+  }
   lines.push("");
   lines.push(r.contained ? c.bold(c.green("CONTAINED")) : c.bold(c.red("NOT CONTAINED")));
   for (const x of r.reasons) lines.push(`  ${c.green("ok")}   ${t(x, 400)}`);

@@ -28,6 +28,7 @@ export function processTable(
       `  ${String(m.pid).padEnd(8)}${stShown}${t(m.where, 20).padEnd(22)}${t(m.user, 9).padEnd(10)}${(m.sha256?.slice(0, 12) ?? "-").padEnd(14)}${t(m.commandLine, 120)}${exe}`,
     );
     lines.push(`  ${"".padEnd(8)}${c.dim(`matched by ${t(m.matchedBy.join("; "), 300)}`)}`);
+    lines.push(`  ${"".padEnd(8)}${c.dim(`runs ${t(m.runsFrom, 200)}`)}`);
   }
   return lines;
 }
@@ -49,6 +50,12 @@ export function formatPlan(view: PlanView, c: Colors, dryRun: boolean): string {
   lines.push("");
   lines.push(`Before (${view.takenAt}): ${view.matches.length} matching process(es)`);
   lines.push(...processTable(view.matches, c));
+  if (view.spared.length) {
+    lines.push(
+      `Set aside: ${view.spared.length} process(es) share an indicator but run a program's own file (a program, not the intrusion; never killed)`,
+    );
+    lines.push(...processTable(view.spared, c));
+  }
   lines.push("");
   lines.push(dryRun ? "Plan (dry run: nothing will be changed):" : "Plan:");
   if (p.steps.length === 0) lines.push("  no change to the container");

@@ -6,6 +6,7 @@ import {
   deriveMatchSet,
   judgeContainment,
   type MatchedProcess,
+  matchAll,
   matchProcesses,
   parseRestartPolicy,
   planContainment,
@@ -351,6 +352,7 @@ describe("planContainment", () => {
       indicators: [],
       notes: [],
       matches: [],
+      spared: [],
     };
     const shown = formatPlan(view, pc.createColors(false), true);
     expect(shown).toContain(`docker network disconnect 'x\\e[31my'\\''z' ${GITLAB_ID}`);
@@ -644,6 +646,7 @@ describe("MatchedProcess rows", () => {
         "matchedBy",
         "pid",
         "ppid",
+        "runsFrom",
         "sha256",
         "startTime",
         "state",
@@ -652,5 +655,165 @@ describe("MatchedProcess rows", () => {
         "where",
       ].sort(),
     );
+  });
+});
+
+// issue 23, item 1: the trojan is a renamed copy of the image's own busybox
+// (cp /bin/busybox /tmp/x; /tmp/x sleep 2000 &; rm /tmp/x): it shares its hash with the
+// container's PID 1, with every busybox container, and with the host's busybox.
+const WEB = "bk-lab-web";
+const WEB_ID = fakeContainerId(WEB);
+const OTHER = "bk-lab-other";
+
+function busyboxLab(o: { trojan?: boolean; webPaused?: boolean; tx?: number } = {}) {
+  const bb = { path: "/bin/busybox", sha256: BUSYBOX_SHA };
+  const b = new SnapshotBuilder({ intervalSeconds: 2 })
+    .dockerRuntime()
+    .container({
+      name: WEB,
+      networkMode: "none",
+      networks: ["none"],
+      pid: 1000,
+      restartPolicy: "always",
+      ...(o.webPaused ? { paused: true, state: "paused" } : {}),
+    })
+    .container({ name: OTHER, networkMode: "none", networks: ["none"], pid: 2000 });
+  b.process({ pid: 1000, ppid: 800, comm: "sleep", argv: ["sleep", "3600"], exe: bb }, WEB);
+  b.process({ pid: 2000, ppid: 801, comm: "sleep", argv: ["sleep", "3600"], exe: bb }, OTHER);
+  b.process({
+    pid: 3000,
+    comm: "busybox",
+    argv: ["busybox", "httpd", "-f"],
+    exe: { path: "/usr/bin/busybox", sha256: BUSYBOX_SHA },
+  });
+  if (o.trojan !== false) {
+    b.process(
+      {
+        pid: 1010,
+        ppid: 1000,
+        comm: "x",
+        argv: ["/tmp/x", "sleep", "2000"],
+        startTime: "2026-03-01T11:00:00.000Z",
+        exe: { path: "/tmp/x", deleted: true, upperLayer: true, sha256: BUSYBOX_SHA },
+      },
+      WEB,
+    );
+  }
+  const tx = o.tx ?? 0;
+  b.netns({ interfaces: [lo(100)], rates: [rate("lo", tx, tx)] }, WEB);
+  return b.build();
+}
+
+function busyboxSet(snap = busyboxLab(), iocSet: IocSet = EMPTY_IOCS) {
+  const web = snap.containers.find((c) => c.id === WEB_ID)!;
+  const ctx = { now: NOW, iocs: iocSet, lists: LISTS };
+  return deriveMatchSet(snap, web, judge(snap, ctx), ctx, iocSet);
+}
+
+describe("a trojan that is a renamed copy of the image's busybox", () => {
+  it("matches only the dropped copy; the image's and the host's busybox are set aside, with why", () => {
+    const snap = busyboxLab();
+    const set = busyboxSet(snap);
+    expect(set.iocs.entries.map((e) => `${e.kind}:${e.value}`)).toContain(`sha256:${BUSYBOX_SHA}`);
+    const r = matchAll(snap, set);
+    expect(r.matches.map((m) => m.pid)).toEqual([1010]);
+    const trojan = r.matches[0]!;
+    expect(trojan.matchedBy.join("; ")).toMatch(/^sha256 from triage /);
+    expect(trojan.runsFrom).toBe("a deleted file /tmp/x in the container's writable layer");
+    expect(r.spared.map((m) => m.pid)).toEqual([2000, 1000, 3000]);
+    expect(r.spared.find((m) => m.pid === 1000)?.runsFrom).toBe(
+      "/bin/busybox, the image's own file",
+    );
+    expect(r.spared.find((m) => m.pid === 3000)?.runsFrom).toBe(
+      "/usr/bin/busybox, an installed file on the host",
+    );
+    expect(r.notes).toContain(
+      "pid 1000 (sleep) in bk-lab-web shares the hash of an indicator but runs /bin/busybox, the image's own file: a program, not the intrusion; not matched, never killed (to include it, name it: --ioc path:/bin/busybox)",
+    );
+  });
+
+  it("kill mode signals exactly the trojan, not PID 1, and says why in the plan", () => {
+    const snap = busyboxLab();
+    const web = snap.containers.find((c) => c.id === WEB_ID)!;
+    const view = matchAll(snap, busyboxSet(snap));
+    const plan = planContainment(web, "kill", view.matches);
+    if (!plan.ok) throw new Error(plan.error.message);
+    expect(plan.value.killPids).toEqual([1010]);
+    // PID 1 is not killed, so the restart policy is left alone.
+    expect(plan.value.steps.map((st) => st.kind)).toEqual(["kill"]);
+    expect(plan.value.steps[0]?.description).toContain(
+      "runs a deleted file /tmp/x in the container's writable layer; matched by sha256 from triage",
+    );
+    const shown = formatPlan(
+      {
+        takenAt: NOW.toISOString(),
+        plan: plan.value,
+        indicators: [],
+        notes: view.notes,
+        matches: view.matches,
+        spared: view.spared,
+      },
+      pc.createColors(false),
+      true,
+    );
+    expect(shown).toContain("Set aside: 3 process(es)");
+    expect(shown).toContain("runs /bin/busybox, the image's own file");
+  });
+
+  it("kill: CONTAINED when only the trojan was killed; no step tells to contain other busybox containers", () => {
+    const before = busyboxLab();
+    const after = busyboxLab({ trojan: false });
+    const set = busyboxSet(before);
+    const b = matchAll(before, set);
+    const a = matchAll(after, set);
+    const v = judgeContainment({
+      mode: "kill",
+      targetId: WEB_ID,
+      before,
+      after,
+      beforeMatches: b.matches,
+      afterMatches: a.matches,
+      afterSpared: a.spared,
+      actions: [action("kill", { pid: 1010, command: "kill -KILL 1010" })],
+      targetFreezer: null,
+    });
+    expect(v.problems).toEqual([]);
+    expect(v.verdict).toBe("CONTAINED");
+    expect(v.stillRunning).toEqual([]);
+    expect(v.next).toEqual([]);
+    expect(v.reasons.join("\n")).toContain(
+      "3 process(es) share an indicator's hash or name but run a program's own file (bk-lab-other, bk-lab-web, host)",
+    );
+  });
+
+  it("pause: CONTAINED with the trojan frozen while other busybox containers run on", () => {
+    const before = busyboxLab();
+    const after = busyboxLab({ webPaused: true });
+    const set = busyboxSet(before);
+    const a = matchAll(after, set);
+    const v = judgeContainment({
+      mode: "pause",
+      targetId: WEB_ID,
+      before,
+      after,
+      beforeMatches: matchAll(before, set).matches,
+      afterMatches: a.matches,
+      afterSpared: a.spared,
+      actions: [action("pause")],
+      targetFreezer: "frozen",
+    });
+    expect(v.problems).toEqual([]);
+    expect(v.verdict).toBe("CONTAINED");
+    expect(v.next.some((n) => n.includes(OTHER))).toBe(false);
+  });
+
+  it("matches the image's busybox only when the admin names it (path), never by a hash alone", () => {
+    const snap = busyboxLab({ trojan: false });
+    const byHash = matchAll(snap, busyboxSet(snap, iocs(BUSYBOX_SHA)));
+    expect(byHash.matches).toEqual([]);
+    expect(byHash.spared.map((m) => m.pid)).toEqual([2000, 1000, 3000]);
+    const byPath = matchAll(snap, busyboxSet(snap, iocs("path:/bin/busybox")));
+    expect(byPath.matches.map((m) => m.pid)).toEqual([2000, 1000]);
+    expect(byPath.matches[1]?.matchedBy).toEqual(["path /bin/busybox (exe path) from --ioc"]);
   });
 });
