@@ -379,6 +379,55 @@ describe("contain --mode kill", () => {
   });
 });
 
+// issue 23, item 1: a trojan that is a renamed copy of the image's own busybox shares its hash
+// with the container's PID 1 and with every other lab container: only the copy may be killed.
+describe("contain --mode kill, trojan a renamed copy of the image's busybox", () => {
+  let info: LabInfo;
+  beforeAll(async () => {
+    info = await labUp({ scenario: "contained", trojanSeconds: 600 });
+  });
+
+  it("kills the dropped copy and the trojan, never PID 1; the other busybox containers are set aside", async () => {
+    const id = info.containers.gitlab.id;
+    const wate = trojanIn(info, "container");
+    const init = Number(await docker(["inspect", "--format", "{{.State.Pid}}", id]));
+    // busybox picks its applet from argv[0] unless the name starts with "busybox".
+    await docker([
+      "exec",
+      id,
+      "/bin/sh",
+      "-c",
+      "cp /bin/busybox /tmp/busyboxd && { /tmp/busyboxd sleep 2000 </dev/null >/dev/null 2>&1 & } && sleep 0.5 && rm /tmp/busyboxd",
+    ]);
+    const r = await containJson(["bk-lab-gitlab", "--mode", "kill"], out);
+    const copy = r.report.before.matches.find((m) => m.comm === "busyboxd");
+    expect(copy?.deleted).toBe(true);
+    expect(copy?.runsFrom).toBe("a deleted file /tmp/busyboxd in the container's writable layer");
+    expect(copy?.matchedBy.some((m) => m.startsWith("sha256 from triage"))).toBe(true);
+    expect(r.report.actions.map((a) => [a.kind, a.pid, a.ok])).toEqual(
+      [
+        ["kill", wate.hostPid, true],
+        ["kill", copy!.pid, true],
+      ].sort((a, b) => Number(a[1]) - Number(b[1])),
+    );
+    const spared = r.report.before.spared;
+    expect(spared.find((m) => m.pid === init)?.runsFrom).toBe("/bin/busybox, the image's own file");
+    expect(spared.some((m) => m.where === "bk-lab-wordpress")).toBe(true);
+    expect(r.report.problems).toEqual([]);
+    expect(r.report.verdict).toBe("CONTAINED");
+    expect(r.code).toBe(0);
+    expect(r.report.next.some((n) => n.includes("breachkit contain"))).toBe(false);
+    // PID 1 and the container live on.
+    const after = await state(id);
+    expect(after.Running).toBe(true);
+    expect(after.Pid).toBe(init);
+    const written = JSON.parse(
+      await readFile(join(r.report.bundle, "containment.json"), "utf8"),
+    ) as ContainmentReport;
+    expect(written.before.spared.map((m) => m.pid)).toContain(init);
+  });
+});
+
 describe("contain on the escaped lab", () => {
   let info: LabInfo;
   beforeAll(async () => {
