@@ -13,7 +13,7 @@ import { BreachkitError } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { z } from "../util/zod.js";
 import type { Allowlist, RuleContext } from "./context.js";
-import { huntLogs, type LogSource } from "./hunt/index.js";
+import { type HuntOptions, huntLogs, type LogSource } from "./hunt/index.js";
 import { judge } from "./index.js";
 import type { IocSet } from "./ioc/ioc-set.js";
 import type { RuleSet } from "./rule-set.js";
@@ -26,6 +26,13 @@ export interface JudgeBundleOptions {
   allowlist?: Allowlist | undefined;
   /** Defaults to the snapshot's time, so a bundle judged later judges the same. */
   now?: Date;
+  /**
+   * Bundle files (relative paths) a size limit cut. Live triage passes them, judging before
+   * the manifest is written; otherwise they are read from the bundle's manifest.json.
+   */
+  truncated?: readonly string[];
+  /** Hunting bounds (tests use small ones); the defaults hunt every line. */
+  hunt?: HuntOptions;
 }
 
 export interface JudgeBundleResult {
@@ -87,6 +94,22 @@ export function dirMapper(snap: Snapshot, safe: (name: string) => string): DirTo
   };
 }
 
+const ManifestCutsSchema = z.object({
+  files: z.array(z.object({ path: z.string(), truncated: z.boolean() }).loose()),
+});
+
+/** The files the bundle's manifest says a size limit cut; none without a readable manifest. */
+async function manifestCuts(dir: string): Promise<string[]> {
+  try {
+    const parsed = ManifestCutsSchema.safeParse(
+      JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")),
+    );
+    return parsed.success ? parsed.data.files.filter((f) => f.truncated).map((f) => f.path) : [];
+  } catch {
+    return [];
+  }
+}
+
 export async function readBundleSnapshot(dir: string): Promise<Snapshot> {
   let text: string;
   try {
@@ -124,9 +147,23 @@ export async function judgeBundle(
   };
   const findings = judge(snapshot, ctx);
   const sources = await bundleLogSources(dir, dirMapper(snapshot, safe));
-  const hunted = await huntLogs(sources, opts.rules.hunt, { iocs: opts.iocs });
+  const hunted = await huntLogs(sources, opts.rules.hunt, {
+    iocs: opts.iocs,
+    ...(opts.hunt ? { hunt: opts.hunt } : {}),
+  });
   // Cite files relative to the bundle: the bundle is what a reader has in hand.
   const rel = (p: string) => (p.startsWith(dir) ? relative(dir, p) : p);
+  // A log the copy cut lacks its newest lines, where an attack usually is: say so in the
+  // verdict's gaps, not only in the manifest.
+  const cut = new Set(opts.truncated ?? (await manifestCuts(dir)));
+  const cutGaps = sources
+    .map((s) => rel(s.path))
+    .filter((p) => cut.has(p))
+    .map((path) => ({
+      path,
+      message:
+        "the bundle holds only the start of this log (a size limit cut the copy): its newest lines were not hunted",
+    }));
   const logFindings = hunted.findings.map((f) => ({
     ...f,
     evidence: f.evidence.map((e) => (e.file ? { ...e, file: rel(e.file) } : e)),
@@ -136,7 +173,7 @@ export async function judgeBundle(
     findings: sortFindings([...findings, ...logFindings]),
     logsHunted: sources.map((s) => rel(s.path)),
     logBytes: hunted.bytes,
-    gaps: hunted.gaps.map((g) => ({ ...g, path: rel(g.path) })),
+    gaps: [...cutGaps, ...hunted.gaps.map((g) => ({ ...g, path: rel(g.path) }))],
   };
 }
 

@@ -58,6 +58,15 @@ export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): stri
       `\n${s.processes.length} processes, ${running}/${s.containers.length} containers running, ${judged.logsHunted.length} logs hunted (${formatBytes(judged.logBytes)}), ${durationMs} ms${s.engine.available ? "" : "; Docker engine NOT answering"}\n`,
     ),
   );
+  if (judged.gaps.length > 0) {
+    // Logs or parts of logs not hunted (a cut copy, a line too long): said, never silent.
+    const g = judged.gaps[0]!;
+    out.push(
+      c.yellow(
+        `${judged.gaps.length} log part(s) not hunted (see --json "gaps"), e.g. ${safeText(g.path)}: ${safeText(g.message, 300)}\n`,
+      ),
+    );
+  }
   out.push(
     `${f.offline ? "judged bundle" : "evidence bundle"}: ${safeText(bundleDir)}${seal ? `\n  SEAL sha256 ${seal} (write it down: it proves the bundle later)` : ""}\n`,
   );

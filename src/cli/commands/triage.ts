@@ -150,6 +150,7 @@ nothing with --bundle.\n${helpFooter([
         engine = null;
       }
       let stopReason: string | null = null;
+      let truncated: string[] = [];
       try {
         const summary = await collectEvidence({
           bundle,
@@ -158,11 +159,13 @@ nothing with --bundle.\n${helpFooter([
           engine,
           host: true,
           exportFs: false,
-          maxFileBytes: 256 * 1024 * 1024,
+          // No size limit: logs are copied and hunted whole (the newest lines, where the
+          // attack is, come last). What a limit still cuts (host files) shows in the gaps.
           lists: rules.lists,
           progress,
           signal: controller.signal,
         });
+        truncated = summary.truncated;
         if (summary.stopped) stopReason = summary.incompleteReason ?? "stopped";
         else if (!summary.complete) {
           complete = false;
@@ -192,6 +195,7 @@ nothing with --bundle.\n${helpFooter([
           allowlist,
           baseline,
           rules,
+          truncated,
         });
         verdict = verdictOf(judged.findings, threshold);
         await bundle.writeJson(

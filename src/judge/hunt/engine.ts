@@ -7,7 +7,11 @@
  * `grep -E -c` with the same patterns by bench/hunt-vs-grep.ts.
  *
  * Docker json-file lines (`{"log":"...\n","stream":"stdout","time":"..."}`) are decoded:
- * patterns run on the log message, and the hit shows the message, not the JSON.
+ * patterns run on the log message, and the hit shows the message, not the JSON. Docker
+ * splits a message longer than 16 KiB into partial records (their `log` has no trailing
+ * newline): they are joined back into one line before the hunt, so a `curl … | sh` across
+ * the split is found. Lines are hunted whole up to `maxLineBytes`; a longer line is hunted
+ * in pieces and reported as a gap (`onGap`), never skipped silently.
  */
 import { open } from "node:fs/promises";
 import type { CompiledRuleSet } from "./compile.js";
@@ -40,18 +44,138 @@ export interface HuntOptions {
   maxHitsPerRule?: number;
   /** Characters of a line kept in a hit. Default 500. */
   maxLineChars?: number;
-  /** Stop reading after this many bytes (the rest of the file is not hunted). */
+  /** Stop reading after this many bytes (the rest of the file is not hunted; reported by `onGap`). */
   maxBytes?: number;
+  /**
+   * Lines (and joined Docker partial records) up to this size are hunted whole; the read
+   * buffer grows to hold them. A longer line is hunted in pieces (reported by `onGap`).
+   * Default 16 MiB: bounded memory, and well above any real log line.
+   */
+  maxLineBytes?: number;
+  /** Told about every part of the file not hunted as whole lines. */
+  onGap?: (gap: HuntGap) => void;
   signal?: AbortSignal;
 }
 
+/** A part of a file not hunted whole: a line too long, or bytes past `maxBytes`. */
+export interface HuntGap {
+  /** 1-based line where the gap starts. */
+  line: number;
+  message: string;
+}
+
 const NL = 0x0a;
-/** A regex never sees more than this many bytes of one line (a 50 MiB line is not a log line). */
-const MAX_TEST_BYTES = 64 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+/**
+ * Docker's log copier cuts a message into 16 KiB records: a record's line shorter than
+ * this cannot be a partial one that a later record continues.
+ */
+const PARTIAL_MIN = 16 * 1024;
+const STREAM_KEY = Buffer.from('","stream":"');
 /** Keyed thresholds track at most this many distinct keys per rule and file. */
 const MAX_KEYS = 10_000;
 const SAMPLE_BYTES = 256 * 1024;
 const JSON_PREFIX = Buffer.from('{"log":"');
+
+function isJsonRecord(view: Buffer, ls: number, le: number): boolean {
+  return (
+    le - ls > JSON_PREFIX.length &&
+    view.compare(JSON_PREFIX, 0, JSON_PREFIX.length, ls, ls + JSON_PREFIX.length) === 0
+  );
+}
+
+/**
+ * Where the `log` string of a json-file record [ls, le) ends (its closing quote), or -1.
+ * Inside a JSON string every `"` is escaped, so the first raw `","stream":"` ends it.
+ */
+function logEnd(view: Buffer, ls: number, le: number): number {
+  if (!isJsonRecord(view, ls, le)) return -1;
+  const k = view.indexOf(STREAM_KEY, ls + JSON_PREFIX.length);
+  return k === -1 || k >= le ? -1 : k;
+}
+
+/** A json-file record whose message Docker split: its `log` does not end with "\n". */
+export function isPartialRecord(view: Buffer, ls: number, le: number): boolean {
+  if (le - ls < PARTIAL_MIN) return false;
+  const k = logEnd(view, ls, le);
+  if (k === -1) return false;
+  if (view[k - 1] !== 0x6e) return true;
+  // "\n" is an escaped newline only after an odd run of backslashes ("\\n" is "\" then "n").
+  let b = 0;
+  for (let i = k - 2; i >= ls + JSON_PREFIX.length && view[i] === 0x5c; i--) b++;
+  return b % 2 === 0;
+}
+
+/** Where the line ending at `nl` (a newline's index, or view.length) starts. */
+function lineStart(view: Buffer, nl: number): number {
+  return nl === 0 ? 0 : view.lastIndexOf(NL, nl - 1) + 1;
+}
+
+/**
+ * The joined form of a chunk: each run of partial records and the record ending it become
+ * one record (the first one's time and stream, the messages concatenated: JSON escapes never
+ * straddle a split, Docker splits the message before encoding it). `extra` maps the index of
+ * a joined line's newline in the new view to the lines it absorbed, for line numbers.
+ */
+function joinPartials(view: Buffer): { view: Buffer; extra: Map<number, number> } | null {
+  const parts: Buffer[] = [];
+  const extra = new Map<number, number>();
+  let copied = 0;
+  let outLen = 0;
+  let ls = 0;
+  while (ls < view.length) {
+    let le = view.indexOf(NL, ls);
+    if (le === -1) le = view.length;
+    if (!isPartialRecord(view, ls, le)) {
+      ls = le + 1;
+      continue;
+    }
+    // A run: ls..le partial; take records while partial, then the one that ends it.
+    const pieces: Buffer[] = [view.subarray(ls, logEnd(view, ls, le))];
+    let absorbed = 0;
+    let end = le;
+    let tail: Buffer = view.subarray(logEnd(view, ls, le), le);
+    let next = le + 1;
+    while (next < view.length) {
+      let ne = view.indexOf(NL, next);
+      if (ne === -1) ne = view.length;
+      const k = logEnd(view, next, ne);
+      if (k === -1) break;
+      pieces.push(view.subarray(next + JSON_PREFIX.length, k));
+      tail = view.subarray(k, ne);
+      absorbed++;
+      end = ne;
+      const partial = isPartialRecord(view, next, ne);
+      next = ne + 1;
+      if (!partial) break;
+    }
+    if (absorbed === 0) {
+      ls = le + 1;
+      continue;
+    }
+    parts.push(view.subarray(copied, ls));
+    outLen += ls - copied;
+    for (const p of pieces) {
+      parts.push(p);
+      outLen += p.length;
+    }
+    parts.push(tail);
+    outLen += tail.length;
+    if (end < view.length) {
+      extra.set(outLen, absorbed);
+      parts.push(view.subarray(end, end + 1));
+      outLen += 1;
+      copied = end + 1;
+    } else {
+      extra.set(outLen, absorbed);
+      copied = view.length;
+    }
+    ls = copied;
+  }
+  if (!extra.size) return null;
+  parts.push(view.subarray(copied));
+  return { view: Buffer.concat(parts), extra };
+}
 
 interface Anchor {
   byte: number;
@@ -158,9 +282,34 @@ class Hunt {
     }));
   }
 
-  /** `view` holds whole lines (a last line without "\n" only at the end of the data). */
-  chunk(view: Buffer): void {
-    if (!this.set.literals.length) return;
+  /** The line the next chunk starts on. */
+  get nextLine(): number {
+    return this.line;
+  }
+
+  /**
+   * `raw` holds whole lines (a last line without "\n" only at the end of the data, or a
+   * piece of a line too long to hold), and whole runs of Docker partial records.
+   */
+  chunk(raw: Buffer): void {
+    // Lines of this chunk, for the numbers of later ones.
+    let lines = 0;
+    // Only a chunk with a line of 16 KiB or more can hold partial records: look for them there.
+    let long = false;
+    let prev = -1;
+    for (let p = raw.indexOf(NL); p !== -1; p = raw.indexOf(NL, p + 1)) {
+      lines++;
+      if (p - prev > PARTIAL_MIN) long = true;
+      prev = p;
+    }
+    if (raw.length - prev > PARTIAL_MIN) long = true;
+    if (this.set.literals.length) this.search(raw, long);
+    this.line += lines;
+  }
+
+  private search(raw: Buffer, long: boolean): void {
+    const joined = long ? joinPartials(raw) : null;
+    const view = joined ? joined.view : raw;
     this.plan ??= plan(this.set, view.subarray(0, SAMPLE_BYTES));
     // Candidates as flat triples: line start, line end, rule index.
     const cands: number[] = [];
@@ -191,14 +340,10 @@ class Hunt {
         found(n.lit, p - n.offset);
       }
     }
-    if (cands.length) this.evaluate(view, cands);
-    // Lines of this chunk, for the numbers of later ones.
-    let n = 0;
-    for (let p = view.indexOf(NL); p !== -1; p = view.indexOf(NL, p + 1)) n++;
-    this.line += n;
+    if (cands.length) this.evaluate(view, cands, joined?.extra);
   }
 
-  private evaluate(view: Buffer, cands: number[]): void {
+  private evaluate(view: Buffer, cands: number[], extra: Map<number, number> | undefined): void {
     const order = Array.from({ length: cands.length / 3 }, (_, i) => i);
     order.sort((x, y) => cands[x * 3]! - cands[y * 3]! || cands[x * 3 + 2]! - cands[y * 3 + 2]!);
     let cursor = 0;
@@ -217,7 +362,7 @@ class Hunt {
       while (cursor < ls) {
         const q = view.indexOf(NL, cursor);
         if (q === -1 || q >= ls) break;
-        lineNo++;
+        lineNo += 1 + (extra?.get(q) ?? 0);
         cursor = q + 1;
       }
       if (decodedStart !== ls) {
@@ -235,7 +380,8 @@ class Hunt {
   ): { text: string; time?: string; stream?: string } {
     let end = le;
     if (end > ls && view[end - 1] === 0x0d) end--;
-    const bytes = view.subarray(ls, Math.min(end, ls + MAX_TEST_BYTES));
+    // Whole: a line is never longer than the read buffer, itself bounded by maxLineBytes.
+    const bytes = view.subarray(ls, end);
     const text = this.decoder.decode(bytes);
     if (
       bytes.length > JSON_PREFIX.length &&
@@ -338,24 +484,52 @@ export function huntBuffer(
   const buf = Buffer.isBuffer(data)
     ? data
     : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  h.chunk(opts.maxBytes !== undefined ? buf.subarray(0, opts.maxBytes) : buf);
+  const cut = opts.maxBytes !== undefined && buf.length > opts.maxBytes;
+  h.chunk(cut ? buf.subarray(0, opts.maxBytes) : buf);
+  if (cut) opts.onGap?.({ line: h.nextLine, message: notHuntedPast(opts.maxBytes ?? 0) });
   return h.result();
 }
 
-/** Hunt a file, read in big chunks; lines never straddle two chunks. */
+function notHuntedPast(maxBytes: number): string {
+  return `only the first ${maxBytes} bytes were hunted (hunt limit); the rest of the file, its newest lines, was not`;
+}
+
+/**
+ * Where to end a chunk of `buf[0, filled)`: after its last whole line, but before a trailing
+ * run of Docker partial records (the next read holds the record that ends it). 0: no place.
+ */
+function chunkEnd(buf: Buffer, filled: number): number {
+  const lastNl = buf.lastIndexOf(NL, filled - 1);
+  if (lastNl === -1) return 0;
+  let end = lastNl + 1;
+  while (end > 0) {
+    const ls = lineStart(buf, end - 1);
+    if (!isPartialRecord(buf, ls, end - 1)) break;
+    end = ls;
+  }
+  return end;
+}
+
+/**
+ * Hunt a file, read in big chunks; lines never straddle two chunks. The buffer grows for a
+ * long line up to maxLineBytes; past that the line is hunted in pieces, and said so.
+ */
 export async function huntFile(
   path: string,
   set: CompiledRuleSet,
   opts: HuntOptions = {},
 ): Promise<Hit[]> {
   const h = new Hunt(set, path, opts);
-  const chunk = Math.max(64 * 1024, opts.chunkBytes ?? 8 * 1024 * 1024);
+  const maxLine = Math.max(64 * 1024, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const chunk = Math.min(maxLine, Math.max(64 * 1024, opts.chunkBytes ?? 8 * 1024 * 1024));
   const limit = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   const fh = await open(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(chunk);
+    let buf = Buffer.allocUnsafe(chunk);
     let carry = 0;
     let pos = 0;
+    /** Set while hunting the pieces of one line too long to hold: said once per line. */
+    let inLongLine = false;
     for (;;) {
       opts.signal?.throwIfAborted();
       const want = Math.min(buf.length - carry, limit - pos);
@@ -364,23 +538,48 @@ export async function huntFile(
       const filled = carry + bytesRead;
       if (bytesRead === 0) {
         if (filled) h.chunk(buf.subarray(0, filled));
+        if (pos >= limit && (await fh.stat()).size > pos) {
+          opts.onGap?.({ line: h.nextLine, message: notHuntedPast(limit) });
+        }
         break;
       }
-      const lastNl = buf.lastIndexOf(NL, filled - 1);
-      if (lastNl === -1) {
-        if (filled < buf.length) {
-          carry = filled;
-          continue;
-        }
-        // One line longer than the chunk: hunt it in pieces rather than grow without bound.
-        h.chunk(buf.subarray(0, filled));
-        carry = 0;
+      const end = chunkEnd(buf, filled);
+      if (end === 0 && filled < buf.length) {
+        carry = filled;
         continue;
       }
-      h.chunk(buf.subarray(0, lastNl + 1));
-      carry = filled - lastNl - 1;
+      if (end === 0 && buf.length < maxLine) {
+        // A line (or a run of partial records) longer than the buffer: grow to hold it.
+        const bigger = Buffer.allocUnsafe(Math.min(maxLine, buf.length * 2));
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+        carry = filled;
+        continue;
+      }
+      if (end === 0) {
+        // Longer than maxLineBytes: hunt it in pieces rather than grow without bound.
+        const lastNl = buf.lastIndexOf(NL, filled - 1);
+        const cut = lastNl === -1 ? filled : lastNl + 1;
+        if (!inLongLine) {
+          opts.onGap?.({
+            line: h.nextLine,
+            message:
+              lastNl === -1
+                ? `a line longer than ${maxLine} bytes was hunted in pieces of that size; a match across two pieces would be missed`
+                : `a Docker message split into partial records longer than ${maxLine} bytes in all was hunted record by record; a match across two records would be missed`,
+          });
+        }
+        inLongLine = lastNl === -1;
+        h.chunk(buf.subarray(0, cut));
+        carry = filled - cut;
+        if (carry) buf.copy(buf, 0, cut, filled);
+        continue;
+      }
+      inLongLine = false;
+      h.chunk(buf.subarray(0, end));
+      carry = filled - end;
       // chunk() keeps no view into the buffer (hits hold decoded strings): reuse it.
-      if (carry) buf.copy(buf, 0, lastNl + 1, filled);
+      if (carry) buf.copy(buf, 0, end, filled);
     }
   } finally {
     await fh.close();

@@ -22,7 +22,7 @@ export interface LogSource {
 
 export interface HuntLogsResult {
   findings: Finding[];
-  /** Files that could not be read, with why. */
+  /** Files that could not be read, and parts of files not hunted whole (long lines, a limit), with why. */
   gaps: { path: string; message: string }[];
   bytes: number;
 }
@@ -48,7 +48,11 @@ export async function huntLogs(
   for (const src of sources) {
     const set = setFor(src.containerId ? "container" : "host");
     try {
-      const hits = await huntFile(src.path, set, opts.hunt);
+      const hits = await huntFile(src.path, set, {
+        ...opts.hunt,
+        // A part not hunted is said, never skipped silently: it shows in the verdict's gaps.
+        onGap: (g) => gaps.push({ path: src.path, message: `line ${g.line}: ${g.message}` }),
+      });
       bytes += (await stat(src.path)).size;
       const fs = findingsFromHits(hits, set, {
         origin: { where: src.where, containerId: src.containerId },
