@@ -4,9 +4,36 @@ import type { CliIo } from "./io.js";
 import { wantColor } from "./io.js";
 import { runCli } from "./main.js";
 
+type Interrupt = { handler: (signal: string) => void; onHangup?: (signal: string) => void };
+
+// SIGHUP means the terminal or SSH session went away, not that the responder wants to stop:
+// Node's default (exit at once) left a collect with no manifest and no SEAL. It is always
+// caught: a running command that writes a bundle decides (collect goes on to the end, the others
+// stop and seal incomplete); any other command simply finishes, its output dropped.
+const interrupts = new Set<Interrupt>();
+const hangupWaiters = new Set<() => void>();
+let hungUp = false;
+process.on("SIGHUP", (signal) => {
+  hungUp = true;
+  for (const wake of hangupWaiters) wake();
+  for (const i of [...interrupts]) (i.onHangup ?? i.handler)(signal);
+});
+
+// A stream whose reader is gone (a closed terminal gives EIO, a closed pipe EPIPE) is dropped,
+// never an unhandled 'error' event: that would crash a run before it sealed its bundle.
+const gone = { stdout: false, stderr: false };
+function send(which: "stdout" | "stderr", text: string): void {
+  if (gone[which]) return;
+  try {
+    process[which].write(text);
+  } catch {
+    gone[which] = true;
+  }
+}
+
 const io: CliIo = {
-  write: (s) => process.stdout.write(s),
-  error: (s) => process.stderr.write(s),
+  write: (s) => send("stdout", s),
+  error: (s) => send("stderr", s),
   stderrIsTty: process.stderr.isTTY === true,
   // isatty(0), not process.stdin: the stdin stream costs a few ms to set up, and only
   // contain's question ever reads it.
@@ -17,31 +44,46 @@ const io: CliIo = {
   pid: process.pid,
   euid: process.geteuid?.() ?? -1,
   async confirm(question) {
-    if (!(isatty(0) && process.stdout.isTTY)) return false;
+    if (hungUp || !(isatty(0) && process.stdout.isTTY)) return false;
     // Loaded here: only contain asks anything, and only on a terminal.
     const { createInterface } = await import("node:readline/promises");
     const rl = createInterface({ input: process.stdin, output: process.stderr });
+    // Nobody is left to answer once the terminal hangs up: that is a no.
+    let wake = () => {};
+    const hangup = new Promise<string>((r) => {
+      wake = () => r("");
+    });
+    hangupWaiters.add(wake);
     try {
-      const answer = await rl.question(`${question} [y/N] `);
-      return /^y(es)?$/i.test(answer.trim());
+      const answer = await Promise.race([rl.question(`${question} [y/N] `), hangup]);
+      return !hungUp && /^y(es)?$/i.test(answer.trim());
     } finally {
+      hangupWaiters.delete(wake);
       rl.close();
     }
   },
-  onInterrupt(handler) {
+  onInterrupt(handler, opts) {
+    const entry: Interrupt = opts?.onHangup ? { handler, onHangup: opts.onHangup } : { handler };
     const h = (sig: NodeJS.Signals) => handler(sig);
     process.on("SIGINT", h);
     process.on("SIGTERM", h);
+    interrupts.add(entry);
     return () => {
       process.off("SIGINT", h);
       process.off("SIGTERM", h);
+      interrupts.delete(entry);
     };
   },
 };
 
-// A closed pipe (breachkit ... | head) is not an error worth a stack trace.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  gone.stdout = true;
+  // A closed pipe (breachkit ... | head) is not an error worth a stack trace; but a command
+  // writing a bundle (it has an interrupt handler) goes on to seal it.
+  if (e.code === "EPIPE" && interrupts.size === 0 && !hungUp) process.exit(process.exitCode ?? 0);
+});
+process.stderr.on("error", () => {
+  gone.stderr = true;
 });
 
 /** Run the command line; called by the built command's entry (boot.ts). */

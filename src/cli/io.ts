@@ -19,8 +19,15 @@ export interface CliIo {
   readonly euid: number;
   /** Ask a yes/no question on the terminal; false when not interactive. */
   confirm(question: string): Promise<boolean>;
-  /** Register a handler for SIGINT/SIGTERM; returns a function that removes it. */
-  onInterrupt(handler: (signal: string) => void): () => void;
+  /**
+   * Register a handler for SIGINT/SIGTERM, and for SIGHUP (the terminal or SSH session went
+   * away) too unless `onHangup` is given: a command that can finish without its terminal
+   * (collect) passes it, gets told, and goes on. Returns a function that removes the handler.
+   */
+  onInterrupt(
+    handler: (signal: string) => void,
+    opts?: { onHangup?: (signal: string) => void },
+  ): () => void;
 }
 
 /** Color only on a terminal and never with NO_COLOR (https://no-color.org). */

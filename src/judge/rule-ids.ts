@@ -27,6 +27,7 @@ export const BUILTIN_RULE_IDS: Readonly<Record<string, string>> = {
   "account.sudo-recent": "a sudoers file changed recently",
   "account.authorized-keys-new": "an SSH key not in the baseline",
   "account.authorized-keys-recent": "an authorized_keys file changed recently",
+  "account.authorized-keys-oversized": "an authorized_keys file padded past any real size",
   "login.new-address": "a login from an address not seen before",
   "login.failed-burst": "a burst of failed logins from one address",
   "login.brute-force-success": "a burst of failed logins, then a success",

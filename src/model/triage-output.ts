@@ -41,6 +41,13 @@ export const TriageOutputSchema = z.object({
     complete: z.boolean(),
     /** true with --bundle: a saved bundle was judged, the host was not read. */
     offline: z.boolean(),
+    /**
+     * The bundle's manifest and SEAL were checked before it was judged. false: it does not
+     * verify (a file changed, missing or added, or the SEAL broken) and the findings judge
+     * data that may have been altered; `integrityProblem` says what is wrong.
+     */
+    verified: z.boolean(),
+    integrityProblem: z.string().nullable(),
   }),
   logsHunted: z.array(z.string()),
   logBytes: z.number().int().nonnegative(),

@@ -16,6 +16,8 @@ export interface TriageOutcome {
   bundleDir: string;
   seal: string | null;
   complete: boolean;
+  /** null when the bundle verifies; else what is wrong with it (it was judged all the same). */
+  integrityProblem: string | null;
   durationMs: number;
 }
 
@@ -28,7 +30,7 @@ export interface TriageFormat {
 }
 
 export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): string {
-  const { judged, verdict, bundleDir, seal, complete, durationMs } = o;
+  const { judged, verdict, bundleDir, seal, complete, integrityProblem, durationMs } = o;
   if (f.json) {
     return `${JSON.stringify(
       {
@@ -40,6 +42,8 @@ export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): stri
           manifestSha256: seal,
           complete,
           offline: f.offline,
+          verified: integrityProblem === null,
+          integrityProblem,
         },
         logsHunted: judged.logsHunted,
         logBytes: judged.logBytes,
@@ -50,7 +54,19 @@ export function formatTriage(o: TriageOutcome, f: TriageFormat, c: Colors): stri
       2,
     )}\n`;
   }
-  const out: string[] = [renderFindings(judged.findings, verdict, c, { all: f.all })];
+  const out: string[] = [];
+  // First, before any finding: a verdict on a bundle that does not verify may rest on
+  // evidence someone changed (or planted) after it was sealed.
+  if (integrityProblem !== null) {
+    out.push(
+      c.red(
+        c.bold(
+          `WARNING: THIS BUNDLE DOES NOT VERIFY (${safeText(integrityProblem)}): the findings below judge data that may have been altered since it was sealed; run breachkit verify on it\n`,
+        ),
+      ),
+    );
+  }
+  out.push(renderFindings(judged.findings, verdict, c, { all: f.all }));
   const s = judged.snapshot;
   const running = s.containers.filter((ct) => ct.running).length;
   out.push(

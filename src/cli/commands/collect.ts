@@ -171,15 +171,26 @@ async function collectAction(
   let bundle: BundleWriter | null = null;
   let sealing: Promise<{ manifestSha256: string }> | null = null;
   let interruptedBy: string | null = null;
-  const off = io.onInterrupt((signal) => {
-    if (interruptedBy !== null) return;
-    interruptedBy = signal;
-    // A second Ctrl-C then ends the process at once (an engine call cannot be cancelled).
-    off();
-    const reason = `interrupted by ${signal}`;
-    ac.abort(reason);
-    if (bundle) sealing = bundle.seal({ complete: false, reason });
-  });
+  // A dropped SSH session must not cost the evidence: collect goes on to the end without its
+  // terminal (its output is dropped) and says so in the bundle's log.
+  const goOn = (signal: string) =>
+    bundle?.log({
+      step: "collect",
+      action: `${signal}: terminal gone, collecting on`,
+      result: "ok",
+    });
+  const off = io.onInterrupt(
+    (signal) => {
+      if (interruptedBy !== null) return;
+      interruptedBy = signal;
+      // A second Ctrl-C then ends the process at once (an engine call cannot be cancelled).
+      off();
+      const reason = `interrupted by ${signal}`;
+      ac.abort(reason);
+      if (bundle) sealing = bundle.seal({ complete: false, reason });
+    },
+    { onHangup: goOn },
+  );
   try {
     let engine: DockerEngine | null;
     try {

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { createBundle, safePathComponent } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
+import { type VerifyReport, verifyBundle } from "../../evidence/verify.js";
 import type { Allowlist } from "../../judge/context.js";
 import { loadIocs } from "../../judge/ioc/load-iocs.js";
 import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
@@ -123,8 +124,14 @@ nothing with --bundle.\n${helpFooter([
     let bundleDir: string;
     let seal: string | null = null;
     let complete = true;
+    let integrityProblem: string | null = null;
     if (flags.bundle) {
       bundleDir = resolve(io.cwd, flags.bundle);
+      // Verify first: a bundle changed after it was sealed is judged only with a loud warning.
+      progress.update("triage: verifying the bundle…");
+      const check = await verifyBundle(bundleDir).catch((e: unknown) => errorMessage(e));
+      integrityProblem = typeof check === "string" ? check : integrityProblemOf(check);
+      complete = typeof check === "string" ? false : check.complete;
     } else {
       progress.update("triage: snapshot…");
       // The traffic and CPU sample runs on while the quick bundle is written (the bundle's
@@ -226,7 +233,17 @@ nothing with --bundle.\n${helpFooter([
       off();
       seal = sealed.manifestSha256;
       progress.done();
-      return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
+      return report(
+        ctx,
+        flags,
+        judged,
+        verdict,
+        bundleDir,
+        seal,
+        complete,
+        integrityProblem,
+        started,
+      );
     }
     progress.update("triage: judging the bundle…");
     const judged = await judgeBundle(bundleDir, safePathComponent, {
@@ -237,7 +254,17 @@ nothing with --bundle.\n${helpFooter([
     });
     progress.done();
     const verdict = verdictOf(judged.findings, threshold);
-    return report(ctx, flags, judged, verdict, bundleDir, seal, complete, started);
+    return report(
+      ctx,
+      flags,
+      judged,
+      verdict,
+      bundleDir,
+      seal,
+      complete,
+      integrityProblem,
+      started,
+    );
   });
 }
 
@@ -249,15 +276,35 @@ function report(
   bundleDir: string,
   seal: string | null,
   complete: boolean,
+  integrityProblem: string | null,
   started: number,
 ): void {
   const durationMs = Date.now() - started;
   ctx.io.write(
     formatTriage(
-      { judged, verdict, bundleDir, seal, complete, durationMs },
+      { judged, verdict, bundleDir, seal, complete, integrityProblem, durationMs },
       { json: flags.json === true, offline: Boolean(flags.bundle), all: flags.all === true },
       colorsFor(ctx.io),
     ),
   );
   if (verdict.atOrAboveThreshold > 0) ctx.setExitCode(EXIT_FINDINGS);
+}
+
+/** What breaks a saved bundle's integrity, in a few words; null when it verifies. */
+function integrityProblemOf(r: VerifyReport): string | null {
+  if (r.intact) return null;
+  const parts: string[] = [];
+  if (r.seal !== "ok") parts.push(`SEAL ${r.seal}`);
+  const list = (what: string, paths: string[]) => {
+    if (paths.length === 0) return;
+    const shown = paths.slice(0, 3).join(", ");
+    parts.push(`${what}: ${shown}${paths.length > 3 ? ` and ${paths.length - 3} more` : ""}`);
+  };
+  list(
+    "changed",
+    r.changed.map((c) => c.path),
+  );
+  list("missing", r.missing);
+  list("added", r.added);
+  return parts.length > 0 ? parts.join("; ") : "the bundle does not verify";
 }

@@ -198,6 +198,9 @@ function sudoFindings(s: Scope): Finding[] {
   return out;
 }
 
+/** Larger than any authorized_keys a person keeps (hundreds of RSA-4096 keys). */
+const OVERSIZED_KEYS_BYTES = 1024 * 1024;
+
 function keyFindings(s: Scope): Finding[] {
   const { acc, where, base } = s;
   const out: Finding[] = [];
@@ -216,6 +219,22 @@ function keyFindings(s: Scope): Finding[] {
           ctime: f.ctime ?? "unknown",
         },
       }));
+    // Real files hold a few keys (~100 bytes to 3 KB each); megabytes are padding meant to push a
+    // key past what a reader looks at, or more keys than anyone can review.
+    if (f.size > OVERSIZED_KEYS_BYTES) {
+      out.push(
+        finding({
+          rule: "account.authorized-keys-oversized",
+          severity: "high",
+          confidence: "medium",
+          title: `${f.path} of ${f.user} is ${f.size} bytes (${f.keys.length} key${f.keys.length === 1 ? "" : "s"} read): padded to hide keys?`,
+          where,
+          containerId: acc.containerId,
+          evidence: evidence(f.keys.slice(-20)),
+          next: `Read ${f.path} whole (grep -nv '^[[:space:]]*$' ${f.path}) and keep only keys you recognise for ${f.user}.`,
+        }),
+      );
+    }
     if (unknown.length) {
       out.push(
         finding({
