@@ -199,7 +199,18 @@ async function collectAction(
       );
     }
     if (!snap.snapshot.engine.available) engine = null;
-    const containerIds = resolveContainers(snap.snapshot.containers, opts.container);
+    // With the engine down a name cannot be resolved: "no container X" would send the
+    // responder hunting a typo. Say the engine is down and collect every container's files
+    // on disk, as plain collect does (the bundle's log says so too).
+    const engineDown = engine === null && opts.container.length > 0;
+    if (engineDown) {
+      io.error(
+        `breachkit: the Docker engine at ${safeText(snap.snapshot.engine.endpoint, 200)} is not answering (${safeText(snap.snapshot.engine.error ?? "unknown", 200)}): --container ${opts.container.map((c) => safeText(c, 80)).join(", ")} cannot be resolved; collecting every container's files on disk instead\n`,
+      );
+    }
+    const containerIds = engineDown
+      ? undefined
+      : resolveContainers(snap.snapshot.containers, opts.container);
     const made = await createBundle({
       outDir: resolve(io.cwd, opts.out),
       host: snap.snapshot.host.hostname || hostname(),

@@ -1,0 +1,46 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/main.js";
+import { memoryIo } from "../helpers/memory-io.js";
+
+// Errors a tired responder meets (issue 23 item 7): each says what is wrong and what to do.
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "bk-errors-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const DOWN = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
+
+describe("wrong or missing errors", () => {
+  it.runIf(process.geteuid?.() === 0)(
+    "collect --container with the engine down says so and collects the files on disk",
+    async () => {
+      const out = tempDir();
+      const m = memoryIo({ cwd: out, env: DOWN });
+      const code = await runCli(
+        ["collect", "--container", "bk-lab-web", "--no-host", "--out", out],
+        m.io,
+      );
+      expect(m.stderr()).not.toMatch(/no container/);
+      expect(m.stderr()).toMatch(
+        /Docker engine at unix:\/\/\/nonexistent\/docker\.sock is not answering/,
+      );
+      expect(m.stderr()).toMatch(/files on disk/);
+      // Incomplete (the engine is down) but sealed, as plain collect (exit 2, documented).
+      expect(code).toBe(2);
+      expect(m.stderr()).not.toMatch(/no bundle was made/);
+      const [bundle] = readdirSync(out).filter((n) => n.startsWith("breachkit-"));
+      expect(bundle).toBeDefined();
+      const log = readFileSync(join(out, bundle ?? "", "collection.log.jsonl"), "utf8");
+      expect(log).toMatch(/containers collected from their files on disk only/);
+    },
+    60_000,
+  );
+});
