@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
+import { looksLikeIocFile } from "../../src/judge/ioc/load-iocs.js";
 import { memoryIo } from "../helpers/memory-io.js";
 
 // Errors a tired responder meets (issue 23 item 7): each says what is wrong and what to do.
@@ -43,4 +44,29 @@ describe("wrong or missing errors", () => {
     },
     60_000,
   );
+});
+
+describe("--ioc that looks like a file but names none", () => {
+  it("is a usage error (exit 2) naming the file, with the way to mean an indicator", async () => {
+    const cwd = tempDir();
+    for (const value of ["iocs.txt", "lists/today.ioc", "./bad", "/root/iocs.csv"]) {
+      const m = memoryIo({ cwd, env: DOWN });
+      expect(await runCli(["triage", "--bundle", cwd, "--ioc", value], m.io), value).toBe(2);
+      expect(m.stderr(), value).toMatch(/no such file/);
+      expect(m.stderr(), value).toMatch(/--ioc (name|path):/);
+    }
+  });
+  it("still takes names, hashes, addresses, networks and exe paths as indicators", () => {
+    for (const v of [
+      "wate",
+      "203.0.113.9",
+      "203.0.113.0/24",
+      "/tmp/x",
+      "path:/tmp/a.txt",
+      "name:x.txt",
+    ])
+      expect(looksLikeIocFile(v), v).toBe(false);
+    for (const v of ["iocs.txt", "a/b", "/root/iocs.csv", "x.IOC"])
+      expect(looksLikeIocFile(v), v).toBe(true);
+  });
 });
