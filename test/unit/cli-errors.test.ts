@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -68,5 +69,33 @@ describe("--ioc that looks like a file but names none", () => {
       expect(looksLikeIocFile(v), v).toBe(false);
     for (const v of ["iocs.txt", "a/b", "/root/iocs.csv", "x.IOC"])
       expect(looksLikeIocFile(v), v).toBe(true);
+  });
+});
+
+describe("--baseline", () => {
+  it("refuses a FIFO at once instead of waiting for a writer", async () => {
+    const cwd = tempDir();
+    execFileSync("mkfifo", [join(cwd, "fifo")]);
+    const m = memoryIo({ cwd, env: DOWN });
+    expect(await runCli(["triage", "--bundle", cwd, "--baseline", "fifo"], m.io)).toBe(2);
+    expect(m.stderr()).toMatch(/not a regular file/);
+  });
+  it("says what is wrong with text, other JSON and an empty file", async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "notes.txt"), "known good, 1 May\n");
+    writeFileSync(join(cwd, "other.json"), '{"a": 1}');
+    writeFileSync(join(cwd, "empty"), "");
+    const cases: [string, RegExp][] = [
+      ["notes.txt", /notes\.txt as a baseline: not JSON/],
+      ["other.json", /not a breachkit snapshot/],
+      ["empty", /the file is empty/],
+      ["missing.json", /no such file/],
+    ];
+    for (const [file, want] of cases) {
+      const m = memoryIo({ cwd, env: DOWN });
+      expect(await runCli(["triage", "--bundle", cwd, "--baseline", file], m.io), file).toBe(2);
+      expect(m.stderr(), file).toMatch(want);
+      expect(m.stderr(), file).not.toMatch(/Unexpected end of JSON/);
+    }
   });
 });
