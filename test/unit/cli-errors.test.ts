@@ -99,3 +99,18 @@ describe("--baseline", () => {
     }
   });
 });
+
+describe("snapshot --root", () => {
+  it("a missing directory or a plain file is a usage error (exit 2), not an empty snapshot", async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "disk.img"), "x");
+    for (const [root, want] of [
+      ["/nonexistent", /--root \/nonexistent: no such directory/],
+      ["disk.img", /disk\.img: not a directory/],
+    ] as const) {
+      const m = memoryIo({ cwd, env: DOWN });
+      expect(await runCli(["snapshot", "--json", "--root", root], m.io), root).toBe(2);
+      expect(m.stderr(), root).toMatch(want);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
@@ -67,9 +68,11 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
     const progress = createProgress(io);
     // BREACHKIT_TRACE=1: each step with the time since the process started, on stderr.
     const trace = io.env.BREACHKIT_TRACE === "1";
+    const root =
+      flags.root === undefined ? undefined : await checkRoot(resolve(io.cwd, flags.root));
     const { snapshot } = await takeSnapshot({
       env: io.env,
-      root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
+      root,
       intervalSeconds: flags.interval ?? null,
       onStep: (s) =>
         trace
@@ -86,6 +89,28 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
     if (flags.json) io.write(json);
     else io.write(renderSnapshotSummary(snapshot, colorsFor(io)));
   });
+}
+
+/**
+ * `--root` names a mounted disk: a typo must not give a snapshot with no accounts and exit 0,
+ * which reads as "no accounts to worry about".
+ */
+async function checkRoot(root: string): Promise<string> {
+  const st = await stat(root).catch((e: unknown) => {
+    throw new BreachkitError(
+      "USAGE",
+      `--root ${safeText(root, 300)}: ${errorMessage(e).includes("ENOENT") ? "no such directory" : safeText(errorMessage(e), 300)}`,
+      "give the directory where the disk is mounted, e.g. mount -o ro /dev/sdb1 /mnt/disk; breachkit snapshot --root /mnt/disk",
+    );
+  });
+  if (!st.isDirectory()) {
+    throw new BreachkitError(
+      "USAGE",
+      `--root ${safeText(root, 300)}: not a directory`,
+      "give the directory where the disk is mounted (mount an image first: mount -o ro,loop disk.img /mnt/disk)",
+    );
+  }
+  return root;
 }
 
 /**
