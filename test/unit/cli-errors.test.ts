@@ -114,3 +114,17 @@ describe("snapshot --root", () => {
     }
   });
 });
+
+describe("DOCKER_HOST=tcp://", () => {
+  it("messages name the address asked for, never the default Unix socket", async () => {
+    const m = memoryIo({ env: { DOCKER_HOST: "tcp://10.0.0.1:2375" } });
+    expect(await runCli(["snapshot", "--json"], m.io)).toBe(0);
+    const snap = JSON.parse(m.stdout()) as {
+      engine: { endpoint: string; error: string | null };
+      gaps: { source: string; message: string }[];
+    };
+    expect(snap.engine.endpoint).toBe("tcp://10.0.0.1:2375");
+    expect(snap.engine.error).toMatch(/tcp:\/\/10\.0\.0\.1:2375 is not supported/);
+    expect(m.stdout() + m.stderr()).not.toContain("/var/run/docker.sock");
+  }, 60_000);
+});
