@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
 import { looksLikeIocFile } from "../../src/judge/ioc/load-iocs.js";
+import { type ErrorOutput, ErrorOutputSchema } from "../../src/model/error-output.js";
 import { memoryIo } from "../helpers/memory-io.js";
 
 // Errors a tired responder meets (issue 23 item 7): each says what is wrong and what to do.
@@ -127,4 +128,32 @@ describe("DOCKER_HOST=tcp://", () => {
     expect(snap.engine.error).toMatch(/tcp:\/\/10\.0\.0\.1:2375 is not supported/);
     expect(m.stdout() + m.stderr()).not.toContain("/var/run/docker.sock");
   }, 60_000);
+});
+
+describe("a failed --json run", () => {
+  it("prints an error object on stdout that passes the error schema", async () => {
+    const cwd = tempDir();
+    const cases: [string[], string][] = [
+      [["snapshot", "--json", "--root", "/nonexistent"], "USAGE"],
+      [["triage", "--json", "--bundle", cwd, "--baseline", "missing.json"], "BAD_INPUT"],
+      [["snapshot", "--json", "--interval", "x"], "USAGE"],
+      [["verify", "--json", join(cwd, "nothing-here")], "NOT_FOUND"],
+    ];
+    for (const [args, code] of cases) {
+      const m = memoryIo({ cwd, env: DOWN });
+      expect(await runCli(args, m.io), args.join(" ")).toBe(2);
+      const doc = JSON.parse(m.stdout()) as ErrorOutput;
+      expect(ErrorOutputSchema.safeParse(doc).success, args.join(" ")).toBe(true);
+      expect(doc.schemaVersion).toBe(1);
+      expect(doc.error.code, args.join(" ")).toBe(code);
+      expect(doc.error.message.length, args.join(" ")).toBeGreaterThan(10);
+      // A person still reads the error on stderr.
+      expect(m.stderr(), args.join(" ")).toMatch(/error/);
+    }
+  });
+  it("without --json stdout stays empty", async () => {
+    const m = memoryIo({ env: DOWN });
+    expect(await runCli(["snapshot", "--root", "/nonexistent"], m.io)).toBe(2);
+    expect(m.stdout()).toBe("");
+  });
 });
