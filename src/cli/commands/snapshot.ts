@@ -9,6 +9,7 @@ import { renderSnapshotSummary } from "../../tell/snapshot-summary.js";
 import { colorsFor } from "../../util/colors.js";
 import { BreachkitError } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
+import { redactSnapshot } from "../../util/redact.js";
 import { errorMessage } from "../../util/result.js";
 import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, helpFooter } from "../command.js";
@@ -41,6 +42,10 @@ export const SNAPSHOT_OPTIONS = defineOptions({
     preset: String(DEFAULT_INTERVAL_SECONDS),
   } satisfies ValueSpec<number, false>,
   root: text("--root <dir>", "read accounts from a mounted filesystem (a dead server's disk)"),
+  redact: flag(
+    "--no-redact",
+    "show and write secrets raw: command-line passwords and tokens, secret-looking container labels (redacted by default, on stdout too)",
+  ),
 });
 
 export function registerSnapshot(program: Command, ctx: CommandContext): void {
@@ -81,13 +86,16 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
     });
     progress.done();
     if (trace) io.error(`[${performance.now().toFixed(0)} ms] snapshot: taken\n`);
-    const json = `${JSON.stringify(snapshot, null, 2)}\n`;
+    // One policy for what leaves the host, on stdout too (a snapshot is piped to files and
+    // pasted into tickets): secrets redacted unless --no-redact (see util/redact.ts).
+    const shown = redactSnapshot(snapshot, flags.redact);
+    const json = `${JSON.stringify(shown, null, 2)}\n`;
     if (flags.out !== undefined) {
-      const dir = await writeSnapshotBundle(snapshot, resolve(io.cwd, flags.out), commandLine);
+      const dir = await writeSnapshotBundle(shown, resolve(io.cwd, flags.out), commandLine);
       io.error(`snapshot written to ${safeText(dir)}/snapshot.json (sealed bundle)\n`);
     }
     if (flags.json) io.write(json);
-    else io.write(renderSnapshotSummary(snapshot, colorsFor(io)));
+    else io.write(renderSnapshotSummary(shown, colorsFor(io)));
   });
 }
 
