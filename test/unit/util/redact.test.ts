@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { processEvidence } from "../../../src/judge/facts.js";
 import {
   REDACTED,
   redactArgv,
@@ -7,6 +8,7 @@ import {
   redactProcess,
   redactSnapshot,
 } from "../../../src/util/redact.js";
+import { makeProcess } from "../../helpers/snapshot-builder.js";
 
 type Inspect = { Config: { Env: string[]; Labels: Record<string, unknown>; Cmd: string[] } };
 const inspect = (name: string): Inspect =>
@@ -150,5 +152,13 @@ describe("redactSnapshot", () => {
     expect(red.containers[0]?.labels).toEqual({ "db.password": REDACTED, role: "web" });
     expect(redactSnapshot(snap, false)).toBe(snap);
     expect(redactProcess(snap.processes[1] ?? proc([]))).toBe(snap.processes[1]);
+  });
+});
+
+describe("findings quote command lines redacted", () => {
+  it("processEvidence shows the option, not its secret", () => {
+    const p = makeProcess({ pid: 7, comm: "app", argv: ["app", "--password=hunter2", "-v"] });
+    const ev = processEvidence(p);
+    expect(ev.text).toBe(`app --password=${REDACTED} -v`);
   });
 });
