@@ -15,6 +15,7 @@ import type { HashCacheEntry } from "../observe/proc/index.js";
 import { type SnapshotResult, takeSnapshot } from "../observe/snapshot.js";
 import { BreachkitError, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK } from "../util/errors.js";
 import { type Progress, silentProgress } from "../util/progress.js";
+import { redactSnapshot } from "../util/redact.js";
 import { errorMessage } from "../util/result.js";
 import { safeText } from "../util/sanitize.js";
 import { TOOL } from "../version.js";
@@ -426,7 +427,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     traffic: verdict.traffic,
     next: verdict.next,
   };
-  await bundle.writeJson("contain/snapshot-after.json", after.snapshot, {
+  await bundle.writeJson("contain/snapshot-after.json", redactSnapshot(after.snapshot), {
     source: "breachkit snapshot after containment",
   });
   await bundle.writeJson(CONTAINMENT_FILE, report, { source: "breachkit contain" });

@@ -1,4 +1,6 @@
 import { Command, CommanderError } from "commander";
+import type { ErrorOutput } from "../model/error-output.js";
+import { ERROR_SCHEMA_VERSION } from "../model/schema-version.js";
 import { colorsFor } from "../util/colors.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
@@ -115,19 +117,62 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...args], { from: "user" });
     return exitCode;
   } catch (e) {
+    // With --json, stdout is read by a program: it gets an error object, never nothing.
+    const json = wantsJson(args);
     if (e instanceof CommanderError) {
       // help and version exit with 0; usage errors were already printed by commander.
-      return e.exitCode === 0 ? 0 : EXIT_ERROR;
+      if (e.exitCode === 0) return 0;
+      if (json)
+        writeJsonError(
+          io,
+          "USAGE",
+          e.message.replace(/^error: /, ""),
+          "run with --help for usage and examples",
+        );
+      return EXIT_ERROR;
     }
     // Messages quote paths, names and engine replies that may come from the breached host.
     if (e instanceof BreachkitError) {
       io.error(`${c.red("error:")} ${safeText(e.message, MAX_MESSAGE)}\n`);
       if (e.hint) io.error(`${c.dim("what to do:")} ${safeText(e.hint, MAX_MESSAGE)}\n`);
+      if (json) writeJsonError(io, e.code, e.message, e.hint ?? null);
       return EXIT_ERROR;
     }
     io.error(`${c.red("internal error:")} ${safeText(errorMessage(e), MAX_MESSAGE)}\n`);
     if (e instanceof Error && e.stack && io.env.BREACHKIT_DEBUG) io.error(`${e.stack}\n`);
     io.error("This is a bug in breachkit; please report it with the command you ran.\n");
+    if (json) {
+      writeJsonError(
+        io,
+        "INTERNAL",
+        errorMessage(e),
+        "this is a bug in breachkit; please report it with the command you ran",
+      );
+    }
     return EXIT_ERROR;
   }
+}
+
+/** Whether the command line asks for JSON (an operand after `--` is not an option). */
+function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).includes("--json");
+}
+
+/** The error object of `breachkit schema error`; JSON.stringify escapes every control byte. */
+function writeJsonError(
+  io: CliIo,
+  code: ErrorOutput["error"]["code"],
+  message: string,
+  hint: string | null,
+): void {
+  const out: ErrorOutput = {
+    schemaVersion: ERROR_SCHEMA_VERSION,
+    error: {
+      code,
+      message: message.slice(0, MAX_MESSAGE),
+      hint: hint?.slice(0, MAX_MESSAGE) ?? null,
+    },
+  };
+  io.write(`${JSON.stringify(out, null, 2)}\n`);
 }

@@ -8,7 +8,7 @@ import { readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Container, Snapshot } from "../model/snapshot.js";
 import type { DockerEngine } from "../observe/docker/engine.js";
-import { redactInspect } from "../observe/docker/redact.js";
+import { redactInspect, redactProcess } from "../util/redact.js";
 import type { Collector } from "./collect-step.js";
 import { safePathComponent } from "./paths.js";
 
@@ -113,7 +113,13 @@ export async function collectContainer(
   const snapshot = opts.snapshot;
   if (snapshot !== null) {
     await col.run(step, `write ${dir}/processes.json`, () =>
-      col.writeJson(`${dir}/processes.json`, containerProcesses(snapshot, c.id), "snapshot"),
+      col.writeJson(
+        `${dir}/processes.json`,
+        opts.redact
+          ? containerProcesses(snapshot, c.id).map(redactProcess)
+          : containerProcesses(snapshot, c.id),
+        "snapshot",
+      ),
     );
   }
 

@@ -11,9 +11,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import type { Process, Snapshot } from "../model/snapshot.js";
 import type { DockerEngine } from "../observe/docker/engine.js";
-import { redactInspect } from "../observe/docker/redact.js";
 import type { SnapshotResult } from "../observe/snapshot.js";
 import { type Progress, silentProgress } from "../util/progress.js";
+import { redactInspect, redactSnapshot } from "../util/redact.js";
 import { errorMessage } from "../util/result.js";
 import {
   type ContainerRecord,
@@ -139,7 +139,11 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
   try {
     if (final === null) {
       await col.run("snapshot", "write snapshot.json", () =>
-        col.writeJson("snapshot.json", snapshot, "breachkit snapshot of the live host"),
+        col.writeJson(
+          "snapshot.json",
+          redactSnapshot(snapshot, opts.redact ?? true),
+          "breachkit snapshot of the live host",
+        ),
       );
     }
 
@@ -198,7 +202,11 @@ export async function collectEvidence(opts: CollectOptions): Promise<CollectSumm
       col.checkAborted();
       const rated = await final;
       await col.run("snapshot", "write snapshot.json", () =>
-        col.writeJson("snapshot.json", rated.snapshot, "breachkit snapshot of the live host"),
+        col.writeJson(
+          "snapshot.json",
+          redactSnapshot(rated.snapshot, opts.redact ?? true),
+          "breachkit snapshot of the live host",
+        ),
       );
       for (const c of containers) {
         await col.run(`container ${c.name}`, `write ${c.dir}/processes.json`, () =>

@@ -5,6 +5,7 @@
  */
 import type { Evidence, Finding } from "../model/finding.js";
 import type { Container, Process, Snapshot } from "../model/snapshot.js";
+import { redactArgv } from "../util/redact.js";
 import { type RuleLists, underDir, unknownHiddenComponent } from "./rule-lists.js";
 
 export interface SnapIndex {
@@ -73,7 +74,8 @@ export function processEvidence(p: Process, facts?: Record<string, string>): Evi
   const ev: Evidence = { pid: p.pid };
   if (p.exe.path) ev.path = p.exe.path;
   if (p.exe.sha256) ev.sha256 = p.exe.sha256;
-  const cmd = p.argv.join(" ");
+  // Findings are quoted in reports and tickets: the same redaction as the bundle's files.
+  const cmd = redactArgv(p.argv).join(" ");
   ev.text = cmd === "" ? `[${p.comm}]` : cmd.length > 1000 ? `${cmd.slice(0, 1000)}…` : cmd;
   const f: Record<string, string> = { comm: p.comm, user: p.user ?? String(p.uid), ...facts };
   if (p.exe.deleted) f.deleted = "yes";

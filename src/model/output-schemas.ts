@@ -6,10 +6,12 @@
 import { z } from "../util/zod.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
+import { ErrorOutputSchema } from "./error-output.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import {
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
+  ERROR_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
@@ -19,8 +21,19 @@ import { SnapshotSchema } from "./snapshot.js";
 import { TriageOutputSchema } from "./triage-output.js";
 import { VerifyOutputSchema } from "./verify-output.js";
 
-/** The names `breachkit schema` takes, one per command with a --json output. */
-export const OUTPUT_NAMES = ["snapshot", "triage", "collect", "scan", "contain", "verify"] as const;
+/**
+ * The names `breachkit schema` takes, one per command with a --json output, and `error`: what
+ * any of them prints instead when it fails.
+ */
+export const OUTPUT_NAMES = [
+  "snapshot",
+  "triage",
+  "collect",
+  "scan",
+  "contain",
+  "verify",
+  "error",
+] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 
 export const OUTPUT_MODELS: Record<
@@ -52,6 +65,11 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  error: {
+    schema: ErrorOutputSchema,
+    version: ERROR_SCHEMA_VERSION,
+    title: "what any breachkit command run with --json prints on stdout when it fails (exit 2)",
   },
 };
 

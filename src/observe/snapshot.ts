@@ -22,6 +22,7 @@ import { RootFs, readAccounts, usersByUid } from "./accounts/index.js";
 import { toContainer } from "./docker/container-model.js";
 import { DockerEngine } from "./docker/engine.js";
 import { probeEngine } from "./docker/engine-model.js";
+import { requestedEndpoint } from "./docker/engine-transport.js";
 import { type HashCacheEntry, readHostFacts, readNetwork } from "./proc/index.js";
 import { upperDirFromMountinfo } from "./proc/mountinfo.js";
 import { trafficRates } from "./proc/network.js";
@@ -184,16 +185,18 @@ export async function startSnapshot(opts: SnapshotOptions): Promise<StartedSnaps
 
   // The engine answers over a socket while we read /proc: start it first, await it last.
   let engine: DockerEngine | null = null;
-  let endpoint = "unix:///var/run/docker.sock";
+  let endpoint = requestedEndpoint(opts.env);
+  let refused = "DOCKER_HOST not usable";
   try {
     engine = DockerEngine.fromEnv(opts.env);
     endpoint = engine.endpoint;
   } catch (e) {
-    gaps.push({ source: "docker", message: errorMessage(e) });
+    refused = errorMessage(e);
+    gaps.push({ source: "docker", message: refused });
   }
   const enginePromise = engine
     ? probeEngine(engine)
-    : Promise.resolve(emptyEngine(endpoint, "DOCKER_HOST not usable"));
+    : Promise.resolve(emptyEngine(endpoint, refused));
   const containersPromise = engine
     ? readContainers(engine, gaps).catch((e: unknown) => {
         gaps.push({ source: "docker", message: `containers not listed: ${errorMessage(e)}` });

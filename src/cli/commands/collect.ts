@@ -92,7 +92,10 @@ export const COLLECT_OPTIONS = defineOptions({
       format: (d) => d.toISOString(),
     },
   ),
-  redact: flag("--no-redact", "keep environment values in inspect (they often hold secrets)"),
+  redact: flag(
+    "--no-redact",
+    "keep secrets raw: environment values, secret-looking labels and command-line passwords in inspect.json, snapshot.json and processes.json",
+  ),
   maxFileSize: custom(
     "--max-file-size <size>",
     "cut any file at this size (100M, 2G), noted in the manifest",
@@ -117,8 +120,8 @@ export const registerCollect: RegisterCommand = (program: Command, ctx: CommandC
       `Copy the evidence of this host into a new directory breachkit-<host>-<UTC time>/,
 most volatile first (RFC 3227): a snapshot of processes, sockets and containers; the
 executables of suspicious processes (deleted, memfd, run from /tmp, /var/tmp, /dev/shm, or
-named with --pid) read from /proc/<pid>/exe; per container its inspect (environment values
-redacted), its raw log files byte for byte (every rotation), its filesystem changes and
+named with --pid) read from /proc/<pid>/exe; per container its inspect (environment values,
+secret labels and command-line passwords redacted, as in snapshot.json and processes.json), its raw log files byte for byte (every rotation), its filesystem changes and
 processes; then the host's Docker daemon log, auth and system logs, login records, cron tables,
 systemd units changed in the last 30 days, shell histories, passwd, group, sudoers, sshd
 configuration and authorized_keys. Shadow files are never copied.
@@ -210,7 +213,18 @@ async function collectAction(
       );
     }
     if (!snap.snapshot.engine.available) engine = null;
-    const containerIds = resolveContainers(snap.snapshot.containers, opts.container);
+    // With the engine down a name cannot be resolved: "no container X" would send the
+    // responder hunting a typo. Say the engine is down and collect every container's files
+    // on disk, as plain collect does (the bundle's log says so too).
+    const engineDown = engine === null && opts.container.length > 0;
+    if (engineDown) {
+      io.error(
+        `breachkit: the Docker engine at ${safeText(snap.snapshot.engine.endpoint, 200)} is not answering (${safeText(snap.snapshot.engine.error ?? "unknown", 200)}): --container ${opts.container.map((c) => safeText(c, 80)).join(", ")} cannot be resolved; collecting every container's files on disk instead\n`,
+      );
+    }
+    const containerIds = engineDown
+      ? undefined
+      : resolveContainers(snap.snapshot.containers, opts.container);
     const made = await createBundle({
       outDir: resolve(io.cwd, opts.out),
       host: snap.snapshot.host.hostname || hostname(),

@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
@@ -8,6 +9,7 @@ import { renderSnapshotSummary } from "../../tell/snapshot-summary.js";
 import { colorsFor } from "../../util/colors.js";
 import { BreachkitError } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
+import { redactSnapshot } from "../../util/redact.js";
 import { errorMessage } from "../../util/result.js";
 import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, helpFooter } from "../command.js";
@@ -40,6 +42,10 @@ export const SNAPSHOT_OPTIONS = defineOptions({
     preset: String(DEFAULT_INTERVAL_SECONDS),
   } satisfies ValueSpec<number, false>,
   root: text("--root <dir>", "read accounts from a mounted filesystem (a dead server's disk)"),
+  redact: flag(
+    "--no-redact",
+    "show and write secrets raw: command-line passwords and tokens, secret-looking container labels (redacted by default, on stdout too)",
+  ),
 });
 
 export function registerSnapshot(program: Command, ctx: CommandContext): void {
@@ -67,9 +73,11 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
     const progress = createProgress(io);
     // BREACHKIT_TRACE=1: each step with the time since the process started, on stderr.
     const trace = io.env.BREACHKIT_TRACE === "1";
+    const root =
+      flags.root === undefined ? undefined : await checkRoot(resolve(io.cwd, flags.root));
     const { snapshot } = await takeSnapshot({
       env: io.env,
-      root: flags.root === undefined ? undefined : resolve(io.cwd, flags.root),
+      root,
       intervalSeconds: flags.interval ?? null,
       onStep: (s) =>
         trace
@@ -78,14 +86,39 @@ export function registerSnapshot(program: Command, ctx: CommandContext): void {
     });
     progress.done();
     if (trace) io.error(`[${performance.now().toFixed(0)} ms] snapshot: taken\n`);
-    const json = `${JSON.stringify(snapshot, null, 2)}\n`;
+    // One policy for what leaves the host, on stdout too (a snapshot is piped to files and
+    // pasted into tickets): secrets redacted unless --no-redact (see util/redact.ts).
+    const shown = redactSnapshot(snapshot, flags.redact);
+    const json = `${JSON.stringify(shown, null, 2)}\n`;
     if (flags.out !== undefined) {
-      const dir = await writeSnapshotBundle(snapshot, resolve(io.cwd, flags.out), commandLine);
+      const dir = await writeSnapshotBundle(shown, resolve(io.cwd, flags.out), commandLine);
       io.error(`snapshot written to ${safeText(dir)}/snapshot.json (sealed bundle)\n`);
     }
     if (flags.json) io.write(json);
-    else io.write(renderSnapshotSummary(snapshot, colorsFor(io)));
+    else io.write(renderSnapshotSummary(shown, colorsFor(io)));
   });
+}
+
+/**
+ * `--root` names a mounted disk: a typo must not give a snapshot with no accounts and exit 0,
+ * which reads as "no accounts to worry about".
+ */
+async function checkRoot(root: string): Promise<string> {
+  const st = await stat(root).catch((e: unknown) => {
+    throw new BreachkitError(
+      "USAGE",
+      `--root ${safeText(root, 300)}: ${errorMessage(e).includes("ENOENT") ? "no such directory" : safeText(errorMessage(e), 300)}`,
+      "give the directory where the disk is mounted, e.g. mount -o ro /dev/sdb1 /mnt/disk; breachkit snapshot --root /mnt/disk",
+    );
+  });
+  if (!st.isDirectory()) {
+    throw new BreachkitError(
+      "USAGE",
+      `--root ${safeText(root, 300)}: not a directory`,
+      "give the directory where the disk is mounted (mount an image first: mount -o ro,loop disk.img /mnt/disk)",
+    );
+  }
+  return root;
 }
 
 /**

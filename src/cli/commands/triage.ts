@@ -1,4 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { createBundle, safePathComponent } from "../../evidence/bundle.js";
@@ -64,22 +65,61 @@ export const TRIAGE_OPTIONS = defineOptions({
 
 type TriageFlags = OptionValues<typeof TRIAGE_OPTIONS>;
 
+/** A snapshot of 10,000 processes is tens of MB; past this it is not one (or not ours). */
+const MAX_BASELINE_BYTES = 256 * 1024 * 1024;
+
 async function loadBaseline(path: string | undefined, cwd: string): Promise<Snapshot | null> {
   if (!path) return null;
   const given = resolve(cwd, path);
+  const fail = (what: string, why: string): never => {
+    throw new BreachkitError(
+      "BAD_INPUT",
+      `cannot use ${safeText(what, 300)} as a baseline: ${why}`,
+      "a baseline is a snapshot saved on a known-good day: breachkit snapshot --out DIR (give the directory or its snapshot.json)",
+    );
+  };
   // snapshot --out writes a bundle directory: its snapshot.json is the baseline.
   const full = (await stat(given).catch(() => null))?.isDirectory()
     ? join(given, "snapshot.json")
     : given;
+  // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; fstat on the open
+  // file then refuses anything but a regular file, with no window to swap it.
+  const fh = await open(full, constants.O_RDONLY | constants.O_NONBLOCK).catch((e: unknown) =>
+    fail(full, errorMessage(e).slice(0, 300)),
+  );
+  let text: string;
   try {
-    const text = await readFile(full, "utf8");
-    return parseSnapshot(text.trimStart().startsWith("{") ? text : "");
-  } catch (e) {
-    throw new BreachkitError(
-      "BAD_INPUT",
-      `cannot use ${full} as a baseline: ${errorMessage(e).slice(0, 300)}`,
-      "a baseline is a snapshot saved on a known-good day: breachkit snapshot --out DIR",
+    const st = await fh.stat();
+    if (!st.isFile()) fail(full, "not a regular file (a FIFO, device or socket)");
+    if (st.size > MAX_BASELINE_BYTES)
+      fail(full, `larger than ${MAX_BASELINE_BYTES / 1024 ** 2} MiB`);
+    text = await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    fail(
+      full,
+      text.trim() === ""
+        ? "the file is empty"
+        : "not JSON (a snapshot is the JSON that breachkit snapshot --json prints)",
     );
+  }
+  if (
+    typeof data !== "object" ||
+    data === null ||
+    !("schemaVersion" in data) ||
+    !("processes" in data)
+  ) {
+    fail(full, "JSON, but not a breachkit snapshot (no schemaVersion and processes)");
+  }
+  try {
+    return parseSnapshot(text);
+  } catch (e) {
+    return fail(full, `not a valid breachkit snapshot: ${safeText(errorMessage(e), 300)}`);
   }
 }
 

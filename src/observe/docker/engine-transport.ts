@@ -240,9 +240,21 @@ export function engineOptionsFromEnv(
     const path = host.slice("unix://".length);
     if (path.startsWith("/")) return { ...options, socketPath: path };
   }
-  throw new EngineError("UNSUPPORTED", `DOCKER_HOST=${host} is not supported`, {
-    hint: "breachkit talks to the engine on this host only: set DOCKER_HOST=unix:///path/to/docker.sock or unset it.",
-  });
+  throw new EngineError(
+    "UNSUPPORTED",
+    `DOCKER_HOST=${host} is not supported: breachkit reaches the engine of this host over its Unix socket only`,
+    {
+      hint: "breachkit talks to the engine on this host only: set DOCKER_HOST=unix:///path/to/docker.sock or unset it.",
+    },
+  );
+}
+
+/**
+ * The engine address the user asked for, as they spelled it (even one refused above), so a
+ * message names what was asked and never a socket that was not tried.
+ */
+export function requestedEndpoint(env: Readonly<Record<string, string | undefined>>): string {
+  return env.DOCKER_HOST?.trim() || `unix://${DEFAULT_SOCKET}`;
 }
 
 /** A pass-through whose errors are EngineErrors, whatever destroyed the pipeline. */
