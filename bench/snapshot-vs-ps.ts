@@ -6,6 +6,9 @@
  *
  *   npm run build && npx tsx bench/snapshot-vs-ps.ts [N] [ROUNDS]       (N = 2000, ROUNDS = 7)
  *   npm run build && npx tsx bench/snapshot-vs-ps.ts --big [ROUNDS]     (2,000 then 20,000)
+ *   ... [--against DIR]   also DIR/bin/breachkit (another build, e.g. an older commit's, built
+ *                         in DIR) in the same rounds: a before/after that a busy machine's
+ *                         load, changing from one run of the benchmark to the next, cannot skew
  *
  * Run as root with the lab up (lab/README.md). Every command is spawned with an argv array,
  * its output sent to /dev/null; rounds alternate the order, so neither side always runs on
@@ -37,6 +40,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sleepers } from "./sleepers.js";
 
+const against = process.argv.indexOf("--against");
+const AGAINST = against === -1 ? null : process.argv[against + 1];
+if (against !== -1) process.argv.splice(against, 2);
 const BIG = process.argv[2] === "--big";
 const N = BIG ? 2000 : Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? (BIG ? 3 : 7));
@@ -308,6 +314,13 @@ async function main(): Promise<void> {
     snapshots.push({
       label: "  without the proc worker",
       file: packageWithoutWorker(),
+      args: ["snapshot", "--json"],
+    });
+  }
+  if (AGAINST !== null && AGAINST !== undefined) {
+    snapshots.push({
+      label: "  the build in --against",
+      file: join(AGAINST, "bin/breachkit"),
       args: ["snapshot", "--json"],
     });
   }
