@@ -3,7 +3,10 @@
  * extra processes and about 100 MiB of container logs, then the log hunting alone against
  * `grep -E -c` with the same patterns on the same files (the log copies in a triage bundle).
  *
- *   npm run build && npx tsx bench/triage.ts [--mib 100] [--runs 3] [--sleepers 2000]
+ *   npm run build && npx tsx bench/triage.ts [--mib 100] [--runs 3] [--sleepers 2000] [--scale 10000]
+ *
+ * --scale N: afterwards, as many more sleeping processes as make N, and triage RUNS times
+ * again; prints the ratio of the medians (issue 23's bar: under 3x at 10,000 against 2,000).
  *
  * Run as root (like the tool). What it starts it ends, by id: the lab (labDown), one container
  * of its own (label breachkit.test=1, `--network none`, json-file driver, the lab image) that
@@ -48,6 +51,7 @@ function arg(name: string, fallback: number): number {
 const MIB = arg("--mib", 100);
 const RUNS = Math.floor(arg("--runs", 3));
 const SLEEPERS = Math.floor(arg("--sleepers", 2000));
+const SCALE = process.argv.includes("--scale") ? Math.floor(arg("--scale", 10_000)) : null;
 const CLI = fileURLToPath(new URL("../dist/cli/bin.cjs", import.meta.url));
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const MiB = 2 ** 20;
@@ -696,6 +700,24 @@ async function main(): Promise<void> {
   );
   console.log(`median run (${fmtMs(mid.wallMs)}):`);
   printPhases(mid);
+
+  if (SCALE !== null && SCALE > SLEEPERS) {
+    await sleepers.start(SCALE - SLEEPERS, 900);
+    console.log(`\n--scale: ${sleepers.size} sleep processes now; triage ${RUNS} times again`);
+    const big: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = await triageOnce();
+      big.push(t.wallMs);
+      console.log(
+        `  triage run ${i + 1}: ${fmtMs(t.wallMs)} wall, ${t.json.findings.length} findings`,
+      );
+      await rm(t.json.bundle.path, { recursive: true, force: true });
+    }
+    const factor = median(big) / median(walls);
+    console.log(
+      `triage at ${SCALE} / at ${SLEEPERS} extra processes: x${factor.toFixed(2)} (median ${fmtMs(median(big))} / ${fmtMs(median(walls))}; target < 3: ${factor < 3 ? "met" : "NOT met"})`,
+    );
+  }
 
   console.log("\nsnapshot steps, in this process (takeSnapshot as triage calls it):");
   await snapshotSteps();
