@@ -322,3 +322,13 @@ export function withOptions<T extends OptionTable>(
     await body({ args, options, commandLine });
   });
 }
+
+/**
+ * `--rules DIR`, the same for every command that judges (triage, contain): hunt rules and
+ * tuned lists that add to or override the shipped ones.
+ */
+export const rulesOption = (): ValueSpec<string, false> =>
+  text(
+    "--rules <dir>",
+    "hunt rules and tuned lists that add to or override the shipped ones (see rules/README.md)",
+  );

@@ -128,6 +128,44 @@ const dotDir = str(/^\.[^/\0]{1,63}$/, (s) => s !== "..");
 const setOf = (v: readonly Value[]) => new Set(strs(v));
 const capSet = (v: readonly Value[]) => new Set(strs(v).map(normCapability));
 
+/** A list of names matched by {@link matchesName} (a trailing "*" matches by prefix). */
+function nameListSpec(
+  file: string,
+  key: keyof RuleLists,
+  what: string,
+  caseInsensitive: boolean,
+): ListSpec {
+  const build = (v: readonly Value[]) => nameListOf(strs(v), caseInsensitive);
+  return {
+    file,
+    key,
+    what,
+    valid: nameGlob,
+    sample: "string",
+    matcher: (v) => {
+      const list = build(v);
+      return (s) => matchesName(list, String(s));
+    },
+    build,
+  };
+}
+
+/** A list of exact names: a sample matches when it is one of them. */
+function nameSetSpec(file: string, key: keyof RuleLists, what: string): ListSpec {
+  return {
+    file,
+    key,
+    what,
+    valid: plainName,
+    sample: "string",
+    matcher: (v) => {
+      const set = setOf(v);
+      return (s) => set.has(String(s));
+    },
+    build: setOf,
+  };
+}
+
 const SPECS: readonly ListSpec[] = [
   {
     file: "mining-ports",
@@ -141,42 +179,19 @@ const SPECS: readonly ListSpec[] = [
     },
     build: (v) => new Set(v.map(Number)),
   },
-  {
-    file: "kernel-threads",
-    key: "kernelThreads",
-    what: 'a kernel thread\'s name; a trailing "*" matches by prefix',
-    valid: nameGlob,
-    sample: "string",
-    matcher: (v) => {
-      const list = nameListOf(strs(v), false);
-      return (s) => matchesName(list, String(s));
-    },
-    build: (v) => nameListOf(strs(v), false),
-  },
-  {
-    file: "miner-names",
-    key: "minerNames",
-    what: 'a miner\'s name (any case); a trailing "*" matches by prefix',
-    valid: nameGlob,
-    sample: "string",
-    matcher: (v) => {
-      const list = nameListOf(strs(v), true);
-      return (s) => matchesName(list, String(s));
-    },
-    build: (v) => nameListOf(strs(v), true),
-  },
-  {
-    file: "well-known-daemons",
-    key: "wellKnownDaemons",
-    what: "a process name (comm)",
-    valid: plainName,
-    sample: "string",
-    matcher: (v) => {
-      const set = setOf(v);
-      return (s) => set.has(String(s));
-    },
-    build: setOf,
-  },
+  nameListSpec(
+    "kernel-threads",
+    "kernelThreads",
+    'a kernel thread\'s name; a trailing "*" matches by prefix',
+    false,
+  ),
+  nameListSpec(
+    "miner-names",
+    "minerNames",
+    'a miner\'s name (any case); a trailing "*" matches by prefix',
+    true,
+  ),
+  nameSetSpec("well-known-daemons", "wellKnownDaemons", "a process name (comm)"),
   {
     file: "staging-dirs",
     key: "stagingDirs",
@@ -199,18 +214,7 @@ const SPECS: readonly ListSpec[] = [
     },
     build: setOf,
   },
-  {
-    file: "nologin-services",
-    key: "nologinServices",
-    what: "an account name",
-    valid: plainName,
-    sample: "string",
-    matcher: (v) => {
-      const set = setOf(v);
-      return (s) => set.has(String(s));
-    },
-    build: setOf,
-  },
+  nameSetSpec("nologin-services", "nologinServices", "an account name"),
   {
     file: "host-capabilities",
     key: "hostCapabilities",

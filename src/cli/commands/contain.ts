@@ -17,6 +17,7 @@ import {
   type OptionValues,
   positive,
   repeatable,
+  rulesOption,
   text,
   withOptions,
 } from "../options.js";
@@ -46,10 +47,7 @@ export const CONTAIN_OPTIONS = defineOptions({
     DEFAULT_INTERVAL_SECONDS,
   ),
   stopTimeout: positive("--stop-timeout <seconds>", "stop mode: grace period before SIGKILL", 10),
-  rules: text(
-    "--rules <dir>",
-    "hunt rules and tuned lists that add to or override the shipped ones (see rules/README.md)",
-  ),
+  rules: rulesOption(),
 });
 
 type ContainCliOptions = OptionValues<typeof CONTAIN_OPTIONS>;

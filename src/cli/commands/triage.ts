@@ -29,6 +29,7 @@ import {
   type OptionValues,
   positive,
   repeatable,
+  rulesOption,
   text,
   withOptions,
 } from "../options.js";
@@ -57,10 +58,7 @@ export const TRIAGE_OPTIONS = defineOptions({
   ),
   failOn: choice("--fail-on <severity>", "exit 1 at or above this severity", SEVERITIES, "high"),
   all: flag("--all", "list every finding, including low and info, with all evidence", false),
-  rules: text(
-    "--rules <dir>",
-    "hunt rules and tuned lists that add to or override the shipped ones (see rules/README.md)",
-  ),
+  rules: rulesOption(),
 });
 
 type TriageFlags = OptionValues<typeof TRIAGE_OPTIONS>;
