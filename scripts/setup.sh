@@ -7,6 +7,7 @@ PACKAGES=(
   docker.io busybox-static gcc libc6-dev
   clamav clamav-daemon clamdscan rkhunter chkrootkit lynis yara
   iproute2 procps util-linux openssh-client strace
+  restic docker-registry chromium openssh-server gdb debsums
 )
 
 if [ "$(id -u)" -ne 0 ]; then
