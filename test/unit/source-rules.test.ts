@@ -163,6 +163,8 @@ const PROCESS_EXCEPTIONS: Record<string, string> = {
     "kill mode sends SIGKILL to a host pid verified just before (identity, start time, exe hash): a signal has no other API",
   "observe/scanners/run-tool.ts":
     "ends the process group of a scanner breachkit started (timeout or interrupt), by its pid: a signal has no other API",
+  "act/memory-dump.ts":
+    "SIGSTOP and SIGCONT around the read of a host process's memory (collect --memory), to the pid whose start time was checked just before: a signal has no other API",
   "observe/proc/host-facts.ts":
     "process.arch is a constant of the running Node build (the word size of utmp records), not state to pass in",
   "observe/proc/processes.ts":
