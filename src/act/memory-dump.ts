@@ -16,13 +16,20 @@
  * (judge/memory/indicators.ts) at the same time: nothing is read twice.
  */
 import { promises as fs } from "node:fs";
-import { arch } from "node:os";
 import { readFile, writeFile } from "node:fs/promises";
+import { arch } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type CoreMachine,
+  type CoreSegment,
+  coreLayout,
+  MAX_SEGMENTS,
+} from "../evidence/elf-core.js";
 import { safePathComponent } from "../evidence/paths.js";
-import { type CoreMachine, type CoreSegment, coreLayout, MAX_SEGMENTS } from "../evidence/elf-core.js";
 import type { BundleWriter } from "../evidence/types.js";
 import { IndicatorScanner, indicatorsIocFile } from "../judge/memory/indicators.js";
+import type { MemoryDumpRecord, MemoryRange } from "../model/memory-dump.js";
+import type { Snapshot } from "../model/snapshot.js";
 import {
   dumpable,
   type Mapping,
@@ -31,16 +38,14 @@ import {
   readTasks,
 } from "../observe/proc/memory-maps.js";
 import { parseStatus } from "../observe/proc/stat.js";
-import type { MemoryDumpRecord, MemoryRange } from "../model/memory-dump.js";
-import type { Snapshot } from "../model/snapshot.js";
 import { formatBytes, type Progress } from "../util/progress.js";
 import { errorMessage } from "../util/result.js";
 import {
+  type FreezerLocation,
   freezerLocation,
   freezerStateFile,
   parseCgroupEvents,
   parseFreezerState,
-  type FreezerLocation,
 } from "./freezer.js";
 
 export type { MemoryDumpRecord } from "../model/memory-dump.js";
@@ -257,7 +262,8 @@ function emptyRecord(opts: MemoryDumpOptions, startedAt: Date): MemoryDumpRecord
     unreadable: [],
     complete: false,
     incompleteReason: null,
-    registers: "stack and instruction pointers from /proc/<pid>/task/<tid>/syscall; other registers zero (no ptrace)",
+    registers:
+      "stack and instruction pointers from /proc/<pid>/task/<tid>/syscall; other registers zero (no ptrace)",
     error: null,
     startedAt: startedAt.toISOString(),
     endedAt: startedAt.toISOString(),
@@ -277,7 +283,14 @@ export function planSegments(
     const size = m.end - m.start;
     let fileSize = 0;
     if (!dumpable(m)) {
-      skipped.push(range(m, m.perms[0] === "r" ? "a kernel page that cannot be read" : "not readable (no r permission)"));
+      skipped.push(
+        range(
+          m,
+          m.perms[0] === "r"
+            ? "a kernel page that cannot be read"
+            : "not readable (no r permission)",
+        ),
+      );
     } else if (segments.length >= MAX_SEGMENTS) {
       skipped.push(range(m, "over the ELF limit of program headers"));
       continue;
@@ -364,14 +377,22 @@ export async function dumpProcessMemory(opts: MemoryDumpOptions): Promise<Memory
       plan.segments,
     );
     const scanner = new IndicatorScanner({ ownAddresses: opts.ownAddresses ?? [] });
-    const entry = await opts.bundle.writeStream(rel, readCore(opts, layout.header, plan, record, scanner), {
-      source: `/proc/${pid}/mem`,
-    });
+    const entry = await opts.bundle.writeStream(
+      rel,
+      readCore(opts, layout.header, plan, record, scanner),
+      {
+        source: `/proc/${pid}/mem`,
+      },
+    );
     record.file = rel;
     record.sha256 = entry.sha256;
     record.size = entry.size;
     const found = scanner.result();
-    record.indicators = { ips: found.ips.length, urls: found.urls.length, domains: found.domains.length };
+    record.indicators = {
+      ips: found.ips.length,
+      urls: found.urls.length,
+      domains: found.domains.length,
+    };
     const where = opts.containerName ? `container ${opts.containerName}` : "the host";
     const iocs = `memory/${pid}.iocs.txt`;
     const ioc = await opts.bundle.writeFile(
@@ -388,7 +409,10 @@ export async function dumpProcessMemory(opts: MemoryDumpOptions): Promise<Memory
     fatal = e;
   } finally {
     await h.release();
-    record.heldMs = h.kind === "cgroup-freezer" || h.kind === "sigstop" ? Math.round(performance.now() - heldAt) : null;
+    record.heldMs =
+      h.kind === "cgroup-freezer" || h.kind === "sigstop"
+        ? Math.round(performance.now() - heldAt)
+        : null;
   }
   if (fatal !== null) {
     record.incompleteReason = errorMessage(fatal);
@@ -529,7 +553,14 @@ export async function dumpProcesses(opts: DumpProcessesOptions): Promise<MemoryD
     opts.bundle.log({
       step: "memory",
       action: `dump the memory of pid ${pid} to ${r.file ?? "(nothing written)"}`,
-      result: r.file === null ? (r.error?.includes("gone") ? "skipped" : "error") : r.complete ? "ok" : "partial",
+      result:
+        r.file === null
+          ? r.error?.includes("gone")
+            ? "skipped"
+            : "error"
+          : r.complete
+            ? "ok"
+            : "partial",
       durationMs: Math.round(performance.now() - t0),
       ...(r.incompleteReason !== null ? { error: r.incompleteReason } : {}),
       details: {

@@ -116,7 +116,7 @@ const STATES = "RSDTZW";
 function prpsinfo(p: CoreProcess): Buffer {
   const b = Buffer.alloc(136);
   const s = STATES.indexOf(p.state);
-  b.writeInt8(s < 0 ? 0 : s, 0);
+  b.writeInt8(Math.max(s, 0), 0);
   b.write(p.state.slice(0, 1) || "?", 1, "latin1");
   b.writeInt8(p.state === "Z" ? 1 : 0, 2);
   b.writeUInt32LE(p.uid >>> 0, 16);

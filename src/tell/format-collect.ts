@@ -27,7 +27,9 @@ export function formatMemoryDumps(memory: readonly MemoryDumpRecord[], c: Colors
   const lines: string[] = [];
   if (memory.length === 0) return lines;
   const written = memory.filter((m) => m.file !== null);
-  lines.push(`  memory     ${written.length} of ${memory.length} processes dumped (ELF core files)`);
+  lines.push(
+    `  memory     ${written.length} of ${memory.length} processes dumped (ELF core files)`,
+  );
   for (const m of memory.slice(0, 10)) {
     const where = m.containerName ? ` in ${t(m.containerName)}` : "";
     const head = `    pid ${m.pid} ${t(m.comm ?? "?")}${where}`;

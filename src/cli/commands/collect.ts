@@ -1,8 +1,8 @@
-import { hostname, networkInterfaces } from "node:os";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
 import { dumpProcesses, type MemoryDumpRecord } from "../../act/memory-dump.js";
+import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
 import { createBundle, InterruptedError, isFatalError } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { BundleWriter } from "../../evidence/types.js";
@@ -21,6 +21,7 @@ import { createProgress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
 import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
+import { ownAddresses } from "../host-addresses.js";
 import {
   custom,
   defineOptions,
@@ -383,14 +384,6 @@ function flaggedPids(snapshot: Snapshot): number[] {
     .flatMap((f) => f.evidence.map((e) => e.pid))
     .filter((p): p is number => p !== undefined);
   return [...new Set(pids)].sort((a, b) => a - b);
-}
-
-/** The host's own addresses: not leads when found in a dump. */
-function ownAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .map((i) => i?.address)
-    .filter((a): a is string => typeof a === "string");
 }
 
 function resolveContainers(

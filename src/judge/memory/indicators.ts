@@ -27,16 +27,66 @@ const URL_RE =
   /\b(?:https?|ftp|wss?|tcp|udp|stratum\+tcp):\/\/[A-Za-z0-9._~:/?#[\]@!$&'()*+,;=%-]{3,300}/gi;
 const IPV4_RE =
   /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])/g;
-const IPV6_CANDIDATE = /(?<![0-9A-Fa-f:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])/g;
+const IPV6_CANDIDATE =
+  /(?<![0-9A-Fa-f:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])/g;
 /**
  * Top-level domains that attackers' infrastructure uses in practice (and the common
  * country codes). A fixed list keeps "libc.so.6", "main.go" and "index.html" out.
  */
 const TLDS = [
-  "com", "net", "org", "info", "biz", "io", "co", "me", "cc", "tk", "ml", "ga", "cf", "gq",
-  "xyz", "top", "club", "online", "site", "live", "pw", "ws", "su", "ru", "cn", "ua", "de",
-  "it", "fr", "uk", "nl", "eu", "us", "in", "br", "jp", "kr", "vn", "ir", "tr", "pl", "ro",
-  "onion", "link", "icu", "shop", "vip", "work", "app", "dev", "cloud", "host", "space",
+  "com",
+  "net",
+  "org",
+  "info",
+  "biz",
+  "io",
+  "co",
+  "me",
+  "cc",
+  "tk",
+  "ml",
+  "ga",
+  "cf",
+  "gq",
+  "xyz",
+  "top",
+  "club",
+  "online",
+  "site",
+  "live",
+  "pw",
+  "ws",
+  "su",
+  "ru",
+  "cn",
+  "ua",
+  "de",
+  "it",
+  "fr",
+  "uk",
+  "nl",
+  "eu",
+  "us",
+  "in",
+  "br",
+  "jp",
+  "kr",
+  "vn",
+  "ir",
+  "tr",
+  "pl",
+  "ro",
+  "onion",
+  "link",
+  "icu",
+  "shop",
+  "vip",
+  "work",
+  "app",
+  "dev",
+  "cloud",
+  "host",
+  "space",
 ];
 const DOMAIN_RE = new RegExp(
   `(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?:${TLDS.join("|")})(?![A-Za-z0-9-])`,
@@ -49,9 +99,37 @@ const DOMAIN_RE = new RegExp(
  * looks like a host (a hyphen or a digit in it, "www.", or seen in a URL).
  */
 const AMBIGUOUS_TLDS = new Set([
-  "info", "link", "top", "io", "co", "me", "app", "dev", "work", "live", "site", "shop",
-  "space", "host", "cloud", "online", "club", "in", "it", "us", "cc", "ws", "pw", "su", "vip",
-  "icu", "tk", "ml", "ga", "cf", "gq",
+  "info",
+  "link",
+  "top",
+  "io",
+  "co",
+  "me",
+  "app",
+  "dev",
+  "work",
+  "live",
+  "site",
+  "shop",
+  "space",
+  "host",
+  "cloud",
+  "online",
+  "club",
+  "in",
+  "it",
+  "us",
+  "cc",
+  "ws",
+  "pw",
+  "su",
+  "vip",
+  "icu",
+  "tk",
+  "ml",
+  "ga",
+  "cf",
+  "gq",
 ]);
 
 /**
@@ -59,12 +137,43 @@ const AMBIGUOUS_TLDS = new Set([
  * the domain or a parent domain.
  */
 const IGNORED_DOMAINS = [
-  "gnu.org", "fsf.org", "kernel.org", "w3.org", "xml.org", "xmlsoap.org", "openssl.org",
-  "mozilla.org", "python.org", "nodejs.org", "npmjs.org", "golang.org", "gopkg.in",
-  "apache.org", "debian.org", "ubuntu.com", "alpinelinux.org", "busybox.net", "musl-libc.org",
-  "sourceware.org", "gnome.org", "freedesktop.org", "unicode.org", "iana.org", "ietf.org",
-  "example.com", "example.org", "example.net", "json-schema.org", "purl.org", "adobe.com",
-  "microsoft.com", "openssh.com", "libssh.org", "curl.se", "haxx.se", "zlib.net",
+  "gnu.org",
+  "fsf.org",
+  "kernel.org",
+  "w3.org",
+  "xml.org",
+  "xmlsoap.org",
+  "openssl.org",
+  "mozilla.org",
+  "python.org",
+  "nodejs.org",
+  "npmjs.org",
+  "golang.org",
+  "gopkg.in",
+  "apache.org",
+  "debian.org",
+  "ubuntu.com",
+  "alpinelinux.org",
+  "busybox.net",
+  "musl-libc.org",
+  "sourceware.org",
+  "gnome.org",
+  "freedesktop.org",
+  "unicode.org",
+  "iana.org",
+  "ietf.org",
+  "example.com",
+  "example.org",
+  "example.net",
+  "json-schema.org",
+  "purl.org",
+  "adobe.com",
+  "microsoft.com",
+  "openssh.com",
+  "libssh.org",
+  "curl.se",
+  "haxx.se",
+  "zlib.net",
 ];
 
 export interface IndicatorFilter {
@@ -175,7 +284,8 @@ export class IndicatorScanner {
 
   private appendAscii(b: Buffer, start: number, end: number): void {
     const room = MAX_RUN - this.ascii.length;
-    if (room > 0 && end > start) this.ascii += b.toString("latin1", start, Math.min(end, start + room));
+    if (room > 0 && end > start)
+      this.ascii += b.toString("latin1", start, Math.min(end, start + room));
   }
 
   private endAscii(): void {
@@ -262,7 +372,7 @@ export class IndicatorScanner {
     if (s.includes(":")) {
       for (const m of s.matchAll(IPV6_CANDIDATE)) {
         const text = m[0];
-        if (!/[0-9]/.test(text) || !text.includes("::") && text.split(":").length < 8) continue;
+        if (!/[0-9]/.test(text) || (!text.includes("::") && text.split(":").length < 8)) continue;
         this.addIp(text);
       }
     }

@@ -30,7 +30,9 @@ const MAX_MAPS_BYTES = 64 * 1024 * 1024;
 export function parseMaps(text: string): Mapping[] {
   const out: Mapping[] = [];
   for (const line of text.split("\n")) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) (\S+) (\d+)\s*(.*)$/.exec(line);
+    const m = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) (\S+) (\d+)\s*(.*)$/.exec(
+      line,
+    );
     if (!m) continue;
     const start = Number.parseInt(m[1]!, 16);
     const end = Number.parseInt(m[2]!, 16);
@@ -53,7 +55,12 @@ export function parseMaps(text: string): Mapping[] {
  * one of the kernel's special pages ([vvar] answers EIO; [vsyscall] is outside user space).
  */
 export function dumpable(m: Mapping): boolean {
-  return m.perms[0] === "r" && m.path !== "[vvar]" && m.path !== "[vsyscall]" && !m.path.startsWith("[vvar");
+  return (
+    m.perms[0] === "r" &&
+    m.path !== "[vvar]" &&
+    m.path !== "[vsyscall]" &&
+    !m.path.startsWith("[vvar")
+  );
 }
 
 export async function readMaps(pid: number): Promise<Mapping[]> {
