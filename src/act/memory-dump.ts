@@ -295,7 +295,14 @@ export function planSegments(
       skipped.push(range(m, "over the ELF limit of program headers"));
       continue;
     } else if (total + size > maxBytes) {
-      skipped.push(range(m, `over --memory-max (${maxBytes} bytes)`));
+      // The bound falls in this mapping: its first bytes up to the bound, the rest listed.
+      const take = Math.floor((maxBytes - total) / 4096) * 4096;
+      if (take > 0) {
+        fileSize = take;
+        total += take;
+        read.push({ ...m, end: m.start + take });
+      }
+      skipped.push(range(m, `over --memory-max (${maxBytes} bytes)`, m.start + take));
     } else {
       fileSize = size;
       total += size;

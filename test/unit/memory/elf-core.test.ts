@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planSegments } from "../../../src/act/memory-dump.js";
+import { DEFAULT_MEMORY_MAX, planSegments } from "../../../src/act/memory-dump.js";
 import { coreLayout } from "../../../src/evidence/elf-core.js";
 import { parseMaps, parseSyscall, readMaps } from "../../../src/observe/proc/memory-maps.js";
 
@@ -46,7 +46,12 @@ describe("/proc/<pid>/maps", () => {
 
   it("plans segments: kernel pages and unreadable mappings left out, the rest up to the bound", () => {
     const plan = planSegments(parseMaps(MAPS), 0x3000);
-    expect(plan.read.map((m) => m.path)).toEqual(["/usr/bin/wate (deleted)"]);
+    // The bound falls inside the second mapping: its first page is read, the rest listed.
+    expect(plan.read.map((m) => [m.path, m.end - m.start])).toEqual([
+      ["/usr/bin/wate (deleted)", 0x2000],
+      ["/usr/bin/wate (deleted)", 0x1000],
+    ]);
+    expect(plan.skipped[0]).toMatchObject({ start: "0x55d0c0a03000", end: "0x55d0c0a05000" });
     expect(plan.skipped.map((r) => r.reason)).toEqual([
       "over --memory-max (12288 bytes)",
       "over --memory-max (12288 bytes)",
@@ -55,16 +60,41 @@ describe("/proc/<pid>/maps", () => {
       "not readable (no r permission)",
     ]);
     // Every mapping is still described (memsz), the skipped ones without bytes (filesz 0).
-    expect(plan.segments.map((s) => s.fileSize)).toEqual([0x2000, 0, 0, 0, 0, 0]);
+    expect(plan.segments.map((s) => s.fileSize)).toEqual([0x2000, 0x1000, 0, 0, 0, 0]);
+  });
+
+  it("cuts a process of 3 GiB at the default bound of 2 GiB, inside the mapping that crosses it", () => {
+    const GiB = 1024 ** 3;
+    const base = 0x7f0000000000;
+    const maps = parseMaps(
+      [
+        `${base.toString(16)}-${(base + 0x1000).toString(16)} r--p 00000000 08:01 7 /usr/bin/x`,
+        `${(base + 0x10000).toString(16)}-${(base + 0x10000 + 3 * GiB).toString(16)} rw-p 00000000 00:00 0`,
+      ].join("\n"),
+    );
+    const plan = planSegments(maps, DEFAULT_MEMORY_MAX);
+    expect(DEFAULT_MEMORY_MAX).toBe(2 * GiB);
+    expect(plan.read.reduce((n, m) => n + (m.end - m.start), 0)).toBe(2 * GiB);
+    expect(plan.segments[1]?.fileSize).toBe(2 * GiB - 0x1000);
+    expect(plan.skipped).toEqual([
+      {
+        start: `0x${(base + 0x10000 + 2 * GiB - 0x1000).toString(16)}`,
+        end: `0x${(base + 0x10000 + 3 * GiB).toString(16)}`,
+        path: "",
+        reason: `over --memory-max (${2 * GiB} bytes)`,
+      },
+    ]);
   });
 
   it("reads the stack and instruction pointers of a stopped task, and nothing of a running one", () => {
     expect(parseSyscall(7, "running")).toEqual({ tid: 7, sp: null, pc: null });
-    expect(parseSyscall(7, "230 0x1 0x0 0x7ffc 0x0 0x0 0x0 0x7ffd1c020f00 0x55d0c0a03456")).toEqual({
-      tid: 7,
-      sp: 0x7ffd1c020f00,
-      pc: 0x55d0c0a03456,
-    });
+    expect(parseSyscall(7, "230 0x1 0x0 0x7ffc 0x0 0x0 0x0 0x7ffd1c020f00 0x55d0c0a03456")).toEqual(
+      {
+        tid: 7,
+        sp: 0x7ffd1c020f00,
+        pc: 0x55d0c0a03456,
+      },
+    );
   });
 });
 
