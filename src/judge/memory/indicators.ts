@@ -5,8 +5,8 @@
  * a responder follows next (low confidence: memory holds every string a program ever saw).
  *
  * Pure: it is fed the dump's bytes chunk by chunk as they are written, and holds only the
- * distinct indicators found (bounded) and the string still open at the end of the previous
- * chunk, so a string split across two chunks is still found.
+ * distinct indicators found (bounded) and the last few KiB of the previous chunk, so a string
+ * split across two chunks is still found.
  */
 import { parseIp } from "../ioc/ip.js";
 
@@ -211,7 +211,17 @@ function ipv6Ignored(bytes: Uint8Array): boolean {
   return bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
-const ZERO_BLOCK = new Uint8Array(64 * 1024);
+/** Kept from the end of one chunk and scanned again with the next: no string is cut in two. */
+const OVERLAP = 2 * MAX_RUN + 64;
+const DOT = 0x2e;
+const COLON = 0x3a;
+const DOT16 = Buffer.from([DOT, 0]);
+const COLON16 = Buffer.from([COLON, 0]);
+
+const isPrintable = (c: number) => c >= 0x20 && c <= 0x7e;
+/** [0-9A-Za-z]: what stands on both sides of a dot in an address or a name. */
+const isAlnum = (c: number) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 
 export class IndicatorScanner {
   private readonly ips = new Set<string>();
@@ -219,12 +229,8 @@ export class IndicatorScanner {
   private readonly domains = new Set<string>();
   private readonly own: Set<string>;
   private truncated = false;
-  /** The printable ASCII run still open at the end of the previous chunk. */
-  private ascii = "";
-  /** The UTF-16LE run still open at the end of the previous chunk (decoded). */
-  private utf16 = "";
-  /** A printable byte at the very end of the previous chunk, whose NUL may start the next. */
-  private utf16Odd = -1;
+  /** The end of the previous chunk, scanned again in front of the next one. */
+  private tail: Buffer = Buffer.alloc(0);
 
   constructor(filter: IndicatorFilter = {}) {
     this.own = new Set<string>();
@@ -235,114 +241,84 @@ export class IndicatorScanner {
   }
 
   /**
-   * Scan the next bytes of the dump, in file order. A byte loop rather than a regex over the
-   * chunk: most of a process's memory is not text, and blocks of zeros (untouched heap) are
-   * skipped with one comparison each.
+   * Scan the next bytes of the dump, in file order. Every indicator holds a dot or a colon
+   * (an address, a name, a URL's "://"): those are found with the native search
+   * (Buffer.indexOf), and only where letters or digits stand on both sides is the printable
+   * string around them taken out and read. The cost follows the dots and colons, not the
+   * bytes: a zero page or a block of code costs almost nothing.
    */
   feed(chunk: Uint8Array): void {
-    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const n = b.length;
-    for (let blockStart = 0; blockStart < n; blockStart += ZERO_BLOCK.length) {
-      const blockEnd = Math.min(n, blockStart + ZERO_BLOCK.length);
-      if (
-        blockEnd - blockStart === ZERO_BLOCK.length &&
-        b.subarray(blockStart, blockEnd).equals(ZERO_BLOCK)
-      ) {
-        this.endAscii();
-        this.endUtf16();
-        continue;
-      }
-      this.scanAscii(b, blockStart, blockEnd);
-      this.scanUtf16(b, blockStart, blockEnd);
-    }
+    const next = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const data = this.tail.length > 0 ? Buffer.concat([this.tail, next]) : next;
+    this.scanAscii(data, DOT);
+    this.scanAscii(data, COLON);
+    this.scanUtf16(data, DOT16);
+    this.scanUtf16(data, COLON16);
+    this.tail = Buffer.from(data.subarray(Math.max(0, data.length - OVERLAP)));
   }
 
   /** The next bytes do not follow the previous ones (another mapping): no string spans them. */
   boundary(): void {
-    this.endAscii();
-    this.endUtf16();
+    // Two NULs end any string still open at the end of the tail, which is then read.
+    if (this.tail.length > 0) this.feed(Buffer.alloc(2));
+    this.tail = Buffer.alloc(0);
   }
 
-  private scanAscii(b: Buffer, from: number, to: number): void {
-    // A string is built only for a run long enough to matter (or one carried over a chunk's
-    // end): most runs in binary memory are one to five bytes long.
-    let start = this.ascii.length > 0 ? from : -1;
-    for (let i = from; i < to; i++) {
-      const c = b[i]!;
-      if (c >= 0x20 && c <= 0x7e) {
-        if (start < 0) start = i;
-      } else if (start >= 0) {
-        if (i - start >= MIN_RUN || this.ascii.length > 0) {
-          this.appendAscii(b, start, i);
-          this.endAscii();
-        }
-        start = -1;
+  /** ASCII strings around each `anchor` byte with an alphanumeric on each side. */
+  private scanAscii(b: Buffer, anchor: number): void {
+    let doneTo = 0;
+    for (let i = b.indexOf(anchor, 1); i !== -1 && i < b.length - 1; i = b.indexOf(anchor, i + 1)) {
+      if (i < doneTo) continue;
+      const after = b[i + 1]!;
+      if (
+        !isAlnum(b[i - 1]!) ||
+        !(isAlnum(after) || (anchor === COLON && (after === 0x2f || after === COLON)))
+      ) {
+        continue;
       }
+      let start = i;
+      while (start > 0 && i - start < MAX_RUN && isPrintable(b[start - 1]!)) start--;
+      let end = i + 1;
+      while (end < b.length && end - i < MAX_RUN && isPrintable(b[end]!)) end++;
+      doneTo = end;
+      // A string that runs into the chunk's end is read with the next chunk (the tail).
+      if (end === b.length) return;
+      if (end - start >= MIN_RUN) this.scanString(b.toString("latin1", start, end));
     }
-    if (start >= 0) this.appendAscii(b, start, to);
   }
 
-  private appendAscii(b: Buffer, start: number, end: number): void {
-    const room = MAX_RUN - this.ascii.length;
-    if (room > 0 && end > start)
-      this.ascii += b.toString("latin1", start, Math.min(end, start + room));
-  }
-
-  private endAscii(): void {
-    if (this.ascii.length >= MIN_RUN) this.scanString(this.ascii);
-    this.ascii = "";
-  }
-
-  private scanUtf16(b: Buffer, from: number, to: number): void {
-    let i = from;
-    if (this.utf16Odd >= 0) {
-      // The previous chunk ended on a printable byte: its NUL is this chunk's first byte.
-      if (to > from && b[from] === 0) {
-        this.utf16 += String.fromCharCode(this.utf16Odd);
-        i = from + 1;
-      } else this.endUtf16();
-      this.utf16Odd = -1;
-    }
-    let start = this.utf16.length > 0 ? i : -1;
-    while (i < to) {
-      const c = b[i]!;
-      if (c >= 0x20 && c <= 0x7e) {
-        if (i + 1 >= to) {
-          // The chunk ends between a character and its NUL.
-          if (start >= 0) this.appendUtf16(b, start, i);
-          this.utf16Odd = c;
-          return;
-        }
-        if (b[i + 1] === 0) {
-          if (start < 0) start = i;
-          i += 2;
-          continue;
-        }
+  /** UTF-16LE strings around each `anchor` character with an alphanumeric on each side. */
+  private scanUtf16(b: Buffer, anchor: Buffer): void {
+    let doneTo = 0;
+    for (let i = b.indexOf(anchor, 2); i !== -1 && i < b.length - 3; i = b.indexOf(anchor, i + 1)) {
+      if (i < doneTo) continue;
+      if (b[i - 1] !== 0 || b[i + 3] !== 0 || !isAlnum(b[i - 2]!)) continue;
+      const after = b[i + 2]!;
+      if (!(isAlnum(after) || (anchor[0] === COLON && (after === 0x2f || after === COLON)))) {
+        continue;
       }
-      if (start >= 0) {
-        if ((i - start) / 2 >= MIN_RUN || this.utf16.length > 0) {
-          this.appendUtf16(b, start, i);
-          this.endUtf16();
-        }
-        start = -1;
+      let start = i;
+      while (
+        start >= 2 &&
+        i - start < 2 * MAX_RUN &&
+        b[start - 1] === 0 &&
+        isPrintable(b[start - 2]!)
+      ) {
+        start -= 2;
       }
-      // "ab" is not UTF-16: step one byte and try the other alignment.
-      i += 1;
+      let end = i + 2;
+      while (
+        end + 1 < b.length &&
+        end - i < 2 * MAX_RUN &&
+        b[end + 1] === 0 &&
+        isPrintable(b[end]!)
+      ) {
+        end += 2;
+      }
+      doneTo = end;
+      if (end + 1 >= b.length) return;
+      if ((end - start) / 2 >= MIN_RUN) this.scanString(b.toString("utf16le", start, end));
     }
-    if (start >= 0) this.appendUtf16(b, start, i);
-  }
-
-  private appendUtf16(b: Buffer, start: number, end: number): void {
-    const room = MAX_RUN - this.utf16.length;
-    if (room > 0 && end > start) {
-      this.utf16 += b.toString("utf16le", start, Math.min(end, start + room * 2));
-    }
-  }
-
-  private endUtf16(): void {
-    if (this.utf16.length >= MIN_RUN) this.scanString(this.utf16);
-    this.utf16 = "";
-    this.utf16Odd = -1;
   }
 
   private add(set: Set<string>, value: string): void {
