@@ -13,7 +13,11 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promi
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Ajv from "ajv-draft-04";
+import AjvModule from "ajv-draft-04";
+
+// A CommonJS module: under NodeNext its class is the default export's .default.
+const Ajv = AjvModule.default;
+
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLabImage } from "../../lab/lab-core.js";

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { createBundle } from "../../evidence/bundle.js";
 import { loadAdvisories } from "../../judge/audit/advisories.js";
 import { judgeAudit } from "../../judge/audit/index.js";
-import { lynisFindings } from "../../judge/scanners/lynis.js";
+import { lynisAuditFindings } from "../../judge/audit/lynis.js";
 import {
   AUDIT_SCHEMA_VERSION,
   type AuditOutput,
@@ -187,24 +187,7 @@ Read-only: it changes nothing; it writes only --sarif FILE and the --out bundle.
           ...flagsGroups(flags.lynisGroups),
         });
         const said = r.said?.tool === "lynis" ? r.said.report : null;
-        lynis = said
-          ? lynisFindings(said, "lynis-report.dat").map((f) => ({
-              ...f,
-              evidence: f.evidence.map((e, i) =>
-                i === 0
-                  ? {
-                      ...e,
-                      facts: {
-                        ...(e.facts ?? {}),
-                        area: "lynis",
-                        fix: f.next,
-                        cost: "see Lynis's advice",
-                      },
-                    }
-                  : e,
-              ),
-            }))
-          : [];
+        lynis = said ? lynisAuditFindings(said, "lynis-report.dat") : [];
         lynisSummary = {
           hardeningIndex: said?.hardeningIndex ?? null,
           warnings: said?.warnings.length ?? 0,

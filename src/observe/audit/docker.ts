@@ -116,6 +116,28 @@ async function groupName(fs: RootFs, gid: number): Promise<string | null> {
   return null;
 }
 
+async function askEngine(env: Readonly<Record<string, string | undefined>>): Promise<{
+  engine: DockerEngine | null;
+  info: Record<string, unknown> | null;
+  bridgeOptions: Record<string, string> | null;
+  error: string | null;
+}> {
+  try {
+    const engine = DockerEngine.fromEnv(env);
+    const [info, nets] = await Promise.all([engine.info(), engine.listNetworks()]);
+    const bridge = nets.find((n) => n.Name === "bridge") as Record<string, unknown> | undefined;
+    const o = bridge?.Options;
+    return {
+      engine,
+      info: info as Record<string, unknown>,
+      bridgeOptions: o && typeof o === "object" ? (o as Record<string, string>) : null,
+      error: null,
+    };
+  } catch (e) {
+    return { engine: null, info: null, bridgeOptions: null, error: errorMessage(e).slice(0, 300) };
+  }
+}
+
 export interface ObserveDaemonOptions {
   root: string;
   live: boolean;
@@ -129,6 +151,7 @@ export async function observeDaemon(
 ): Promise<{ daemon: DaemonObservation; engine: DockerEngine | null; gaps: string[] }> {
   const gaps: string[] = [];
   const fs = new RootFs(opts.root);
+  const engineAnswer = opts.live ? askEngine(opts.env) : null;
   const cmdline = opts.live ? await dockerdCmdline(opts.proc) : null;
   const configFile = (cmdline && flagValues(cmdline.args, "--config-file").pop()) || DAEMON_JSON;
   const daemonJson: DaemonObservation["daemonJson"] = {
@@ -195,24 +218,12 @@ export async function observeDaemon(
     }
   }
 
-  let engine: DockerEngine | null = null;
-  let info: Record<string, unknown> | null = null;
-  let bridgeOptions: Record<string, string> | null = null;
-  let engineError: string | null = null;
-  if (opts.live) {
-    try {
-      engine = DockerEngine.fromEnv(opts.env);
-      info = (await engine.info()) as Record<string, unknown>;
-      const nets = await engine.listNetworks();
-      const bridge = nets.find((n) => n.Name === "bridge") as Record<string, unknown> | undefined;
-      const o = bridge?.Options;
-      if (o && typeof o === "object") bridgeOptions = o as Record<string, string>;
-    } catch (e) {
-      engineError = errorMessage(e).slice(0, 300);
-      engine = null;
-      gaps.push(`Docker engine: ${engineError}`);
-    }
-  }
+  const answer = engineAnswer ? await engineAnswer : null;
+  const engine = answer?.engine ?? null;
+  const info = answer?.info ?? null;
+  const bridgeOptions = answer?.bridgeOptions ?? null;
+  const engineError = answer?.error ?? null;
+  if (engineError) gaps.push(`Docker engine: ${engineError}`);
   return {
     daemon: {
       engineAvailable: info !== null,
@@ -252,21 +263,20 @@ export async function observeContainers(
     }
     return p;
   };
-  const out: ContainerObservation[] = [];
-  for (const c of list) {
+  const one = async (c: (typeof list)[number]): Promise<ContainerObservation | null> => {
     let inspect: Record<string, unknown>;
     try {
       inspect = (await engine.inspectContainer(c.Id)) as Record<string, unknown>;
     } catch (e) {
       gaps.push(`container ${c.Id.slice(0, 12)}: ${errorMessage(e).slice(0, 200)}`);
-      continue;
+      return null;
     }
     const cfg = (inspect.Config ?? {}) as Record<string, unknown>;
     const state = (inspect.State ?? {}) as Record<string, unknown>;
     const imageId = str(inspect.Image);
     const ref = str(cfg.Image);
-    let tagNow: string | null = null;
-    if (ref && !ref.startsWith("sha256:") && !/^[0-9a-f]{64}$/.test(ref)) {
+    const tagNow = async (): Promise<string | null> => {
+      if (!ref || ref.startsWith("sha256:") || /^[0-9a-f]{64}$/.test(ref)) return null;
       try {
         const found = await transport.json(
           {
@@ -276,29 +286,40 @@ export async function observeContainers(
           },
           ImageListSchema,
         );
-        tagNow = found[0]?.Id ?? null;
+        return found[0]?.Id ?? null;
       } catch {
-        tagNow = null;
+        return null;
       }
-    }
+    };
     const pid = typeof state.Pid === "number" && state.Pid > 0 ? state.Pid : null;
     const fsRoot = pid ? `/proc/${pid}/root` : null;
-    const apps = await readAppVersions(
-      fsRoot,
-      ref,
-      Array.isArray(cfg.Env) ? (cfg.Env as string[]) : [],
-    );
-    out.push({
+    const [apps, created, now] = await Promise.all([
+      readAppVersions(fsRoot, ref, Array.isArray(cfg.Env) ? (cfg.Env as string[]) : []),
+      imageId ? imageCreated(imageId) : Promise.resolve(null),
+      tagNow(),
+    ]);
+    return {
       id: c.Id,
       name: str(inspect.Name).replace(/^\//, "") || c.Id.slice(0, 12),
       inspect,
       source: "engine",
-      imageCreated: imageId ? await imageCreated(imageId) : null,
-      tagNowPointsTo: tagNow,
+      imageCreated: created,
+      tagNowPointsTo: now,
       apps,
       fsRoot,
-    });
-  }
+    };
+  };
+  // A few at a time: the engine answers each call on its own; hundreds at once would queue.
+  const results: (ContainerObservation | null)[] = new Array(list.length).fill(null);
+  let next = 0;
+  const worker = async () => {
+    while (next < list.length) {
+      const i = next++;
+      results[i] = await one(list[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const out = results.filter((r): r is ContainerObservation => r !== null);
   return { containers: out, gaps };
 }
 

@@ -7,7 +7,11 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Ajv from "ajv-draft-04";
+import AjvModule from "ajv-draft-04";
+
+// A CommonJS module: under NodeNext its class is the default export's .default.
+const Ajv = AjvModule.default;
+
 import pc from "picocolors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -311,5 +315,33 @@ describe("SARIF", () => {
     expect(fp(a)).toEqual(fp(b));
     const ids = (a.runs as { results: { ruleId: string }[] }[])[0]!.results.map((r) => r.ruleId);
     expect(ids).toContain("audit.container.docker-socket");
+  });
+});
+
+describe("Lynis merged (--lynis)", () => {
+  it("turns a recorded Lynis 3.0.8 report into findings of area lynis, scored beside the others", async () => {
+    const { parseLynisReport } = await import("../../../src/observe/scanners/lynis.js");
+    const { lynisAuditFindings } = await import("../../../src/judge/audit/lynis.js");
+    const report = parseLynisReport(
+      readFileSync(join(process.cwd(), "test/fixtures/scanners/lynis-3.0.8-report.dat"), "utf8"),
+    );
+    const merged = lynisAuditFindings(report, "lynis-report.dat");
+    expect(merged.length).toBe(report.warnings.length + report.suggestions.length);
+    expect(
+      merged.every((f) => f.evidence[0]!.facts!.area === "lynis" && f.evidence[0]!.facts!.fix),
+    ).toBe(true);
+    const judged = judgeAudit({
+      ssh: [],
+      daemon: null,
+      containers: [],
+      prevention: null,
+      live: true,
+      now,
+      advisories: [],
+      lynis: merged,
+    });
+    const area = judged.areas.find((a) => a.area === "lynis")!;
+    expect(area.checked).toBe(true);
+    expect(area.counts.medium).toBe(report.warnings.length);
   });
 });
