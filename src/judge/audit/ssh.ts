@@ -116,10 +116,15 @@ function passwordUsable(ctx: SshContextValues): boolean {
   );
 }
 
+/**
+ * Keyboard-interactive asks for a password only through PAM on Linux (OpenSSH portable has no
+ * other device there): with UsePAM no it cannot be used.
+ */
 function kbdUsable(ctx: SshContextValues): boolean {
   const methods = v(ctx, "authenticationmethods");
   return (
     v(ctx, "kbdinteractiveauthentication") === "yes" &&
+    v(ctx, "usepam") === "yes" &&
     (methods === "any" || /keyboard-interactive/.test(methods))
   );
 }
@@ -162,13 +167,12 @@ export function sshConfigFindings(obs: SshObservation): Finding[] {
   }
   for (const [, hits] of group(each(kbdUsable, "kbdinteractiveauthentication"))) {
     const h = hits[0]!;
-    const pam = v(h.ctx, "usepam") === "yes";
     out.push(
       auditFinding({
         ...base,
         rule: "audit.ssh.kbd-interactive",
-        severity: pam ? "high" : "medium",
-        title: `SSH keyboard-interactive authentication is on${pam ? " with PAM: passwords are asked that way" : ""} (for ${users(hits)})`,
+        severity: "high",
+        title: `SSH keyboard-interactive authentication is on with PAM: passwords are asked that way (for ${users(hits)})`,
         evidence: [evidenceFor(obs, h.ctx, "kbdinteractiveauthentication")],
         fix: placeFix(
           obs,
