@@ -179,5 +179,44 @@ export function preventionFindings(
       });
     }
   }
+  if (live && p.listeners.length > 0) {
+    const published = new Set<number>();
+    for (const c of containers) {
+      const ports = (c.inspect.NetworkSettings as Record<string, unknown> | undefined)?.Ports;
+      for (const binds of Object.values((ports ?? {}) as Record<string, unknown>)) {
+        for (const b of Array.isArray(binds) ? binds : []) {
+          const port = Number((b as Record<string, unknown>).HostPort);
+          if (Number.isInteger(port)) published.add(port);
+        }
+      }
+    }
+    const host = [...new Set(p.listeners.map((l) => l.port))]
+      .filter((x) => !published.has(x))
+      .sort((a, b) => a - b);
+    if (host.length > 0) {
+      add({
+        rule: "audit.prevention.host-listeners",
+        severity: "info",
+        title: `Host services listen on every address, besides the ports Docker publishes: ${host.slice(0, 20).join(", ")}`,
+        evidence: [
+          {
+            file: "/proc/net/tcp",
+            facts: {
+              listening: p.listeners
+                .map((l) => `${l.address === "::" ? "[::]" : l.address}:${l.port}`)
+                .join(",")
+                .slice(0, 300),
+              publishedByDocker: [...published]
+                .sort((a, b) => a - b)
+                .join(",")
+                .slice(0, 200),
+            },
+          },
+        ],
+        fix: "bind each service that need not be public to 127.0.0.1 (its own config), or drop the port in the firewall's input chain",
+        cost: "a restart of that service",
+      });
+    }
+  }
   return out;
 }

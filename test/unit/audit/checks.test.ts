@@ -345,3 +345,96 @@ describe("Lynis merged (--lynis)", () => {
     expect(area.counts.medium).toBe(report.warnings.length);
   });
 });
+
+describe("prevention", () => {
+  it("lists host listeners not published by Docker, and flags a missing updater, backup and firewall", async () => {
+    const { preventionFindings } = await import("../../../src/judge/audit/prevention.js");
+    const { parseListeners } = await import("../../../src/observe/audit/prevention.js");
+    // A recorded /proc/net/tcp shape: sshd on 0.0.0.0:22, a published 8080, one on 127.0.0.1:25.
+    const tcp = [
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0",
+      "   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0",
+      "   2: 0100007F:0019 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0",
+    ].join("\n");
+    const listeners = parseListeners(tcp, false);
+    expect(listeners).toEqual([
+      { port: 22, address: "0.0.0.0" },
+      { port: 8080, address: "0.0.0.0" },
+    ]);
+    const web: ContainerObservation = {
+      id: "d".repeat(64),
+      name: "web",
+      source: "engine",
+      imageCreated: null,
+      tagNowPointsTo: null,
+      fsRoot: null,
+      apps: [],
+      inspect: {
+        Config: { Image: "containrrr/watchtower:1.7.1" },
+        NetworkSettings: { Ports: { "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }] } },
+      },
+    };
+    const findings = preventionFindings(
+      {
+        schedules: [],
+        unattended: { apt: true, installed: false, enabled: false, file: null, line: null },
+        backup: { configured: false, repo: null, latest: null, error: null, configError: null },
+        firewall: { tool: "iptables-save", inputRules: 0, inputPolicy: "ACCEPT", error: null },
+        listeners,
+      },
+      [web],
+      now,
+      true,
+    );
+    const rules = findings.map((f) => f.rule);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        "audit.prevention.watchtower",
+        "audit.prevention.unattended-upgrades",
+        "audit.prevention.no-backup",
+        "audit.prevention.no-scheduled-scan",
+        "audit.prevention.no-firewall",
+        "audit.prevention.host-listeners",
+      ]),
+    );
+    expect(rules).not.toContain("audit.prevention.no-updater");
+    expect(findings.find((f) => f.rule === "audit.prevention.host-listeners")!.title).toMatch(
+      /: 22$/,
+    );
+    expect(findings.find((f) => f.rule === "audit.prevention.watchtower")!.title).toMatch(
+      /archived.*Docker 29.*1\.44/,
+    );
+    const old = preventionFindings(
+      {
+        schedules: [
+          {
+            file: "/etc/cron.d/breachkit",
+            line: 1,
+            text: "0 3 * * * root breachkit triage --json --out /var/lib/bk",
+          },
+        ],
+        unattended: {
+          apt: true,
+          installed: true,
+          enabled: true,
+          file: "/etc/apt/apt.conf.d/20auto-upgrades",
+          line: 2,
+        },
+        backup: {
+          configured: true,
+          repo: "/srv/restic",
+          latest: "2026-11-20T03:00:00Z",
+          error: null,
+          configError: null,
+        },
+        firewall: { tool: "nft", inputRules: 4, inputPolicy: "drop", error: null },
+        listeners: [],
+      },
+      [],
+      now,
+      true,
+    ).map((f) => f.rule);
+    expect(old.sort()).toEqual(["audit.prevention.backup-old", "audit.prevention.no-updater"]);
+  });
+});
