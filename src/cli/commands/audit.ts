@@ -119,57 +119,53 @@ Read-only: it changes nothing; it writes only --sarif FILE and the --out bundle.
     const gap = (source: string) => (message: string) => gaps.push({ source, message });
     const advisories = loadAdvisories();
 
-    progress.update("audit: SSH…");
-    const ssh: SshObservation[] = [];
-    const host = await observeSsh({
-      root,
-      where: live ? "host" : "disk",
-      containerId: null,
-      live,
-      env: io.env,
-    });
-    ssh.push(host.obs);
-    host.gaps.forEach(gap("ssh"));
-
-    progress.update("audit: Docker daemon…");
-    const daemon = await observeDaemon({ root, live, env: io.env });
-    daemon.gaps.forEach(gap("docker"));
-
-    progress.update("audit: containers…");
-    let containers: ContainerObservation[] = [];
-    try {
-      const got = live
-        ? daemon.engine
-          ? await observeContainers(daemon.engine, io.env)
-          : { containers: [], gaps: [] }
-        : await observeContainersOnDisk(root);
-      containers = got.containers;
-      got.gaps.forEach(gap("containers"));
-    } catch (e) {
-      gaps.push({ source: "containers", message: errorMessage(e).slice(0, 300) });
-    }
-    // SSH inside containers that ship sshd (CIS 5.7): parsed from their files, never exec.
-    for (const c of containers) {
-      if (!c.fsRoot) continue;
-      if (!(await new RootFs(c.fsRoot).stat("/usr/sbin/sshd")).ok) continue;
-      const got = await observeSsh({
-        root: c.fsRoot,
-        where: c.name,
-        containerId: c.id,
-        live: false,
+    // SSH, Docker and prevention read different things: at the same time.
+    progress.update("audit: SSH, Docker, prevention…");
+    const dockerPart = (async () => {
+      const daemon = await observeDaemon({ root, live, env: io.env });
+      daemon.gaps.forEach(gap("docker"));
+      let containers: ContainerObservation[] = [];
+      try {
+        const got = live
+          ? daemon.engine
+            ? await observeContainers(daemon.engine, io.env)
+            : { containers: [], gaps: [] }
+          : await observeContainersOnDisk(root);
+        containers = got.containers;
+        got.gaps.forEach(gap("containers"));
+      } catch (e) {
+        gaps.push({ source: "containers", message: errorMessage(e).slice(0, 300) });
+      }
+      // SSH inside containers that ship sshd (CIS 5.7): parsed from their files, never exec.
+      const inContainers: SshObservation[] = [];
+      for (const c of containers) {
+        if (!c.fsRoot) continue;
+        if (!(await new RootFs(c.fsRoot).stat("/usr/sbin/sshd")).ok) continue;
+        const got = await observeSsh({
+          root: c.fsRoot,
+          where: c.name,
+          containerId: c.id,
+          live: false,
+          env: io.env,
+        });
+        inContainers.push(got.obs);
+        got.gaps.forEach(gap(`ssh:${c.name}`));
+      }
+      return { daemon, containers, inContainers };
+    })();
+    const [host, docker, prevention] = await Promise.all([
+      observeSsh({ root, where: live ? "host" : "disk", containerId: null, live, env: io.env }),
+      dockerPart,
+      observePrevention({
+        root,
+        live,
         env: io.env,
-      });
-      ssh.push(got.obs);
-      got.gaps.forEach(gap(`ssh:${c.name}`));
-    }
-
-    progress.update("audit: prevention…");
-    const prevention = await observePrevention({
-      root,
-      live,
-      env: io.env,
-      ...(flags.config ? { configFile: resolve(io.cwd, flags.config) } : {}),
-    });
+        ...(flags.config ? { configFile: resolve(io.cwd, flags.config) } : {}),
+      }),
+    ]);
+    host.gaps.forEach(gap("ssh"));
+    const ssh: SshObservation[] = [host.obs, ...docker.inContainers];
+    const { daemon, containers } = docker;
 
     let lynis: Finding[] | null = null;
     let lynisSummary: AuditOutput["lynis"] = null;

@@ -62,8 +62,37 @@ export function jsonKeyLines(text: string): Record<string, number> {
   return out;
 }
 
-/** dockerd's pid and argv, from /proc (the first process named dockerd). */
+async function readCmdline(
+  proc: string,
+  pid: string,
+): Promise<{ pid: number; args: string[] } | null> {
+  try {
+    const comm = (await fsp.readFile(`${proc}/${pid}/comm`, "utf8")).trim();
+    if (comm !== "dockerd") return null;
+    const raw = await fsp.readFile(`${proc}/${pid}/cmdline`);
+    const args = raw
+      .toString("utf8")
+      .split("\0")
+      .filter((a, i, all) => a !== "" || i < all.length - 1);
+    return { pid: Number(pid), args };
+  } catch {
+    return null; // gone, or not ours to read
+  }
+}
+
+/**
+ * dockerd's pid and argv: the pid its pidfile names when that process is dockerd, else the
+ * first process named dockerd in /proc.
+ */
 async function dockerdCmdline(proc = "/proc"): Promise<{ pid: number; args: string[] } | null> {
+  const fromPidfile = await fsp
+    .readFile("/var/run/docker.pid", "utf8")
+    .then((t) => t.trim())
+    .catch(() => "");
+  if (/^\d+$/.test(fromPidfile)) {
+    const hit = await readCmdline(proc, fromPidfile);
+    if (hit) return hit;
+  }
   let names: string[];
   try {
     names = await fsp.readdir(proc);
@@ -72,18 +101,8 @@ async function dockerdCmdline(proc = "/proc"): Promise<{ pid: number; args: stri
   }
   for (const n of names) {
     if (!/^\d+$/.test(n)) continue;
-    try {
-      const comm = (await fsp.readFile(`${proc}/${n}/comm`, "utf8")).trim();
-      if (comm !== "dockerd") continue;
-      const raw = await fsp.readFile(`${proc}/${n}/cmdline`);
-      const args = raw
-        .toString("utf8")
-        .split("\0")
-        .filter((a, i, all) => a !== "" || i < all.length - 1);
-      return { pid: Number(n), args };
-    } catch {
-      // gone, or not ours to read
-    }
+    const hit = await readCmdline(proc, n);
+    if (hit) return hit;
   }
   return null;
 }

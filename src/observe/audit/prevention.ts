@@ -218,11 +218,14 @@ export async function observePrevention(
   opts: ObservePreventionOptions,
 ): Promise<PreventionObservation> {
   const fs = new RootFs(opts.root);
-  const [sched, unatt] = await Promise.all([schedules(fs), unattended(fs)]);
-  const back = opts.live
-    ? await backup(opts.env, opts.configFile)
-    : { configured: false, repo: null, latest: null, error: null, configError: null };
-  const fw = opts.live ? await firewall(opts.env) : null;
+  const [sched, unatt, back, fw] = await Promise.all([
+    schedules(fs),
+    unattended(fs),
+    opts.live
+      ? backup(opts.env, opts.configFile)
+      : { configured: false, repo: null, latest: null, error: null, configError: null },
+    opts.live ? firewall(opts.env) : null,
+  ]);
   const listeners: PreventionObservation["listeners"] = [];
   if (opts.live) {
     for (const [p, v6] of [
