@@ -4,11 +4,13 @@
  * and the files under schemas/ in the package are the same text (a test compares them).
  */
 import { z } from "../util/zod.js";
+import { AuditOutputSchema } from "./audit-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import {
+  AUDIT_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
@@ -32,6 +34,7 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "audit",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -65,6 +68,11 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  audit: {
+    schema: AuditOutputSchema,
+    version: AUDIT_SCHEMA_VERSION,
+    title: "breachkit audit --json (also audit.json in its --out bundle)",
   },
   error: {
     schema: ErrorOutputSchema,

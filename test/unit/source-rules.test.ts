@@ -261,6 +261,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
+  "cli/commands/audit.ts":
+    "the SARIF file that audit --sarif FILE names (mode 0600), a report the user asked for; nothing else",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */
