@@ -7,11 +7,13 @@ import { z } from "../util/zod.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
+import { ReportOutputSchema } from "./report-model.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import {
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
+  REPORT_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
@@ -32,6 +34,7 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "report",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -65,6 +68,11 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  report: {
+    schema: ReportOutputSchema,
+    version: REPORT_SCHEMA_VERSION,
+    title: "breachkit report --json (what was written; the incident record is record.json)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -259,6 +259,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
+  "cli/commands/report.ts":
+    "the report files (report.html, timeline.jsonl ...) in the --out directory report's help names, never over an existing file, refused inside a bundle",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */
