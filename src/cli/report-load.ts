@@ -93,7 +93,24 @@ const LogEntrySchema = z
   })
   .loose();
 
-const ChangesSchema = z.array(z.object({ Path: z.string(), Kind: z.number() }).loose());
+const KIND = ["modified", "added", "deleted"] as const;
+
+/** changes.json: as the bundle writes it ({path, kind}), or docker diff's raw {Path, Kind}. */
+const ChangesSchema = z.array(
+  z.union([
+    z.object({ path: z.string(), kind: z.string() }),
+    z
+      .object({ Path: z.string(), Kind: z.number() })
+      .transform((c) => ({ path: c.Path, kind: KIND[c.Kind] ?? "modified" })),
+  ]),
+);
+
+/** containment.json as contain writes it (its --json adds schemaVersion, bundle and seal). */
+const ContainmentFileSchema = ContainReportSchema.omit({
+  schemaVersion: true,
+  bundle: true,
+  manifestSha256: true,
+});
 
 /** Findings as one file holds them: an array, or {findings: [...]} (triage, audit, scan). */
 function findingsIn(data: unknown, file: string, gaps: string[]): Finding[] | null {
@@ -132,8 +149,6 @@ export function snapshotPidLines(text: string): Map<number, number> {
   }
   return out;
 }
-
-const KIND = ["changed", "added", "deleted"] as const;
 
 /** Verify and read one bundle directory. */
 export async function loadBundle(path: string, cwd: string): Promise<BundleInput> {
@@ -203,9 +218,14 @@ export async function loadBundle(path: string, cwd: string): Promise<BundleInput
       if (list) findings.push({ file: rel, findings: list, kind: "incident" });
       else gaps.push(`${rel}: holds no findings list`);
     } else if (rel === "containment.json") {
-      const p = ContainReportSchema.safeParse(await readJson(rel));
+      const p = ContainmentFileSchema.safeParse(await readJson(rel));
       if (p.success) containment = p.data;
-      else gaps.push("containment.json: not in contain's format, left out");
+      else {
+        const issue = p.error.issues[0];
+        gaps.push(
+          `containment.json: not in contain's format (${issue ? `${issue.path.join(".")}: ${issue.message}` : "invalid"}), left out`,
+        );
+      }
     } else if (
       /^[a-z][a-z0-9-]*\.json$/.test(rel) &&
       rel !== "snapshot.json" &&
@@ -235,7 +255,7 @@ export async function loadBundle(path: string, cwd: string): Promise<BundleInput
       }
       const pathLines: number[] = [];
       t.split("\n").forEach((l, i) => {
-        if (l.startsWith('    "Path": ')) pathLines.push(i + 1);
+        if (l.startsWith('    "Path": ') || l.startsWith('    "path": ')) pathLines.push(i + 1);
       });
       const cdir = rel.split("/")[1]!;
       const owner = byDir.get(cdir) ?? { place: cdir, containerId: null };
@@ -244,8 +264,8 @@ export async function loadBundle(path: string, cwd: string): Promise<BundleInput
         file: rel,
         collectedAt: listed.get(rel)?.collectedAt ?? manifest?.endedAt ?? "",
         changes: parsed.map((c, i) => ({
-          path: c.Path,
-          kind: KIND[c.Kind] ?? "changed",
+          path: c.path,
+          kind: c.kind,
           line: pathLines.length === parsed.length ? (pathLines[i] ?? null) : null,
         })),
       });

@@ -7,7 +7,11 @@ import type { Finding } from "../../model/finding.js";
 import type { Snapshot } from "../../model/snapshot.js";
 import type { z } from "../../util/zod.js";
 
-export type ContainReport = z.infer<typeof ContainReportSchema>;
+/** containment.json as contain writes it: the --json report without schemaVersion, bundle and seal. */
+export type ContainReport = Omit<
+  z.infer<typeof ContainReportSchema>,
+  "schemaVersion" | "bundle" | "manifestSha256"
+>;
 
 export interface BundleVerification {
   verified: boolean;
@@ -47,7 +51,7 @@ export interface ContainerChanges {
   file: string;
   /** When the file was collected (docker diff has no times of its own). */
   collectedAt: string;
-  changes: { path: string; kind: "changed" | "added" | "deleted"; line: number | null }[];
+  changes: { path: string; kind: string; line: number | null }[];
 }
 
 export interface FindingsFile {

@@ -35,6 +35,8 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0}d
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}
+#timeline td:nth-child(-n+4),#timeline th{white-space:nowrap;overflow-wrap:normal}
+.sev{white-space:nowrap}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;word-break:break-all}
 .sev{display:inline-block;min-width:5.2em;text-align:center;border-radius:3px;color:#fff;font-size:.75em;font-weight:700;padding:1px 4px;text-transform:uppercase}
 .sev-critical{background:var(--crit)}.sev-high{background:var(--high)}.sev-medium{background:var(--med);color:#222}.sev-low{background:var(--low)}.sev-info{background:var(--info)}

@@ -104,9 +104,9 @@ async function makeTriageBundle(out: string): Promise<string> {
   await b.writeJson(
     `containers/${safePathComponent("web")}/changes.json`,
     [
-      { Path: "/tmp", Kind: 0 },
-      { Path: `/tmp/${EVIL_NAME}`, Kind: 2 },
-      { Path: `/tmp/${EVIL_LOG}${ANSI}${RTL}`, Kind: 1 },
+      { path: "/tmp", kind: "modified" },
+      { path: `/tmp/${EVIL_NAME}`, kind: "deleted" },
+      { path: `/tmp/${EVIL_LOG}${ANSI}${RTL}`, kind: "added" },
     ],
     { source: `docker:/containers/${web.id}/changes` },
   );
@@ -124,7 +124,8 @@ async function makeTriageBundle(out: string): Promise<string> {
   return b.dir;
 }
 
-export function containReport(bundle: string, webId: string): ContainReport {
+/** containment.json as contain writes it (see act/contain.ts ContainmentReport). */
+export function containReport(webId: string): ContainReport {
   const match = {
     pid: 4242,
     ppid: 1,
@@ -161,9 +162,6 @@ export function containReport(bundle: string, webId: string): ContainReport {
     restartPolicy: "always",
   };
   return {
-    schemaVersion: 1,
-    bundle,
-    manifestSha256: "0".repeat(64),
     format: "breachkit-containment",
     formatVersion: 1,
     tool: { name: "breachkit", version: "0.0.0-test" },
@@ -223,7 +221,7 @@ async function makeContainBundle(out: string): Promise<string> {
     changedHost: true,
     details: { undo: `docker unpause ${web.id}` },
   });
-  await b.writeJson("containment.json", containReport(b.dir, web.id), {
+  await b.writeJson("containment.json", containReport(web.id), {
     source: "breachkit contain",
   });
   await b.seal({ complete: true });

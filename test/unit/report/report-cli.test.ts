@@ -59,6 +59,9 @@ describe("report on a hostile incident", () => {
   it("verifies every bundle first and writes the five formats", async () => {
     expect(json.verified).toBe(true);
     expect(json.bundles.map((b) => b.verified)).toEqual([true, true, true]);
+    // Every file was in the format its writer uses (the fixture mirrors contain's and collect's).
+    expect(json.gaps.filter((g) => !g.includes("watch.ndjson"))).toEqual([]);
+    expect(json.gaps).toEqual(["watch.ndjson: 1 line(s) are not watch samples, left out"]);
     expect(json.bundles.every((b) => /^[0-9a-f]{64}$/.test(b.seal ?? ""))).toBe(true);
     expect((await readdir(out)).sort()).toEqual(
       [
