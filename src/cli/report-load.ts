@@ -136,16 +136,25 @@ function findingsIn(data: unknown, file: string, gaps: string[]): Finding[] | nu
 /** pid -> line of `"pid": N` in snapshot.json's processes (written with 2-space indent). */
 export function snapshotPidLines(text: string): Map<number, number> {
   const out = new Map<number, number>();
-  const lines = text.split("\n");
-  let inProcesses = false;
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l.startsWith('  "processes": [')) inProcesses = true;
-    else if (inProcesses && l.startsWith("  ]")) break;
-    else if (inProcesses && l.startsWith('      "pid": ')) {
-      const pid = Number.parseInt(l.slice(13), 10);
-      if (Number.isFinite(pid) && !out.has(pid)) out.set(pid, i + 1);
+  const start = text.indexOf('\n  "processes": [');
+  if (start < 0) return out;
+  const end = text.indexOf("\n  ]", start);
+  const stop = end < 0 ? text.length : end;
+  const needle = '\n      "pid": ';
+  let line = 1;
+  let counted = 0;
+  for (
+    let at = text.indexOf(needle, start);
+    at >= 0 && at < stop;
+    at = text.indexOf(needle, at + 1)
+  ) {
+    // Lines up to this one, counted incrementally.
+    for (let i = text.indexOf("\n", counted); i >= 0 && i <= at; i = text.indexOf("\n", i + 1)) {
+      line++;
+      counted = i + 1;
     }
+    const pid = Number.parseInt(text.slice(at + needle.length, at + needle.length + 12), 10);
+    if (Number.isFinite(pid) && !out.has(pid)) out.set(pid, line);
   }
   return out;
 }

@@ -19,13 +19,13 @@ import {
   type ReportFormat,
   type ReportOutput,
 } from "../../model/report-model.js";
-import { renderHtml } from "../../tell/report/html.js";
+import { htmlChunks } from "../../tell/report/html.js";
 import { renderMarkdown } from "../../tell/report/markdown.js";
 import { LANGS } from "../../tell/report/messages/index.js";
 import { buildRecord, renderRecordJson, renderRecordMarkdown } from "../../tell/report/record.js";
 import { renderStatement } from "../../tell/report/statement.js";
 import { show } from "../../tell/report/text.js";
-import { renderCsv, renderTimesketch } from "../../tell/report/timeline-files.js";
+import { csvChunks, timesketchChunks } from "../../tell/report/timeline-files.js";
 import { colorsFor } from "../../util/colors.js";
 import { BreachkitError, EXIT_FINDINGS } from "../../util/errors.js";
 import { createProgress, formatBytes } from "../../util/progress.js";
@@ -73,16 +73,20 @@ export const REPORT_OPTIONS = defineOptions({
 });
 
 /** Write a new file (never over an existing one, never through a symlink), mode 0600. */
-async function writeNew(path: string, data: string): Promise<number> {
+async function writeNew(path: string, chunks: Iterable<string>): Promise<number> {
   const fh = await open(
     path,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     0o600,
   );
   try {
-    const buf = Buffer.from(data, "utf8");
-    await fh.writeFile(buf);
-    return buf.length;
+    let n = 0;
+    for (const chunk of chunks) {
+      const buf = Buffer.from(chunk, "utf8");
+      await fh.write(buf);
+      n += buf.length;
+    }
+    return n;
   } finally {
     await fh.close();
   }
@@ -160,34 +164,40 @@ there is never overwritten).\n${helpFooter(
       }
       progress.update("report: building the incident…");
       const incident = buildIncident(bundles, watches, { generatedAt: now, tool: TOOL });
-      const outputs: { format: ReportFormat; name: string; text: () => string }[] = [];
+      // The incident holds what the outputs need: let the bundles' parsed files go.
+      bundles.length = 0;
+      const outputs: { format: ReportFormat; name: string; text: () => Iterable<string> }[] = [];
       for (const f of formats) {
         if (f === "html")
-          outputs.push({ format: f, name: "report.html", text: () => renderHtml(incident) });
+          outputs.push({ format: f, name: "report.html", text: () => htmlChunks(incident) });
         if (f === "md")
-          outputs.push({ format: f, name: "report.md", text: () => renderMarkdown(incident) });
+          outputs.push({ format: f, name: "report.md", text: () => [renderMarkdown(incident)] });
         if (f === "timeline") {
           outputs.push({
             format: f,
             name: "timeline.jsonl",
-            text: () => renderTimesketch(incident.timeline),
+            text: () => timesketchChunks(incident.timeline),
           });
           outputs.push({
             format: f,
             name: "timeline.csv",
-            text: () => renderCsv(incident.timeline),
+            text: () => csvChunks(incident.timeline),
           });
         }
         if (f === "statement")
           outputs.push({
             format: f,
             name: "statement.txt",
-            text: () => renderStatement(incident, options.lang),
+            text: () => [renderStatement(incident, options.lang)],
           });
         if (f === "record") {
           const record = buildRecord(incident);
-          outputs.push({ format: f, name: "record.json", text: () => renderRecordJson(record) });
-          outputs.push({ format: f, name: "record.md", text: () => renderRecordMarkdown(record) });
+          outputs.push({ format: f, name: "record.json", text: () => [renderRecordJson(record)] });
+          outputs.push({
+            format: f,
+            name: "record.md",
+            text: () => [renderRecordMarkdown(record)],
+          });
         }
       }
       try {

@@ -63,7 +63,8 @@ const SCRIPT = `
 (function(){
 "use strict";
 var data=JSON.parse(document.getElementById("bk-data").textContent);
-var SEV=data.sev,SRC=data.src,PLACES=data.places,DESC=data.desc,FILES=data.files,BUNDLES=data.bundles,EV=data.events;
+var EV=JSON.parse(document.getElementById("bk-events").textContent);
+var SEV=data.sev,SRC=data.src,PLACES=data.places,DESC=data.desc,FILES=data.files,BUNDLES=data.bundles;
 var PAGE=500,shown=PAGE;
 var fPlace=document.getElementById("f-place"),fSev=document.getElementById("f-sev"),fSrc=document.getElementById("f-src");
 var body=document.getElementById("tl-body"),count=document.getElementById("tl-count"),more=document.getElementById("tl-more");
@@ -103,13 +104,15 @@ const sha = (s: string) => `'sha256-${createHash("sha256").update(s, "utf8").dig
 export const CSP = `default-src 'none'; script-src ${sha(SCRIPT)}; style-src ${sha(CSS)}; img-src 'none'; font-src 'none'; connect-src 'none'; media-src 'none'; object-src 'none'; frame-src 'none'; worker-src 'none'; manifest-src 'none'; base-uri 'none'; form-action 'none'`;
 
 /** JSON inside <script type="application/json">: nothing in it can end the element. */
+const SCRIPT_UNSAFE: Record<string, string> = {
+  "<": "\\u003c",
+  ">": "\\u003e",
+  "&": "\\u0026",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
 function jsonForScript(v: unknown): string {
-  return JSON.stringify(v)
-    .replace(/</g, "\\u003c")
-    .replace(/>/g, "\\u003e")
-    .replace(/&/g, "\\u0026")
-    .replace(/\u2028/g, "\\u2028")
-    .replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => SCRIPT_UNSAFE[c]!);
 }
 
 const sevBadge = (s: Severity) => `<span class="sev sev-${s}">${s}</span>`;
@@ -164,6 +167,11 @@ const procRow = (p: Incident["summary"]["responsible"][number]) => [
 const PROC_HEAD = ["place", "pid", "name", "executable", "SHA-256", "started"];
 
 export function renderHtml(inc: Incident): string {
+  return [...htmlChunks(inc)].join("");
+}
+
+/** The page in pieces, so the timeline's data is never one string of every event. */
+export function* htmlChunks(inc: Incident): Generator<string> {
   const unverified = new Set(inc.bundles.filter((b) => !b.verified).map((b) => b.name));
   const s = inc.summary;
   const o: string[] = [];
@@ -380,7 +388,7 @@ export function renderHtml(inc: Incident): string {
   const bundleList: string[] = [];
   const bundleIdx = new Map<string, number>();
   const srcIdx = new Map(TIMELINE_SOURCES.map((x, i) => [x, i]));
-  const events = inc.timeline.map((e) => [
+  const row = (e: Incident["timeline"][number]) => [
     e.time,
     severityRank(e.severity),
     srcIdx.get(e.source) ?? 0,
@@ -392,11 +400,17 @@ export function renderHtml(inc: Incident): string {
     idx(bundleList, bundleIdx, show(e.bundle, 300)),
     e.file === null ? null : idx(fileList, fileIdx, show(e.file, 500)),
     e.line,
-  ]);
+  ];
+  yield o.join("\n");
   // The select's values are the shown (visible) place names; keep the data in the same form.
-  o.push(
-    `<script type="application/json" id="bk-data">${jsonForScript({ sev: SEVERITIES, src: TIMELINE_SOURCES, places: placeList, desc: descList, files: fileList, bundles: bundleList, events })}</script>`,
-    `<script>${SCRIPT}</script></body></html>\n`,
-  );
-  return o.join("\n");
+  // Events go out a slice at a time; the small tables (places, descriptions, files, bundles)
+  // they index come last, as their own JSON blocks, once every event has been seen.
+  yield '\n<script type="application/json" id="bk-events">[';
+  const SLICE = 5000;
+  for (let i = 0; i < inc.timeline.length; i += SLICE) {
+    const part = jsonForScript(inc.timeline.slice(i, i + SLICE).map(row));
+    yield `${i > 0 ? "," : ""}${part.slice(1, -1)}`;
+  }
+  yield "]</script>\n";
+  yield `<script type="application/json" id="bk-data">${jsonForScript({ sev: SEVERITIES, src: TIMELINE_SOURCES, places: placeList, desc: descList, files: fileList, bundles: bundleList })}</script>\n<script>${SCRIPT}</script></body></html>\n`;
 }

@@ -46,10 +46,19 @@ export function timesketchLine(e: TimelineEvent): TimesketchLine {
   };
 }
 
+/** Lines per chunk: the file is written a chunk at a time, never built whole in memory. */
+const CHUNK = 2000;
+
+export function* timesketchChunks(events: readonly TimelineEvent[]): Generator<string> {
+  for (let i = 0; i < events.length; i += CHUNK) {
+    let s = "";
+    for (const e of events.slice(i, i + CHUNK)) s += `${JSON.stringify(timesketchLine(e))}\n`;
+    yield s;
+  }
+}
+
 export function renderTimesketch(events: readonly TimelineEvent[]): string {
-  const out: string[] = [];
-  for (const e of events) out.push(JSON.stringify(timesketchLine(e)));
-  return out.length > 0 ? `${out.join("\n")}\n` : "";
+  return [...timesketchChunks(events)].join("");
 }
 
 const CSV_HEAD = [
@@ -74,27 +83,34 @@ function csvCell(v: string | number | null): string {
   return /[",\n\r]/.test(guarded) || guarded !== s ? `"${guarded.replace(/"/g, '""')}"` : guarded;
 }
 
-export function renderCsv(events: readonly TimelineEvent[]): string {
-  const out = [CSV_HEAD.join(",")];
-  for (const e of events) {
-    const t = timesketchLine(e);
-    out.push(
-      [
-        t.datetime,
-        t.timestamp_desc,
-        t.message,
-        t.severity,
-        t.source,
-        t.place,
-        t.pid,
-        t.sha256,
-        t.bundle,
-        t.bundle_file,
-        t.bundle_line,
-      ]
-        .map(csvCell)
-        .join(","),
-    );
+function csvRow(e: TimelineEvent): string {
+  const t = timesketchLine(e);
+  return [
+    t.datetime,
+    t.timestamp_desc,
+    t.message,
+    t.severity,
+    t.source,
+    t.place,
+    t.pid,
+    t.sha256,
+    t.bundle,
+    t.bundle_file,
+    t.bundle_line,
+  ]
+    .map(csvCell)
+    .join(",");
+}
+
+export function* csvChunks(events: readonly TimelineEvent[]): Generator<string> {
+  yield `${CSV_HEAD.join(",")}\r\n`;
+  for (let i = 0; i < events.length; i += CHUNK) {
+    let s = "";
+    for (const e of events.slice(i, i + CHUNK)) s += `${csvRow(e)}\r\n`;
+    yield s;
   }
-  return `${out.join("\r\n")}\r\n`;
+}
+
+export function renderCsv(events: readonly TimelineEvent[]): string {
+  return [...csvChunks(events)].join("");
 }

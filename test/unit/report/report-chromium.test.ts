@@ -106,7 +106,7 @@ describe("report.html in Chromium", () => {
     expect(text).toContain("\\u202egnp.exe");
     expect(text).not.toContain("\u202e");
     expect(await page.locator("img").count()).toBe(0);
-    expect(await page.locator("script").count()).toBe(2);
+    expect(await page.locator("script").count()).toBe(3);
     expect(await page.locator("a[href]:not([href^='#'])").count()).toBe(0);
     const handlers = await page.$$eval("*", (els) =>
       els.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => a.name)),

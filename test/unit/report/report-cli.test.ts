@@ -243,9 +243,9 @@ describe("report on a hostile incident", () => {
     expect(html).not.toMatch(/href="(?!#)/);
     expect(html).not.toContain("\u001b");
     expect(html).not.toContain("\u202e");
-    // Exactly two script elements: the data (never run) and the page's own.
-    expect(html.match(/<script/g)?.length).toBe(2);
-    expect(html.match(/<\/script>/g)?.length).toBe(2);
+    // Exactly three script elements: the two data blocks (never run) and the page's own.
+    expect(html.match(/<script/g)?.length).toBe(3);
+    expect(html.match(/<\/script>/g)?.length).toBe(3);
   });
 });
 
