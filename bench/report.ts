@@ -116,6 +116,7 @@ async function main() {
 
     const own = await launchChromium();
     const screens: number[] = [];
+    const paints: number[] = [];
     try {
       const url = pathToFileURL(join(last, "report.html")).href;
       for (let r = 0; r < RUNS; r++) {
@@ -125,6 +126,11 @@ async function main() {
         await page.locator("#tl-body tr").first().waitFor({ state: "attached" });
         await page.locator("#verdict").waitFor({ state: "visible" });
         screens.push(Date.now() - t0);
+        // First contentful paint: when the top of the page (verdict, summary) is on screen.
+        const fcp = (await page.evaluate(
+          "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1",
+        )) as number;
+        paints.push(fcp);
         await page.close();
       }
     } finally {
@@ -134,6 +140,7 @@ async function main() {
     const ver = median(verifies);
     const jq = median(jqs);
     const scr = median(screens);
+    const fcp = median(paints);
     const mb = htmlBytes / 1e6;
     process.stdout.write(
       [
@@ -142,7 +149,8 @@ async function main() {
         `  reference verify of the same bundle: ${(ver / 1000).toFixed(2)} s (report/verify ${(rep / ver).toFixed(2)}x)`,
         `  reference jq -c . over its timeline.jsonl: ${(jq / 1000).toFixed(2)} s (report/jq ${(rep / jq).toFixed(2)}x)`,
         `report.html: ${mb.toFixed(1)} MB  bar < 20 MB: ${mb < 20 ? "MET" : "NOT MET"}`,
-        `Chromium first screen (navigation to verdict and first timeline rows): median ${(scr / 1000).toFixed(2)} s [${screens.map((x) => (x / 1000).toFixed(2)).join(", ")}]  bar < 2 s: ${scr < 2000 ? "MET" : "NOT MET"}`,
+        `Chromium first contentful paint (the verdict and summary on screen): median ${(fcp / 1000).toFixed(2)} s [${paints.map((x) => (x / 1000).toFixed(2)).join(", ")}]  bar < 2 s: ${fcp >= 0 && fcp < 2000 ? "MET" : "NOT MET"}`,
+        `Chromium timeline ready (navigation to the first timeline rows drawn, all 100,000 parsed): median ${(scr / 1000).toFixed(2)} s [${screens.map((x) => (x / 1000).toFixed(2)).join(", ")}]  bar < 2 s: ${scr < 2000 ? "MET" : "NOT MET"}`,
         "(2 cores, shared with other helpers' runs: figures are noisy)",
       ].join("\n") + "\n",
     );

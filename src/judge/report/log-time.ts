@@ -11,13 +11,16 @@ const CLF = /\[(\d{2})\/([A-Za-z]{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d
 const SYSLOG = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\b/;
 
 /** ISO 8601 UTC, or null. */
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function isoOrNull(t: string | null | undefined): string | null {
   if (!t) return null;
   const ms = Date.parse(t);
   if (Number.isNaN(ms)) return null;
   // Docker's "0001-01-01T00:00:00Z" means "never".
   if (ms < Date.UTC(1971, 0, 1)) return null;
-  return new Date(ms).toISOString();
+  // Already in the one form (what breachkit writes): no second conversion.
+  return CANONICAL.test(t) ? t : new Date(ms).toISOString();
 }
 
 export function logLineTime(text: string, yearOf: string | null): string | null {
