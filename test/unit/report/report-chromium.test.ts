@@ -87,7 +87,9 @@ const visibleRows = (sel: string) =>
       rows.filter((r) => (r as unknown as { offsetParent: unknown }).offsetParent !== null).length,
   );
 
-describe("report.html in Chromium", () => {
+// Chromium is slow on a loaded 2-core machine (a screenshot took seconds while the whole
+// unit project ran beside it): generous timeouts, never a timed assertion.
+describe("report.html in Chromium", { timeout: 120_000 }, () => {
   it("runs its own script under its CSP: the timeline is drawn, no CSP violation, no page error", async () => {
     expect(await page.locator("#tl-body tr").count()).toBeGreaterThan(10);
     expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
