@@ -122,7 +122,7 @@ async function main() {
       for (let r = 0; r < RUNS; r++) {
         const page = await own.context.newPage();
         const t0 = Date.now();
-        await page.goto(url, { waitUntil: "domcontentloaded" });
+        await page.goto(url, { waitUntil: "domcontentloaded", timeout: 300_000 });
         await page.locator("#tl-body tr").first().waitFor({ state: "attached" });
         await page.locator("#verdict").waitFor({ state: "visible" });
         screens.push(Date.now() - t0);

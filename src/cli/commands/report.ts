@@ -106,16 +106,18 @@ audit) and tell the incident to the people who need it. Each bundle is verified 
 breachkit verify does; one that does not verify is used but marked as such in every output.
 Writes, into --out:
 
-  report.html     one self-contained page (no network; a Content-Security-Policy forbids every
-                  external load): verdict and summary, containment proof, findings by place,
-                  a traffic plot, accounts and logins, a filterable timeline, audit, integrity
-  report.md       the same for a ticket or an email
-  timeline.jsonl  Timesketch's format (message, datetime, timestamp_desc + place, pid, sha256,
-                  bundle file and line); timeline.csv the same as CSV
-  statement.txt   for the hoster's abuse desk: traffic first/last seen, rate, destinations,
-                  the process responsible with its hash, entry point, containment and proof,
-                  what was fixed, the bundle SEALs (--lang en or it)
-  record.json     the incident record (NIST SP 800-61 sections); record.md the same to read
+  report.html     one self-contained page, no network (its CSP forbids
+                  every external load): verdict, summary, containment proof,
+                  findings by place, traffic plot, accounts and logins,
+                  a filterable timeline, audit, integrity
+  report.md       the same, for a ticket or an email
+  timeline.jsonl  Timesketch (message, datetime, timestamp_desc, place, pid,
+                  sha256, bundle file and line); timeline.csv the same
+  statement.txt   for the hoster's abuse desk: attack traffic first/last
+                  seen, rate, destinations, the process and its hash, entry
+                  point, containment and proof, fixes, SEALs (--lang en|it)
+  record.json     the incident record (NIST SP 800-61 sections), and
+                  record.md to read
 
 The verdict tells COMPROMISED places (a direct sign) from places AT RISK (a misconfiguration
 alone, such as the Docker socket mounted). Read-only on the bundles: nothing is written inside
