@@ -141,8 +141,11 @@ export const ContainReportSchema = z.object({
     spared: z.array(MatchedProcessSchema),
     freezer: z.string().nullable(),
   }),
-  /** The memory dumps made before acting (kill and stop modes). */
-  memory: z.array(MemoryDumpSchema),
+  /**
+   * The memory dumps made before acting (kill and stop modes). A containment.json written
+   * before breachkit dumped memory has none: read as an empty list.
+   */
+  memory: z.array(MemoryDumpSchema).default([]),
   actions: z.array(ActionSchema),
   undo: z.array(z.string()),
   verdict: z.enum(["CONTAINED", "NOT CONTAINED"]),

@@ -8,12 +8,14 @@ import { AuditOutputSchema } from "./audit-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
+import { ReportOutputSchema } from "./report-model.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import {
   AUDIT_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
+  REPORT_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
@@ -35,6 +37,7 @@ export const OUTPUT_NAMES = [
   "contain",
   "verify",
   "audit",
+  "report",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -73,6 +76,11 @@ export const OUTPUT_MODELS: Record<
     schema: AuditOutputSchema,
     version: AUDIT_SCHEMA_VERSION,
     title: "breachkit audit --json (also audit.json in its --out bundle)",
+  },
+  report: {
+    schema: ReportOutputSchema,
+    version: REPORT_SCHEMA_VERSION,
+    title: "breachkit report --json (what was written; the incident record is record.json)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -11,3 +11,4 @@ export const CONTAIN_SCHEMA_VERSION = 1;
 export const VERIFY_SCHEMA_VERSION = 1;
 export const ERROR_SCHEMA_VERSION = 1;
 export const AUDIT_SCHEMA_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 1;

@@ -263,6 +263,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "the ClamAV scan cache, in the cache directory scan's help names",
   "cli/commands/audit.ts":
     "the SARIF file that audit --sarif FILE names (mode 0600), a report the user asked for; nothing else",
+  "cli/commands/report.ts":
+    "the report files (report.html, timeline.jsonl ...) in the --out directory report's help names, never over an existing file, refused inside a bundle",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */

@@ -31,6 +31,7 @@ export const COMMANDS: readonly LazyCommand[] = [
     load: async () => (await import("./contain.js")).registerContain,
   },
   { name: "audit", load: async () => (await import("./audit.js")).registerAudit },
+  { name: "report", load: async () => (await import("./report.js")).registerReport },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
