@@ -16,10 +16,12 @@ import {
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   VERIFY_SCHEMA_VERSION,
+  WATCH_SCHEMA_VERSION,
 } from "./schema-version.js";
 import { SnapshotSchema } from "./snapshot.js";
 import { TriageOutputSchema } from "./triage-output.js";
 import { VerifyOutputSchema } from "./verify-output.js";
+import { WatchSampleSchema } from "./watch-sample.js";
 
 /**
  * The names `breachkit schema` takes, one per command with a --json output, and `error`: what
@@ -32,6 +34,7 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "watch",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -65,6 +68,11 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  watch: {
+    schema: WatchSampleSchema,
+    version: WATCH_SCHEMA_VERSION,
+    title: "breachkit watch --json and --record FILE: one sample per line (NDJSON)",
   },
   error: {
     schema: ErrorOutputSchema,

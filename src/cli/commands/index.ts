@@ -30,6 +30,7 @@ export const COMMANDS: readonly LazyCommand[] = [
     name: "contain",
     load: async () => (await import("./contain.js")).registerContain,
   },
+  { name: "watch", load: async () => (await import("./watch.js")).registerWatch },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
