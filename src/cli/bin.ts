@@ -1,5 +1,4 @@
 // The only module that touches `process`: argv, streams, signals and the exit code.
-import { writeSync } from "node:fs";
 import { isatty } from "node:tty";
 import type { CliIo, FullScreen } from "./io.js";
 import { wantColor } from "./io.js";
@@ -45,11 +44,8 @@ function leaveScreen(): void {
     /* not a terminal any more */
   }
   process.stdin.pause();
-  try {
-    writeSync(1, "\u001b[0m\u001b[?25h\u001b[?1049l");
-  } catch {
-    /* the terminal is gone */
-  }
+  // Writes to a terminal are synchronous in Node: this one lands even inside the exit event.
+  send("stdout", "\u001b[0m\u001b[?25h\u001b[?1049l");
 }
 const terminal: FullScreen | null =
   isatty(0) && process.stdout.isTTY === true

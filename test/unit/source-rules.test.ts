@@ -259,6 +259,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
+  "evidence/watch-record.ts":
+    "watch --record FILE: the file the user named and its one rotated predecessor FILE.1 (mode 0600, bounded by --record-max), named in watch's help",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */

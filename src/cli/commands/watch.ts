@@ -216,17 +216,45 @@ ${helpFooter(
       });
       wake = null;
     };
+    // The first reading only sets the counters: rates need two. The first rates come after
+    // half a second at most (the interval is measured and given with each sample), so the
+    // view has something to show at once; --once waits the whole interval it was given.
+    const firstGap = (flags.once ? intervalS : Math.min(intervalS, 0.5)) * 1000;
     try {
-      // The first reading only sets the counters: rates need two.
+      if (screen !== null) {
+        await liveView({
+          screen,
+          take,
+          reader,
+          intervalS,
+          firstGap,
+          clockTicks,
+          record,
+          count: flags.count,
+          color: io.color,
+          isStopped: () => stopped,
+          stop,
+          sleepUntil,
+        });
+      } else {
+        await stream();
+      }
+    } finally {
+      offInterrupt();
+      record?.close();
+    }
+    ctx.setExitCode(highAlarm ? 1 : 0);
+
+    async function stream(): Promise<void> {
       await take();
-      let next = performance.now() + intervalS * 1000;
+      let next = performance.now() + firstGap;
       if (flags.once) {
         await sleepUntil(next);
         const sample = await take();
         record?.append(JSON.stringify(sample));
         if (flags.json) io.write(`${JSON.stringify(sample)}\n`);
         else io.write(onceTable(sample, intervalS, io.color));
-      } else if (screen === null) {
+      } else {
         let n = 0;
         while (!stopped) {
           await sleepUntil(next);
@@ -240,27 +268,8 @@ ${helpFooter(
           // Late (a slow engine, a loaded machine): the next reading is due now, not in a burst.
           if (next < performance.now()) next = performance.now() + intervalS * 1000;
         }
-      } else {
-        await liveView({
-          screen,
-          take,
-          reader,
-          intervalS,
-          clockTicks,
-          record,
-          count: flags.count,
-          color: io.color,
-          isStopped: () => stopped,
-          stop,
-          sleepUntil,
-          firstDeadline: next,
-        });
       }
-    } finally {
-      offInterrupt();
-      record?.close();
     }
-    ctx.setExitCode(highAlarm ? 1 : 0);
   });
 }
 
@@ -296,7 +305,8 @@ interface LiveOptions {
   isStopped: () => boolean;
   stop: () => void;
   sleepUntil: (deadline: number) => Promise<void>;
-  firstDeadline: number;
+  /** ms from the first reading to the second. */
+  firstGap: number;
 }
 
 async function liveView(o: LiveOptions): Promise<void> {
@@ -358,8 +368,10 @@ async function liveView(o: LiveOptions): Promise<void> {
   const offResize = screen.onResize(draw);
   screen.enter();
   try {
+    // A frame at once ("reading…"), then the first reading: the counters the rates start from.
     draw();
-    let next = o.firstDeadline;
+    latest = await o.take();
+    let next = performance.now() + o.firstGap;
     let n = 0;
     while (!o.isStopped()) {
       await o.sleepUntil(next);

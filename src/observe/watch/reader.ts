@@ -53,7 +53,7 @@ export interface WatchReaderOptions {
   listEveryTicks?: number;
   /** Read socket tables of a quiet namespace every this many ticks (default 5). */
   socketsEveryTicks?: number;
-  /** How long a tick waits for the engine's list when it needs one (default 300 ms). */
+  /** How long a tick waits for the engine's list when it needs one (default 800 ms). */
   engineWaitMs?: number;
   /** Conntrack file; null: none. Default /proc/net/nf_conntrack when readable. */
   conntrackPath?: string | null;
@@ -136,6 +136,8 @@ export class WatchReader {
   private readonly procs = new Map<number, Entry>();
   private readonly known = new Map<string, Known>();
   private readonly names = new Map<string, string>();
+  /** Ticks the engine was asked about a container it has not named (at most a few). */
+  private readonly asked = new Map<string, number>();
   /** Container IP to id (from the engine's list), for conntrack. */
   private readonly ips = new Map<string, string>();
   private readonly netns = new Map<number, NetnsState>();
@@ -375,9 +377,18 @@ export class WatchReader {
       const e = this.readNew(pid, gaps);
       if (e === null) continue;
       this.procs.set(pid, e);
-      if (e.proc.containerId !== null && !this.names.has(e.proc.containerId))
-        unknownContainer = true;
       if (!first && !e.kernelThread) newProcesses.push(e.proc);
+    }
+    // A container the engine has not named yet is asked about at the next few ticks (a
+    // container's processes appear before the engine lists it as running), not forever
+    // (another runtime's containers are never in its list).
+    for (const id of this.known.keys()) {
+      if (this.names.has(id)) continue;
+      const n = this.asked.get(id) ?? 0;
+      if (n < 5) {
+        this.asked.set(id, n + 1);
+        unknownContainer = true;
+      }
     }
     // 2. the engine's names: on a new container at once (briefly waited for), else now and then
     const every = this.opts.listEveryTicks ?? 10;
@@ -386,7 +397,7 @@ export class WatchReader {
       if (unknownContainer || first) {
         await Promise.race([
           p,
-          new Promise((r) => setTimeout(r, this.opts.engineWaitMs ?? 300).unref()),
+          new Promise((r) => setTimeout(r, this.opts.engineWaitMs ?? 800).unref()),
         ]);
       }
     }
@@ -407,7 +418,12 @@ export class WatchReader {
       byContainer.set(id, list);
       list.push(e);
     }
-    for (const id of this.known.keys()) if (!byContainer.has(id)) this.known.delete(id);
+    for (const id of this.known.keys()) {
+      if (byContainer.has(id)) continue;
+      this.known.delete(id);
+      this.asked.delete(id);
+      this.names.delete(id);
+    }
     // 4. conntrack, when due
     const conntrack =
       this.tickNo % (this.opts.socketsEveryTicks ?? 5) === 0 ? this.readConntrack() : null;
@@ -473,9 +489,7 @@ export class WatchReader {
       /* unreadable: null */
     }
     const hostNs =
-      this.hostNetns === null
-        ? null
-        : this.readNetns(this.hostNetns, [...hostPids, 1], true);
+      this.hostNetns === null ? null : this.readNetns(this.hostNetns, [...hostPids, 1], true);
     let hostDest = hostNs?.destinations ?? [];
     const hct = conntrack?.get("");
     if (hct) hostDest = topDestinations(mergeCounts(hostDest, hct));

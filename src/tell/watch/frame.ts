@@ -118,7 +118,7 @@ function listColumns(width: number): Column[] {
     { title: "PLACE", width: placeW, right: false, key: "place", value: (r) => r.place },
     ...fixed,
     {
-      title: "TOP DESTINATIONS",
+      title: "DESTINATIONS",
       width: destW,
       right: false,
       value: (r) => destText(r.destinations),
@@ -215,8 +215,9 @@ export function renderFrame(input: FrameInput): string[] {
       lines.push(fitCells(i === 0 ? " none" : "", W));
       continue;
     }
+    // The rule before the place: a long name is cut, never the kind of alarm.
     const text = cell(
-      ` ${a.time.slice(11, 19)} ${a.alarm.severity.toUpperCase()} ${a.alarm.place}: ${a.alarm.text} [${a.alarm.rule}]`,
+      ` ${a.time.slice(11, 19)} ${a.alarm.severity.toUpperCase()} ${a.alarm.rule}  ${a.alarm.place}: ${a.alarm.text}`,
       W,
     );
     lines.push(severityColor(colors, a.alarm)(text));
