@@ -70,6 +70,10 @@ interface Entry {
 interface Known {
   id: string;
   files: CgroupFiles;
+  /** Spreads the slow-changing reads (memory, tasks) over the ticks. */
+  phase: number;
+  memoryBytes: number | null;
+  tasks: number | null;
 }
 
 interface NetnsState {
@@ -78,6 +82,9 @@ interface NetnsState {
   listeners: string[] | null;
   busiestPort: { port: number; addresses: number } | null;
   lastSocketsTick: number;
+  /** The namespace's socket counts (sockstat, sockstat6) when last looked at. */
+  sockstat: string | null;
+  phase: number;
 }
 
 const SOCKET_PROTOS: readonly NetProto[] = ["tcp", "tcp6", "udp", "udp6"];
@@ -85,6 +92,13 @@ const DELETED = " (deleted)";
 /** Interfaces of the host namespace that carry containers' traffic, already counted on their rows. */
 const CONTAINER_LINKS = /^(veth|docker\d|br-|cni|flannel|cali|vxlan)/;
 const MAX_GAPS = 20;
+/** Memory and tasks of a container are read every this many ticks. */
+const SLOW_EVERY = 5;
+/**
+ * The socket tables of a namespace are read at least every this many ticks: a safety net
+ * (a listener closed and another opened between two looks keeps the counts equal).
+ */
+const RESCAN_TICKS = 300;
 
 function isZeroAddress(a: string): boolean {
   return a === "0.0.0.0" || a === "::" || a === "::ffff:0.0.0.0";
@@ -143,6 +157,7 @@ export class WatchReader {
   private readonly netns = new Map<number, NetnsState>();
   private readonly hostNetns: number | null;
   private tickNo = 0;
+  private phase = 0;
   private listing: Promise<void> | null = null;
   private engineError: string | null = null;
   private conntrackPath: string | null;
@@ -202,7 +217,13 @@ export class WatchReader {
       ...exeOf(stat.kernelThread ? null : readlinkOrNull(`${base}/exe`)),
     };
     if (container !== null && !this.known.has(container.id)) {
-      this.known.set(container.id, { id: container.id, files: cgroupFiles(this.mounts, cgroup) });
+      this.known.set(container.id, {
+        id: container.id,
+        files: cgroupFiles(this.mounts, cgroup),
+        phase: this.phase++,
+        memoryBytes: null,
+        tasks: null,
+      });
     }
     const netns = stat.kernelThread
       ? null
@@ -256,6 +277,8 @@ export class WatchReader {
       listeners: null,
       busiestPort: prev?.busiestPort ?? null,
       lastSocketsTick: prev?.lastSocketsTick ?? -1,
+      sockstat: prev?.sockstat ?? null,
+      phase: prev?.phase ?? this.phase++,
     };
     for (const pid of pids.slice(0, 3)) {
       let text: string;
@@ -269,8 +292,21 @@ export class WatchReader {
         prev?.counters == null ||
         prev.counters.rxPackets !== state.counters.rxPackets ||
         prev.counters.txPackets !== state.counters.txPackets;
+      // The socket tables are dear to read (the kernel walks its whole hash tables for each
+      // namespace): read them when the namespace's socket counts changed (a new listener, a
+      // new connection), looked at every few ticks; for a namespace with traffic every few
+      // ticks (its destinations); and now and then in any case.
       const every = this.opts.socketsEveryTicks ?? 5;
-      if (moved || this.tickNo - state.lastSocketsTick >= every) {
+      const since = this.tickNo - state.lastSocketsTick;
+      const turn = (this.tickNo + state.phase) % every === 0;
+      let due =
+        state.lastSocketsTick < 0 || (since >= RESCAN_TICKS && turn) || (moved && since >= every);
+      if (!due && turn) {
+        const stamp = this.readSockstat(pid);
+        due = stamp !== state.sockstat;
+      }
+      if (due) {
+        state.sockstat = this.readSockstat(pid);
         const sockets = this.readSockets(pid);
         if (sockets !== null) {
           const counts = new Map<string, WatchDestination>();
@@ -299,6 +335,20 @@ export class WatchReader {
     }
     this.netns.set(inode, state);
     return state;
+  }
+
+  /** "TCP 5 UDP 2 TCP6 0 UDP6 1": the inuse counts of a namespace, or null. */
+  private readSockstat(pid: number): string | null {
+    let out = "";
+    for (const f of ["sockstat", "sockstat6"]) {
+      try {
+        const text = readProcText(`${this.root}/${pid}/net/${f}`, 16 * 1024);
+        for (const m of text.matchAll(/^(TCP6?|UDP6?): inuse (\d+)/gm)) out += `${m[1]} ${m[2]} `;
+      } catch {
+        /* no IPv6, or exited */
+      }
+    }
+    return out === "" ? null : out;
   }
 
   private readSockets(pid: number): NetTableEntry[] | null {
@@ -435,13 +485,19 @@ export class WatchReader {
       const entries = byContainer.get(id)!;
       const k = this.known.get(id);
       if (!k) continue;
+      // CPU at every tick; memory and tasks, which change slowly, every few ticks (spread
+      // over the containers): each file read costs a few syscalls, and there are many.
       const cpu = this.readCgroup(k.files.cpu);
-      const mem = this.readCgroup(k.files.memory);
-      const tasks = this.readCgroup(k.files.tasks);
-      if (cpu === "gone" && mem === "gone") {
+      if (cpu === "gone") {
         // stopped between the listing and now: gone at this tick
         this.known.delete(id);
         continue;
+      }
+      if (k.memoryBytes === null || (this.tickNo + k.phase) % SLOW_EVERY === 0) {
+        const mem = this.readCgroup(k.files.memory);
+        const tasks = this.readCgroup(k.files.tasks);
+        k.memoryBytes = typeof mem === "number" ? mem : null;
+        k.tasks = typeof tasks === "number" ? tasks : null;
       }
       const inode = entries.find((e) => e.netns !== null)?.netns ?? null;
       let network: WatchPlaceReading["network"] = "none";
@@ -464,8 +520,8 @@ export class WatchReader {
         containerId: id,
         name: this.nameOf(id),
         cpuNs: typeof cpu === "number" ? cpu : null,
-        memoryBytes: typeof mem === "number" ? mem : null,
-        tasks: typeof tasks === "number" ? tasks : null,
+        memoryBytes: k.memoryBytes,
+        tasks: k.tasks,
         processes: entries.filter((e) => !e.kernelThread).length,
         network,
         counters: ns?.counters ?? null,
