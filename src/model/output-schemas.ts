@@ -20,10 +20,12 @@ import {
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   VERIFY_SCHEMA_VERSION,
+  WATCH_SCHEMA_VERSION,
 } from "./schema-version.js";
 import { SnapshotSchema } from "./snapshot.js";
 import { TriageOutputSchema } from "./triage-output.js";
 import { VerifyOutputSchema } from "./verify-output.js";
+import { WatchSampleSchema } from "./watch-sample.js";
 
 /**
  * The names `breachkit schema` takes, one per command with a --json output, and `error`: what
@@ -38,6 +40,7 @@ export const OUTPUT_NAMES = [
   "verify",
   "audit",
   "report",
+  "watch",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -81,6 +84,11 @@ export const OUTPUT_MODELS: Record<
     schema: ReportOutputSchema,
     version: REPORT_SCHEMA_VERSION,
     title: "breachkit report --json (what was written; the incident record is record.json)",
+  },
+  watch: {
+    schema: WatchSampleSchema,
+    version: WATCH_SCHEMA_VERSION,
+    title: "breachkit watch --json and --record FILE: one sample per line (NDJSON)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -265,6 +265,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "the SARIF file that audit --sarif FILE names (mode 0600), a report the user asked for; nothing else",
   "cli/commands/report.ts":
     "the report files (report.html, timeline.jsonl ...) in the --out directory report's help names, never over an existing file, refused inside a bundle",
+  "evidence/watch-record.ts":
+    "watch --record FILE: the file the user named and its one rotated predecessor FILE.1 (mode 0600, bounded by --record-max), named in watch's help",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */

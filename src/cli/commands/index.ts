@@ -32,6 +32,7 @@ export const COMMANDS: readonly LazyCommand[] = [
   },
   { name: "audit", load: async () => (await import("./audit.js")).registerAudit },
   { name: "report", load: async () => (await import("./report.js")).registerReport },
+  { name: "watch", load: async () => (await import("./watch.js")).registerWatch },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
