@@ -15,10 +15,12 @@ import {
   SCAN_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
+  UPDATE_SCHEMA_VERSION,
   VERIFY_SCHEMA_VERSION,
 } from "./schema-version.js";
 import { SnapshotSchema } from "./snapshot.js";
 import { TriageOutputSchema } from "./triage-output.js";
+import { UpdateOutputSchema } from "./update-output.js";
 import { VerifyOutputSchema } from "./verify-output.js";
 
 /**
@@ -32,6 +34,7 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "update",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -65,6 +68,11 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  update: {
+    schema: UpdateOutputSchema,
+    version: UPDATE_SCHEMA_VERSION,
+    title: "breachkit update --json (--check, a --dry-run plan, or the update record, also update.json in the bundle)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -30,6 +30,7 @@ export const COMMANDS: readonly LazyCommand[] = [
     name: "contain",
     load: async () => (await import("./contain.js")).registerContain,
   },
+  { name: "update", load: async () => (await import("./update.js")).registerUpdate },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
