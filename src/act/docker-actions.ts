@@ -4,6 +4,8 @@
  * observe/docker/engine.ts shares the transport but sends GET only; the source-rules test
  * holds that POST and DELETE requests are built here and nowhere else.
  */
+
+import { EngineError } from "../observe/docker/engine-error.js";
 import {
   type Call,
   type DockerEngineOptions,
@@ -13,11 +15,7 @@ import {
   imageRef,
   ref,
 } from "../observe/docker/engine-transport.js";
-import { EngineError } from "../observe/docker/engine-error.js";
-import {
-  CreateResponseSchema,
-  UpdateResponseSchema,
-} from "../observe/docker/engine-types.js";
+import { CreateResponseSchema, UpdateResponseSchema } from "../observe/docker/engine-types.js";
 
 export type RestartPolicyName = "no" | "always" | "unless-stopped" | "on-failure";
 
@@ -155,7 +153,10 @@ export class DockerActions {
   }
 
   /** Create a container from a full create body (Config fields, HostConfig, NetworkingConfig). */
-  async createContainer(name: string, body: Record<string, unknown>): Promise<{ id: string; warnings: string[] }> {
+  async createContainer(
+    name: string,
+    body: Record<string, unknown>,
+  ): Promise<{ id: string; warnings: string[] }> {
     const answer = await this.#transport.json(
       { method: "POST", path: "/containers/create", query: { name: ref(name) }, body },
       CreateResponseSchema,
@@ -181,7 +182,11 @@ export class DockerActions {
   }
 
   /** Connect with an endpoint configuration (aliases, static addresses), as `docker network connect --alias --ip`. */
-  async connectNetworkWith(id: string, network: string, endpointConfig: Record<string, unknown>): Promise<void> {
+  async connectNetworkWith(
+    id: string,
+    network: string,
+    endpointConfig: Record<string, unknown>,
+  ): Promise<void> {
     await this.change({
       method: "POST",
       path: `/networks/${ref(network)}/connect`,

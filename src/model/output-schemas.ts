@@ -72,7 +72,8 @@ export const OUTPUT_MODELS: Record<
   update: {
     schema: UpdateOutputSchema,
     version: UPDATE_SCHEMA_VERSION,
-    title: "breachkit update --json (--check, a --dry-run plan, or the update record, also update.json in the bundle)",
+    title:
+      "breachkit update --json (--check, a --dry-run plan, or the update record, also update.json in the bundle)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -86,7 +86,13 @@ export const UpdateActionSchema = z.object({
 });
 export type UpdateAction = z.infer<typeof UpdateActionSchema>;
 
-export const UpdateOutcomeSchema = z.enum(["planned", "updated", "rolled-back", "skipped", "failed"]);
+export const UpdateOutcomeSchema = z.enum([
+  "planned",
+  "updated",
+  "rolled-back",
+  "skipped",
+  "failed",
+]);
 export type UpdateOutcome = z.infer<typeof UpdateOutcomeSchema>;
 
 const SideSchema = z.object({
@@ -129,7 +135,10 @@ export const UpdateRunSchema = z.object({
 export type UpdateRun = z.infer<typeof UpdateRunSchema>;
 
 export const UpdateOutputSchema = z.union([
-  UpdateCheckSchema.extend({ schemaVersion: z.literal(UPDATE_SCHEMA_VERSION), mode: z.literal("check") }),
+  UpdateCheckSchema.extend({
+    schemaVersion: z.literal(UPDATE_SCHEMA_VERSION),
+    mode: z.literal("check"),
+  }),
   UpdateRunSchema.extend({
     schemaVersion: z.literal(UPDATE_SCHEMA_VERSION),
     mode: z.literal("update"),

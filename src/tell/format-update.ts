@@ -28,7 +28,8 @@ export function formatCheck(check: UpdateCheck, c: Colors): string {
       `Update check: ${check.containers.length} container(s) in ${(check.durationMs / 1000).toFixed(1)} s (engine ${safeText(check.engine.version ?? "?", 40)}, API ${safeText(check.engine.apiVersion ?? "?", 20)})`,
     ),
   );
-  if (check.credentials.problem) lines.push(c.yellow(`  note: ${safeText(check.credentials.problem, 300)}`));
+  if (check.credentials.problem)
+    lines.push(c.yellow(`  note: ${safeText(check.credentials.problem, 300)}`));
   for (const r of check.containers) {
     const status = STATUS_TEXT[r.status] ?? r.status;
     const colored =
@@ -38,14 +39,28 @@ export function formatCheck(check: UpdateCheck, c: Colors): string {
           ? c.red(status)
           : c.green(status);
     lines.push(`\n${c.bold(safeText(r.name, 80))}  ${colored}`);
-    lines.push(`  image    ${safeText(r.image, 200)}  (id ${short(r.imageId)}${r.imageAgeDays !== null ? `, ${r.imageAgeDays} days old` : ""})`);
+    lines.push(
+      `  image    ${safeText(r.image, 200)}  (id ${short(r.imageId)}${r.imageAgeDays !== null ? `, ${r.imageAgeDays} days old` : ""})`,
+    );
     if (r.localDigest || r.remoteDigest) {
-      lines.push(`  digest   running ${short(r.localDigest)}  registry ${short(r.remoteDigest)}${r.remoteVerified ? " (verified from its bytes)" : ""}`);
+      lines.push(
+        `  digest   running ${short(r.localDigest)}  registry ${short(r.remoteDigest)}${r.remoteVerified ? " (verified from its bytes)" : ""}`,
+      );
     }
-    if (r.newerPulled) lines.push(`  pulled   ${short(r.newerPulled.imageId)} is tagged ${safeText(r.image, 200)} here, not running`);
-    if (r.newerTags.length) lines.push(`  newer    tags: ${r.newerTags.map((t) => safeText(t, 60)).join(", ")} (reported, never switched to)`);
-    if (r.compose) lines.push(`  compose  project ${safeText(r.compose.project, 80)}, service ${safeText(r.compose.service, 80)}`);
-    if (r.gap) lines.push(c.red(`  gap      ${safeText(r.gap.kind, 30)}: ${safeText(r.gap.reason, 400)}`));
+    if (r.newerPulled)
+      lines.push(
+        `  pulled   ${short(r.newerPulled.imageId)} is tagged ${safeText(r.image, 200)} here, not running`,
+      );
+    if (r.newerTags.length)
+      lines.push(
+        `  newer    tags: ${r.newerTags.map((t) => safeText(t, 60)).join(", ")} (reported, never switched to)`,
+      );
+    if (r.compose)
+      lines.push(
+        `  compose  project ${safeText(r.compose.project, 80)}, service ${safeText(r.compose.service, 80)}`,
+      );
+    if (r.gap)
+      lines.push(c.red(`  gap      ${safeText(r.gap.kind, 30)}: ${safeText(r.gap.reason, 400)}`));
     for (const n of r.notes) lines.push(c.dim(`  note     ${safeText(n, 300)}`));
   }
   const counts = Object.entries(check.counts)
@@ -56,11 +71,16 @@ export function formatCheck(check: UpdateCheck, c: Colors): string {
 }
 
 export function formatUpdatePlan(run: UpdateRun, c: Colors, dryRun: boolean): string {
-  const lines: string[] = [c.bold(dryRun ? "Update plan (dry run: nothing is changed)" : "Update plan")];
+  const lines: string[] = [
+    c.bold(dryRun ? "Update plan (dry run: nothing is changed)" : "Update plan"),
+  ];
   for (const r of run.results) {
     const what = r.outcome === "planned" ? c.yellow("update") : c.dim("skip");
-    lines.push(`  ${what}  ${safeText(r.name, 80)}  ${safeText(r.image, 200)}: ${safeText(r.reason, 400)}`);
-    if (r.method && r.outcome === "planned") lines.push(c.dim(`        via ${safeText(r.method, 300)}`));
+    lines.push(
+      `  ${what}  ${safeText(r.name, 80)}  ${safeText(r.image, 200)}: ${safeText(r.reason, 400)}`,
+    );
+    if (r.method && r.outcome === "planned")
+      lines.push(c.dim(`        via ${safeText(r.method, 300)}`));
   }
   if (run.results.length === 0) lines.push("  no container matches");
   if (dryRun && run.results.some((r) => r.outcome === "planned")) {

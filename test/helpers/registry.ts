@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import { tarArchive, type TarEntry } from "../../lab/tar.js";
+import { type TarEntry, tarArchive } from "../../lab/tar.js";
 
 export interface LocalRegistry {
   /** 127.0.0.1:PORT */
@@ -141,7 +141,12 @@ export async function buildImage(ref: string, opts: TestImageOptions): Promise<s
     { type: "symlink", path: "bin/sleep", target: "/bin/busybox" },
     { type: "symlink", path: "bin/test", target: "/bin/busybox" },
     { type: "symlink", path: "bin/cat", target: "/bin/busybox" },
-    { type: "file", path: "etc/passwd", mode: 0o644, data: enc("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n") },
+    {
+      type: "file",
+      path: "etc/passwd",
+      mode: 0o644,
+      data: enc("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n"),
+    },
     { type: "file", path: "version", mode: 0o644, data: enc(`${opts.version}\n`) },
   ];
   if (opts.healthy) entries.push({ type: "file", path: "healthy", mode: 0o644, data: enc("ok\n") });
@@ -155,9 +160,9 @@ export async function buildImage(ref: string, opts: TestImageOptions): Promise<s
       "--change",
       `HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/bin/test","-f","/healthy"]`,
       "--change",
-      "ENV APP_VERSION=" + opts.version,
+      `ENV APP_VERSION=${opts.version}`,
       "--change",
-      "LABEL org.example.version=" + opts.version,
+      `LABEL org.example.version=${opts.version}`,
       "-",
       ref,
     ],

@@ -24,7 +24,12 @@ import {
 } from "../helpers/registry.js";
 
 type CheckOut = UpdateCheck & { schemaVersion: number; mode: "check" };
-type RunOut = UpdateRun & { schemaVersion: number; mode: "update"; bundle: string | null; manifestSha256: string | null };
+type RunOut = UpdateRun & {
+  schemaVersion: number;
+  mode: "update";
+  bundle: string | null;
+  manifestSha256: string | null;
+};
 
 const RUN = `r${Date.now().toString(36)}`;
 const LABEL = `bk-update-test=${RUN}`;
@@ -47,7 +52,15 @@ async function cli(args: string[]) {
 
 async function checkJson(args: string[]): Promise<{ code: number; out: CheckOut; ms: number }> {
   const t0 = Date.now();
-  const r = await cli(["--check", "--json", "--label", LABEL, "--insecure-registry", reg.host, ...args]);
+  const r = await cli([
+    "--check",
+    "--json",
+    "--label",
+    LABEL,
+    "--insecure-registry",
+    reg.host,
+    ...args,
+  ]);
   if (!r.stdout.trim().startsWith("{")) throw new Error(`no JSON (exit ${r.code}): ${r.stderr}`);
   return { code: r.code, out: JSON.parse(r.stdout) as CheckOut, ms: Date.now() - t0 };
 }
@@ -79,7 +92,13 @@ async function imageId(ref: string): Promise<string> {
 }
 
 /** Move the registry's tag to a new image, leaving the local tag on `keepLocal` (the running one). */
-async function moveTag(ref: string, version: string, healthy: boolean, keepLocal: string, alsoTags: string[] = []) {
+async function moveTag(
+  ref: string,
+  version: string,
+  healthy: boolean,
+  keepLocal: string,
+  alsoTags: string[] = [],
+) {
   const id = await buildImage(ref, { version, healthy });
   images.add(id);
   await docker(["push", ref]);
@@ -111,38 +130,113 @@ describe("update", () => {
     await docker(["tag", v1, brkRef]);
     await docker(["push", brkRef]);
     netName = `bk-upd-net-${RUN}`;
-    networks.push(await docker(["network", "create", "--subnet", "172.29.77.0/24", "--label", LABEL, netName]));
+    networks.push(
+      await docker(["network", "create", "--subnet", "172.29.77.0/24", "--label", LABEL, netName]),
+    );
     const vol = `bk-upd-vol-${RUN}`;
     volumes.push(await docker(["volume", "create", "--label", LABEL, vol]));
     await run(
       `bk-upd-main-${RUN}`,
       [
-        "--network", netName, "--network-alias", "app-alias", "--ip", "172.29.77.10",
-        "-e", "FOO=bar", "-e", "APP_VERSION=1",
-        "--label", "org.example.role=web",
-        "-v", `${vol}:/vol`, "-v", "/data", "--mount", `type=bind,src=${out},dst=/host,readonly`,
-        "-p", "127.0.0.1::8080",
-        "--restart", "unless-stopped", "--memory", "64m", "--cpu-shares", "512", "--pids-limit", "64",
-        "--cap-drop", "ALL", "--cap-add", "CHOWN", "--user", "1000:1000", "--init",
-        "--log-opt", "max-size=1m", "--log-opt", "max-file=2", "--hostname", "web-1",
-        "--entrypoint", "/bin/sh",
+        "--network",
+        netName,
+        "--network-alias",
+        "app-alias",
+        "--ip",
+        "172.29.77.10",
+        "-e",
+        "FOO=bar",
+        "-e",
+        "APP_VERSION=1",
+        "--label",
+        "org.example.role=web",
+        "-v",
+        `${vol}:/vol`,
+        "-v",
+        "/data",
+        "--mount",
+        `type=bind,src=${out},dst=/host,readonly`,
+        "-p",
+        "127.0.0.1::8080",
+        "--restart",
+        "unless-stopped",
+        "--memory",
+        "64m",
+        "--cpu-shares",
+        "512",
+        "--pids-limit",
+        "64",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "CHOWN",
+        "--user",
+        "1000:1000",
+        "--init",
+        "--log-opt",
+        "max-size=1m",
+        "--log-opt",
+        "max-file=2",
+        "--hostname",
+        "web-1",
+        "--entrypoint",
+        "/bin/sh",
       ],
       appRef,
     );
     // The entrypoint's arguments, after the image.
     await docker(["rm", "-f", containers.pop() ?? ""]);
     const mainArgs = [
-      "run", "-d", "--name", `bk-upd-main-${RUN}`, "--label", LABEL,
-      "--network", netName, "--network-alias", "app-alias", "--ip", "172.29.77.10",
-      "-e", "FOO=bar",
-      "--label", "org.example.role=web",
-      "-v", `${vol}:/vol`, "-v", "/data", "--mount", `type=bind,src=${out},dst=/host,readonly`,
-      "-p", "127.0.0.1::8080",
-      "--restart", "unless-stopped", "--memory", "64m", "--cpu-shares", "512", "--pids-limit", "64",
-      "--cap-drop", "ALL", "--cap-add", "CHOWN", "--user", "1000:1000", "--init",
-      "--log-opt", "max-size=1m", "--log-opt", "max-file=2", "--hostname", "web-1",
-      "--entrypoint", "/bin/sh",
-      appRef, "-c", "trap 'exit 0' TERM; echo main started; while :; do sleep 1; done",
+      "run",
+      "-d",
+      "--name",
+      `bk-upd-main-${RUN}`,
+      "--label",
+      LABEL,
+      "--network",
+      netName,
+      "--network-alias",
+      "app-alias",
+      "--ip",
+      "172.29.77.10",
+      "-e",
+      "FOO=bar",
+      "--label",
+      "org.example.role=web",
+      "-v",
+      `${vol}:/vol`,
+      "-v",
+      "/data",
+      "--mount",
+      `type=bind,src=${out},dst=/host,readonly`,
+      "-p",
+      "127.0.0.1::8080",
+      "--restart",
+      "unless-stopped",
+      "--memory",
+      "64m",
+      "--cpu-shares",
+      "512",
+      "--pids-limit",
+      "64",
+      "--cap-drop",
+      "ALL",
+      "--cap-add",
+      "CHOWN",
+      "--user",
+      "1000:1000",
+      "--init",
+      "--log-opt",
+      "max-size=1m",
+      "--log-opt",
+      "max-file=2",
+      "--hostname",
+      "web-1",
+      "--entrypoint",
+      "/bin/sh",
+      appRef,
+      "-c",
+      "trap 'exit 0' TERM; echo main started; while :; do sleep 1; done",
     ];
     containers.push(await docker(mainArgs));
     await run(`bk-upd-pinned-${RUN}`, ["--label", "breachkit.update=false"], appRef);
@@ -198,7 +292,16 @@ describe("update", () => {
 
   it("an ambiguous container name is refused, nothing changed", async () => {
     const main = await docker(["inspect", "--format", "{{.Id}}", `bk-upd-main-${RUN}`]);
-    const decoy = await docker(["create", "--name", main.slice(0, 8), "--label", LABEL, "--label", "breachkit.update=false", appRef]);
+    const decoy = await docker([
+      "create",
+      "--name",
+      main.slice(0, 8),
+      "--label",
+      LABEL,
+      "--label",
+      "breachkit.update=false",
+      appRef,
+    ]);
     containers.push(decoy);
     const r = await cli(["--yes", "--insecure-registry", reg.host, "--out", out, main.slice(0, 8)]);
     expect(r.code).toBe(2);
@@ -225,8 +328,19 @@ describe("update", () => {
     // Field by field, except what must change (the image's own defaults follow the new image:
     // its APP_VERSION and version label; Binds gains the anonymous volume by name).
     const diffs = configDifferences(before, after, ["Config.Image", "HostConfig.Binds"]);
-    expect(diffs.filter((d) => !/^Config\.(Env|Labels\.org\.example\.version)$/.test(d))).toEqual([]);
-    const cfg = (x: Record<string, unknown>) => x.Config as { Env: string[]; Hostname: string; Cmd: string[]; Entrypoint: string[]; User: string; Healthcheck: unknown; Labels: Record<string, string> };
+    expect(diffs.filter((d) => !/^Config\.(Env|Labels\.org\.example\.version)$/.test(d))).toEqual(
+      [],
+    );
+    const cfg = (x: Record<string, unknown>) =>
+      x.Config as {
+        Env: string[];
+        Hostname: string;
+        Cmd: string[];
+        Entrypoint: string[];
+        User: string;
+        Healthcheck: unknown;
+        Labels: Record<string, string>;
+      };
     expect(cfg(after).Env).toContain("FOO=bar");
     expect(cfg(after).Env).toContain("APP_VERSION=2");
     expect(cfg(after).Hostname).toBe("web-1");
@@ -237,7 +351,8 @@ describe("update", () => {
     expect(cfg(after).Labels["org.example.role"]).toBe("web");
     expect(cfg(after).Labels["org.example.version"]).toBe("2");
     const net = (x: Record<string, unknown>) =>
-      (x.NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] }> }).Networks[netName];
+      (x.NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] }> })
+        .Networks[netName];
     expect(net(after)?.IPAddress).toBe("172.29.77.10");
     expect(net(after)?.Aliases).toContain("app-alias");
     const mounts = (x: Record<string, unknown>) =>
@@ -255,11 +370,15 @@ describe("update", () => {
     const v = await verifyBundle(bundle);
     expect(v.intact).toBe(true);
     expect(v.complete).toBe(true);
-    const manifest = JSON.parse(await readFile(join(bundle, "manifest.json"), "utf8")) as { files: { path: string }[] };
+    const manifest = JSON.parse(await readFile(join(bundle, "manifest.json"), "utf8")) as {
+      files: { path: string }[];
+    };
     const paths = manifest.files.map((f) => f.path);
     expect(paths).toContain("update.json");
     expect(paths).toContain("snapshot.json");
-    expect(paths.some((p) => p.startsWith(`containers/${name}/`) && p.endsWith("inspect.json"))).toBe(true);
+    expect(
+      paths.some((p) => p.startsWith(`containers/${name}/`) && p.endsWith("inspect.json")),
+    ).toBe(true);
     const log = (await readFile(join(bundle, "collection.log.jsonl"), "utf8"))
       .trim()
       .split("\n")
@@ -293,9 +412,13 @@ describe("update", () => {
     expect(await imageId(brkRef)).toBe(before.Image);
     const v = await verifyBundle(r.out.bundle ?? "");
     expect(v.intact).toBe(true);
-    const manifest = JSON.parse(await readFile(join(r.out.bundle ?? "", "manifest.json"), "utf8")) as { files: { path: string }[] };
+    const manifest = JSON.parse(
+      await readFile(join(r.out.bundle ?? "", "manifest.json"), "utf8"),
+    ) as { files: { path: string }[] };
     expect(manifest.files.some((f) => f.path === `update/${name}/failed-inspect.json`)).toBe(true);
-    for (const id of (await docker(["images", "-q", "--no-trunc", `${reg.host}/bk-update/brk`])).split("\n")) {
+    for (const id of (
+      await docker(["images", "-q", "--no-trunc", `${reg.host}/bk-update/brk`])
+    ).split("\n")) {
       if (id) images.add(id);
     }
     const pulled = res?.actions.find((a) => a.action.startsWith("docker pull "));
@@ -313,12 +436,33 @@ describe("update", () => {
       };
       for (const [k, ref] of Object.entries(refs)) {
         await docker(["tag", v1, ref]);
-        containers.push(await docker(["create", "--name", `bk-upd-${k}-${RUN}`, "--label", LABEL, "--label", `bk-update-gap=${RUN}`, ref]));
+        containers.push(
+          await docker([
+            "create",
+            "--name",
+            `bk-upd-${k}-${RUN}`,
+            "--label",
+            LABEL,
+            "--label",
+            `bk-update-gap=${RUN}`,
+            ref,
+          ]),
+        );
       }
       const t0 = Date.now();
       const r = await cli([
-        "--check", "--json", "--label", `bk-update-gap=${RUN}`, "--timeout", "1",
-        "--insecure-registry", hang.host, "--insecure-registry", liar.host, "--insecure-registry", reg.host,
+        "--check",
+        "--json",
+        "--label",
+        `bk-update-gap=${RUN}`,
+        "--timeout",
+        "1",
+        "--insecure-registry",
+        hang.host,
+        "--insecure-registry",
+        liar.host,
+        "--insecure-registry",
+        reg.host,
       ]);
       const ms = Date.now() - t0;
       const check = JSON.parse(r.stdout) as CheckOut;
@@ -331,7 +475,15 @@ describe("update", () => {
       expect(r.code).toBe(1);
       expect(ms).toBeLessThan(8000);
       // Without --insecure-registry, plain HTTP is never spoken: TLS fails, a gap too.
-      const tls = await cli(["--check", "--json", "--label", `bk-update-gap=${RUN}`, "--timeout", "2", `bk-upd-liar-${RUN}`]);
+      const tls = await cli([
+        "--check",
+        "--json",
+        "--label",
+        `bk-update-gap=${RUN}`,
+        "--timeout",
+        "2",
+        `bk-upd-liar-${RUN}`,
+      ]);
       const t = JSON.parse(tls.stdout) as CheckOut;
       expect(t.containers[0]?.gap?.kind).toMatch(/tls|unreachable|malformed/);
       for (const ref of Object.values(refs)) await docker(["rmi", ref]).catch(() => {});

@@ -33,9 +33,22 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 /** Image-default fields of Config that are dropped when equal to the old image's. */
-const IMAGE_DEFAULTS = ["Cmd", "Entrypoint", "Healthcheck", "WorkingDir", "User", "StopSignal", "Shell", "OnBuild"];
+const IMAGE_DEFAULTS = [
+  "Cmd",
+  "Entrypoint",
+  "Healthcheck",
+  "WorkingDir",
+  "User",
+  "StopSignal",
+  "Shell",
+  "OnBuild",
+];
 
-export function recreateSpec(inspect: Json, oldImageConfig: Json | null, image: string): RecreateSpec {
+export function recreateSpec(
+  inspect: Json,
+  oldImageConfig: Json | null,
+  image: string,
+): RecreateSpec {
   const id = String(inspect.Id ?? "");
   const shortId = id.slice(0, 12);
   const name = String(inspect.Name ?? "").replace(/^\//, "");
@@ -117,7 +130,8 @@ export function recreateSpec(inspect: Json, oldImageConfig: Json | null, image: 
         endpoint.IPAMConfig = raw.IPAMConfig;
       }
       if (Array.isArray(raw.Links) && raw.Links.length) endpoint.Links = raw.Links;
-      if (isObj(raw.DriverOpts) && Object.keys(raw.DriverOpts).length) endpoint.DriverOpts = raw.DriverOpts;
+      if (isObj(raw.DriverOpts) && Object.keys(raw.DriverOpts).length)
+        endpoint.DriverOpts = raw.DriverOpts;
       endpoints.push({ network: net, endpoint });
     }
   }
@@ -129,7 +143,9 @@ export function recreateSpec(inspect: Json, oldImageConfig: Json | null, image: 
   const body: Json = {
     ...config,
     HostConfig: host,
-    ...(first ? { NetworkingConfig: { EndpointsConfig: { [first.network]: first.endpoint } } } : {}),
+    ...(first
+      ? { NetworkingConfig: { EndpointsConfig: { [first.network]: first.endpoint } } }
+      : {}),
   };
   return { name, body, extraNetworks: rest, notes };
 }
@@ -139,12 +155,17 @@ export function recreateSpec(inspect: Json, oldImageConfig: Json | null, image: 
  * id, created, state, image id, the short-id hostname and alias, runtime paths). Returns the
  * differing field paths; an empty list means the configuration is identical.
  */
-export function configDifferences(before: Json, after: Json, allowed: readonly string[] = []): string[] {
+export function configDifferences(
+  before: Json,
+  after: Json,
+  allowed: readonly string[] = [],
+): string[] {
   const diffs: string[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {
     if (allowed.includes(path)) return;
     if (isObj(a) && isObj(b)) {
-      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) walk(a[k], b[k], `${path}.${k}`);
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+        walk(a[k], b[k], `${path}.${k}`);
       return;
     }
     if (!same(a, b)) diffs.push(path);
@@ -158,7 +179,10 @@ export function configDifferences(before: Json, after: Json, allowed: readonly s
   walk(before.HostConfig, after.HostConfig, "HostConfig");
   const nets = (x: Json) => {
     const id = String(x.Id ?? "");
-    const s = isObj(x.NetworkSettings) && isObj(x.NetworkSettings.Networks) ? x.NetworkSettings.Networks : {};
+    const s =
+      isObj(x.NetworkSettings) && isObj(x.NetworkSettings.Networks)
+        ? x.NetworkSettings.Networks
+        : {};
     return Object.fromEntries(
       Object.entries(s).map(([n, e]) => {
         const ep = isObj(e) ? e : {};
@@ -178,7 +202,13 @@ export function configDifferences(before: Json, after: Json, allowed: readonly s
   walk(nets(before), nets(after), "Networks");
   const mounts = (x: Json) =>
     (Array.isArray(x.Mounts) ? x.Mounts.filter(isObj) : [])
-      .map((m) => ({ Type: m.Type, Name: m.Name ?? null, Source: m.Source, Destination: m.Destination, RW: m.RW }))
+      .map((m) => ({
+        Type: m.Type,
+        Name: m.Name ?? null,
+        Source: m.Source,
+        Destination: m.Destination,
+        RW: m.RW,
+      }))
       .sort((p, q) => String(p.Destination).localeCompare(String(q.Destination)));
   walk(mounts(before), mounts(after), "Mounts");
   return diffs;

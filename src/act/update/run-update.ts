@@ -257,7 +257,11 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
     check: checked.check,
   };
   opts.onPlan?.(run);
-  const finish = (bundle: string | null, seal: string | null, exitCode: number): UpdateRunOutcome => ({
+  const finish = (
+    bundle: string | null,
+    seal: string | null,
+    exitCode: number,
+  ): UpdateRunOutcome => ({
     output: {
       schemaVersion: UPDATE_SCHEMA_VERSION,
       mode: "update",
@@ -276,13 +280,21 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
     const names = safeText(planned.map((r) => r.name).join(", "), 400);
     const yes = await opts.confirm(`Update ${names} now?`).catch(() => false);
     if (!yes) {
-      throw new BreachkitError("USAGE", "not confirmed: nothing was changed", "Run it again and answer y, or pass --yes.");
+      throw new BreachkitError(
+        "USAGE",
+        "not confirmed: nothing was changed",
+        "Run it again and answer y, or pass --yes.",
+      );
     }
   }
 
   // Preserve first: a snapshot and each container's evidence, sealed with the record.
   progress.update("update: snapshot before");
-  const snap = await takeSnapshot({ env: opts.env, intervalSeconds: null, containerAccounts: false });
+  const snap = await takeSnapshot({
+    env: opts.env,
+    intervalSeconds: null,
+    containerAccounts: false,
+  });
   run.host = snap.snapshot.host.hostname;
   const bundle = await createBundle({
     outDir: resolvePath(opts.cwd, opts.outDir),
@@ -304,10 +316,11 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
     });
     if (summary.stopped || opts.signal?.aborted) {
       const reason = summary.incompleteReason ?? "interrupted";
-      for (const r of results) if (r.outcome === "planned") {
-        r.outcome = "skipped";
-        r.reason = `the evidence could not be preserved (${reason}): not touched`;
-      }
+      for (const r of results)
+        if (r.outcome === "planned") {
+          r.outcome = "skipped";
+          r.reason = `the evidence could not be preserved (${reason}): not touched`;
+        }
       await writeRecord(bundle, finish(bundle.dir, null, EXIT_ERROR).output);
       await bundle.seal({ complete: false, reason });
       throw new BreachkitError(
@@ -322,12 +335,23 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
       const inspect = checked.inspects.get(row.id);
       if (!result || !inspect) continue;
       progress.update(`update: ${safeText(row.name, 60)}`);
-      await updateOne({ row, result, inspect, oldImage: checked.images.get(row.imageId) ?? null, engine, docker, bundle, auths, opts });
+      await updateOne({
+        row,
+        result,
+        inspect,
+        oldImage: checked.images.get(row.imageId) ?? null,
+        engine,
+        docker,
+        bundle,
+        auths,
+        opts,
+      });
     }
-    for (const r of results) if (r.outcome === "planned") {
-      r.outcome = "skipped";
-      r.reason = "interrupted before its turn: not touched";
-    }
+    for (const r of results)
+      if (r.outcome === "planned") {
+        r.outcome = "skipped";
+        r.reason = "interrupted before its turn: not touched";
+      }
     const exitCode = results.some((r) => r.outcome === "failed")
       ? EXIT_ERROR
       : results.some((r) => r.outcome === "rolled-back")
@@ -335,7 +359,9 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
         : EXIT_OK;
     await writeRecord(bundle, finish(bundle.dir, null, exitCode).output);
     const sealed = await bundle.seal(
-      summary.complete ? { complete: true } : { complete: false, reason: summary.incompleteReason ?? "evidence incomplete" },
+      summary.complete
+        ? { complete: true }
+        : { complete: false, reason: summary.incompleteReason ?? "evidence incomplete" },
     );
     progress.done();
     return finish(bundle.dir, sealed.manifestSha256, exitCode);
@@ -385,13 +411,42 @@ async function updateOne(c: OneContext): Promise<void> {
     const time = new Date();
     try {
       const v = await fn();
-      actions.push({ time: time.toISOString(), action, ok: true, changedHost: true, undo, error: null });
-      bundle.log({ step: "update", action, result: "ok", changedHost: true, durationMs: Date.now() - time.getTime(), details: { container: row.id, undo } });
+      actions.push({
+        time: time.toISOString(),
+        action,
+        ok: true,
+        changedHost: true,
+        undo,
+        error: null,
+      });
+      bundle.log({
+        step: "update",
+        action,
+        result: "ok",
+        changedHost: true,
+        durationMs: Date.now() - time.getTime(),
+        details: { container: row.id, undo },
+      });
       return v;
     } catch (e) {
       const error = errorMessage(e);
-      actions.push({ time: time.toISOString(), action, ok: false, changedHost: true, undo: null, error });
-      bundle.log({ step: "update", action, result: "error", changedHost: true, durationMs: Date.now() - time.getTime(), error, details: { container: row.id } });
+      actions.push({
+        time: time.toISOString(),
+        action,
+        ok: false,
+        changedHost: true,
+        undo: null,
+        error,
+      });
+      bundle.log({
+        step: "update",
+        action,
+        result: "error",
+        changedHost: true,
+        durationMs: Date.now() - time.getTime(),
+        error,
+        details: { container: row.id },
+      });
       throw e;
     }
   };
@@ -413,7 +468,10 @@ async function updateOne(c: OneContext): Promise<void> {
       newImage = await engine.inspectImage(row.newerPulled.imageId);
     } else {
       const digest = row.remoteDigest ?? "";
-      const existed = await engine.inspectImage(`${repo}@${digest}`).then(() => true, () => false);
+      const existed = await engine.inspectImage(`${repo}@${digest}`).then(
+        () => true,
+        () => false,
+      );
       await act(
         `docker pull ${repo}@${digest}`,
         existed ? null : `docker rmi ${repo}@${digest}`,
@@ -434,13 +492,18 @@ async function updateOne(c: OneContext): Promise<void> {
   const oldShort = row.imageId.replace(/^sha256:/, "").slice(0, 12);
 
   // 2. The tag follows the registry, as a pull by tag would have moved it.
-  const taggedBefore = await engine.inspectImage(row.image).then((i) => i.Id, () => null);
+  const taggedBefore = await engine.inspectImage(row.image).then(
+    (i) => i.Id,
+    () => null,
+  );
   let retagged = false;
   if (taggedBefore !== newImage.Id) {
     try {
       await act(
         `docker tag ${newShort} ${row.image}`,
-        taggedBefore ? `docker tag ${taggedBefore.replace(/^sha256:/, "").slice(0, 12)} ${row.image}` : null,
+        taggedBefore
+          ? `docker tag ${taggedBefore.replace(/^sha256:/, "").slice(0, 12)} ${row.image}`
+          : null,
         () => docker.tagImage(newImage.Id, repo, ref.tag ?? "latest"),
       );
       retagged = true;
@@ -452,14 +515,22 @@ async function updateOne(c: OneContext): Promise<void> {
   }
   const restoreTag = async () => {
     if (retagged && taggedBefore) {
-      await act(`docker tag ${taggedBefore.replace(/^sha256:/, "").slice(0, 12)} ${row.image}`, null, () =>
-        docker.tagImage(taggedBefore, repo, ref.tag ?? "latest"),
+      await act(
+        `docker tag ${taggedBefore.replace(/^sha256:/, "").slice(0, 12)} ${row.image}`,
+        null,
+        () => docker.tagImage(taggedBefore, repo, ref.tag ?? "latest"),
       ).catch(() => {});
     }
   };
 
-  const spec = recreateSpec(c.inspect as Record<string, unknown>, (c.oldImage?.Config as Record<string, unknown> | undefined) ?? null, row.image);
-  await bundle.writeJson(`update/${safeName(name)}/create-request.json`, redactCreate(spec.body), { source: "breachkit update" });
+  const spec = recreateSpec(
+    c.inspect as Record<string, unknown>,
+    (c.oldImage?.Config as Record<string, unknown> | undefined) ?? null,
+    row.image,
+  );
+  await bundle.writeJson(`update/${safeName(name)}/create-request.json`, redactCreate(spec.body), {
+    source: "breachkit update",
+  });
   const parked = parkedName(name);
 
   // 3. Recreate: the old one stopped and set aside under another name, the new one in its place.
@@ -470,14 +541,25 @@ async function updateOne(c: OneContext): Promise<void> {
       const id = newId;
       await bundle.step("update", `preserve the failed container ${id.slice(0, 12)}`, async () => {
         const raw = await engine.inspectContainer(id);
-        await bundle.writeJson(`update/${safeName(name)}/failed-inspect.json`, redactInspect(raw), { source: `docker:/containers/${id}/json` });
+        await bundle.writeJson(`update/${safeName(name)}/failed-inspect.json`, redactInspect(raw), {
+          source: `docker:/containers/${id}/json`,
+        });
         const logs = await engine.containerLogs(id, { timestamps: true });
-        await bundle.writeStream(`update/${safeName(name)}/failed-logs.txt`, logs, { source: `docker:/containers/${id}/logs`, maxBytes: 16 * 1024 * 1024 });
+        await bundle.writeStream(`update/${safeName(name)}/failed-logs.txt`, logs, {
+          source: `docker:/containers/${id}/logs`,
+          maxBytes: 16 * 1024 * 1024,
+        });
       });
-      await act(`docker rm -f ${id.slice(0, 12)}`, null, () => docker.removeContainer(id, { force: true })).catch((e) => problems.push(errorMessage(e)));
+      await act(`docker rm -f ${id.slice(0, 12)}`, null, () =>
+        docker.removeContainer(id, { force: true }),
+      ).catch((e) => problems.push(errorMessage(e)));
     }
-    await act(`docker rename ${parked} ${name}`, null, () => docker.renameContainer(oldId, name)).catch((e) => problems.push(errorMessage(e)));
-    await act(`docker start ${oldId.slice(0, 12)}`, `docker stop ${oldId.slice(0, 12)}`, () => docker.start(oldId)).catch((e) => problems.push(errorMessage(e)));
+    await act(`docker rename ${parked} ${name}`, null, () =>
+      docker.renameContainer(oldId, name),
+    ).catch((e) => problems.push(errorMessage(e)));
+    await act(`docker start ${oldId.slice(0, 12)}`, `docker stop ${oldId.slice(0, 12)}`, () =>
+      docker.start(oldId),
+    ).catch((e) => problems.push(errorMessage(e)));
     await restoreTag();
     if (problems.length) {
       result.outcome = "failed";
@@ -490,8 +572,10 @@ async function updateOne(c: OneContext): Promise<void> {
   };
 
   try {
-    await act(`docker stop -t ${c.opts.stopTimeoutSec} ${oldId.slice(0, 12)}`, `docker start ${oldId.slice(0, 12)}`, () =>
-      docker.stop(oldId, { timeoutSec: c.opts.stopTimeoutSec }),
+    await act(
+      `docker stop -t ${c.opts.stopTimeoutSec} ${oldId.slice(0, 12)}`,
+      `docker start ${oldId.slice(0, 12)}`,
+      () => docker.stop(oldId, { timeoutSec: c.opts.stopTimeoutSec }),
     );
   } catch (e) {
     await docker.start(oldId).catch(() => {});
@@ -501,7 +585,9 @@ async function updateOne(c: OneContext): Promise<void> {
     return;
   }
   try {
-    await act(`docker rename ${name} ${parked}`, `docker rename ${parked} ${name}`, () => docker.renameContainer(oldId, parked));
+    await act(`docker rename ${name} ${parked}`, `docker rename ${parked} ${name}`, () =>
+      docker.renameContainer(oldId, parked),
+    );
   } catch (e) {
     await docker.start(oldId).catch(() => {});
     await restoreTag();
@@ -510,22 +596,32 @@ async function updateOne(c: OneContext): Promise<void> {
     return;
   }
   try {
-    const created = await act(`docker create --name ${name} ${row.image} (the configuration of ${oldId.slice(0, 12)})`, null, () =>
-      docker.createContainer(name, spec.body),
+    const created = await act(
+      `docker create --name ${name} ${row.image} (the configuration of ${oldId.slice(0, 12)})`,
+      null,
+      () => docker.createContainer(name, spec.body),
     );
     newId = created.id;
     const last = actions.at(-1);
     if (last) last.undo = `docker rm -f ${created.id.slice(0, 12)}`;
     for (const extra of spec.extraNetworks) {
-      await act(`docker network connect ${extra.network} ${created.id.slice(0, 12)}`, `docker network disconnect ${extra.network} ${created.id.slice(0, 12)}`, () =>
-        docker.connectNetworkWith(created.id, extra.network, extra.endpoint),
+      await act(
+        `docker network connect ${extra.network} ${created.id.slice(0, 12)}`,
+        `docker network disconnect ${extra.network} ${created.id.slice(0, 12)}`,
+        () => docker.connectNetworkWith(created.id, extra.network, extra.endpoint),
       );
     }
     const made = (await engine.inspectContainer(created.id)) as { Image?: string };
     if (made.Image !== newImage.Id) {
-      throw new Error(`the new container runs ${String(made.Image).slice(7, 19)}, not the pulled ${newShort} (the tag moved meanwhile)`);
+      throw new Error(
+        `the new container runs ${String(made.Image).slice(7, 19)}, not the pulled ${newShort} (the tag moved meanwhile)`,
+      );
     }
-    await act(`docker start ${created.id.slice(0, 12)}`, `docker stop ${created.id.slice(0, 12)}`, () => docker.start(created.id));
+    await act(
+      `docker start ${created.id.slice(0, 12)}`,
+      `docker stop ${created.id.slice(0, 12)}`,
+      () => docker.start(created.id),
+    );
   } catch (e) {
     await rollback(`the new container could not be created or started: ${errorMessage(e)}`);
     return;
@@ -537,20 +633,31 @@ async function updateOne(c: OneContext): Promise<void> {
     ...(c.opts.signal ? { signal: c.opts.signal } : {}),
   });
   result.health = { status: settled.status, waitedMs: settled.waitedMs, detail: settled.detail };
-  bundle.log({ step: "update", action: `wait for ${name} to settle`, result: settled.ok ? "ok" : "error", durationMs: settled.waitedMs, details: { ...settled } });
+  bundle.log({
+    step: "update",
+    action: `wait for ${name} to settle`,
+    result: settled.ok ? "ok" : "error",
+    durationMs: settled.waitedMs,
+    details: { ...settled },
+  });
   if (!settled.ok) {
-    await rollback(`the new image ${newShort} did not settle: ${settled.status}${settled.detail ? ` (${settled.detail})` : ""}`);
+    await rollback(
+      `the new image ${newShort} did not settle: ${settled.status}${settled.detail ? ` (${settled.detail})` : ""}`,
+    );
     return;
   }
 
   // 5. Done: the old container goes (its image stays), and the configuration is compared.
   const id = newId;
   const after = await engine.inspectContainer(id);
-  await bundle.writeJson(`update/${safeName(name)}/inspect-after.json`, redactInspect(after), { source: `docker:/containers/${id}/json` });
-  const diffs = configDifferences(c.inspect as Record<string, unknown>, after as Record<string, unknown>, [
-    "Config.Image",
-    "HostConfig.Binds",
-  ]);
+  await bundle.writeJson(`update/${safeName(name)}/inspect-after.json`, redactInspect(after), {
+    source: `docker:/containers/${id}/json`,
+  });
+  const diffs = configDifferences(
+    c.inspect as Record<string, unknown>,
+    after as Record<string, unknown>,
+    ["Config.Image", "HostConfig.Binds"],
+  );
   await act(
     `docker rm ${oldId.slice(0, 12)} (the old container; its image ${oldShort} is kept)`,
     `docker rm -f ${id.slice(0, 12)} && docker run <the configuration in containers/${safeName(name)}/inspect.json> ${oldShort}`,
@@ -560,7 +667,9 @@ async function updateOne(c: OneContext): Promise<void> {
   });
   result.outcome = "updated";
   result.reason = `now runs ${newShort} (${row.remoteDigest ?? "already pulled"}), ${settled.status} after ${Math.round(settled.waitedMs / 100) / 10} s${
-    diffs.length ? `; configuration differs in: ${diffs.slice(0, 10).join(", ")}` : "; configuration identical"
+    diffs.length
+      ? `; configuration differs in: ${diffs.slice(0, 10).join(", ")}`
+      : "; configuration identical"
   }${spec.notes.length ? `; ${spec.notes.join("; ")}` : ""}`;
   result.after = {
     containerId: id,

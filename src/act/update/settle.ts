@@ -35,7 +35,10 @@ export async function waitSettled(
     let state: StateLike;
     let restartCount = 0;
     try {
-      const inspect = (await engine.inspectContainer(id)) as { State?: StateLike; RestartCount?: number };
+      const inspect = (await engine.inspectContainer(id)) as {
+        State?: StateLike;
+        RestartCount?: number;
+      };
       state = inspect.State ?? {};
       restartCount = inspect.RestartCount ?? 0;
     } catch (e) {
@@ -49,7 +52,8 @@ export async function waitSettled(
       ? `last healthcheck: exit ${lastLog.ExitCode ?? "?"}${lastLog.Output ? `, ${lastLog.Output.trim().slice(0, 300)}` : ""}`
       : null;
     if (!state.Running || state.Restarting || restartCount !== restarts) {
-      const status = state.Restarting || restartCount !== restarts ? "restarting" : (state.Status ?? "exited");
+      const status =
+        state.Restarting || restartCount !== restarts ? "restarting" : (state.Status ?? "exited");
       return {
         ok: false,
         status,
@@ -57,11 +61,18 @@ export async function waitSettled(
         detail: `the new container is ${status}${state.ExitCode ? ` (exit code ${state.ExitCode})` : ""}`,
       };
     }
-    if (health === "healthy") return { ok: true, status: "healthy", waitedMs: waited, detail: healthDetail };
-    if (health === "unhealthy") return { ok: false, status: "unhealthy", waitedMs: waited, detail: healthDetail };
+    if (health === "healthy")
+      return { ok: true, status: "healthy", waitedMs: waited, detail: healthDetail };
+    if (health === "unhealthy")
+      return { ok: false, status: "unhealthy", waitedMs: waited, detail: healthDetail };
     if (waited >= opts.settleMs) {
       if (health === undefined || health === "none") {
-        return { ok: true, status: "running", waitedMs: waited, detail: `kept running for ${Math.round(waited / 1000)} s` };
+        return {
+          ok: true,
+          status: "running",
+          waitedMs: waited,
+          detail: `kept running for ${Math.round(waited / 1000)} s`,
+        };
       }
       return {
         ok: false,
@@ -71,7 +82,12 @@ export async function waitSettled(
       };
     }
     if (opts.signal?.aborted) {
-      return { ok: false, status: health ?? "running", waitedMs: waited, detail: "interrupted while waiting" };
+      return {
+        ok: false,
+        status: health ?? "running",
+        waitedMs: waited,
+        detail: "interrupted while waiting",
+      };
     }
     await sleep(poll);
   }

@@ -38,14 +38,22 @@ export const UPDATE_OPTIONS = defineOptions({
   all: flag("--all", "update every container that has an update (pinned ones excepted)"),
   dryRun: flag("--dry-run", "show the plan; change nothing, write nothing"),
   yes: flag("-y, --yes", "do not ask for confirmation", false),
-  json: flag("--json", "print the result as JSON on stdout (schema: breachkit schema update)", false),
+  json: flag(
+    "--json",
+    "print the result as JSON on stdout (schema: breachkit schema update)",
+    false,
+  ),
   out: text("--out <dir>", "where the evidence bundle directory is made", "."),
   settle: positive(
     "--settle <seconds>",
     "how long the new container has to become healthy (with a healthcheck) or keep running",
     30,
   ),
-  stopTimeout: positive("--stop-timeout <seconds>", "grace period of the old container's stop before SIGKILL", 10),
+  stopTimeout: positive(
+    "--stop-timeout <seconds>",
+    "grace period of the old container's stop before SIGKILL",
+    10,
+  ),
   insecureRegistry: repeatable(
     "--insecure-registry <host[:port]>",
     "speak plain HTTP to this registry (repeatable); every other registry is HTTPS with its certificate verified",
@@ -64,7 +72,9 @@ export const UPDATE_OPTIONS = defineOptions({
 export const registerUpdate: RegisterCommand = (program: Command, ctx: CommandContext) => {
   const cmd = program
     .command("update")
-    .summary("keep containers current: registry digest check, evidence first, identical recreate, health-gated rollback")
+    .summary(
+      "keep containers current: registry digest check, evidence first, identical recreate, health-gated rollback",
+    )
     .description(
       `Keep containers current, the way Watchtower should have, and keep the evidence.
 
@@ -105,7 +115,10 @@ engine speaks its own.
 Paths written: the bundle directory breachkit-<host>-<UTC time>/ under --out (update only;
 nothing with --check or --dry-run). On the host: the pulled image, the tag, the containers.`,
     )
-    .argument("[containers...]", "container names or id prefixes (4+ hex digits); each must be unambiguous")
+    .argument(
+      "[containers...]",
+      "container names or id prefixes (4+ hex digits); each must be unambiguous",
+    )
     .addHelpText(
       "after",
       helpFooter(
@@ -134,7 +147,11 @@ nothing with --check or --dry-run). On the host: the pulled image, the tag, the 
     };
     if (options.check) {
       if (options.all || options.dryRun) {
-        throw new BreachkitError("USAGE", "--check changes nothing: it takes neither --all nor --dry-run", "breachkit update --check [CONTAINER...]");
+        throw new BreachkitError(
+          "USAGE",
+          "--check changes nothing: it takes neither --all nor --dry-run",
+          "breachkit update --check [CONTAINER...]",
+        );
       }
       const { check } = await runCheck({ ...registry, queries: args });
       if (json) {
@@ -142,13 +159,20 @@ nothing with --check or --dry-run). On the host: the pulled image, the tag, the 
         ctx.io.write(`${JSON.stringify(out, null, 2)}\n`);
       } else ctx.io.write(formatCheck(check, c));
       const attention = check.containers.some(
-        (r) => r.status === "update-available" || r.status === "pulled-not-running" || r.status === "gap",
+        (r) =>
+          r.status === "update-available" ||
+          r.status === "pulled-not-running" ||
+          r.status === "gap",
       );
       ctx.setExitCode(attention ? EXIT_FINDINGS : EXIT_OK);
       return;
     }
     if (options.all && args.length) {
-      throw new BreachkitError("USAGE", "give container names or --all, not both", "breachkit update --all --dry-run shows what --all would do.");
+      throw new BreachkitError(
+        "USAGE",
+        "give container names or --all, not both",
+        "breachkit update --all --dry-run shows what --all would do.",
+      );
     }
     const ac = new AbortController();
     const off = ctx.io.onInterrupt(() => ac.abort());
@@ -177,7 +201,14 @@ nothing with --check or --dry-run). On the host: the pulled image, the tag, the 
       });
       if (json) ctx.io.write(`${JSON.stringify(outcome.output, null, 2)}\n`);
       else if (!options.dryRun) {
-        ctx.io.write(formatUpdateResult(outcome.output, outcome.output.bundle, outcome.output.manifestSha256, c));
+        ctx.io.write(
+          formatUpdateResult(
+            outcome.output,
+            outcome.output.bundle,
+            outcome.output.manifestSha256,
+            c,
+          ),
+        );
       }
       ctx.setExitCode(outcome.exitCode);
     } finally {

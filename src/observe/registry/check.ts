@@ -18,7 +18,13 @@ import { isEngineError } from "../docker/engine-error.js";
 import type { ContainerInspect, ImageInspect } from "../docker/engine-types.js";
 import { type ManifestAnswer, type RegistryClient, RegistryError } from "./client.js";
 import type { DockerAuths } from "./docker-config.js";
-import { digestsFor, type ImageRef, newerSemverTags, parseImageRef, semverOf } from "./reference.js";
+import {
+  digestsFor,
+  type ImageRef,
+  newerSemverTags,
+  parseImageRef,
+  semverOf,
+} from "./reference.js";
 
 export const PIN_LABEL = "breachkit.update";
 
@@ -76,7 +82,10 @@ export function composeInfo(labels: Record<string, string>): ComposeInfo | null 
   };
 }
 
-export function matchesLabels(labels: Record<string, string>, filters: readonly LabelFilter[]): boolean {
+export function matchesLabels(
+  labels: Record<string, string>,
+  filters: readonly LabelFilter[],
+): boolean {
   return filters.every((f) => (f.value === null ? f.key in labels : labels[f.key] === f.value));
 }
 
@@ -120,7 +129,12 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
   );
 
   progress.update("update check: listing containers");
-  const ids = opts.ids ?? (await engine.listContainers({ all: true })).map((c) => c.Id);
+  // The label filter first on the list (it carries the labels), so only those are inspected.
+  const ids =
+    opts.ids ??
+    (await engine.listContainers({ all: true }))
+      .filter((c) => matchesLabels(c.Labels ?? {}, opts.labels ?? []))
+      .map((c) => c.Id);
   const inspects = new Map<string, ContainerInspect>();
   await Promise.all(
     ids.map(async (id) => {
@@ -225,7 +239,10 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
       if (/^(sha256:)?[a-f0-9]{12,64}$/.test(image)) {
         return finish("digest-pinned", "the container runs an image by id: nothing to follow");
       }
-      row.gap = { kind: "reference", reason: `the image reference cannot be read: ${parsed.error}` };
+      row.gap = {
+        kind: "reference",
+        reason: `the image reference cannot be read: ${parsed.error}`,
+      };
       return finish("gap");
     }
     const ref = parsed.value;
@@ -269,19 +286,27 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
     }
     if (opts.tags !== false && ref.tag !== null && semverOf(ref.tag)) {
       try {
-        const tags = await ask(tagLists, `${ref.registry}/${ref.repository}`, () => registry.tags(ref));
+        const tags = await ask(tagLists, `${ref.registry}/${ref.repository}`, () =>
+          registry.tags(ref),
+        );
         row.newerTags = newerSemverTags(ref.tag, tags);
       } catch (e) {
         row.notes.push(`newer tags not known: ${errorMessage(e)}`);
       }
     }
     if (local.includes(row.remoteDigest)) {
-      if (row.newerPulled) row.notes.push("the tag names another image locally, but the registry's is the one running");
+      if (row.newerPulled)
+        row.notes.push(
+          "the tag names another image locally, but the registry's is the one running",
+        );
       return finish("current");
     }
     const taggedDigests = tagged ? digestsFor(ref, tagged.RepoDigests ?? []) : [];
     if (row.newerPulled && taggedDigests.includes(row.remoteDigest)) {
-      return finish("pulled-not-running", "the registry's image is already pulled; the container still runs the old one");
+      return finish(
+        "pulled-not-running",
+        "the registry's image is already pulled; the container still runs the old one",
+      );
     }
     return finish("update-available");
   }

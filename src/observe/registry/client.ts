@@ -101,8 +101,9 @@ export function parseChallenge(header: string): Challenge | null {
   const re = /([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?\s*/gy;
   const rest = m[2] ?? "";
   re.lastIndex = 0;
-  let p: RegExpExecArray | null;
-  while (re.lastIndex < rest.length && (p = re.exec(rest)) !== null) {
+  while (re.lastIndex < rest.length) {
+    const p = re.exec(rest);
+    if (p === null) break;
     const key = (p[1] ?? "").toLowerCase();
     params[key] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : (p[3] ?? "");
   }
@@ -145,7 +146,10 @@ export function checkManifest(
         ? "application/vnd.oci.image.index.v1+json"
         : "application/vnd.oci.image.manifest.v1+json");
   if (!MANIFEST_TYPES.includes(mediaType as (typeof MANIFEST_TYPES)[number])) {
-    throw new RegistryError("malformed", `unsupported manifest media type "${mediaType.slice(0, 100)}"`);
+    throw new RegistryError(
+      "malformed",
+      `unsupported manifest media type "${mediaType.slice(0, 100)}"`,
+    );
   }
   const isIndex = mediaType.endsWith("list.v2+json") || mediaType.endsWith("index.v1+json");
   if (isIndex ? !m.manifests : !(m.config && m.layers)) {
@@ -182,7 +186,10 @@ export class RegistryClient {
   }
 
   isInsecure(registry: string): boolean {
-    return this.insecure.has(registry.toLowerCase()) || this.insecure.has(apiHost(registry).toLowerCase());
+    return (
+      this.insecure.has(registry.toLowerCase()) ||
+      this.insecure.has(apiHost(registry).toLowerCase())
+    );
   }
 
   /** The registry's manifest for the tag: HEAD, and GET when `verify` or the digest is not in the header. */
@@ -210,7 +217,13 @@ export class RegistryClient {
 
   /** The repository's tags (one page, bounded). */
   async tags(ref: ImageRef): Promise<string[]> {
-    const got = await this.call(ref, "GET", `/v2/${ref.repository}/tags/list?n=1000`, {}, MAX_TAGS_BYTES);
+    const got = await this.call(
+      ref,
+      "GET",
+      `/v2/${ref.repository}/tags/list?n=1000`,
+      {},
+      MAX_TAGS_BYTES,
+    );
     let json: unknown;
     try {
       json = JSON.parse(got.body.toString("utf8"));
@@ -218,7 +231,8 @@ export class RegistryClient {
       throw new RegistryError("malformed", "the tag list is not JSON");
     }
     const parsed = TagsSchema.safeParse(json);
-    if (!parsed.success) throw new RegistryError("malformed", "the tag list has an unexpected shape");
+    if (!parsed.success)
+      throw new RegistryError("malformed", "the tag list has an unexpected shape");
     return (parsed.data.tags ?? []).slice(0, 10_000);
   }
 
@@ -293,7 +307,12 @@ export class RegistryClient {
         s,
       );
     }
-    if (s === 404) throw new RegistryError("not-found", `${what}: HTTP 404, no such manifest or repository${detail}`, s);
+    if (s === 404)
+      throw new RegistryError(
+        "not-found",
+        `${what}: HTTP 404, no such manifest or repository${detail}`,
+        s,
+      );
     if (s === 429) throw new RegistryError("http", `${what}: HTTP 429, rate-limited${detail}`, s);
     if (s >= 500) throw new RegistryError("server-error", `${what}: HTTP ${s}${detail}`, s);
     throw new RegistryError("http", `${what}: HTTP ${s}${detail}`, s);
@@ -301,14 +320,18 @@ export class RegistryClient {
 
   private async fetchToken(ref: ImageRef, challenge: Challenge, scope: string): Promise<string> {
     const realm = challenge.params.realm;
-    if (!realm) throw new RegistryError("unauthorized", `${ref.registry} asked for a token without a realm`);
+    if (!realm)
+      throw new RegistryError("unauthorized", `${ref.registry} asked for a token without a realm`);
     let url: URL;
     try {
       url = new URL(realm);
     } catch {
       throw new RegistryError("refused", `${ref.registry} named a token realm that is not a URL`);
     }
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && this.insecure.has(url.host.toLowerCase()))) {
+    if (
+      url.protocol !== "https:" &&
+      !(url.protocol === "http:" && this.insecure.has(url.host.toLowerCase()))
+    ) {
       throw new RegistryError(
         "refused",
         `${ref.registry} sends for a token to ${url.protocol}//${url.host}, which is neither HTTPS nor a --insecure-registry host: refused`,
@@ -400,11 +423,19 @@ export class RegistryClient {
           req.on("response", (res) => {
             const chunks: Buffer[] = [];
             let size = 0;
-            const limit = res.statusCode && res.statusCode >= 200 && res.statusCode < 300 ? max : MAX_ERROR_BYTES;
+            const limit =
+              res.statusCode && res.statusCode >= 200 && res.statusCode < 300
+                ? max
+                : MAX_ERROR_BYTES;
             res.on("data", (c: Buffer) => {
               size += c.length;
               if (size > Math.max(limit, 0)) {
-                fail(new RegistryError("malformed", `${u.host}: the answer to ${method} ${u.pathname} exceeds ${limit} bytes`));
+                fail(
+                  new RegistryError(
+                    "malformed",
+                    `${u.host}: the answer to ${method} ${u.pathname} exceeds ${limit} bytes`,
+                  ),
+                );
                 return;
               }
               chunks.push(c);
@@ -414,7 +445,11 @@ export class RegistryClient {
               if (settled) return;
               settled = true;
               clearTimeout(timer);
-              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, size) });
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: Buffer.concat(chunks, size),
+              });
             });
           });
           req.end(body);
@@ -429,22 +464,31 @@ function basic(cred: RegistryCredential): string {
 
 function errorDetail(body: Buffer): string {
   try {
-    const j = JSON.parse(body.toString("utf8")) as { errors?: { code?: string; message?: string }[] };
+    const j = JSON.parse(body.toString("utf8")) as {
+      errors?: { code?: string; message?: string }[];
+    };
     const e = j.errors?.[0];
-    if (e) return ` (${String(e.code ?? "")}${e.message ? `: ${String(e.message)}` : ""})`.slice(0, 200);
+    if (e)
+      return ` (${String(e.code ?? "")}${e.message ? `: ${String(e.message)}` : ""})`.slice(0, 200);
   } catch {}
   return "";
 }
 
 function networkError(e: NodeJS.ErrnoException, host: string): RegistryError {
   const code = e.code ?? "";
-  if (code.startsWith("ERR_TLS") || code.includes("CERT") || code === "EPROTO" || /SSL|TLS/i.test(e.message)) {
+  if (
+    code.startsWith("ERR_TLS") ||
+    code.includes("CERT") ||
+    code === "EPROTO" ||
+    /SSL|TLS/i.test(e.message)
+  ) {
     return new RegistryError(
       "tls",
       `${host}: TLS failed (${code || e.message}); breachkit verifies registry certificates (name it with --insecure-registry only if it really speaks plain HTTP)`,
     );
   }
-  if (code.startsWith("HPE_")) return new RegistryError("malformed", `${host}: the answer is not HTTP (${code})`);
+  if (code.startsWith("HPE_"))
+    return new RegistryError("malformed", `${host}: the answer is not HTTP (${code})`);
   return new RegistryError("unreachable", `${host}: cannot connect (${code || e.message})`);
 }
 

@@ -33,7 +33,8 @@ export async function findComposeTool(
     if (await executable(join(dir, "docker-compose"))) return "docker compose";
   }
   for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (dir.startsWith("/") && (await executable(join(dir, "docker-compose")))) return "docker-compose";
+    if (dir.startsWith("/") && (await executable(join(dir, "docker-compose"))))
+      return "docker-compose";
   }
   return null;
 }

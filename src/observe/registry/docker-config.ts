@@ -98,7 +98,8 @@ export function parseDockerConfig(text: string, path: string | null): DockerAuth
     if (username === "" && identityToken === null) continue;
     out.byHost.set(authKeyHost(key), { username, password, identityToken });
   }
-  for (const key of Object.keys(parsed.data.credHelpers ?? {})) out.helperHosts.add(authKeyHost(key));
+  for (const key of Object.keys(parsed.data.credHelpers ?? {}))
+    out.helperHosts.add(authKeyHost(key));
   out.credsStore = parsed.data.credsStore ?? null;
   return out;
 }
@@ -119,13 +120,21 @@ export async function readDockerAuths(
   try {
     const buf = await readFile(path);
     if (buf.length > MAX_CONFIG_BYTES) {
-      return { ...empty, path, problem: `${path} is larger than 1 MiB: no registry credentials used` };
+      return {
+        ...empty,
+        path,
+        problem: `${path} is larger than 1 MiB: no registry credentials used`,
+      };
     }
     text = buf.toString("utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return empty;
-    return { ...empty, path, problem: `cannot read ${path} (${code ?? "error"}): no registry credentials used` };
+    return {
+      ...empty,
+      path,
+      problem: `cannot read ${path} (${code ?? "error"}): no registry credentials used`,
+    };
   }
   return parseDockerConfig(text, path);
 }

@@ -26,7 +26,8 @@ export interface ImageRef {
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$/;
 
 export function parseImageRef(text: string): Result<ImageRef, string> {
   if (text.length === 0 || text.length > 512) return err("not an image reference");
@@ -115,7 +116,8 @@ export function semverOf(tag: string): { nums: [number, number, number]; suffix:
 export function newerSemverTags(current: string, tags: readonly string[], max = 10): string[] {
   const cur = semverOf(current);
   if (!cur) return [];
-  const shape = (t: string) => `${t.startsWith("v") ? "v" : ""}${t.split("-")[0]?.split(".").length}`;
+  const shape = (t: string) =>
+    `${t.startsWith("v") ? "v" : ""}${t.split("-")[0]?.split(".").length}`;
   const want = shape(current);
   const newer: { tag: string; nums: [number, number, number] }[] = [];
   for (const t of tags) {
