@@ -7,6 +7,7 @@
  * removed, by id.
  */
 import { spawn } from "node:child_process";
+import { createPrivateKey, sign, X509Certificate } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -47,11 +48,11 @@ function alive(pid: number): boolean {
   }
 }
 
-async function answers(host: string): Promise<boolean> {
+async function answers(host: string, status = 200): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get(`http://${host}/v2/`, { timeout: 1000 }, (res) => {
       res.resume();
-      resolve(res.statusCode === 200);
+      resolve(res.statusCode === status);
     });
     req.on("error", () => resolve(false));
     req.on("timeout", () => {
@@ -62,7 +63,9 @@ async function answers(host: string): Promise<boolean> {
 }
 
 /** Start docker-registry on the loopback; throws with the log's tail when it does not answer in 20 s. */
-export async function startRegistry(): Promise<LocalRegistry> {
+export async function startRegistry(
+  opts: { dataDir?: string; authYaml?: string[] } = {},
+): Promise<LocalRegistry> {
   const dir = await mkdtemp(join(tmpdir(), "bk-registry-"));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -75,11 +78,12 @@ export async function startRegistry(): Promise<LocalRegistry> {
       "  level: warn",
       "storage:",
       "  filesystem:",
-      `    rootdirectory: ${join(dir, "data")}`,
+      `    rootdirectory: ${opts.dataDir ?? join(dir, "data")}`,
       "  delete:",
       "    enabled: true",
       "http:",
       `  addr: ${host}`,
+      ...(opts.authYaml ?? []),
       "",
     ].join("\n"),
   );
@@ -103,7 +107,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
   };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (await answers(host)) return { host, pid, dir, logPath, stop };
+    if (await answers(host, opts.authYaml ? 401 : 200)) return { host, pid, dir, logPath, stop };
     if (pid <= 0 || !alive(pid)) break;
     await sleep(100);
   }
@@ -223,5 +227,103 @@ export async function lyingRegistry(): Promise<{ host: string; close(): Promise<
         server.closeAllConnections();
         server.close(() => r());
       }),
+  };
+}
+
+/**
+ * A second docker-registry over the same storage with `auth: token`, and its token service on
+ * the loopback (in this process): a JWT signed ES256 with a key whose self-signed certificate
+ * (made by openssl) is the registry's rootcertbundle, given only to a user whose Basic
+ * credentials match. The registry itself checks every token it is shown.
+ */
+export async function startTokenRegistry(
+  storage: LocalRegistry,
+  users: Record<string, string>,
+): Promise<{
+  registry: LocalRegistry;
+  tokenHost: string;
+  requests: string[];
+  close(): Promise<void>;
+}> {
+  const dir = await mkdtemp(join(tmpdir(), "bk-token-"));
+  const keyPath = join(dir, "token.key");
+  const certPath = join(dir, "token.crt");
+  await execa("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    keyPath,
+    "-out",
+    certPath,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=bk-test-token",
+  ]);
+  const key = createPrivateKey(await readFile(keyPath));
+  const der = new X509Certificate(await readFile(certPath)).raw.toString("base64");
+  const requests: string[] = [];
+  const b64 = (x: unknown) => Buffer.from(JSON.stringify(x)).toString("base64url");
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    requests.push(`${req.method} ${url.pathname}?${url.searchParams.toString()}`);
+    const auth = req.headers.authorization ?? "";
+    const basic = Buffer.from(auth.replace(/^Basic /, ""), "base64").toString();
+    const user = basic.slice(0, Math.max(0, basic.indexOf(":")));
+    const pass = basic.slice(basic.indexOf(":") + 1);
+    if (!auth.startsWith("Basic ") || !user || users[user] !== pass) {
+      res.writeHead(401, { "Content-Type": "application/json" });
+      res.end('{"details":"bad credentials"}');
+      return;
+    }
+    const scope = url.searchParams.get("scope") ?? "";
+    const [type, name, actions] = scope.split(":");
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64({ typ: "JWT", alg: "ES256", x5c: [der] });
+    const claims = b64({
+      iss: "bk-test-issuer",
+      sub: user,
+      aud: url.searchParams.get("service"),
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: String(Math.random()),
+      access: type && name ? [{ type, name, actions: (actions ?? "").split(",") }] : [],
+    });
+    const sig = sign("sha256", Buffer.from(`${header}.${claims}`), {
+      key,
+      dsaEncoding: "ieee-p1363",
+    });
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ token: `${header}.${claims}.${sig.toString("base64url")}` }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const tokenHost = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const registry = await startRegistry({
+    dataDir: join(storage.dir, "data"),
+    authYaml: [
+      "auth:",
+      "  token:",
+      `    realm: http://${tokenHost}/token`,
+      "    service: bk-test-registry",
+      "    issuer: bk-test-issuer",
+      `    rootcertbundle: ${certPath}`,
+    ],
+  });
+  return {
+    registry,
+    tokenHost,
+    requests,
+    close: async () => {
+      await registry.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -5,7 +5,7 @@
  * containers, networks, volumes and images this file created are touched, by id; every command
  * is restricted with --label to this run's containers.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +21,7 @@ import {
   type LocalRegistry,
   lyingRegistry,
   startRegistry,
+  startTokenRegistry,
 } from "../helpers/registry.js";
 
 type CheckOut = UpdateCheck & { schemaVersion: number; mode: "check" };
@@ -490,6 +491,70 @@ describe("update", () => {
     } finally {
       await hang.close();
       await liar.close();
+    }
+  });
+
+  it("the token flow: a Bearer challenge answered with the Docker config's credentials, refused without", async () => {
+    const tok = await startTokenRegistry(reg, { alice: "pa55:word" });
+    const cfg = join(out, "docker-config");
+    const empty = join(out, "docker-config-empty");
+    const ref = `${tok.registry.host}/bk-update/app:1.0.0`;
+    try {
+      await mkdir(cfg, { recursive: true });
+      await mkdir(empty, { recursive: true });
+      await writeFile(
+        join(cfg, "config.json"),
+        JSON.stringify({
+          auths: {
+            [tok.registry.host]: { auth: Buffer.from("alice:pa55:word").toString("base64") },
+          },
+        }),
+        { mode: 0o600 },
+      );
+      await docker(["tag", v1, ref]);
+      containers.push(
+        await docker([
+          "create",
+          "--name",
+          `bk-upd-token-${RUN}`,
+          "--label",
+          `bk-update-token=${RUN}`,
+          ref,
+        ]),
+      );
+      const args = [
+        "update",
+        "--check",
+        "--json",
+        "--label",
+        `bk-update-token=${RUN}`,
+        "--timeout",
+        "3",
+        "--insecure-registry",
+        tok.registry.host,
+        "--insecure-registry",
+        tok.tokenHost,
+      ];
+      const withCreds = memoryIo({ env: { ...process.env, DOCKER_CONFIG: cfg }, cwd: out });
+      expect(await runCli(args, withCreds.io)).toBe(1);
+      const row = (JSON.parse(withCreds.stdout()) as CheckOut).containers[0];
+      // The same storage as the open registry: the digest the moved tag has there.
+      const open = await checkJson([`bk-upd-main-${RUN}`]);
+      expect(row?.gap).toBeNull();
+      expect(row?.remoteDigest).toBe(open.out.containers[0]?.localDigest);
+      expect(row?.newerTags).toEqual(["1.1.0"]);
+      expect(
+        tok.requests.some((r) => r.includes("scope=repository%3Abk-update%2Fapp%3Apull")),
+      ).toBe(true);
+      const without = memoryIo({ env: { ...process.env, DOCKER_CONFIG: empty }, cwd: out });
+      expect(await runCli(args, without.io)).toBe(1);
+      const denied = (JSON.parse(without.stdout()) as CheckOut).containers[0];
+      expect(denied?.status).toBe("gap");
+      expect(denied?.gap?.kind).toBe("unauthorized");
+      expect(denied?.gap?.reason).toMatch(/token service/);
+      await docker(["rmi", ref]).catch(() => {});
+    } finally {
+      await tok.close();
     }
   });
 });

@@ -89,8 +89,9 @@ its reason, within --timeout per request.
 
 Registries: the token flow (WWW-Authenticate: Bearer realm, service, scope), anonymous or with
 the credentials of the Docker config file ($DOCKER_CONFIG/config.json or ~/.docker/config.json,
-"auths"; credential helpers are not run). TLS is always verified; plain HTTP only to the hosts
-named with --insecure-registry.
+"auths"; credential helpers are not run). TLS is always verified (Node's roots, plus the CA
+files of /etc/docker/certs.d/HOST/*.crt for that registry, as Docker does); plain HTTP only to
+the hosts named with --insecure-registry.
 
 update CONTAINER... | --all, for each container with an update:
   1. preserve first: a snapshot and the container's evidence (inspect, raw logs) into a sealed

@@ -10,8 +10,11 @@
  *   most `maxConcurrent` in flight, over keep-alive connections closed by `close()`.
  */
 import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
+import { join } from "node:path";
+import { rootCertificates } from "node:tls";
 import { z } from "../../util/zod.js";
 import type { DockerAuths, RegistryCredential } from "./docker-config.js";
 import { apiHost, type ImageRef } from "./reference.js";
@@ -53,6 +56,11 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** Requests in flight at once (default 8). */
   maxConcurrent?: number;
+  /**
+   * Docker's per-registry CA directory (default /etc/docker/certs.d): `<dir>/<host[:port]>/*.crt`
+   * are trusted for that registry, beside Node's own roots, as the Docker engine does.
+   */
+  certsDir?: string | null;
 }
 
 export interface ManifestAnswer {
@@ -173,6 +181,9 @@ export class RegistryClient {
   private readonly limiter: Limiter;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+  /** An agent per registry host that has its own CA files in certs.d. */
+  private readonly hostAgents = new Map<string, Promise<https.Agent>>();
+  private readonly certsDir: string | null;
   /** Bearer tokens of this run by host and scope (never written anywhere). */
   private readonly tokens = new Map<string, string>();
   /** Hosts that asked for Basic auth. */
@@ -183,6 +194,33 @@ export class RegistryClient {
     this.insecure = new Set(options.insecureHosts.map((h) => h.toLowerCase()));
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.limiter = new Limiter(options.maxConcurrent ?? 8);
+    this.certsDir = options.certsDir === undefined ? "/etc/docker/certs.d" : options.certsDir;
+  }
+
+  /** The HTTPS agent for a host: with its certs.d CA files when it has some. */
+  private agentFor(host: string): Promise<https.Agent> {
+    let p = this.hostAgents.get(host);
+    if (!p) {
+      p = this.caFiles(host).then((cas) =>
+        cas.length
+          ? new https.Agent({ keepAlive: true, maxSockets: 8, ca: [...rootCertificates, ...cas] })
+          : this.httpsAgent,
+      );
+      this.hostAgents.set(host, p);
+    }
+    return p;
+  }
+
+  private async caFiles(host: string): Promise<string[]> {
+    if (this.certsDir === null || !/^[A-Za-z0-9.:[\]-]+$/.test(host) || host.includes(".."))
+      return [];
+    const dir = join(this.certsDir, host);
+    try {
+      const names = (await readdir(dir)).filter((n) => n.endsWith(".crt")).sort();
+      return await Promise.all(names.slice(0, 20).map((n) => readFile(join(dir, n), "utf8")));
+    } catch {
+      return [];
+    }
   }
 
   isInsecure(registry: string): boolean {
@@ -239,6 +277,11 @@ export class RegistryClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const p of this.hostAgents.values())
+      p.then(
+        (a) => a.destroy(),
+        () => {},
+      );
   }
 
   private baseUrl(registry: string): string {
@@ -386,75 +429,73 @@ export class RegistryClient {
     max: number,
     body?: string,
   ): Promise<Answer> {
-    return this.limiter.run(
-      () =>
-        new Promise<Answer>((resolve, reject) => {
-          const u = new URL(url);
-          const isHttps = u.protocol === "https:";
-          const mod = isHttps ? https : http;
-          const req = mod.request(u, {
-            method,
-            agent: isHttps ? this.httpsAgent : this.httpAgent,
-            headers: {
-              "User-Agent": "breachkit",
-              ...headers,
-              ...(body !== undefined ? { "Content-Length": Buffer.byteLength(body) } : {}),
-            },
+    const u = new URL(url);
+    const isHttps = u.protocol === "https:";
+    return this.limiter.run(async () => {
+      const agent = isHttps ? await this.agentFor(u.host) : this.httpAgent;
+      return new Promise<Answer>((resolve, reject) => {
+        const mod = isHttps ? https : http;
+        const req = mod.request(u, {
+          method,
+          agent,
+          headers: {
+            "User-Agent": "breachkit",
+            ...headers,
+            ...(body !== undefined ? { "Content-Length": Buffer.byteLength(body) } : {}),
+          },
+        });
+        let settled = false;
+        const fail = (e: RegistryError) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          req.destroy();
+          reject(e);
+        };
+        const timer = setTimeout(
+          () =>
+            fail(
+              new RegistryError(
+                "timeout",
+                `${u.host} did not answer ${method} ${u.pathname} within ${this.timeoutMs / 1000} s`,
+              ),
+            ),
+          this.timeoutMs,
+        );
+        req.on("error", (e: NodeJS.ErrnoException) => fail(networkError(e, u.host)));
+        req.on("response", (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          const limit =
+            res.statusCode && res.statusCode >= 200 && res.statusCode < 300 ? max : MAX_ERROR_BYTES;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > Math.max(limit, 0)) {
+              fail(
+                new RegistryError(
+                  "malformed",
+                  `${u.host}: the answer to ${method} ${u.pathname} exceeds ${limit} bytes`,
+                ),
+              );
+              return;
+            }
+            chunks.push(c);
           });
-          let settled = false;
-          const fail = (e: RegistryError) => {
+          res.on("error", (e: NodeJS.ErrnoException) => fail(networkError(e, u.host)));
+          res.on("end", () => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            req.destroy();
-            reject(e);
-          };
-          const timer = setTimeout(
-            () =>
-              fail(
-                new RegistryError(
-                  "timeout",
-                  `${u.host} did not answer ${method} ${u.pathname} within ${this.timeoutMs / 1000} s`,
-                ),
-              ),
-            this.timeoutMs,
-          );
-          req.on("error", (e: NodeJS.ErrnoException) => fail(networkError(e, u.host)));
-          req.on("response", (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            const limit =
-              res.statusCode && res.statusCode >= 200 && res.statusCode < 300
-                ? max
-                : MAX_ERROR_BYTES;
-            res.on("data", (c: Buffer) => {
-              size += c.length;
-              if (size > Math.max(limit, 0)) {
-                fail(
-                  new RegistryError(
-                    "malformed",
-                    `${u.host}: the answer to ${method} ${u.pathname} exceeds ${limit} bytes`,
-                  ),
-                );
-                return;
-              }
-              chunks.push(c);
-            });
-            res.on("error", (e: NodeJS.ErrnoException) => fail(networkError(e, u.host)));
-            res.on("end", () => {
-              if (settled) return;
-              settled = true;
-              clearTimeout(timer);
-              resolve({
-                status: res.statusCode ?? 0,
-                headers: res.headers,
-                body: Buffer.concat(chunks, size),
-              });
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks, size),
             });
           });
-          req.end(body);
-        }),
-    );
+        });
+        req.end(body);
+      });
+    });
   }
 }
 
