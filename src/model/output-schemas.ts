@@ -19,11 +19,13 @@ import {
   SCAN_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
+  UPDATE_SCHEMA_VERSION,
   VERIFY_SCHEMA_VERSION,
   WATCH_SCHEMA_VERSION,
 } from "./schema-version.js";
 import { SnapshotSchema } from "./snapshot.js";
 import { TriageOutputSchema } from "./triage-output.js";
+import { UpdateOutputSchema } from "./update-output.js";
 import { VerifyOutputSchema } from "./verify-output.js";
 import { WatchSampleSchema } from "./watch-sample.js";
 
@@ -41,6 +43,7 @@ export const OUTPUT_NAMES = [
   "audit",
   "report",
   "watch",
+  "update",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -89,6 +92,12 @@ export const OUTPUT_MODELS: Record<
     schema: WatchSampleSchema,
     version: WATCH_SCHEMA_VERSION,
     title: "breachkit watch --json and --record FILE: one sample per line (NDJSON)",
+  },
+  update: {
+    schema: UpdateOutputSchema,
+    version: UPDATE_SCHEMA_VERSION,
+    title:
+      "breachkit update --json (--check, a --dry-run plan, or the update record, also update.json in the bundle)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -13,3 +13,4 @@ export const ERROR_SCHEMA_VERSION = 1;
 export const AUDIT_SCHEMA_VERSION = 1;
 export const REPORT_SCHEMA_VERSION = 1;
 export const WATCH_SCHEMA_VERSION = 1;
+export const UPDATE_SCHEMA_VERSION = 1;

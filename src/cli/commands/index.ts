@@ -33,6 +33,7 @@ export const COMMANDS: readonly LazyCommand[] = [
   { name: "audit", load: async () => (await import("./audit.js")).registerAudit },
   { name: "report", load: async () => (await import("./report.js")).registerReport },
   { name: "watch", load: async () => (await import("./watch.js")).registerWatch },
+  { name: "update", load: async () => (await import("./update.js")).registerUpdate },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];

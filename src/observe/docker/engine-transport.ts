@@ -44,6 +44,8 @@ export interface Call {
   body?: unknown;
   /** Overrides the client's JSON deadline (stop waits for the container's own grace period). */
   timeoutMs?: number;
+  /** Extra request headers (X-Registry-Auth of a pull). */
+  headers?: Record<string, string>;
 }
 
 // Docker's own alphabets: names [a-zA-Z0-9][a-zA-Z0-9_.-]*, ids hex. Anything else cannot name
@@ -144,6 +146,7 @@ export class EngineTransport {
           Host: "docker",
           "Content-Type": "application/json",
           "Content-Length": payload?.length ?? 0,
+          ...call.headers,
         },
       };
       const req = http.request(options);
@@ -276,6 +279,20 @@ export function ref(idOrName: string): string {
     );
   }
   return bare;
+}
+
+// An image reference as a path: Docker's reference alphabet ([host[:port]/]path[:tag][@digest],
+// or an id), no "..", no query or fragment.
+const IMAGE_REF = /^[a-zA-Z0-9][a-zA-Z0-9_.:/@-]*$/;
+
+export function imageRef(idOrRef: string): string {
+  if (!IMAGE_REF.test(idOrRef) || idOrRef.includes("..") || idOrRef.length > 512) {
+    throw new EngineError(
+      "NOT_FOUND",
+      `no such image: ${JSON.stringify(idOrRef.slice(0, 200))} is not a Docker image reference or id`,
+    );
+  }
+  return idOrRef;
 }
 
 function withQuery(path: string, query: Query | undefined): string {
