@@ -4,15 +4,19 @@
  * and the files under schemas/ in the package are the same text (a test compares them).
  */
 import { z } from "../util/zod.js";
+import { BaselineOutputSchema } from "./baseline-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
 import { ScanOutputSchema } from "./scan-output.js";
+import { ScheduleOutputSchema } from "./schedule-output.js";
 import {
+  BASELINE_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
+  SCHEDULE_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   VERIFY_SCHEMA_VERSION,
@@ -32,6 +36,8 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "baseline",
+  "schedule",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -65,6 +71,16 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  baseline: {
+    schema: BaselineOutputSchema,
+    version: BASELINE_SCHEMA_VERSION,
+    title: "breachkit baseline save|diff --json",
+  },
+  schedule: {
+    schema: ScheduleOutputSchema,
+    version: SCHEDULE_SCHEMA_VERSION,
+    title: "breachkit schedule install|remove|status|run --json (run: also schedule.json in each run's bundle)",
   },
   error: {
     schema: ErrorOutputSchema,

@@ -10,3 +10,5 @@ export const SCAN_SCHEMA_VERSION = 1;
 export const CONTAIN_SCHEMA_VERSION = 1;
 export const VERIFY_SCHEMA_VERSION = 1;
 export const ERROR_SCHEMA_VERSION = 1;
+export const BASELINE_SCHEMA_VERSION = 1;
+export const SCHEDULE_SCHEMA_VERSION = 1;

@@ -30,6 +30,14 @@ export const COMMANDS: readonly LazyCommand[] = [
     name: "contain",
     load: async () => (await import("./contain.js")).registerContain,
   },
+  {
+    name: "baseline",
+    load: async () => (await import("./baseline.js")).registerBaseline,
+  },
+  {
+    name: "schedule",
+    load: async () => (await import("./schedule.js")).registerSchedule,
+  },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
