@@ -10,9 +10,15 @@
  * - What went away is counted (`removed`), not a finding: drift is about what was added.
  */
 import type { BaselineItem, BaselineKind, BaselineState } from "../../model/baseline.js";
-import { isLoopback, isWildcard } from "../../model/baseline-items.js";
+import {
+  isLoopback,
+  isWildcard,
+  itemsFromSnapshot,
+  SNAPSHOT_KINDS,
+} from "../../model/baseline-items.js";
 import type { Finding, Severity } from "../../model/finding.js";
 import { sortFindings } from "../../model/finding.js";
+import type { Snapshot } from "../../model/snapshot.js";
 
 /** What a diff needs of the present: the state, or the part a snapshot gives. */
 export type DriftInput = Pick<BaselineState, "kinds" | "placesRead" | "items">;
@@ -324,4 +330,13 @@ export function driftKey(f: Finding): string {
   return [f.rule, f.where, facts.item ?? f.title, facts.value ?? "", facts.change ?? ""].join(
     "\u0000",
   );
+}
+
+/**
+ * Drift of a snapshot against a saved baseline (`triage --baseline FILE`): the kinds a
+ * snapshot holds only (accounts, sockets, containers, programs running).
+ */
+export function driftOfSnapshot(base: BaselineState, snapshot: Snapshot): DriftResult {
+  const { items, placesRead } = itemsFromSnapshot(snapshot);
+  return diffBaseline(base, { kinds: [...SNAPSHOT_KINDS], placesRead, items });
 }

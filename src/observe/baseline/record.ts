@@ -98,3 +98,24 @@ export async function readBaselineRecord(path: string): Promise<BaselineRecord> 
   }
   return parseBaselineRecord(text, path);
 }
+
+/**
+ * The baseline record at `path` when it is one (`triage --baseline` takes a record or a
+ * snapshot); null for a directory or anything else, which the snapshot reader then judges.
+ */
+export async function baselineRecordIfAny(path: string): Promise<BaselineRecord | null> {
+  let text: string | null;
+  try {
+    text = await readBounded(path);
+  } catch {
+    return null;
+  }
+  if (text === null || !text.includes(BASELINE_FORMAT)) return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return looksLikeBaseline(data) ? parseBaselineRecord(text, path) : null;
+}
