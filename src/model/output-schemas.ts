@@ -5,18 +5,22 @@
  */
 import { z } from "../util/zod.js";
 import { AuditOutputSchema } from "./audit-output.js";
+import { BaselineOutputSchema } from "./baseline-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
 import { ReportOutputSchema } from "./report-model.js";
 import { ScanOutputSchema } from "./scan-output.js";
+import { ScheduleOutputSchema } from "./schedule-output.js";
 import {
   AUDIT_SCHEMA_VERSION,
+  BASELINE_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
   REPORT_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
+  SCHEDULE_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   UPDATE_SCHEMA_VERSION,
@@ -44,6 +48,8 @@ export const OUTPUT_NAMES = [
   "report",
   "watch",
   "update",
+  "baseline",
+  "schedule",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -98,6 +104,16 @@ export const OUTPUT_MODELS: Record<
     version: UPDATE_SCHEMA_VERSION,
     title:
       "breachkit update --json (--check, a --dry-run plan, or the update record, also update.json in the bundle)",
+  },
+  baseline: {
+    schema: BaselineOutputSchema,
+    version: BASELINE_SCHEMA_VERSION,
+    title: "breachkit baseline save|diff --json",
+  },
+  schedule: {
+    schema: ScheduleOutputSchema,
+    version: SCHEDULE_SCHEMA_VERSION,
+    title: "breachkit schedule install|remove|status|run --json (run: also schedule.json in each run's bundle)",
   },
   error: {
     schema: ErrorOutputSchema,

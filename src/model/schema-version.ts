@@ -14,3 +14,5 @@ export const AUDIT_SCHEMA_VERSION = 1;
 export const REPORT_SCHEMA_VERSION = 1;
 export const WATCH_SCHEMA_VERSION = 1;
 export const UPDATE_SCHEMA_VERSION = 1;
+export const BASELINE_SCHEMA_VERSION = 1;
+export const SCHEDULE_SCHEMA_VERSION = 1;

@@ -169,6 +169,8 @@ const PROCESS_EXCEPTIONS: Record<string, string> = {
     "process.arch is a constant of the running Node build (the word size of utmp records), not state to pass in",
   "observe/proc/processes.ts":
     "a live reading of /proc marks breachkit's own process (process.pid) as self unless the caller names another pid: the only pid that is never a suspect",
+  "act/schedule/jobs.ts":
+    "process.execPath: the Node binary running breachkit, to run breachkit's own CLI as a scheduled job (and to write it into the timer's ExecStart)",
   "cli/boot.ts":
     "the built command's entry (dist/cli/bin.cjs), a second entry beside bin.ts: it sets the trace's exit line before it loads the bundle",
 };

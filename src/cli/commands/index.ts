@@ -34,6 +34,14 @@ export const COMMANDS: readonly LazyCommand[] = [
   { name: "report", load: async () => (await import("./report.js")).registerReport },
   { name: "watch", load: async () => (await import("./watch.js")).registerWatch },
   { name: "update", load: async () => (await import("./update.js")).registerUpdate },
+  {
+    name: "baseline",
+    load: async () => (await import("./baseline.js")).registerBaseline,
+  },
+  {
+    name: "schedule",
+    load: async () => (await import("./schedule.js")).registerSchedule,
+  },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
