@@ -4,15 +4,27 @@
  * and the files under schemas/ in the package are the same text (a test compares them).
  */
 import { z } from "../util/zod.js";
+import {
+  BackupDrillOutputSchema,
+  BackupOutputSchema,
+  BackupPruneOutputSchema,
+  BackupStatusOutputSchema,
+  RestoreOutputSchema,
+} from "./backup-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import {
+  BACKUP_DRILL_SCHEMA_VERSION,
+  BACKUP_PRUNE_SCHEMA_VERSION,
+  BACKUP_SCHEMA_VERSION,
+  BACKUP_STATUS_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
+  RESTORE_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   VERIFY_SCHEMA_VERSION,
@@ -32,6 +44,11 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "backup",
+  "backup-status",
+  "backup-prune",
+  "backup-drill",
+  "restore",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -65,6 +82,31 @@ export const OUTPUT_MODELS: Record<
     schema: VerifyOutputSchema,
     version: VERIFY_SCHEMA_VERSION,
     title: "breachkit verify --json",
+  },
+  backup: {
+    schema: BackupOutputSchema,
+    version: BACKUP_SCHEMA_VERSION,
+    title: "breachkit backup --json",
+  },
+  "backup-status": {
+    schema: BackupStatusOutputSchema,
+    version: BACKUP_STATUS_SCHEMA_VERSION,
+    title: "breachkit backup status --json",
+  },
+  "backup-prune": {
+    schema: BackupPruneOutputSchema,
+    version: BACKUP_PRUNE_SCHEMA_VERSION,
+    title: "breachkit backup prune --json",
+  },
+  "backup-drill": {
+    schema: BackupDrillOutputSchema,
+    version: BACKUP_DRILL_SCHEMA_VERSION,
+    title: "breachkit backup drill --json",
+  },
+  restore: {
+    schema: RestoreOutputSchema,
+    version: RESTORE_SCHEMA_VERSION,
+    title: "breachkit restore --json",
   },
   error: {
     schema: ErrorOutputSchema,

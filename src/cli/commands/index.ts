@@ -30,6 +30,8 @@ export const COMMANDS: readonly LazyCommand[] = [
     name: "contain",
     load: async () => (await import("./contain.js")).registerContain,
   },
+  { name: "backup", load: async () => (await import("./backup.js")).registerBackup },
+  { name: "restore", load: async () => (await import("./restore.js")).registerRestore },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
