@@ -155,14 +155,20 @@ export class ResticWriter {
     return runStreaming(this.exe, ["prune"], { env: this.runEnv, timeoutMs });
   }
 
-  /** Restore the whole snapshot under `target` (restic keeps the absolute paths below it). */
+  /**
+   * Restore the whole snapshot under `target` (restic keeps the absolute paths below it). With
+   * `verify`, restic reads every restored file back and checks each blob against its id.
+   */
   async restore(
     snapshotId: string,
     target: string,
     timeoutMs: number,
     signal?: AbortSignal,
+    verify = false,
   ): Promise<StreamRun> {
-    return runStreaming(this.exe, ["restore", snapshotId, "--target", target], {
+    const args = ["restore", snapshotId, "--target", target];
+    if (verify) args.push("--verify");
+    return runStreaming(this.exe, args, {
       env: this.runEnv,
       timeoutMs,
       ...(signal ? { signal } : {}),

@@ -106,14 +106,16 @@ export async function resticRestore(
   target: string,
   timeoutMs: number,
   signal?: AbortSignal,
-): Promise<void> {
-  const run = await restic.restore(snapshotId, target, timeoutMs, signal);
+  verify = false,
+): Promise<string> {
+  const run = await restic.restore(snapshotId, target, timeoutMs, signal, verify);
   if (run.exitCode !== 0 || run.timedOut) {
     const why = run.timedOut
       ? { reason: "timed out", hint: "raise --timeout" }
       : explainResticError(run.stderr, run.exitCode);
     throw new BreachkitError("IO", `restic restore failed: ${why.reason}`, why.hint);
   }
+  return `${run.stdout}${run.stderr}`;
 }
 
 /**

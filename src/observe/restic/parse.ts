@@ -188,6 +188,37 @@ export function parseForget(text: string): Result<ForgetGroupResult[], string> {
   );
 }
 
+const LsNode = z.looseObject({
+  struct_type: z.literal("node"),
+  name: z.string(),
+  type: z.string(),
+  path: z.string(),
+  size: z.number().nullish(),
+});
+
+export interface LsNode {
+  path: string;
+  type: string;
+  size: number;
+}
+
+/** `restic ls --json ID`: the snapshot line first, then one node per line. */
+export function parseLs(text: string): Result<LsNode[], string> {
+  const out: LsNode[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      return err(`restic ls --json: not JSON: ${line.slice(0, 80)}`);
+    }
+    const n = LsNode.safeParse(v);
+    if (n.success) out.push({ path: n.data.path, type: n.data.type, size: n.data.size ?? 0 });
+  }
+  return ok(out);
+}
+
 const TreeNode = z.looseObject({
   name: z.string(),
   type: z.string(),

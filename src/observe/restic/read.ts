@@ -7,7 +7,9 @@ import { BreachkitError } from "../../util/errors.js";
 import { findExecutable, runTool, type ToolRun } from "../scanners/run-tool.js";
 import {
   explainResticError,
+  type LsNode,
   parseIndex,
+  parseLs,
   parseSnapshots,
   parseTree,
   type Snapshot,
@@ -69,6 +71,13 @@ export class ResticReader {
     const args = ["snapshots", "--json"];
     if (tags.length > 0) args.push("--tag", tags.join(","));
     const parsed = parseSnapshots(await this.ok("snapshots", args, 256 * 1024 * 1024));
+    if (!parsed.ok) throw new BreachkitError("IO", parsed.error);
+    return parsed.value;
+  }
+
+  /** Every node of a snapshot as restic recorded it (path, type, size). */
+  async ls(snapshotId: string): Promise<LsNode[]> {
+    const parsed = parseLs(await this.ok("ls", ["ls", "--json", snapshotId], 512 * 1024 * 1024));
     if (!parsed.ok) throw new BreachkitError("IO", parsed.error);
     return parsed.value;
   }
