@@ -55,7 +55,7 @@ const RESTORE_OPTIONS = defineOptions({
   clamavDb: text("--clamav-db <dir>", "ClamAV signature directory", "/var/lib/clamav"),
   clamav: flag(
     "--no-clamav",
-    "do not run ClamAV over the restored files (the restore is then not called safe on ClamAV's word)",
+    "do not run ClamAV over the restored files (the verdict then rests on the IOC hashes alone, and says so)",
   ),
   timeout: positive(
     "--timeout <seconds>",
