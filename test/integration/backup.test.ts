@@ -88,7 +88,7 @@ async function cli(args: string[], opts: { interruptAfterPause?: boolean } = {})
 const repoArgs = () => ["--repo", repo, "--password-file", pw];
 
 async function state() {
-  const s = (await engine.inspectContainer(containerId)) as {
+  const s = (await engine.inspectContainer(containerId)) as unknown as {
     State: { Running: boolean; Paused: boolean };
   };
   return { running: s.State.Running, paused: s.State.Paused };
