@@ -93,20 +93,24 @@ export async function setupRepo(
   );
   const exe = await findRestic(env);
   const reader = new ResticReader(exe, repo, env);
-  if (open) {
-    // Open the repository before anything is paused: a wrong password or a missing repository
-    // is found here, not with a container frozen.
-    const r = await reader.run(["cat", "config"]);
-    if (r.exitCode !== 0) {
-      const why = explainResticError(r.stderr, r.exitCode);
-      throw new BreachkitError(
-        "IO",
-        `cannot open the repository ${safeText(repo.location, 300)}: ${why.reason}`,
-        why.hint,
-      );
-    }
-  }
+  if (open) await openRepo(reader);
   return { repo, exe, reader, writer: new ResticWriter(exe, repo, env) };
+}
+
+/**
+ * Open the repository (restic cat config, read-only) before anything is paused: a wrong
+ * password or a missing repository is found here, not with a container frozen.
+ */
+export async function openRepo(reader: ResticReader): Promise<void> {
+  const r = await reader.run(["cat", "config"]);
+  if (r.exitCode !== 0) {
+    const why = explainResticError(r.stderr, r.exitCode);
+    throw new BreachkitError(
+      "IO",
+      `cannot open the repository ${safeText(reader.repo.location, 300)}: ${why.reason}`,
+      why.hint,
+    );
+  }
 }
 
 /** Every container with its backup paths (inspect through the read-only client). */
@@ -341,9 +345,13 @@ async function backupAction(
   const env = ctx.io.env;
   const json = opts.json === true;
   const progress = createProgress(ctx.io, json);
-  const setup = await setupRepo(opts, env, ctx.io.cwd, !opts.dryRun);
+  const setup = await setupRepo(opts, env, ctx.io.cwd, false);
   const engine = BackupEngine.fromEnv(env);
+  // The repository check (a restic start and its key derivation) runs while the engine is read.
+  const opened = opts.dryRun ? Promise.resolve() : openRepo(setup.reader);
+  opened.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
   const all = await readTargets(engine);
+  await opened;
   const targets = opts.all ? all.filter((t) => t.paths.length > 0) : pickTargets(all, names);
   const ac = new AbortController();
   const off = ctx.io.onInterrupt(() => ac.abort());
