@@ -121,6 +121,8 @@ export const BackupOutputSchema = z.object({
   containers: z.array(ContainerBackupSchema),
   /** Why the run stopped before every container was done (repository unusable...). */
   fatal: z.string().nullable(),
+  /** The sealed bundle (--out) holding backup.json and the log of every host change. */
+  bundle: z.string().nullable(),
 });
 export type BackupOutput = z.infer<typeof BackupOutputSchema>;
 
@@ -199,6 +201,8 @@ export const BackupDrillOutputSchema = z.object({
     output: z.string(),
   }),
   ok: z.boolean(),
+  /** The sealed bundle (--out) holding backup-drill.json. */
+  bundle: z.string().nullable(),
 });
 export type BackupDrillOutput = z.infer<typeof BackupDrillOutputSchema>;
 

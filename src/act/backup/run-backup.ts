@@ -58,6 +58,7 @@ export async function runBackup(o: BackupRunOptions): Promise<BackupOutput> {
     durationMs: 0,
     containers: [],
     fatal: null,
+    bundle: null,
   };
   for (const t of o.targets) {
     if (out.fatal !== null || o.signal?.aborted) {

@@ -1,9 +1,12 @@
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ResticWriter } from "../../act/backup/restic.js";
 import { removeScratch, resticRestore, scratchDir } from "../../act/backup/restore.js";
 import { runBackup } from "../../act/backup/run-backup.js";
 import { DockerActions } from "../../act/docker-actions.js";
+import { createBundle } from "../../evidence/bundle.js";
+import type { BundleWriter } from "../../evidence/types.js";
 import { retentionPlan } from "../../judge/backup/retention.js";
 import { BackupConfigSchema } from "../../model/backup-config.js";
 import {
@@ -174,6 +177,10 @@ const BACKUP_OPTIONS = defineOptions({
     "one container's restic backup is stopped after this long",
     6 * 3600,
   ),
+  out: text(
+    "--out <dir>",
+    "also record the result in a sealed bundle under DIR (backup.json; every host change in its log)",
+  ),
   json: flag(
     "--json",
     "print the result as JSON on stdout (schema: breachkit schema backup)",
@@ -218,6 +225,10 @@ const DRILL_OPTIONS = defineOptions({
   deep: flag(
     "--deep",
     "also compare every file blob by blob with breachkit's own reading of restic's trees (one restic run per directory: slow on big trees)",
+  ),
+  out: text(
+    "--out <dir>",
+    "also record the result in a sealed bundle under DIR (backup-drill.json)",
   ),
   json: flag("--json", "print as JSON (schema: breachkit schema backup-drill)", false),
 });
@@ -270,7 +281,9 @@ to the repository only (and its cache under ~/.cache/restic).`,
   // the overall help).
   program.enablePositionalOptions();
   cmd.enablePositionalOptions();
-  withOptions(cmd, BACKUP_OPTIONS, async ({ args, options }) => backupAction(args, options, ctx));
+  withOptions(cmd, BACKUP_OPTIONS, async ({ args, options, commandLine }) =>
+    backupAction(args, options, ctx, commandLine),
+  );
 
   const status = cmd
     .command("status")
@@ -326,13 +339,25 @@ and reports any difference with what restic kept. Removes data from the reposito
   2  could not run the drill`,
       ),
     );
-  withOptions(drill, DRILL_OPTIONS, async ({ options }) => drillAction(options, ctx));
+  withOptions(drill, DRILL_OPTIONS, async ({ options, commandLine }) =>
+    drillAction(options, ctx, `backup ${commandLine}`),
+  );
 };
+
+/** A bundle under --out for the run's record. */
+async function openBundle(
+  out: string,
+  ctx: CommandContext,
+  command: string,
+): Promise<BundleWriter> {
+  return createBundle({ outDir: resolve(ctx.io.cwd, out), host: hostname(), command });
+}
 
 async function backupAction(
   names: string[],
   opts: OptionValues<typeof BACKUP_OPTIONS>,
   ctx: CommandContext,
+  commandLine: string,
 ): Promise<void> {
   if (names.length === 0 && !opts.all)
     throw new BreachkitError(
@@ -353,11 +378,25 @@ async function backupAction(
   const all = await readTargets(engine);
   await opened;
   const targets = opts.all ? all.filter((t) => t.paths.length > 0) : pickTargets(all, names);
+  const bundle = opts.out && !opts.dryRun ? await openBundle(opts.out, ctx, commandLine) : null;
   const ac = new AbortController();
   const off = ctx.io.onInterrupt(() => ac.abort());
   let out: BackupOutput;
   try {
     out = await runBackup({
+      ...(bundle
+        ? {
+            onAction: (a) =>
+              bundle.log({
+                step: "backup",
+                action: a.action,
+                result: a.result,
+                changedHost: true,
+                ...(a.error ? { error: a.error } : {}),
+                details: { undo: a.undo, containerId: a.containerId, at: a.time },
+              }),
+          }
+        : {}),
       targets,
       repo: setup.repo,
       restic: setup.writer,
@@ -374,9 +413,19 @@ async function backupAction(
       progress,
       signal: ac.signal,
     });
+  } catch (e) {
+    if (bundle) await bundle.seal({ complete: false, reason: errorMessage(e) }).catch(() => {});
+    throw e;
   } finally {
     off();
     progress.done();
+  }
+  if (bundle) {
+    out.bundle = bundle.dir;
+    await bundle.writeJson("backup.json", out, { source: "breachkit" });
+    await bundle.seal(
+      ac.signal.aborted ? { complete: false, reason: "interrupted" } : { complete: true },
+    );
   }
   ctx.io.write(json ? `${JSON.stringify(out, null, 2)}\n` : formatBackup(out, colorsFor(ctx.io)));
   if (out.fatal) ctx.setExitCode(EXIT_ERROR);
@@ -527,7 +576,11 @@ async function pruneAction(opts: OptionValues<typeof PRUNE_OPTIONS>, ctx: Comman
   else if (out.groups.some((g) => !g.agrees)) ctx.setExitCode(EXIT_FINDINGS);
 }
 
-async function drillAction(opts: OptionValues<typeof DRILL_OPTIONS>, ctx: CommandContext) {
+async function drillAction(
+  opts: OptionValues<typeof DRILL_OPTIONS>,
+  ctx: CommandContext,
+  commandLine: string,
+) {
   const setup = await setupRepo(opts, ctx.io.env, ctx.io.cwd);
   const json = opts.json === true;
   const progress = createProgress(ctx.io, json);
@@ -546,6 +599,7 @@ async function drillAction(opts: OptionValues<typeof DRILL_OPTIONS>, ctx: Comman
     containers: [],
     check: { subset: opts.readDataSubset, ok: false, output: "" },
     ok: false,
+    bundle: null,
   };
   if (!/^(\d{1,3}(\.\d+)?%|\d+\/\d+)$/.test(opts.readDataSubset))
     throw new BreachkitError(
@@ -625,6 +679,12 @@ async function drillAction(opts: OptionValues<typeof DRILL_OPTIONS>, ctx: Comman
   out.ok = out.check.ok && out.containers.every((c) => c.ok);
   out.durationMs = Date.now() - started.getTime();
   progress.done();
+  if (opts.out) {
+    const bundle = await openBundle(opts.out, ctx, commandLine);
+    out.bundle = bundle.dir;
+    await bundle.writeJson("backup-drill.json", out, { source: "breachkit" });
+    await bundle.seal({ complete: true });
+  }
   ctx.io.write(json ? `${JSON.stringify(out, null, 2)}\n` : formatDrill(out, colorsFor(ctx.io)));
   if (!out.ok) ctx.setExitCode(out.containers.some((c) => c.error) ? EXIT_ERROR : EXIT_FINDINGS);
 }
