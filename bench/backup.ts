@@ -134,6 +134,8 @@ async function main() {
     console.log(
       `median: restic ${(ma / 1000).toFixed(2)} s, breachkit ${(mb / 1000).toFixed(2)} s`,
     );
+    const ratios = breachkits.map((b, i) => b / restics[i]!);
+    console.log(`median of the per-run ratios: ${median(ratios).toFixed(3)}`);
     console.log(
       `ratio breachkit/restic: ${(mb / ma).toFixed(3)} (target <= 1.15); load after ${run("cat", ["/proc/loadavg"]).trim()}`,
     );
