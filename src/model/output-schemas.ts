@@ -6,6 +6,13 @@
 import { z } from "../util/zod.js";
 import { AuditOutputSchema } from "./audit-output.js";
 import { BaselineOutputSchema } from "./baseline-output.js";
+import {
+  BackupDrillOutputSchema,
+  BackupOutputSchema,
+  BackupPruneOutputSchema,
+  BackupStatusOutputSchema,
+  RestoreOutputSchema,
+} from "./backup-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
@@ -15,12 +22,17 @@ import { ScheduleOutputSchema } from "./schedule-output.js";
 import {
   AUDIT_SCHEMA_VERSION,
   BASELINE_SCHEMA_VERSION,
+  BACKUP_DRILL_SCHEMA_VERSION,
+  BACKUP_PRUNE_SCHEMA_VERSION,
+  BACKUP_SCHEMA_VERSION,
+  BACKUP_STATUS_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
   REPORT_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
   SCHEDULE_SCHEMA_VERSION,
+  RESTORE_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   UPDATE_SCHEMA_VERSION,
@@ -50,6 +62,11 @@ export const OUTPUT_NAMES = [
   "update",
   "baseline",
   "schedule",
+  "backup",
+  "backup-status",
+  "backup-prune",
+  "backup-drill",
+  "restore",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -114,6 +131,31 @@ export const OUTPUT_MODELS: Record<
     schema: ScheduleOutputSchema,
     version: SCHEDULE_SCHEMA_VERSION,
     title: "breachkit schedule install|remove|status|run --json (run: also schedule.json in each run's bundle)",
+  },
+  backup: {
+    schema: BackupOutputSchema,
+    version: BACKUP_SCHEMA_VERSION,
+    title: "breachkit backup --json",
+  },
+  "backup-status": {
+    schema: BackupStatusOutputSchema,
+    version: BACKUP_STATUS_SCHEMA_VERSION,
+    title: "breachkit backup status --json",
+  },
+  "backup-prune": {
+    schema: BackupPruneOutputSchema,
+    version: BACKUP_PRUNE_SCHEMA_VERSION,
+    title: "breachkit backup prune --json",
+  },
+  "backup-drill": {
+    schema: BackupDrillOutputSchema,
+    version: BACKUP_DRILL_SCHEMA_VERSION,
+    title: "breachkit backup drill --json",
+  },
+  restore: {
+    schema: RestoreOutputSchema,
+    version: RESTORE_SCHEMA_VERSION,
+    title: "breachkit restore --json",
   },
   error: {
     schema: ErrorOutputSchema,

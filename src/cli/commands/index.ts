@@ -42,6 +42,8 @@ export const COMMANDS: readonly LazyCommand[] = [
     name: "schedule",
     load: async () => (await import("./schedule.js")).registerSchedule,
   },
+  { name: "backup", load: async () => (await import("./backup.js")).registerBackup },
+  { name: "restore", load: async () => (await import("./restore.js")).registerRestore },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
 ];
