@@ -259,6 +259,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
+  "observe/scanners/yara.ts":
+    "a temporary directory for yara's scan list (mkdtemp under $TMPDIR, mode 0600 file), removed when the scan ends",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */
