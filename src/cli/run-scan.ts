@@ -58,7 +58,11 @@ export async function runScan(opts: RunScanOptions): Promise<ScanResult> {
   for (const tool of scanOrder(opts.tools, opts.allFiles === true)) {
     if (opts.signal?.aborted) break;
     opts.progress.update(`${tool}: starting`);
-    const report = await runScanner(tool, { ...opts, verified: opts.allFiles ? null : verified });
+    const report = await runScanner(tool, {
+      ...opts,
+      verified: opts.allFiles ? null : verified,
+      packagesScope: opts.tools.includes("packages") ? "full" : "scanned-paths",
+    });
     if (report.said?.tool === "packages") verified = verifiedSetOf(report.said as PackagesSaid);
     const r = judgeToolReport(report, opts.falsePositives);
     reports.push(r);

@@ -24,6 +24,12 @@ export interface RunPackagesOptions {
   progress: Progress;
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * "scanned-paths": the check runs only so that ClamAV and YARA can skip verified files: the
+   * host's package files under the scanned host paths only (containers: whole, as they are
+   * scanned whole). "full" (the default): every package file.
+   */
+  scope?: "full" | "scanned-paths";
 }
 
 const MAX_LISTED = 5000;
@@ -64,10 +70,25 @@ export async function runPackages(opts: RunPackagesOptions): Promise<ToolReport>
   const started = Date.now();
   const gaps: ScanGap[] = [];
   const roots: RootIntegrity[] = [];
-  const list: { root: string; where: string; containerId: string | null; pid: number | null }[] =
-    [];
-  if (opts.targets.some((t) => t.kind === "host"))
-    list.push({ root: "/", where: "host", containerId: null, pid: null });
+  const list: {
+    root: string;
+    where: string;
+    containerId: string | null;
+    pid: number | null;
+    onlyUnder?: string[];
+  }[] = [];
+  const host = opts.targets.find((t) => t.kind === "host");
+  if (host && host.kind === "host") {
+    const scoped = opts.scope === "scanned-paths";
+    if (!scoped || host.paths.length > 0)
+      list.push({
+        root: "/",
+        where: "host",
+        containerId: null,
+        pid: null,
+        ...(scoped ? { onlyUnder: host.paths } : {}),
+      });
+  }
   for (const t of opts.targets) {
     if (t.kind !== "container") continue;
     if (t.pid === null) {
@@ -79,7 +100,13 @@ export async function runPackages(opts: RunPackagesOptions): Promise<ToolReport>
       });
       continue;
     }
-    list.push({ root: t.root, where: t.name, containerId: t.id, pid: t.pid });
+    list.push({
+      root: t.root,
+      where: t.name,
+      containerId: t.id,
+      pid: t.pid,
+      ...(opts.scope === "scanned-paths" && t.paths ? { onlyUnder: t.paths } : {}),
+    });
   }
   for (const l of list) {
     if (opts.signal?.aborted) break;
@@ -97,6 +124,7 @@ export async function runPackages(opts: RunPackagesOptions): Promise<ToolReport>
         containerId: l.containerId,
         upperDir,
         progress: opts.progress,
+        ...(l.onlyUnder ? { onlyUnder: l.onlyUnder } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });

@@ -102,6 +102,12 @@ export interface VerifyRootOptions {
   unowned?: boolean;
   progress?: Progress;
   signal?: AbortSignal;
+  /**
+   * Only the package files under these paths (inside the root), and the unowned check only
+   * when a bin directory is among them: what ClamAV and YARA are about to scan, when the
+   * package check runs only so that they can skip what it verifies. Absent: everything.
+   */
+  onlyUnder?: readonly string[];
 }
 
 const BUF_SIZE = 256 * 1024;
@@ -200,7 +206,8 @@ export async function verifyRoot(opts: VerifyRootOptions): Promise<RootIntegrity
   };
   const upper = opts.upperDir ? await writableLayerPaths(opts.upperDir) : new Set<string>();
   const jobs: { db: PackageDb; f: PackageFile }[] = [];
-  for (const db of dbs) for (const f of db.files) jobs.push({ db, f });
+  const inScope = opts.onlyUnder ? await scopeTest(res, opts.onlyUnder) : () => true;
+  for (const db of dbs) for (const f of db.files) if (inScope(f.path)) jobs.push({ db, f });
   // Same inode, same bytes: hash once. Values: the digests found, by algorithm.
   const byInode = new Map<string, Promise<Record<string, string> | null>>();
   const total = jobs.length;
@@ -314,11 +321,49 @@ export async function verifyRoot(opts: VerifyRootOptions): Promise<RootIntegrity
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
 
-  if (opts.unowned !== false && dbs.length > 0) {
+  const binsInScope =
+    !opts.onlyUnder || SYSTEM_BIN_DIRS.some((d) => opts.onlyUnder!.some((u) => under(d, u)));
+  if (opts.unowned !== false && dbs.length > 0 && binsInScope) {
     out.unowned = await unownedExecutables(res, dbs, upper);
   }
   out.durationMs = Date.now() - started;
   return out;
+}
+
+function under(path: string, dir: string): boolean {
+  const d = dir.replace(/\/+$/, "");
+  return d === "" || path === d || path.startsWith(`${d}/`);
+}
+
+/**
+ * Whether a listed path lies under one of the scanned paths, seen through the root's
+ * top-level directory links (merged /usr: a package lists /bin/ls, the file is /usr/bin/ls).
+ */
+async function scopeTest(
+  res: RootResolver,
+  paths: readonly string[],
+): Promise<(p: string) => boolean> {
+  const links = new Map<string, string>();
+  for (const top of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
+    const real = await res.resolve(top).catch(() => top);
+    const realHost = res.root === "/" ? await realDir(top).catch(() => top) : real;
+    if (realHost !== top) links.set(top, realHost);
+  }
+  const dirs = await Promise.all(
+    paths.map(async (p) =>
+      res.root === "/" ? realDir(p).catch(() => p) : res.resolve(p).catch(() => p),
+    ),
+  );
+  return (p) => {
+    let real = p;
+    for (const [top, target] of links) {
+      if (p.startsWith(`${top}/`)) {
+        real = target + p.slice(top.length);
+        break;
+      }
+    }
+    return dirs.some((d) => under(real, d) || under(p, d));
+  };
 }
 
 function ownedBy(dbs: readonly PackageDb[], path: string): boolean {

@@ -42,6 +42,8 @@ export interface RunScannerOptions {
   signal?: AbortSignal;
   /** Files verified unchanged against their package (filled by the packages step): skipped by ClamAV and YARA. */
   verified?: VerifiedSet | null;
+  /** "scanned-paths": packages runs only for ClamAV's and YARA's sake (see runPackages). */
+  packagesScope?: "full" | "scanned-paths";
   /** The YARA rules file (scan --yara RULES). */
   yaraRules?: string;
   /** The CLI's environment: PATH for finding the tools, and theirs when they run. */
@@ -104,7 +106,12 @@ async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolRepo
         ...sig,
       });
     case "packages":
-      return runPackages({ targets: opts.targets, progress: opts.progress, ...sig });
+      return runPackages({
+        targets: opts.targets,
+        progress: opts.progress,
+        scope: opts.packagesScope ?? "full",
+        ...sig,
+      });
     case "yara":
       return runYara({
         targets: opts.targets,

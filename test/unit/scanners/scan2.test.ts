@@ -84,7 +84,7 @@ const bb: BusyboxIdentity = {
   inWritableLayer: false,
   packageVerified: null,
 };
-const item = (binary: ChkrootkitItem["binary"]): ChkrootkitItem => ({
+const item = (binary: BusyboxIdentity | null): ChkrootkitItem => ({
   check: "basename",
   status: "INFECTED",
   kind: "infected",
