@@ -548,7 +548,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     const maxFile = clamd?.maxFileSize ?? 100 * 1024 * 1024;
     const verifiedNames: string[] = [];
     for (const j of jobs) {
-      if (opts.verified && !j.stream && verifiedUnchanged(opts.verified, j)) {
+      if (opts.verified && j.location.pid === null && verifiedUnchanged(opts.verified, j)) {
         stats.skippedVerified += 1 + j.aliases.length;
         for (const l of [j.location, ...j.aliases])
           verifiedNames.push(l.where === "host" ? l.path : `${l.where}:${l.path}`);
