@@ -64,6 +64,7 @@ export async function runScan(opts: RunScanOptions): Promise<ScanResult> {
       packagesScope: opts.tools.includes("packages") ? "full" : "scanned-paths",
     });
     if (report.said?.tool === "packages") verified = verifiedSetOf(report.said as PackagesSaid);
+    if (!opts.tools.includes(tool)) report.implicit = true;
     const r = judgeToolReport(report, opts.falsePositives);
     reports.push(r);
     opts.progress.done(`${tool}: ${r.summary}`);
@@ -79,5 +80,6 @@ export async function runScan(opts: RunScanOptions): Promise<ScanResult> {
       });
     }
   }
-  return scanResult(reports);
+  // The asked tools first, in their order; the implicit package check after them.
+  return scanResult([...reports.filter((r) => !r.implicit), ...reports.filter((r) => r.implicit)]);
 }

@@ -175,7 +175,7 @@ export function scanOutput(result: ScanResult, bundleDir: string | null): ScanOu
 
 /** A tool ran to the end when it finished and said everything it had to say. */
 function ranToEnd(r: ScanResult["reports"][number]): boolean {
-  return r.status === "ok";
+  return r.status === "ok" && r.implicit !== true;
 }
 
 async function scanAction(
@@ -260,7 +260,12 @@ async function scanAction(
   // Nothing ran to the end: the findings (if any) are not an answer, and exit 0 would say "clean".
   if (!result.reports.some(ranToEnd)) {
     ctx.io.error(
-      `scan: no requested tool ran to the end (${result.reports.map((r) => `${r.tool} ${r.status}`).join(", ") || "none ran"})\n`,
+      `scan: no requested tool ran to the end (${
+        result.reports
+          .filter((r) => r.implicit !== true)
+          .map((r) => `${r.tool} ${r.status}`)
+          .join(", ") || "none ran"
+      })\n`,
     );
     ctx.setExitCode(EXIT_ERROR);
   }

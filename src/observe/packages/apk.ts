@@ -94,10 +94,10 @@ export async function readApkDb(root: string): Promise<PackageDb | null> {
       source: APK_DB,
       packages: 0,
       files: [],
-      owners: new Map(),
+      owners: async () => new Map(),
       problems: [`${APK_DB} is larger than ${MAX_DB_FILE} bytes: not read`],
     };
   }
   const p = parseApkInstalled(buf.toString("utf8"));
-  return { manager: "apk", source: APK_DB, ...p };
+  return { manager: "apk", source: APK_DB, ...p, owners: async () => p.owners };
 }

@@ -180,32 +180,9 @@ export async function readDpkgDb(root: string): Promise<PackageDb | null> {
     names = [];
   }
   const files: PackageFile[] = [];
-  const owners = new Map<string, string[]>();
   const sumsByPkg = new Map<string, Map<string, string>>();
   const present = new Set(names);
   const pkgs = new Set<string>();
-  const lists = names.filter((n) => n.endsWith(".list"));
-  // .list files: ownership of every path (dpkg -S reads the same files).
-  for (let i = 0; i < lists.length; i += 32) {
-    const batch = lists.slice(i, i + 32);
-    const texts = await Promise.all(
-      batch.map((n) => readBounded(join(infoDir, n)).catch(() => null)),
-    );
-    for (let j = 0; j < batch.length; j++) {
-      const pkg = batch[j]!.slice(0, -".list".length);
-      const text = texts[j];
-      if (text === null || text === undefined) {
-        problems.push(`cannot read ${ADMIN}/info/${batch[j]}`);
-        continue;
-      }
-      for (const p of text.split("\n")) {
-        if (p === "") continue;
-        const o = owners.get(p);
-        if (o) o.push(pkg);
-        else owners.set(p, [pkg]);
-      }
-    }
-  }
   const sums = names.filter((n) => n.endsWith(".md5sums"));
   for (let i = 0; i < sums.length; i += 32) {
     const batch = sums.slice(i, i + 32);
@@ -253,9 +230,40 @@ export async function readDpkgDb(root: string): Promise<PackageDb | null> {
   for (const d of diversions) {
     diverted.add(d.from);
     diverted.add(d.to);
-    // The diversion's target belongs to the diverting package.
-    if (!owners.has(d.to)) owners.set(d.to, [d.by]);
   }
+  // Ownership is read only when asked (a changed file, the unowned check): ~900 .list files.
+  let ownersP: Promise<Map<string, string[]>> | null = null;
+  const owners = () => {
+    ownersP ??= (async () => {
+      const owners = new Map<string, string[]>();
+      const lists = names.filter((n) => n.endsWith(".list"));
+      // .list files: ownership of every path (dpkg -S reads the same files).
+      for (let i = 0; i < lists.length; i += 32) {
+        const batch = lists.slice(i, i + 32);
+        const texts = await Promise.all(
+          batch.map((n) => readBounded(join(infoDir, n)).catch(() => null)),
+        );
+        for (let j = 0; j < batch.length; j++) {
+          const pkg = batch[j]!.slice(0, -".list".length);
+          const text = texts[j];
+          if (text === null || text === undefined) {
+            problems.push(`cannot read ${ADMIN}/info/${batch[j]}`);
+            continue;
+          }
+          for (const p of text.split("\n")) {
+            if (p === "") continue;
+            const o = owners.get(p);
+            if (o) o.push(pkg);
+            else owners.set(p, [pkg]);
+          }
+        }
+      }
+      // The diversion's target belongs to the diverting package.
+      for (const d of diversions) if (!owners.has(d.to)) owners.set(d.to, [d.by]);
+      return owners;
+    })();
+    return ownersP;
+  };
   return {
     manager: "dpkg",
     source: `${ADMIN}/status, ${ADMIN}/info/*.md5sums`,

@@ -36,7 +36,7 @@ export interface PackageDb {
    * basis of the "no package owns this executable" check, and of dpkg -S for debsums'
    * "owned by another package" rule.
    */
-  owners: Map<string, string[]>;
+  owners: () => Promise<Map<string, string[]>>;
   /**
    * A changed file whose observed checksum is the one another package (that Replaces this
    * one) recorded for the same path is not a change (debsums' is_replaced).

@@ -280,7 +280,7 @@ export async function verifyRoot(opts: VerifyRootOptions): Promise<RootIntegrity
           out.ok++;
           return;
         }
-        const owners = db.owners.get(f.path);
+        const owners = (await db.owners()).get(f.path);
         if (owners?.length !== 1 || owners[0] !== f.package) return;
         if (db.diverted?.has(f.path)) return;
       }
@@ -366,8 +366,8 @@ async function scopeTest(
   };
 }
 
-function ownedBy(dbs: readonly PackageDb[], path: string): boolean {
-  return dbs.some((d) => d.owners.has(path));
+function ownedBy(maps: readonly Map<string, string[]>[], path: string): boolean {
+  return maps.some((m) => m.has(path));
 }
 
 /** Regular executable files in the system bin directories that no package lists. */
@@ -392,6 +392,7 @@ async function unownedExecutables(
     aliases.set(real, a);
   }
   const out: UnownedExecutable[] = [];
+  const owned = await Promise.all(dbs.map((d) => d.owners()));
   for (const [real, names] of aliases) {
     let entries: string[];
     try {
@@ -401,7 +402,7 @@ async function unownedExecutables(
     }
     for (const name of entries) {
       const inside = `${real === "/" ? "" : real}/${name}`;
-      if (ownedBy(dbs, inside) || names.some((n) => ownedBy(dbs, `${n}/${name}`))) continue;
+      if (ownedBy(owned, inside) || names.some((n) => ownedBy(owned, `${n}/${name}`))) continue;
       let st: BigIntStats;
       try {
         st = await lstat(res.host(inside), { bigint: true });

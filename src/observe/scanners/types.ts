@@ -132,4 +132,9 @@ export interface ToolReport {
    * (parsed.truncated), or it timed out or stopped early. Absent means complete.
    */
   incomplete?: boolean;
+  /**
+   * Not asked for: the package check run only so that ClamAV and YARA can skip what it
+   * verified. Listed after the asked tools; it does not count as a tool that ran to the end.
+   */
+  implicit?: boolean;
 }
