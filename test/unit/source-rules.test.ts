@@ -269,6 +269,8 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "the report files (report.html, timeline.jsonl ...) in the --out directory report's help names, never over an existing file, refused inside a bundle",
   "evidence/watch-record.ts":
     "watch --record FILE: the file the user named and its one rotated predecessor FILE.1 (mode 0600, bounded by --record-max), named in watch's help",
+  "observe/scanners/yara.ts":
+    "a temporary directory for yara's scan list (mkdtemp under $TMPDIR, mode 0600 file), removed when the scan ends",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */
