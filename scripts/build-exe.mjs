@@ -121,6 +121,7 @@ mkdirSync(join(ROOT, "dist"), { recursive: true });
 // The same options as scripts/build.mjs, but one script: the SEA's main can require only
 // Node's built-in modules, so nothing is left external.
 const common = {
+  absWorkingDir: ROOT,
   bundle: true,
   platform: "node",
   format: "cjs",
@@ -167,8 +168,10 @@ for (const arch of arches) {
   writeFileSync(infoFile, `${JSON.stringify(info, null, 2)}\n`);
   const blob = join(work, `sea-${arch}.blob`);
   const config = {
-    main: mainJs,
-    output: blob,
+    // Relative to `work` (the cwd below): the blob records main's path, and the bytes must
+    // not depend on where the checkout is.
+    main: relative(work, mainJs),
+    output: relative(work, blob),
     disableExperimentalSEAWarning: true,
     // Both depend on the building machine's V8 and CPU: off, for one blob on x64 and arm64
     // and the same bytes from every build.
