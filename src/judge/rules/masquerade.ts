@@ -29,9 +29,7 @@ export function kernelThreadMasqueradeRule(snap: Snapshot, ctx: RuleContext): Fi
 
 export function nameMismatchRule(snap: Snapshot, ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
-  // Not breachkit's own process: Node 24 (the single executable's) names its main thread
-  // "MainThread", which is no disguise.
-  const odd = snap.processes.filter((p) => !p.self && nameMismatch(p, ctx.lists));
+  const odd = snap.processes.filter((p) => nameMismatch(p, ctx.lists));
   for (const g of groupByPlaceAndExe(snap, odd)) {
     const p = g.procs[0]!;
     const m = nameMismatch(p, ctx.lists)!;
