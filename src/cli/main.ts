@@ -5,7 +5,7 @@ import { colorsFor } from "../util/colors.js";
 import { BreachkitError, EXIT_ERROR } from "../util/errors.js";
 import { errorMessage } from "../util/result.js";
 import { safeText } from "../util/sanitize.js";
-import { VERSION } from "../version.js";
+import { VERSION, versionReport } from "../version.js";
 import type { CommandContext } from "./command.js";
 import { COMMANDS, type LazyCommand } from "./commands/index.js";
 import type { CliIo } from "./io.js";
@@ -24,12 +24,17 @@ export function commandsFor(args: readonly string[]): readonly LazyCommand[] {
   const word = args.find((a) => !a.startsWith("-"));
   const named = COMMANDS.find((c) => c.name === word);
   if (named) return [named];
-  const versionOnly =
-    word === undefined &&
+  return versionOnly(args) ? [] : COMMANDS;
+}
+
+/** `breachkit --version` (or -V) with no command and no help. */
+function versionOnly(args: readonly string[]): boolean {
+  return (
+    args.find((a) => !a.startsWith("-")) === undefined &&
     args.some((a) => a === "-V" || a === "--version") &&
     !args.includes("-h") &&
-    !args.includes("--help");
-  return versionOnly ? [] : COMMANDS;
+    !args.includes("--help")
+  );
 }
 
 /**
@@ -105,6 +110,12 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     },
   };
   const c = colorsFor(io);
+  // The version, and from the single executable its commit, hash and self-check (version.ts).
+  if (versionOnly(args)) {
+    const v = await versionReport();
+    io.write(v.text);
+    return v.intact ? 0 : 1;
+  }
   try {
     const program = await buildProgram(ctx, args);
     // Commander's own exitOverride applies to subcommands only when set on each.

@@ -46,6 +46,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
 
 /** Run every rule, apply the allowlist, and rank: most severe first, grouped by place. */
 export function judge(snap: Snapshot, ctx: RuleContext): Finding[] {
-  const findings = Object.values(RULES).flatMap((rule) => rule(snap, ctx));
+  // breachkit's own process (marked `self` by the reading that took the snapshot) is not
+  // judged: the single executable is copied to a temporary directory and run from there, and
+  // Node 24 names its main thread "MainThread"; neither is a finding about the host.
+  const judged = snap.processes.some((p) => p.self)
+    ? { ...snap, processes: snap.processes.filter((p) => !p.self) }
+    : snap;
+  const findings = Object.values(RULES).flatMap((rule) => rule(judged, ctx));
   return sortFindings(applyAllowlist(snap, findings, ctx.allowlist));
 }

@@ -7,8 +7,8 @@
  * rules already follow): they are checked at load with the same matchers the rules use,
  * so an edit that breaks a list fails at load with `file:line: what is wrong`.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readDirSync, readTextSync } from "../util/assets.js";
 import { BreachkitError } from "../util/errors.js";
 import { packagePath } from "../util/package-root.js";
 import { err, errorMessage, ok, type Result } from "../util/result.js";
@@ -453,7 +453,7 @@ function checkSamples(
 
 function readText(file: string): Result<string | null, RuleFileError> {
   try {
-    return ok(readFileSync(file, "utf8"));
+    return ok(readTextSync(file));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return ok(null);
     return err({ file, line: 0, message: `${file}: cannot read: ${errorMessage(e)}` });
@@ -476,7 +476,7 @@ export function loadLists(
   if (userDir !== undefined) {
     let names: string[];
     try {
-      names = readdirSync(userDir);
+      names = readDirSync(userDir);
     } catch (e) {
       return err({
         file: userDir,

@@ -3,9 +3,9 @@
  * rules/README.md. Parsing validates everything a typo could break (unknown keys, bad
  * severities, patterns that do not compile, missing literals) and names the file and line.
  */
-import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SEVERITIES, type Severity } from "../../model/finding.js";
+import { readDir, readText } from "../../util/assets.js";
 import { packagePath } from "../../util/package-root.js";
 import { err, ok, type Result } from "../../util/result.js";
 
@@ -208,7 +208,7 @@ export async function readRuleDir(
 ): Promise<Result<HuntRule[], RuleFileError>> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".rule")).sort();
+    names = (await readDir(dir)).filter((n) => n.endsWith(".rule")).sort();
   } catch (e) {
     if (optional && (e as NodeJS.ErrnoException).code === "ENOENT") return ok([]);
     return err({
@@ -220,7 +220,7 @@ export async function readRuleDir(
   const rules: HuntRule[] = [];
   for (const name of names) {
     const file = join(dir, name);
-    const r = parseRuleFile(await readFile(file, "utf8"), file, name.slice(0, -".rule".length));
+    const r = parseRuleFile(await readText(file), file, name.slice(0, -".rule".length));
     if (!r.ok) return r;
     rules.push(r.value);
   }

@@ -2,8 +2,8 @@
  * Known false positives of the scanners (rules/false-positives.json): a matching finding is
  * marked with the reason, never dropped. The admin sees it, dimmed, and can judge.
  */
-import { readFileSync } from "node:fs";
 import type { Finding } from "../../model/finding.js";
+import { readTextSync } from "../../util/assets.js";
 import { BreachkitError } from "../../util/errors.js";
 import { packagePath } from "../../util/package-root.js";
 import { errorMessage } from "../../util/result.js";
@@ -56,7 +56,7 @@ export function parseFalsePositives(json: string): FalsePositiveRule[] {
 export function loadFalsePositives(): FalsePositiveRule[] {
   const path = packagePath("rules", "false-positives.json");
   try {
-    return parseFalsePositives(readFileSync(path, "utf8"));
+    return parseFalsePositives(readTextSync(path));
   } catch (e) {
     throw new BreachkitError(
       "BAD_INPUT",

@@ -16,6 +16,7 @@ import * as fs from "node:fs";
 import { setImmediate as yieldNow } from "node:timers/promises";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Executable, Gap, Process } from "../../model/snapshot.js";
+import { fileExists, isAssetPath, readTextSync } from "../../util/assets.js";
 import { packagePath } from "../../util/package-root.js";
 import { errorMessage } from "../../util/result.js";
 import { containerFromCgroup } from "./cgroup.js";
@@ -103,7 +104,7 @@ const VANISHED_ENTRY: HashCacheEntry = { sha256: null, error: "exited before it 
 /** The package's built worker, or null (not built: running from the sources). */
 export function defaultProcWorker(): string | null {
   const path = packagePath("dist", "cli", "proc-worker.cjs");
-  return fs.existsSync(path) ? path : null;
+  return fileExists(path) ? path : null;
 }
 
 /**
@@ -131,7 +132,10 @@ class ProcWorker {
     this.next = new Int32Array(next);
     const { port1, port2 } = new MessageChannel();
     const data: ProcWorkerData = { port: port2, claims, next, root, pids, sliceSize: READ_SLICE };
-    this.worker = new Worker(path, { workerData: data, transferList: [port2] });
+    // In the single executable the worker is an asset: its source, run with eval.
+    this.worker = isAssetPath(path)
+      ? new Worker(readTextSync(path), { eval: true, workerData: data, transferList: [port2] })
+      : new Worker(path, { workerData: data, transferList: [port2] });
     this.port = port1;
     port1.on("message", onMessage);
     const lost = () => {
