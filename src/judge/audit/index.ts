@@ -39,6 +39,7 @@ export interface AreaScore {
 export function scoreAreas(
   findings: readonly Finding[],
   checked: ReadonlySet<AuditArea>,
+  containerCount = 0,
 ): { areas: AreaScore[]; overall: number } {
   const areas: AreaScore[] = AUDIT_AREAS.map((area) => {
     const mine = findings.filter(
@@ -46,9 +47,20 @@ export function scoreAreas(
     );
     const counts = { info: 0, low: 0, medium: 0, high: 0, critical: 0 } as Record<Severity, number>;
     for (const f of mine) counts[f.severity]++;
-    const lost = mine.reduce((n, f) => n + WEIGHT[f.severity], 0);
     const isChecked = checked.has(area);
-    return { area, score: isChecked ? Math.max(0, 100 - lost) : null, checked: isChecked, counts };
+    const scoreOf = (list: readonly Finding[]) =>
+      Math.max(0, 100 - list.reduce((n, f) => n + WEIGHT[f.severity], 0));
+    let score = scoreOf(mine);
+    if (area === "containers" || area === "images") {
+      // Per container, then the mean: ten containers with one missing limit each are not ten
+      // times worse than one; containers without findings count as 100.
+      const byPlace = new Map<string, Finding[]>();
+      for (const f of mine) byPlace.set(f.where, [...(byPlace.get(f.where) ?? []), f]);
+      const places = Math.max(byPlace.size, containerCount);
+      const sum = [...byPlace.values()].reduce((n, list) => n + scoreOf(list), 0);
+      score = places === 0 ? 100 : Math.round((sum + 100 * (places - byPlace.size)) / places);
+    }
+    return { area, score: isChecked ? score : null, checked: isChecked, counts };
   });
   const scored = areas.filter((a) => a.score !== null).map((a) => a.score!);
   let overall = scored.length ? Math.round(scored.reduce((a, b) => a + b, 0) / scored.length) : 0;
@@ -110,6 +122,6 @@ export function judgeAudit(o: AuditObservations): {
     findings.push(...o.lynis);
   }
   const ranked = rankAudit(findings);
-  const { areas, overall } = scoreAreas(ranked, checked);
+  const { areas, overall } = scoreAreas(ranked, checked, o.containers.length);
   return { findings: ranked, areas, overall };
 }

@@ -438,3 +438,40 @@ describe("prevention", () => {
     expect(old.sort()).toEqual(["audit.prevention.backup-old", "audit.prevention.no-updater"]);
   });
 });
+
+describe("scores", () => {
+  it("scores containers per container, then the mean; a critical caps the overall at 40", async () => {
+    const { scoreAreas } = await import("../../../src/judge/audit/index.js");
+    const mk = (where: string, severity: "low" | "critical") =>
+      containerFindings(
+        {
+          id: where.padEnd(64, "0"),
+          name: where,
+          source: "engine",
+          imageCreated: null,
+          tagNowPointsTo: null,
+          fsRoot: null,
+          apps: [],
+          inspect: {
+            Config: { User: "1000" },
+            HostConfig: {
+              Memory: 1,
+              NanoCpus: 1,
+              PidsLimit: 10,
+              ReadonlyRootfs: true,
+              SecurityOpt: ["no-new-privileges"],
+              Privileged: severity === "critical",
+            },
+          },
+        },
+        false,
+      );
+    const quiet = mk("a", "low");
+    expect(quiet.map((f) => f.severity)).toEqual(["info"]);
+    const bad = mk("b", "critical");
+    const { areas, overall } = scoreAreas([...quiet, ...bad], new Set(["containers"]), 2);
+    const c = areas.find((a) => a.area === "containers")!;
+    expect(c.score).toBe(Math.round((100 + 60) / 2));
+    expect(overall).toBe(40);
+  });
+});
