@@ -111,7 +111,8 @@ describe("schedule run by hand", () => {
       JSON.stringify({
         notify: {
           threshold: "critical",
-          timeoutSeconds: 2,
+          // Bounded, with room for a loaded machine (the SMTP dialogue is several round trips).
+          timeoutSeconds: 15,
           email: { to: "ops@example.org", smtp: { host: "127.0.0.1", port: portOf(smtp.server) } },
           webhooks: [
             { name: "receiver", shape: "json", url: `http://127.0.0.1:${portOf(http)}/hook` },

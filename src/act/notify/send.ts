@@ -225,7 +225,17 @@ export async function notify(
           findings: fresh.length,
         });
       } catch (e) {
-        const why = signal.aborted ? `no answer within ${timeoutMs} ms` : errorMessage(e);
+        // fetch says "fetch failed" and keeps the reason (ECONNREFUSED ...) in its cause.
+        const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+        const detail =
+          typeof cause?.code === "string"
+            ? cause.code
+            : typeof cause?.message === "string"
+              ? cause.message
+              : null;
+        const why = signal.aborted
+          ? `no answer within ${timeoutMs} ms`
+          : `${errorMessage(e)}${detail ? ` (${detail})` : ""}`;
         results.push({
           channel: ch.label,
           ok: false,

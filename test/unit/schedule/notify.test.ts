@@ -111,7 +111,8 @@ const ctx = {
 describe("notify", () => {
   it("sends once by email and by each webhook shape; an identical second run sends nothing", async () => {
     const cfg = NotifyConfigSchema.parse({
-      timeoutSeconds: 5,
+      // Generous: a loaded machine (load 30 seen) slows the SMTP dialogue; the bound is tested below.
+      timeoutSeconds: 30,
       email: {
         to: "ops@example.org",
         from: "bk@web01.example.org",
