@@ -143,7 +143,7 @@ async function main() {
     const fcp = median(paints);
     const mb = htmlBytes / 1e6;
     process.stdout.write(
-      [
+      `${[
         `timeline events: ${events}`,
         `report (all five formats): median ${(rep / 1000).toFixed(2)} s of ${RUNS} [${reports.map((x) => (x / 1000).toFixed(2)).join(", ")}]  bar < 5 s: ${rep < 5000 ? "MET" : "NOT MET"}`,
         `  reference verify of the same bundle: ${(ver / 1000).toFixed(2)} s (report/verify ${(rep / ver).toFixed(2)}x)`,
@@ -152,7 +152,7 @@ async function main() {
         `Chromium first contentful paint (the verdict and summary on screen): median ${(fcp / 1000).toFixed(2)} s [${paints.map((x) => (x / 1000).toFixed(2)).join(", ")}]  bar < 2 s: ${fcp >= 0 && fcp < 2000 ? "MET" : "NOT MET"}`,
         `Chromium timeline ready (navigation to the first timeline rows drawn, all 100,000 parsed): median ${(scr / 1000).toFixed(2)} s [${screens.map((x) => (x / 1000).toFixed(2)).join(", ")}]  bar < 2 s: ${scr < 2000 ? "MET" : "NOT MET"}`,
         "(2 cores, shared with other helpers' runs: figures are noisy)",
-      ].join("\n") + "\n",
+      ].join("\n")}\n`,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

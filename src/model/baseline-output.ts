@@ -38,9 +38,6 @@ export const BaselineDiffOutputSchema = z.object({
   durationMs: z.number(),
 });
 
-export const BaselineOutputSchema = z.union([
-  BaselineSaveOutputSchema,
-  BaselineDiffOutputSchema,
-]);
+export const BaselineOutputSchema = z.union([BaselineSaveOutputSchema, BaselineDiffOutputSchema]);
 export type BaselineSaveOutput = z.infer<typeof BaselineSaveOutputSchema>;
 export type BaselineDiffOutput = z.infer<typeof BaselineDiffOutputSchema>;

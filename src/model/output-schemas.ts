@@ -5,7 +5,6 @@
  */
 import { z } from "../util/zod.js";
 import { AuditOutputSchema } from "./audit-output.js";
-import { BaselineOutputSchema } from "./baseline-output.js";
 import {
   BackupDrillOutputSchema,
   BackupOutputSchema,
@@ -13,6 +12,7 @@ import {
   BackupStatusOutputSchema,
   RestoreOutputSchema,
 } from "./backup-output.js";
+import { BaselineOutputSchema } from "./baseline-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
@@ -21,18 +21,18 @@ import { ScanOutputSchema } from "./scan-output.js";
 import { ScheduleOutputSchema } from "./schedule-output.js";
 import {
   AUDIT_SCHEMA_VERSION,
-  BASELINE_SCHEMA_VERSION,
   BACKUP_DRILL_SCHEMA_VERSION,
   BACKUP_PRUNE_SCHEMA_VERSION,
   BACKUP_SCHEMA_VERSION,
   BACKUP_STATUS_SCHEMA_VERSION,
+  BASELINE_SCHEMA_VERSION,
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
   REPORT_SCHEMA_VERSION,
+  RESTORE_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
   SCHEDULE_SCHEMA_VERSION,
-  RESTORE_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
   UPDATE_SCHEMA_VERSION,
@@ -130,7 +130,8 @@ export const OUTPUT_MODELS: Record<
   schedule: {
     schema: ScheduleOutputSchema,
     version: SCHEDULE_SCHEMA_VERSION,
-    title: "breachkit schedule install|remove|status|run --json (run: also schedule.json in each run's bundle)",
+    title:
+      "breachkit schedule install|remove|status|run --json (run: also schedule.json in each run's bundle)",
   },
   backup: {
     schema: BackupOutputSchema,

@@ -83,7 +83,6 @@ function frame(
   });
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping the colour codes
 const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "");
 
 describe("the watch screen", () => {
