@@ -416,7 +416,8 @@ function buildProcess(
   const exe = buildExe(raw, stat.kernelThread, ctx);
   if (container !== null && exe.path !== null && exe.dev !== null) {
     const upper = upperDirFor(raw.pid, ns.mnt, ctx);
-    const inUpper = upper === null || exe.deleted ? exe.deleted : inUpperLayer(upper, exe.path, exe.size);
+    const inUpper =
+      upper === null || exe.deleted ? exe.deleted : inUpperLayer(upper, exe.path, exe.size);
     if (typeof inUpper === "string") {
       ctx.tally.add(
         "procfs exe",
