@@ -149,7 +149,8 @@ describe("drill: a restored file against restic's record", () => {
   it("every blob matches after a restore; one changed byte is found and placed", async () => {
     const data = join(dir, "data");
     await mkdir(join(data, "sub"), { recursive: true });
-    await writeFile(join(data, "big.bin"), randomBytes(2_500_000));
+    // Over restic's largest chunk (8 MiB): at least two blobs whatever the content.
+    await writeFile(join(data, "big.bin"), randomBytes(9_000_000));
     await writeFile(join(data, "sub", "small.txt"), "hello\n");
     await writeFile(join(data, "empty"), "");
     const writer = new ResticWriter("restic", repo, env);
