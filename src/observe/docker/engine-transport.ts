@@ -18,6 +18,7 @@
 import http, { type IncomingMessage } from "node:http";
 import { PassThrough, pipeline, type Readable, type Transform } from "node:stream";
 import type { z } from "zod";
+import { Limiter } from "../../util/limiter.js";
 import { EngineError } from "./engine-error.js";
 
 export const DEFAULT_SOCKET = "/var/run/docker.sock";
@@ -354,23 +355,4 @@ async function readBounded(res: IncomingMessage, max: number, call: Call): Promi
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
-}
-
-/** A counting semaphore that hands a freed slot straight to the next waiter. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
 }

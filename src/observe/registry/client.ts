@@ -15,6 +15,7 @@ import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
+import { Limiter } from "../../util/limiter.js";
 import { z } from "../../util/zod.js";
 import type { DockerAuths, RegistryCredential } from "./docker-config.js";
 import { apiHost, type ImageRef } from "./reference.js";
@@ -531,22 +532,4 @@ function networkError(e: NodeJS.ErrnoException, host: string): RegistryError {
   if (code.startsWith("HPE_"))
     return new RegistryError("malformed", `${host}: the answer is not HTTP (${code})`);
   return new RegistryError("unreachable", `${host}: cannot connect (${code || e.message})`);
-}
-
-/** A counting semaphore. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active++;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
 }
