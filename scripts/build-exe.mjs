@@ -138,11 +138,17 @@ await build({
   entryPoints: [join(ROOT, "src/observe/proc/proc-worker.ts")],
   outfile: join(work, "dist", "cli", "proc-worker.cjs"),
 });
+await build({
+  ...common,
+  entryPoints: [join(ROOT, "src/act/memory-scan-worker.ts")],
+  outfile: join(work, "dist", "cli", "memory-scan-worker.cjs"),
+});
 
 // The assets: key = the path inside the package that src/util/assets.ts is asked for.
 const assets = {};
 for (const key of filesUnder("rules")) assets[key] = join(ROOT, key);
 assets["dist/cli/proc-worker.cjs"] = join(work, "dist", "cli", "proc-worker.cjs");
+assets["dist/cli/memory-scan-worker.cjs"] = join(work, "dist", "cli", "memory-scan-worker.cjs");
 const digests = {};
 for (const key of Object.keys(assets).sort()) digests[key] = sha256(readFileSync(assets[key]));
 

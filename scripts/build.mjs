@@ -3,6 +3,8 @@
 //   dist/cli/bin.cjs          its entry (src/cli/boot.ts)
 //   dist/cli/proc-worker.cjs  the thread that hashes executables and reads part of /proc
 //                             beside the main thread (src/observe/proc/proc-worker.ts)
+//   dist/cli/memory-scan-worker.cjs  the thread that reads a memory dump's strings while the
+//                             main thread hashes and writes it (src/act/memory-scan-worker.ts)
 //
 // Why a bundle: Node resolved, read and compiled about 150 modules on each run, which took
 // as long as a snapshot's whole reading of /proc (measured by bench/snapshot-vs-ps.ts).
@@ -38,4 +40,9 @@ await build({
   ...common,
   entryPoints: ["src/observe/proc/proc-worker.ts"],
   outfile: "dist/cli/proc-worker.cjs",
+});
+await build({
+  ...common,
+  entryPoints: ["src/act/memory-scan-worker.ts"],
+  outfile: "dist/cli/memory-scan-worker.cjs",
 });

@@ -27,7 +27,7 @@ import {
 } from "../evidence/elf-core.js";
 import { safePathComponent } from "../evidence/paths.js";
 import type { BundleWriter } from "../evidence/types.js";
-import { IndicatorScanner, indicatorsIocFile } from "../judge/memory/indicators.js";
+import { indicatorsIocFile, type MemoryIndicators } from "../judge/memory/indicators.js";
 import type { MemoryDumpRecord, MemoryRange } from "../model/memory-dump.js";
 import type { Snapshot } from "../model/snapshot.js";
 import {
@@ -47,11 +47,15 @@ import {
   parseCgroupEvents,
   parseFreezerState,
 } from "./freezer.js";
+import { type IndicatorScan, startIndicatorScan } from "./memory-scan.js";
 
 export type { MemoryDumpRecord } from "../model/memory-dump.js";
 
 export const DEFAULT_MEMORY_MAX = 2 * 1024 ** 3;
-const CHUNK = 1024 * 1024;
+/** Bytes read from /proc/<pid>/mem at a time (4 MiB: fewer system calls, measured faster). */
+const CHUNK = 4 * 1024 * 1024;
+/** Written for a range that cannot be read; never modified. */
+const ZEROS = Buffer.alloc(CHUNK);
 const HOLD_TIMEOUT_MS = 5000;
 
 export interface MemoryDumpOptions {
@@ -70,6 +74,8 @@ export interface MemoryDumpOptions {
   pageSize?: number;
   cgroupRoot?: string;
   signal?: AbortSignal;
+  /** The indicator scan's built worker, or null to scan in this thread (default: the package's). */
+  scanWorker?: string | null;
   /** Called after each chunk written, with the bytes of memory read so far (tests, progress). */
   onProgress?: (bytes: number) => void;
 }
@@ -383,30 +389,50 @@ export async function dumpProcessMemory(opts: MemoryDumpOptions): Promise<Memory
       },
       plan.segments,
     );
-    const scanner = new IndicatorScanner({ ownAddresses: opts.ownAddresses ?? [] });
-    const entry = await opts.bundle.writeStream(
-      rel,
-      readCore(opts, layout.header, plan, record, scanner),
-      {
-        source: `/proc/${pid}/mem`,
-      },
-    );
-    record.file = rel;
-    record.sha256 = entry.sha256;
-    record.size = entry.size;
-    const found = scanner.result();
+    const scanner = startIndicatorScan({
+      ownAddresses: opts.ownAddresses ?? [],
+      chunkSize: CHUNK,
+      ...(opts.scanWorker !== undefined ? { worker: opts.scanWorker } : {}),
+    });
+    let found: MemoryIndicators | null;
+    let scanError: string | null = null;
+    let entry: Awaited<ReturnType<BundleWriter["writeStream"]>>;
+    try {
+      entry = await opts.bundle.writeStream(
+        rel,
+        readCore(opts, layout.header, plan, record, scanner),
+        { source: `/proc/${pid}/mem`, chunksHeld: true },
+      );
+      record.file = rel;
+      record.sha256 = entry.sha256;
+      record.size = entry.size;
+      // A failed scan loses the leads, not the core file: said in the IOC file and the log.
+      found = await scanner.result().catch((e: unknown) => {
+        scanError = errorMessage(e);
+        opts.bundle.log({
+          step: "memory",
+          action: `indicator scan of ${rel} (${scanner.where})`,
+          result: "error",
+          error: scanError,
+        });
+        return null;
+      });
+    } finally {
+      await scanner.close();
+    }
     record.indicators = {
-      ips: found.ips.length,
-      urls: found.urls.length,
-      domains: found.domains.length,
+      ips: found?.ips.length ?? 0,
+      urls: found?.urls.length ?? 0,
+      domains: found?.domains.length ?? 0,
     };
     const where = opts.containerName ? `container ${opts.containerName}` : "the host";
     const iocs = `memory/${pid}.iocs.txt`;
     const ioc = await opts.bundle.writeFile(
       iocs,
-      indicatorsIocFile(found, [
+      indicatorsIocFile(found ?? { ips: [], urls: [], domains: [], truncated: false }, [
         `breachkit: indicators in the memory of pid ${pid} (${facts.comm.replace(/[^\x20-\x7e]/g, "?")}) on ${where.replace(/[^\x20-\x7e]/g, "?")}`,
         `core file: ${rel} sha256 ${entry.sha256}`,
+        ...(scanError === null ? [] : [`${scanError}: no indicators listed`]),
       ]),
       { source: `indicators found in ${rel}` },
     );
@@ -429,13 +455,20 @@ export async function dumpProcessMemory(opts: MemoryDumpOptions): Promise<Memory
   return finish(null);
 }
 
-/** The core file's bytes: its header, then each planned segment read from /proc/<pid>/mem. */
+/**
+ * The core file's bytes: its header, then each planned segment read from /proc/<pid>/mem.
+ *
+ * Three buffers, allocated once, rotate: the next chunk is read (libuv's pool) while this one
+ * is scanned and hashed and the previous one written, so no byte is copied into a fresh
+ * buffer (fresh memory costs a page fault per 4 KiB: more than the read itself). A chunk
+ * stays intact until two more have been asked for (`chunksHeld` in writeStream).
+ */
 async function* readCore(
   opts: MemoryDumpOptions,
   header: Buffer,
   plan: ReturnType<typeof planSegments>,
   record: MemoryDumpRecord,
-  scanner: IndicatorScanner,
+  scanner: IndicatorScan,
 ): AsyncGenerator<Uint8Array> {
   yield header;
   const fh = await fs.open(`/proc/${opts.pid}/mem`, "r").catch((e: unknown) => e as Error);
@@ -443,47 +476,80 @@ async function* readCore(
     record.incompleteReason = `/proc/${opts.pid}/mem cannot be opened: ${errorMessage(fh)}`;
     return;
   }
+  const ring = [0, 1, 2].map(() => Buffer.allocUnsafe(CHUNK));
+  interface Read {
+    mi: number;
+    pos: number;
+    len: number;
+    slot: number;
+    result: Promise<number | NodeJS.ErrnoException>;
+  }
+  /** Start reading the chunk at (mapping mi, pos) into a slot not in `busy`. */
+  const issue = (mi: number, pos: number, busy: readonly number[]): Read | null => {
+    let i = mi;
+    let p = pos;
+    while (i < plan.read.length && p >= plan.read[i]!.end) {
+      i++;
+      p = plan.read[i]?.start ?? 0;
+    }
+    if (i >= plan.read.length) return null;
+    const slot = [0, 1, 2].find((x) => !busy.includes(x))!;
+    const len = Math.min(CHUNK, plan.read[i]!.end - p);
+    const result = fh.read(ring[slot]!, 0, len, p).then(
+      (r) => r.bytesRead,
+      (e: unknown) => e as NodeJS.ErrnoException,
+    );
+    return { mi: i, pos: p, len, slot, result };
+  };
+  /** The read in flight, awaited before the handle is closed whatever happens. */
+  let inFlight: Read | null = issue(0, plan.read[0]?.start ?? 0, []);
   try {
     let done = 0;
-    for (const m of plan.read) {
-      scanner.boundary();
-      let pos = m.start;
-      while (pos < m.end) {
-        if (opts.signal?.aborted) throw new Error(`interrupted: ${String(opts.signal.reason)}`);
-        const len = Math.min(CHUNK, m.end - pos);
-        const buf = Buffer.allocUnsafe(len);
-        let n: number;
-        try {
-          n = (await fh.read(buf, 0, len, pos)).bytesRead;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code === "ESRCH" || !(await alive(opts.pid))) {
-            record.incompleteReason = `the process exited during the dump, at ${hex(pos)} (${done} bytes read): the core file ends there`;
-            return;
-          }
-          // A range that cannot be read (EIO: a guard page, a mapping of a device): zeros.
-          record.unreadable.push(range(m, `${code ?? errorMessage(e)}: zero-filled`, pos));
-          for (let p = pos; p < m.end; p += CHUNK) {
-            const z = Buffer.alloc(Math.min(CHUNK, m.end - p));
-            record.dumpedBytes += z.length;
-            yield z;
-          }
-          break;
-        }
-        if (n === 0) {
-          record.incompleteReason = `the process exited during the dump, at ${hex(pos)} (${done} bytes read): the core file ends there`;
+    let mi = -1;
+    /** The slot last yielded: being written until the next chunk is pushed. */
+    let held = -1;
+    while (inFlight) {
+      const cur: Read = inFlight;
+      const n = await cur.result;
+      inFlight = null;
+      if (opts.signal?.aborted) throw new Error(`interrupted: ${String(opts.signal.reason)}`);
+      const m = plan.read[cur.mi]!;
+      if (cur.mi !== mi) {
+        scanner.boundary();
+        mi = cur.mi;
+      }
+      if (typeof n !== "number") {
+        if (n.code === "ESRCH" || !(await alive(opts.pid))) {
+          record.incompleteReason = `the process exited during the dump, at ${hex(cur.pos)} (${done} bytes read): the core file ends there`;
           return;
         }
-        const data = n === len ? buf : buf.subarray(0, n);
-        scanner.feed(data);
-        pos += n;
-        done += n;
-        record.dumpedBytes += n;
-        yield data;
-        opts.onProgress?.(done);
+        // A range that cannot be read (EIO: a guard page, a mapping of a device): zeros.
+        record.unreadable.push(range(m, `${n.code ?? errorMessage(n)}: zero-filled`, cur.pos));
+        for (let p = cur.pos; p < m.end; p += CHUNK) {
+          const z = ZEROS.subarray(0, Math.min(CHUNK, m.end - p));
+          record.dumpedBytes += z.length;
+          held = -1;
+          yield z;
+        }
+        inFlight = issue(cur.mi + 1, plan.read[cur.mi + 1]?.start ?? 0, [held]);
+        continue;
       }
+      if (n === 0) {
+        record.incompleteReason = `the process exited during the dump, at ${hex(cur.pos)} (${done} bytes read): the core file ends there`;
+        return;
+      }
+      // Read ahead into the third slot: not the one being written, not this one.
+      inFlight = issue(cur.mi, cur.pos + n, [held, cur.slot]);
+      const data = ring[cur.slot]!.subarray(0, n);
+      await scanner.feed(data);
+      done += n;
+      record.dumpedBytes += n;
+      held = cur.slot;
+      yield data;
+      opts.onProgress?.(done);
     }
   } finally {
+    if (inFlight) await inFlight.result;
     await fh.close();
   }
 }

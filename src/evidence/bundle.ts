@@ -231,7 +231,12 @@ class Bundle implements BundleWriter {
     opts: WriteOptions,
   ): Promise<ManifestEntry> {
     return this.put(relPath, opts.source, opts.maxBytes, undefined, (sink, signal) =>
-      pumpStream(data, sink, { maxBytes: opts.maxBytes, signal, onBytes: opts.onBytes }),
+      pumpStream(data, sink, {
+        maxBytes: opts.maxBytes,
+        signal,
+        onBytes: opts.onBytes,
+        chunksHeld: opts.chunksHeld,
+      }),
     );
   }
 

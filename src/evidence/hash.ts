@@ -100,6 +100,11 @@ export interface PumpOptions {
   /** Aborting stops the copy between chunks and rejects with `signal.reason`. */
   signal?: AbortSignal | undefined;
   onBytes?: ((n: number) => void) | undefined;
+  /**
+   * pumpStream only: a generic iterable that keeps each chunk intact until two more have been
+   * asked for (as a Readable's fresh chunks are): writes then overlap hashing.
+   */
+  chunksHeld?: boolean | undefined;
 }
 
 export interface PumpResult {
@@ -155,7 +160,8 @@ export async function pumpFile(
 /**
  * Copy a stream or async iterable into the sink. Chunks of a node Readable are fresh buffers,
  * so hashing one overlaps writing the previous; a generic iterable may reuse its buffer, so
- * each of its chunks is written before the next is asked for.
+ * each of its chunks is written before the next is asked for, unless it says (`chunksHeld`)
+ * that a chunk stays intact until two more have been asked for.
  */
 export async function pumpStream(
   data: Readable | AsyncIterable<Uint8Array | string>,
@@ -163,6 +169,7 @@ export async function pumpStream(
   opts: PumpOptions = {},
 ): Promise<PumpResult> {
   const isReadable = data instanceof Readable;
+  const overlap = isReadable || opts.chunksHeld === true;
   const it = (data as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
   const limit = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   let done = 0;
@@ -191,7 +198,7 @@ export async function pumpStream(
         return { truncated: true };
       }
       await sink.push(chunk);
-      if (!isReadable) await sink.flush();
+      if (!overlap) await sink.flush();
       done += chunk.length;
       opts.onBytes?.(chunk.length);
     }

@@ -55,6 +55,13 @@ export interface WriteOptions {
   maxBytes?: number;
   /** Called with each chunk's byte count as it is written (for a progress display). */
   onBytes?: (n: number) => void;
+  /**
+   * writeStream only: the iterable leaves each chunk it yielded untouched until two more have
+   * been asked for (a ring of three buffers, as a Readable's fresh chunks are), so hashing
+   * one chunk may overlap writing the previous one. Without it each chunk is written before
+   * the next is asked for.
+   */
+  chunksHeld?: boolean;
 }
 
 export interface CopyOptions extends Partial<WriteOptions> {

@@ -72,6 +72,7 @@ describe("the build", () => {
     expect(readdirSync(join(root, "dist", "cli")).sort()).toEqual([
       "bin.cjs",
       "main.cjs",
+      "memory-scan-worker.cjs",
       "proc-worker.cjs",
     ]);
     expect(readdirSync(join(root, "dist"))).toEqual(["cli"]);

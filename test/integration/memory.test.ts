@@ -4,9 +4,11 @@
  * process this file starts is ended by its pid; only lab containers are touched.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { build as esbuild } from "esbuild";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dumpProcessMemory } from "../../src/act/memory-dump.js";
@@ -85,7 +87,101 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
+/**
+ * A process holding `mib` MiB where every 4 KiB page is tagged with its number, and one
+ * domain name every MiB written across the MiB boundary; it prints the buffer's address and
+ * the SHA-256 of its bytes.
+ */
+const PAGES = `
+import ctypes, hashlib, sys, time
+n = int(sys.argv[1]) << 20
+data = bytearray(n)
+for i in range(n // 4096):
+    data[i * 4096:(i + 1) * 4096] = i.to_bytes(8, "little") * 512
+for k in range(1, n >> 20):
+    s = b" straddle-%d.evil-test.ru " % k
+    data[(k << 20) - 10:(k << 20) - 10 + len(s)] = s
+addr = ctypes.addressof((ctypes.c_char * n).from_buffer(data))
+print("ready", addr, hashlib.sha256(data).hexdigest(), flush=True)
+time.sleep(300)
+`;
+
+/** The bytes at [addr, addr+len) in an ELF64 core file, from its PT_LOAD program headers. */
+function coreBytes(core: Buffer, addr: number, len: number): Buffer {
+  const phoff = Number(core.readBigUInt64LE(0x20));
+  const phentsize = core.readUInt16LE(0x36);
+  const phnum = core.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    const h = phoff + i * phentsize;
+    if (core.readUInt32LE(h) !== 1) continue;
+    const offset = Number(core.readBigUInt64LE(h + 8));
+    const vaddr = Number(core.readBigUInt64LE(h + 16));
+    const filesz = Number(core.readBigUInt64LE(h + 32));
+    if (addr >= vaddr && addr + len <= vaddr + filesz) {
+      return core.subarray(offset + (addr - vaddr), offset + (addr - vaddr) + len);
+    }
+  }
+  const loads: string[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const h = phoff + i * phentsize;
+    const vaddr = Number(core.readBigUInt64LE(h + 16));
+    loads.push(
+      `${core.readUInt32LE(h)}:${vaddr.toString(16)}+${Number(core.readBigUInt64LE(h + 32)).toString(16)}/${Number(core.readBigUInt64LE(h + 40)).toString(16)}`,
+    );
+  }
+  throw new Error(`no PT_LOAD segment holds ${addr.toString(16)}+${len}: ${loads.join(" ")}`);
+}
+
 describe("a host process's memory", () => {
+  it("every byte in its place, with the scan in its worker or in this thread alike", async () => {
+    const mib = 48;
+    const child = spawn("python3", ["-c", PAGES, String(mib)], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    started.push(child);
+    const line = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      child.once("exit", (code) => reject(new Error(`holder exited (${code})`)));
+      child.stdout?.on("data", (d: Buffer) => {
+        text += d.toString();
+        if (text.includes("\n")) resolve(text);
+      });
+    });
+    const [, addr, sha] = line.trim().split(" ");
+    // The scan's worker, built from the sources now (dist/ may be older than they are).
+    const workerFile = join(out, "memory-scan-worker.cjs");
+    await esbuild({
+      entryPoints: ["src/act/memory-scan-worker.ts"],
+      outfile: workerFile,
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      logLevel: "warning",
+    });
+    const iocs: string[] = [];
+    for (const scanWorker of [workerFile, null]) {
+      const bundle = await createBundle({ outDir: out, host: "t", command: "memory test" });
+      const r = await dumpProcessMemory({
+        bundle,
+        pid: child.pid!,
+        containerId: null,
+        containerName: null,
+        selfPid: process.pid,
+        machine: "x64",
+        scanWorker,
+      });
+      await bundle.seal({ complete: true });
+      expect(r.complete, r.incompleteReason ?? "").toBe(true);
+      const core = await readFile(join(bundle.dir, r.file!));
+      const held = coreBytes(core, Number(addr), mib << 20);
+      expect(createHash("sha256").update(held).digest("hex")).toBe(sha);
+      iocs.push((await readFile(join(bundle.dir, r.iocsFile!), "utf8")).replace(/^#.*\n/gm, ""));
+    }
+    // The same leads from both, the names cut across MiB boundaries included.
+    expect(iocs[0]).toBe(iocs[1]);
+    for (let k = 1; k < mib; k++) expect(iocs[0]).toContain(`domain:straddle-${k}.evil-test.ru\n`);
+  });
+
   it("is an ELF core file gdb opens, holding what only memory holds; stopped during the read, running after", async () => {
     const pid = await holder(16);
     const bundle = await createBundle({ outDir: out, host: "t", command: "memory test" });

@@ -217,6 +217,7 @@ const DOT = 0x2e;
 const COLON = 0x3a;
 const DOT16 = Buffer.from([DOT, 0]);
 const COLON16 = Buffer.from([COLON, 0]);
+const TWO_NULS = new Uint8Array(2);
 
 const isPrintable = (c: number) => c >= 0x20 && c <= 0x7e;
 /** [0-9A-Za-z]: what stands on both sides of a dot in an address or a name. */
@@ -229,8 +230,13 @@ export class IndicatorScanner {
   private readonly domains = new Set<string>();
   private readonly own: Set<string>;
   private truncated = false;
-  /** The end of the previous chunk, scanned again in front of the next one. */
-  private tail: Buffer = Buffer.alloc(0);
+  /**
+   * The end of the previous chunk (its first `tailLength` bytes), scanned again in front of
+   * the next one, which is copied in after it. One buffer, grown when needed and reused:
+   * a fresh buffer per chunk costs a page fault per 4 KiB, more than the scan.
+   */
+  private work: Buffer = Buffer.alloc(0);
+  private tailLength = 0;
 
   constructor(filter: IndicatorFilter = {}) {
     this.own = new Set<string>();
@@ -245,23 +251,32 @@ export class IndicatorScanner {
    * (an address, a name, a URL's "://"): those are found with the native search
    * (Buffer.indexOf), and only where letters or digits stand on both sides is the printable
    * string around them taken out and read. The cost follows the dots and colons, not the
-   * bytes: a zero page or a block of code costs almost nothing.
+   * bytes: a zero page or a block of code costs almost nothing. `chunk` is only read, and
+   * not kept.
    */
   feed(chunk: Uint8Array): void {
-    const next = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const data = this.tail.length > 0 ? Buffer.concat([this.tail, next]) : next;
+    const size = this.tailLength + chunk.byteLength;
+    if (this.work.length < size) {
+      const grown = Buffer.allocUnsafe(Math.max(size, 2 * this.work.length));
+      this.work.copy(grown, 0, 0, this.tailLength);
+      this.work = grown;
+    }
+    this.work.set(chunk, this.tailLength);
+    const data = this.work.subarray(0, size);
     this.scanAscii(data, DOT);
     this.scanAscii(data, COLON);
     this.scanUtf16(data, DOT16);
     this.scanUtf16(data, COLON16);
-    this.tail = Buffer.from(data.subarray(Math.max(0, data.length - OVERLAP)));
+    const keep = Math.min(OVERLAP, size);
+    this.work.copyWithin(0, size - keep, size);
+    this.tailLength = keep;
   }
 
   /** The next bytes do not follow the previous ones (another mapping): no string spans them. */
   boundary(): void {
     // Two NULs end any string still open at the end of the tail, which is then read.
-    if (this.tail.length > 0) this.feed(Buffer.alloc(2));
-    this.tail = Buffer.alloc(0);
+    if (this.tailLength > 0) this.feed(TWO_NULS);
+    this.tailLength = 0;
   }
 
   /** ASCII strings around each `anchor` byte with an alphanumeric on each side. */
