@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/memory-vs-gcore.ts [MiB] [ROUNDS]        (MiB = 1024, ROUNDS = 3)
  *
- * Run as root. The benchmark starts one process (python3) holding MiB of resident memory
+ * Run as root, after `npm run build` (the indicator scan's worker is the built one). The benchmark starts one process (python3) holding MiB of resident memory
  * (1 MiB of random bytes repeated: binary content, as a heap is, not zeros the scanner could
  * skip), and ends it by pid at the end. Each round runs both tools, alternating which goes
  * first, each writing into a fresh temporary directory removed after the round. Prints the
@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { coreMachine, dumpProcessMemory } from "../src/act/memory-dump.js";
+import { defaultScanWorker } from "../src/act/memory-scan.js";
 import { createBundle } from "../src/evidence/bundle.js";
 
 const mib = Number(process.argv[2] ?? 1024);
@@ -31,6 +32,12 @@ time.sleep(3600)
 `;
 
 async function main() {
+  const worker = defaultScanWorker();
+  console.log(
+    worker === null
+      ? "indicator scan: in the main thread (dist/ not built: run npm run build for the worker)"
+      : `indicator scan: in its worker (${worker})`,
+  );
   const machine = coreMachine();
   if (machine === null) throw new Error("core files are written for x86-64 and arm64 only");
   const child = spawn("python3", ["-c", HOLDER, String(mib)], {
@@ -41,6 +48,13 @@ async function main() {
     child.stdout?.once("data", () => resolve());
   });
   const pid = child.pid!;
+  // Interrupted: the holder this benchmark started is ended by its pid, not left behind.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      child.kill("SIGKILL");
+      process.exit(130);
+    });
+  }
   const ours: number[] = [];
   const theirs: number[] = [];
   try {
