@@ -162,9 +162,10 @@ describe(`the contained scenario on ${ENGINE}`, () => {
     // The live file only grows: what was copied is its beginning, byte for byte.
     const live = await readFile(gitlab.logPath!);
     expect(live.subarray(0, copy.length).equals(copy)).toBe(true);
-    const index = JSON.parse(
-      await readFile(join(bundle, "executables/index.json"), "utf8"),
-    ) as { pid: number; sha256: string | null }[];
+    const index = JSON.parse(await readFile(join(bundle, "executables/index.json"), "utf8")) as {
+      pid: number;
+      sha256: string | null;
+    }[];
     const wate = trojan(lab, "container");
     expect(index.find((e) => e.pid === wate.hostPid)?.sha256).toBe(wate.sha256);
     const verify = await cli(["verify", bundle]);
@@ -182,7 +183,16 @@ describe(`the contained scenario on ${ENGINE}`, () => {
   });
 
   it("contain (pause): CONTAINED, the trojan frozen and silent", async () => {
-    const r = await cli(["contain", "bk-lab-gitlab", "--yes", "--json", "--interval", "1", "--out", out]);
+    const r = await cli([
+      "contain",
+      "bk-lab-gitlab",
+      "--yes",
+      "--json",
+      "--interval",
+      "1",
+      "--out",
+      out,
+    ]);
     const report = r.json as ContainmentReport | null;
     expect(report, r.stderr).not.toBeNull();
     expect(report!.problems).toEqual([]);

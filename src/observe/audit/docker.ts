@@ -80,18 +80,43 @@ async function readCmdline(
   }
 }
 
+const DEFAULT_SOCKETS = ["/var/run/docker.sock", "/run/docker.sock"];
+
 /**
- * dockerd's pid and argv: the pid its pidfile names when that process is dockerd, else the
- * first process named dockerd in /proc.
+ * Whether a dockerd started with these arguments serves this socket: its -H/--host values
+ * name it (unix://PATH or PATH); a dockerd without -H, or socket-activated (fd://), serves the
+ * default socket.
  */
-async function dockerdCmdline(proc = "/proc"): Promise<{ pid: number; args: string[] } | null> {
-  const fromPidfile = await fsp
-    .readFile("/var/run/docker.pid", "utf8")
-    .then((t) => t.trim())
-    .catch(() => "");
-  if (/^\d+$/.test(fromPidfile)) {
-    const hit = await readCmdline(proc, fromPidfile);
-    if (hit) return hit;
+export function servesSocket(args: readonly string[], socketPath: string): boolean {
+  const hosts = flagValues(args, "-H", "--host");
+  const isDefault = DEFAULT_SOCKETS.includes(socketPath);
+  if (hosts.length === 0) return isDefault;
+  return hosts.some((h) => {
+    if (h.startsWith("fd://")) return isDefault;
+    const path = h.startsWith("unix://") ? h.slice("unix://".length) : h;
+    return path === socketPath || (isDefault && DEFAULT_SOCKETS.includes(path));
+  });
+}
+
+/**
+ * The pid and argv of the dockerd that serves the engine's socket (DOCKER_HOST): with two
+ * engines on one host (a second dockerd, podman beside Docker), the flags and daemon.json
+ * of the system dockerd say nothing about the other. The default socket's dockerd is first
+ * looked up by its pidfile. null when no dockerd serves it (podman, or not running).
+ */
+async function dockerdCmdline(
+  socketPath: string,
+  proc = "/proc",
+): Promise<{ pid: number; args: string[] } | null> {
+  if (DEFAULT_SOCKETS.includes(socketPath)) {
+    const fromPidfile = await fsp
+      .readFile("/var/run/docker.pid", "utf8")
+      .then((t) => t.trim())
+      .catch(() => "");
+    if (/^\d+$/.test(fromPidfile)) {
+      const hit = await readCmdline(proc, fromPidfile);
+      if (hit && servesSocket(hit.args, socketPath)) return hit;
+    }
   }
   let names: string[];
   try {
@@ -102,7 +127,7 @@ async function dockerdCmdline(proc = "/proc"): Promise<{ pid: number; args: stri
   for (const n of names) {
     if (!/^\d+$/.test(n)) continue;
     const hit = await readCmdline(proc, n);
-    if (hit) return hit;
+    if (hit && servesSocket(hit.args, socketPath)) return hit;
   }
   return null;
 }
@@ -171,7 +196,13 @@ export async function observeDaemon(
   const gaps: string[] = [];
   const fs = new RootFs(opts.root);
   const engineAnswer = opts.live ? askEngine(opts.env) : null;
-  const cmdline = opts.live ? await dockerdCmdline(opts.proc) : null;
+  const socketPath = engineSocketPath(opts.env);
+  const cmdline = opts.live ? await dockerdCmdline(socketPath, opts.proc) : null;
+  if (opts.live && cmdline === null && !DEFAULT_SOCKETS.includes(socketPath)) {
+    gaps.push(
+      `no dockerd process serves ${socketPath} (another engine, such as podman, or a daemon in another pid namespace): dockerd's flags are not checked, and ${DAEMON_JSON} may not be its configuration`,
+    );
+  }
   const configFile = (cmdline && flagValues(cmdline.args, "--config-file").pop()) || DAEMON_JSON;
   const daemonJson: DaemonObservation["daemonJson"] = {
     path: configFile,
@@ -218,7 +249,9 @@ export async function observeDaemon(
   }
 
   let socket: DaemonObservation["socket"] = null;
-  for (const p of ["/var/run/docker.sock", "/run/docker.sock"]) {
+  const sockets =
+    opts.live && !DEFAULT_SOCKETS.includes(socketPath) ? [socketPath] : DEFAULT_SOCKETS;
+  for (const p of sockets) {
     const r = await fs.resolve(p);
     if (!r.ok) continue;
     try {
@@ -256,6 +289,15 @@ export async function observeDaemon(
     engine,
     gaps,
   };
+}
+
+/** The unix socket DOCKER_HOST names (the default one when it is unset or not a unix socket). */
+function engineSocketPath(env: Readonly<Record<string, string | undefined>>): string {
+  try {
+    return engineOptionsFromEnv(env).socketPath;
+  } catch {
+    return DEFAULT_SOCKETS[0]!;
+  }
 }
 
 function str(v: unknown): string {
