@@ -118,6 +118,8 @@ describe(`the contained scenario on ${ENGINE}`, () => {
     // Without GraphDriver (containerd image store) the upper dir comes from mountinfo.
     expect(gitlab?.upperDir).toBeTruthy();
     expect(existsSync(join(gitlab!.upperDir!, "lab/run.sh"))).toBe(true);
+    // Podman's compatible API says json-file, but its file holds k8s-file (CRI) lines.
+    expect(gitlab?.logDriver).toBe(ENGINE === "podman" ? "k8s-file" : "json-file");
     // Container processes only: conmon, shims and the engine stay on the host.
     const inGitlab = snapshot.processes.filter((p) => p.containerId === gitlab!.id);
     expect(inGitlab.map((p) => p.comm)).not.toContain("conmon");
