@@ -95,10 +95,12 @@ start_docker26() {
 }
 EOF
   local log="$run/dockerd.log"
-  # A private mount namespace: the binds below (and every mount the engine makes) vanish with
-  # it. The data and run directories are bound at the same path inside the Debian 13 root, so
+  # A private mount namespace whose root is the Debian 13 root (pivot_root): the binds below
+  # (and every mount the engine makes) vanish with it. The data and run directories are bound at the same path inside the Debian 13 root, so
   # the paths the engine reports (LogPath, the overlay's upperdir in /proc/<pid>/mountinfo)
-  # are valid on the host too.
+  # are valid on the host too. pivot_root, not chroot: with the host root left at the top of
+  # this namespace, paths in the containers would read through it (/proc/<pid>/exe of a
+  # container process showing $ROOT/tmp/wate instead of /tmp/wate).
   setsid unshare --mount --propagation private -- /bin/sh -c '
     set -e
     root="$1"; data="$2"; run="$3"
@@ -111,7 +113,12 @@ EOF
     mkdir -p "$root$data" "$root$run" "$root/tmp"
     mount --bind "$data" "$root$data"
     mount --bind "$run" "$root$run"
-    exec chroot "$root" /usr/sbin/dockerd \
+    # pivot_root, not chroot (see above); the old root is detached at once.
+    cd "$root"
+    mkdir -p .host-root
+    pivot_root . .host-root
+    exec /bin/sh -c '"'"'umount -l /.host-root && exec "$@"'"'"' sh \
+      /usr/sbin/dockerd \
       --config-file "$run/daemon.json" \
       --host "unix://$run/docker.sock" \
       --data-root "$data" \
