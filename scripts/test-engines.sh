@@ -8,6 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ENGINES=${ENGINES:-"system docker26 podman"}
+npm run --silent build >/dev/null || { echo "test-engines: npm run build failed" >&2; exit 1; }
 failed=()
 summary=()
 for engine in $ENGINES; do
