@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildLabImage } from "../../lab/lab-core.js";
 import type { ContainmentReport } from "../../src/act/contain.js";
 import type { Finding } from "../../src/model/finding.js";
 import type { Snapshot } from "../../src/model/snapshot.js";
@@ -205,6 +206,57 @@ describe(`the contained scenario on ${ENGINE}`, () => {
     expect(report!.after.freezer).toBe("frozen");
     expect(report!.traffic.before.txPacketsPerSec).toBeGreaterThan(1000);
     expect(report!.traffic.after.txPacketsPerSec).toBe(0);
+  });
+});
+
+describe(`collect with another log driver on ${ENGINE}`, () => {
+  // Docker's local driver keeps compressed files only the engine reads (collect keeps them raw
+  // and asks the API for the text); podman has no local driver: its "none" must not fail collect.
+  const driver = ENGINE === "podman" ? "none" : "local";
+  const own: string[] = [];
+  afterAll(async () => {
+    for (const id of own) await execa("docker", ["rm", "-f", id], { reject: false });
+  });
+
+  it(`collects a ${driver}-driver container's log as the engine keeps it`, async () => {
+    const image = await buildLabImage();
+    const marker = `bk-engines-log-${process.pid}`;
+    const run = await execa("docker", [
+      "run",
+      "-d",
+      "--label",
+      "breachkit.test=1",
+      "--network",
+      "none",
+      "--log-driver",
+      driver,
+      image.ref,
+      "/bin/sh",
+      "-c",
+      `echo ${marker}; sleep 60`,
+    ]);
+    const id = run.stdout.trim();
+    own.push(id);
+    await execa("sleep", ["1"]);
+    const dir = join(out, `collect-${driver}`);
+    const r = await cli(["collect", "--container", id, "--no-host", "--json", "--out", dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = r.json as { bundle?: string; containers?: unknown } | null;
+    expect(summary, r.stdout).not.toBeNull();
+    const [bundleName] = (await readdir(dir)).filter((n) => n.startsWith("breachkit-"));
+    const bundle = join(dir, bundleName!);
+    const [cdir] = await readdir(join(bundle, "containers"));
+    const files = await readdir(join(bundle, "containers", cdir!));
+    if (driver === "local") {
+      expect(await readdir(join(bundle, "containers", cdir!, "logs"))).toContain("container.log");
+      const api = await readFile(join(bundle, "containers", cdir!, "logs.api.txt"), "utf8");
+      expect(api).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${marker}$`, "m"));
+    } else {
+      expect(files).not.toContain("logs");
+      const log = await readFile(join(bundle, "collection.log.jsonl"), "utf8");
+      expect(log).toContain('the log driver is \\"none\\"');
+    }
+    expect((await cli(["verify", bundle])).code).toBe(0);
   });
 });
 
