@@ -183,6 +183,16 @@ describe(`the contained scenario on ${ENGINE}`, () => {
       (x) => x.rule === "audit.container.docker-socket" && x.where === "bk-lab-mail",
     );
     expect(f?.severity).toBe("critical");
+    const daemon = json!.findings.filter((x) => x.rule.startsWith("audit.daemon."));
+    const gaps = JSON.stringify((json as { gaps?: unknown }).gaps ?? []);
+    if (ENGINE === "podman") {
+      // dockerd's settings do not apply to podman: no daemon findings, a gap that says why.
+      expect(daemon).toEqual([]);
+      expect(gaps).toContain("the engine is Podman");
+    } else if (ENGINE === "docker26") {
+      // The flags and daemon.json of the dockerd behind DOCKER_HOST, not the system one's.
+      expect(JSON.stringify(daemon)).toContain("/run/breachkit-engines/docker26/daemon.json");
+    }
   });
 
   it("contain (pause): CONTAINED, the trojan frozen and silent", async () => {

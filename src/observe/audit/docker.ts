@@ -160,25 +160,48 @@ async function groupName(fs: RootFs, gid: number): Promise<string | null> {
   return null;
 }
 
+/** Podman's version when /version names a "Podman Engine" component, else null. */
+export function podmanVersion(version: unknown): string | null {
+  const components = (version as { Components?: unknown } | null)?.Components;
+  if (!Array.isArray(components)) return null;
+  for (const c of components) {
+    const { Name, Version } = (c ?? {}) as { Name?: unknown; Version?: unknown };
+    if (Name === "Podman Engine") return typeof Version === "string" ? Version : "?";
+  }
+  return null;
+}
+
 async function askEngine(env: Readonly<Record<string, string | undefined>>): Promise<{
   engine: DockerEngine | null;
   info: Record<string, unknown> | null;
   bridgeOptions: Record<string, string> | null;
+  podmanVersion: string | null;
   error: string | null;
 }> {
   try {
     const engine = DockerEngine.fromEnv(env);
-    const [info, nets] = await Promise.all([engine.info(), engine.listNetworks()]);
+    const [info, nets, version] = await Promise.all([
+      engine.info(),
+      engine.listNetworks(),
+      engine.version().catch(() => null),
+    ]);
     const bridge = nets.find((n) => n.Name === "bridge") as Record<string, unknown> | undefined;
     const o = bridge?.Options;
     return {
       engine,
       info: info as Record<string, unknown>,
       bridgeOptions: o && typeof o === "object" ? (o as Record<string, string>) : null,
+      podmanVersion: podmanVersion(version),
       error: null,
     };
   } catch (e) {
-    return { engine: null, info: null, bridgeOptions: null, error: errorMessage(e).slice(0, 300) };
+    return {
+      engine: null,
+      info: null,
+      bridgeOptions: null,
+      podmanVersion: null,
+      error: errorMessage(e).slice(0, 300),
+    };
   }
 }
 
@@ -198,11 +221,7 @@ export async function observeDaemon(
   const engineAnswer = opts.live ? askEngine(opts.env) : null;
   const socketPath = engineSocketPath(opts.env);
   const cmdline = opts.live ? await dockerdCmdline(socketPath, opts.proc) : null;
-  if (opts.live && cmdline === null && !DEFAULT_SOCKETS.includes(socketPath)) {
-    gaps.push(
-      `no dockerd process serves ${socketPath} (another engine, such as podman, or a daemon in another pid namespace): dockerd's flags are not checked, and ${DAEMON_JSON} may not be its configuration`,
-    );
-  }
+  const noDockerd = opts.live && cmdline === null && !DEFAULT_SOCKETS.includes(socketPath);
   const configFile = (cmdline && flagValues(cmdline.args, "--config-file").pop()) || DAEMON_JSON;
   const daemonJson: DaemonObservation["daemonJson"] = {
     path: configFile,
@@ -276,6 +295,17 @@ export async function observeDaemon(
   const bridgeOptions = answer?.bridgeOptions ?? null;
   const engineError = answer?.error ?? null;
   if (engineError) gaps.push(`Docker engine: ${engineError}`);
+  const podman = answer?.podmanVersion ?? null;
+  if (podman === null && noDockerd) {
+    gaps.push(
+      `no dockerd process serves ${socketPath} (a daemon in another pid namespace?): dockerd's flags are not checked, and ${DAEMON_JSON} may not be its configuration`,
+    );
+  }
+  if (podman !== null) {
+    gaps.push(
+      `the engine is Podman ${podman}: the Docker daemon checks (daemon.json, dockerd flags, the default bridge) do not apply and were not run; its containers are checked`,
+    );
+  }
   return {
     daemon: {
       engineAvailable: info !== null,
@@ -285,6 +315,7 @@ export async function observeDaemon(
       daemonJson,
       cmdline,
       socket,
+      podmanVersion: podman,
     },
     engine,
     gaps,

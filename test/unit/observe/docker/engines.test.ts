@@ -5,8 +5,10 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { daemonFindings } from "../../../../src/judge/audit/docker.js";
+import type { DaemonObservation } from "../../../../src/model/audit-output.js";
 import { ContainerSchema } from "../../../../src/model/snapshot.js";
-import { servesSocket } from "../../../../src/observe/audit/docker.js";
+import { podmanVersion, servesSocket } from "../../../../src/observe/audit/docker.js";
 import { logDriver, toContainer } from "../../../../src/observe/docker/container-model.js";
 import { toEngine } from "../../../../src/observe/docker/engine-model.js";
 import {
@@ -133,5 +135,39 @@ describe("which dockerd serves a socket (audit reads that one's flags)", () => {
     expect(servesSocket(["dockerd", "-H", "tcp://127.0.0.1:2375"], "/var/run/docker.sock")).toBe(
       false,
     );
+  });
+});
+
+describe("audit on podman", () => {
+  const daemon = (podman: string | null): DaemonObservation => ({
+    engineAvailable: true,
+    engineError: null,
+    info: json("podman", "info.json"),
+    bridgeOptions: null,
+    daemonJson: {
+      path: "/etc/docker/daemon.json",
+      parsed: null,
+      error: null,
+      exists: false,
+      mode: null,
+      uid: null,
+      gid: null,
+      lines: {},
+    },
+    cmdline: null,
+    socket: null,
+    podmanVersion: podman,
+  });
+
+  it("knows podman by its version's components", () => {
+    expect(podmanVersion(json("podman", "version.json"))).toBe("4.3.1");
+    expect(podmanVersion(json("docker26", "version.json"))).toBeNull();
+    expect(podmanVersion(null)).toBeNull();
+  });
+
+  it("does not apply dockerd's settings to podman", () => {
+    // Without knowing, podman's /info reads as a dockerd left at Docker's defaults.
+    expect(daemonFindings(daemon(null)).map((f) => f.rule)).toContain("audit.daemon.live-restore");
+    expect(daemonFindings(daemon("4.3.1"))).toEqual([]);
   });
 });
