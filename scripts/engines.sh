@@ -157,7 +157,11 @@ EOF
 stop_engine() {
   local name="$1" run="$RUN/$1" pid i
   socket_of "$name" >/dev/null
-  if ! pid=$(pid_of "$run/engine.pid"); then rm -f "$run/engine.pid"; return 0; fi
+  if ! pid=$(pid_of "$run/engine.pid"); then
+    rm -f "$run/engine.pid"
+    unmount_leftovers "$name"
+    return 0
+  fi
   kill -TERM "$pid"
   for ((i = 0; i < 60 && 1; i++)); do alive "$pid" || break; sleep 0.5; done
   if alive "$pid"; then
@@ -165,6 +169,17 @@ stop_engine() {
     kill -KILL "$pid" || true
   fi
   rm -f "$run/engine.pid"
+  unmount_leftovers "$name"
+}
+
+# containers/storage bind-mounts its overlay directory on itself (private) and leaves it behind
+# when the service ends: unmount it, unless a container still uses it (then say so). docker26's
+# mounts all live in its own mount namespace and vanish with it.
+unmount_leftovers() {
+  local overlay="$LIB/podman/storage/overlay"
+  if [ "$1" = podman ] && mountpoint -q "$overlay"; then
+    umount "$overlay" || echo "engines.sh: $overlay stays mounted (a podman container still runs?)" >&2
+  fi
 }
 
 cmd=${1:-}
