@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
@@ -16,6 +16,10 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          // engines.test.ts runs per engine from `npm run test:engines`, which names the engine.
+          exclude: process.env.BREACHKIT_TEST_ENGINE
+            ? configDefaults.exclude
+            : [...configDefaults.exclude, "test/integration/engines.test.ts"],
           globalSetup: ["test/integration/global-setup.ts"],
           // The lab is one set of containers: integration files take turns with it.
           fileParallelism: false,

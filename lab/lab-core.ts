@@ -117,8 +117,17 @@ interface LabState {
 const LAB_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = dirname(LAB_DIR);
 const CACHE_DIR = join(REPO_ROOT, ".lab-cache");
-const STATE_DIR = "/run/breachkit-lab";
-const STATE_FILE = join(STATE_DIR, "state.json");
+/**
+ * One state file per engine: a lab on another engine (DOCKER_HOST naming a second dockerd or a
+ * podman service) must never read, and so never stop, the host processes of the system engine's lab.
+ */
+function stateDir(): string {
+  const socket = dockerSocketPath();
+  return socket === "/var/run/docker.sock" || socket === "/run/docker.sock"
+    ? "/run/breachkit-lab"
+    : `/run/breachkit-lab-${sha256(socket).slice(0, 12)}`;
+}
+const stateFile = (): string => join(stateDir(), "state.json");
 const GCC_FLAGS = ["-static", "-O2", "-s", "-Wall"];
 const HOST_TROJAN_NAME = "kdevtmpfsd";
 const HOST_DIR_PREFIX = "bk-lab-";
@@ -244,7 +253,7 @@ export async function buildLabImage(): Promise<{ id: string; ref: string }> {
 async function readState(): Promise<LabState | null> {
   let text: string;
   try {
-    text = await readFile(STATE_FILE, "utf8");
+    text = await readFile(stateFile(), "utf8");
   } catch {
     return null;
   }
@@ -269,10 +278,10 @@ async function readState(): Promise<LabState | null> {
 }
 
 async function writeState(state: LabState): Promise<void> {
-  await mkdir(STATE_DIR, { recursive: true, mode: 0o700 });
-  const tmp = `${STATE_FILE}.${process.pid}.tmp`;
+  await mkdir(stateDir(), { recursive: true, mode: 0o700 });
+  const tmp = `${stateFile()}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, STATE_FILE);
+  await rename(tmp, stateFile());
 }
 
 async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
@@ -520,8 +529,8 @@ export async function labDown(): Promise<{ removedContainers: string[]; killedPi
     await docker(["rm", "--force", "--volumes", c.id]);
     removedContainers.push(c.id);
   }
-  await rm(STATE_FILE, { force: true });
-  await rmdir(STATE_DIR).catch(() => {}); // only when empty: nothing of the lab stays behind
+  await rm(stateFile(), { force: true });
+  await rmdir(stateDir()).catch(() => {}); // only when empty: nothing of the lab stays behind
   return { removedContainers, killedPids };
 }
 

@@ -30,7 +30,7 @@ export interface ContainerRecord {
   /** Bundle directory of this container. */
   dir: string;
   logDriver: string;
-  /** Raw log files copied (json-file and local drivers). */
+  /** Raw log files copied (json-file, k8s-file and local drivers). */
   logFiles: string[];
   /** The log came from the Engine API (a driver without a file, or local). */
   apiLog: string | null;
@@ -164,7 +164,8 @@ async function collectLogs(
 ): Promise<void> {
   const step = `container ${c.name}`;
   const max = opts.maxFileBytes === undefined ? {} : { maxBytes: opts.maxFileBytes };
-  if (c.logDriver === "json-file" && c.logPath) {
+  // Docker's json-file, podman's k8s-file: plain files at LogPath, copied raw with rotations.
+  if ((c.logDriver === "json-file" || c.logDriver === "k8s-file") && c.logPath) {
     await copyRotated(col, step, c.logPath, `${dir}/logs`, opts.since, max, record);
     return;
   }

@@ -155,6 +155,11 @@ export interface DaemonObservation {
   /** dockerd's command line, from /proc/<pid>/cmdline; null when not running or not found. */
   cmdline: { pid: number; args: string[] } | null;
   socket: { path: string; mode: number; uid: number; gid: number; group: string | null } | null;
+  /**
+   * The engine's version when it is Podman (its /version names a "Podman Engine" component):
+   * dockerd's settings (daemon.json, flags, the default bridge) do not apply to it.
+   */
+  podmanVersion?: string | null;
 }
 
 export interface ContainerObservation {

@@ -51,13 +51,16 @@ function isTrue(v: unknown): boolean {
   return v === true || v === "true" || v === "1";
 }
 
-function daemonJsonFix(keys: Json): string {
+function daemonJsonFix(path: string, keys: Json): string {
   const body = JSON.stringify(keys, null, 2).split("\n").slice(1, -1).join("\n");
-  return `in /etc/docker/daemon.json add (merged with what is there):\n${body}`;
+  return `in ${path} add (merged with what is there):\n${body}`;
 }
 
 export function daemonFindings(d: DaemonObservation): Finding[] {
   const out: Finding[] = [];
+  // Podman has no daemon.json, dockerd flags or default bridge: those checks would only repeat
+  // Docker's defaults (the audit's gaps say so).
+  if (d.podmanVersion) return out;
   const base = { area: "daemon" as const, where: "host", containerId: null };
   const add = (c: Omit<Parameters<typeof auditFinding>[0], "area" | "where" | "containerId">) =>
     out.push(auditFinding({ ...base, ...c }));
@@ -97,7 +100,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
           },
         },
       ],
-      fix: `${daemonJsonFix({ icc: false })}\n(and put containers that must talk on their own user-defined network)`,
+      fix: `${daemonJsonFix(d.daemonJson.path, { icc: false })}\n(and put containers that must talk on their own user-defined network)`,
       cost: DOCKERD_RESTART,
     });
   }
@@ -119,7 +122,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
           ? { facts: { field: "/info SecurityOptions", value: secOpts.join(" ") || "(none)" } }
           : noEvidence("userns-remap"),
       ],
-      fix: daemonJsonFix({ "userns-remap": "default" }),
+      fix: daemonJsonFix(d.daemonJson.path, { "userns-remap": "default" }),
       cost: `${DOCKERD_RESTART}; images are pulled again and volumes need their owners shifted`,
     });
   }
@@ -141,7 +144,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
           },
         },
       ],
-      fix: daemonJsonFix({ "live-restore": true }),
+      fix: daemonJsonFix(d.daemonJson.path, { "live-restore": true }),
       cost: "reload dockerd (systemctl reload docker: live-restore is applied without a restart)",
     });
   }
@@ -155,7 +158,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
       title:
         "Containers may gain privileges through setuid binaries (no-new-privileges not set daemon-wide)",
       evidence: [nnp?.ev ?? noEvidence("no-new-privileges")],
-      fix: daemonJsonFix({ "no-new-privileges": true }),
+      fix: daemonJsonFix(d.daemonJson.path, { "no-new-privileges": true }),
       cost: `${DOCKERD_RESTART}; applies to containers created afterwards`,
     });
   }
@@ -192,7 +195,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
                 },
               },
         ],
-        fix: `${daemonJsonFix({ "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "5" } })}\n(rotation drops the oldest lines: ship logs elsewhere, or run breachkit collect before they rotate away)`,
+        fix: `${daemonJsonFix(d.daemonJson.path, { "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "5" } })}\n(rotation drops the oldest lines: ship logs elsewhere, or run breachkit collect before they rotate away)`,
         cost: `${DOCKERD_RESTART}; applies to containers created afterwards (recreate the others)`,
       });
     }
@@ -206,7 +209,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
       severity: "low",
       title: "The userland proxy is on (a docker-proxy process per published port)",
       evidence: [proxy?.ev ?? noEvidence("userland-proxy")],
-      fix: daemonJsonFix({ "userland-proxy": false }),
+      fix: daemonJsonFix(d.daemonJson.path, { "userland-proxy": false }),
       cost: DOCKERD_RESTART,
     });
   }
@@ -231,7 +234,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
           facts: { field: "/info RegistryConfig", value: insecure.join(",").slice(0, 200) },
         },
       ],
-      fix: `remove them from "insecure-registries" in /etc/docker/daemon.json (and any --insecure-registry flag); give the registry a TLS certificate`,
+      fix: `remove them from "insecure-registries" in ${d.daemonJson.path} (and any --insecure-registry flag); give the registry a TLS certificate`,
       cost: DOCKERD_RESTART,
     });
   }
@@ -244,7 +247,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
       severity: "low",
       title: "Experimental features are on",
       evidence: [exp?.ev ?? { facts: { field: "/info ExperimentalBuild", value: "true" } }],
-      fix: daemonJsonFix({ experimental: false }),
+      fix: daemonJsonFix(d.daemonJson.path, { experimental: false }),
       cost: DOCKERD_RESTART,
     });
   }
@@ -279,7 +282,7 @@ export function daemonFindings(d: DaemonObservation): Finding[] {
             }
           : { pid: d.cmdline?.pid ?? 0, facts: { flag: `-H ${h}` } },
       ],
-      fix: `remove ${h} (keep unix:///var/run/docker.sock and use SSH: DOCKER_HOST=ssh://host), or:\n${daemonJsonFix({ tlsverify: true, tlscacert: "/etc/docker/ca.pem", tlscert: "/etc/docker/server-cert.pem", tlskey: "/etc/docker/server-key.pem" })}`,
+      fix: `remove ${h} (keep unix:///var/run/docker.sock and use SSH: DOCKER_HOST=ssh://host), or:\n${daemonJsonFix(d.daemonJson.path, { tlsverify: true, tlscacert: "/etc/docker/ca.pem", tlscert: "/etc/docker/server-cert.pem", tlskey: "/etc/docker/server-key.pem" })}`,
       cost: DOCKERD_RESTART,
     });
   }

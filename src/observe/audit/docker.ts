@@ -80,18 +80,43 @@ async function readCmdline(
   }
 }
 
+const DEFAULT_SOCKETS = ["/var/run/docker.sock", "/run/docker.sock"];
+
 /**
- * dockerd's pid and argv: the pid its pidfile names when that process is dockerd, else the
- * first process named dockerd in /proc.
+ * Whether a dockerd started with these arguments serves this socket: its -H/--host values
+ * name it (unix://PATH or PATH); a dockerd without -H, or socket-activated (fd://), serves the
+ * default socket.
  */
-async function dockerdCmdline(proc = "/proc"): Promise<{ pid: number; args: string[] } | null> {
-  const fromPidfile = await fsp
-    .readFile("/var/run/docker.pid", "utf8")
-    .then((t) => t.trim())
-    .catch(() => "");
-  if (/^\d+$/.test(fromPidfile)) {
-    const hit = await readCmdline(proc, fromPidfile);
-    if (hit) return hit;
+export function servesSocket(args: readonly string[], socketPath: string): boolean {
+  const hosts = flagValues(args, "-H", "--host");
+  const isDefault = DEFAULT_SOCKETS.includes(socketPath);
+  if (hosts.length === 0) return isDefault;
+  return hosts.some((h) => {
+    if (h.startsWith("fd://")) return isDefault;
+    const path = h.startsWith("unix://") ? h.slice("unix://".length) : h;
+    return path === socketPath || (isDefault && DEFAULT_SOCKETS.includes(path));
+  });
+}
+
+/**
+ * The pid and argv of the dockerd that serves the engine's socket (DOCKER_HOST): with two
+ * engines on one host (a second dockerd, podman beside Docker), the flags and daemon.json
+ * of the system dockerd say nothing about the other. The default socket's dockerd is first
+ * looked up by its pidfile. null when no dockerd serves it (podman, or not running).
+ */
+async function dockerdCmdline(
+  socketPath: string,
+  proc = "/proc",
+): Promise<{ pid: number; args: string[] } | null> {
+  if (DEFAULT_SOCKETS.includes(socketPath)) {
+    const fromPidfile = await fsp
+      .readFile("/var/run/docker.pid", "utf8")
+      .then((t) => t.trim())
+      .catch(() => "");
+    if (/^\d+$/.test(fromPidfile)) {
+      const hit = await readCmdline(proc, fromPidfile);
+      if (hit && servesSocket(hit.args, socketPath)) return hit;
+    }
   }
   let names: string[];
   try {
@@ -102,7 +127,7 @@ async function dockerdCmdline(proc = "/proc"): Promise<{ pid: number; args: stri
   for (const n of names) {
     if (!/^\d+$/.test(n)) continue;
     const hit = await readCmdline(proc, n);
-    if (hit) return hit;
+    if (hit && servesSocket(hit.args, socketPath)) return hit;
   }
   return null;
 }
@@ -135,25 +160,48 @@ async function groupName(fs: RootFs, gid: number): Promise<string | null> {
   return null;
 }
 
+/** Podman's version when /version names a "Podman Engine" component, else null. */
+export function podmanVersion(version: unknown): string | null {
+  const components = (version as { Components?: unknown } | null)?.Components;
+  if (!Array.isArray(components)) return null;
+  for (const c of components) {
+    const { Name, Version } = (c ?? {}) as { Name?: unknown; Version?: unknown };
+    if (Name === "Podman Engine") return typeof Version === "string" ? Version : "?";
+  }
+  return null;
+}
+
 async function askEngine(env: Readonly<Record<string, string | undefined>>): Promise<{
   engine: DockerEngine | null;
   info: Record<string, unknown> | null;
   bridgeOptions: Record<string, string> | null;
+  podmanVersion: string | null;
   error: string | null;
 }> {
   try {
     const engine = DockerEngine.fromEnv(env);
-    const [info, nets] = await Promise.all([engine.info(), engine.listNetworks()]);
+    const [info, nets, version] = await Promise.all([
+      engine.info(),
+      engine.listNetworks(),
+      engine.version().catch(() => null),
+    ]);
     const bridge = nets.find((n) => n.Name === "bridge") as Record<string, unknown> | undefined;
     const o = bridge?.Options;
     return {
       engine,
       info: info as Record<string, unknown>,
       bridgeOptions: o && typeof o === "object" ? (o as Record<string, string>) : null,
+      podmanVersion: podmanVersion(version),
       error: null,
     };
   } catch (e) {
-    return { engine: null, info: null, bridgeOptions: null, error: errorMessage(e).slice(0, 300) };
+    return {
+      engine: null,
+      info: null,
+      bridgeOptions: null,
+      podmanVersion: null,
+      error: errorMessage(e).slice(0, 300),
+    };
   }
 }
 
@@ -171,7 +219,9 @@ export async function observeDaemon(
   const gaps: string[] = [];
   const fs = new RootFs(opts.root);
   const engineAnswer = opts.live ? askEngine(opts.env) : null;
-  const cmdline = opts.live ? await dockerdCmdline(opts.proc) : null;
+  const socketPath = engineSocketPath(opts.env);
+  const cmdline = opts.live ? await dockerdCmdline(socketPath, opts.proc) : null;
+  const noDockerd = opts.live && cmdline === null && !DEFAULT_SOCKETS.includes(socketPath);
   const configFile = (cmdline && flagValues(cmdline.args, "--config-file").pop()) || DAEMON_JSON;
   const daemonJson: DaemonObservation["daemonJson"] = {
     path: configFile,
@@ -218,7 +268,9 @@ export async function observeDaemon(
   }
 
   let socket: DaemonObservation["socket"] = null;
-  for (const p of ["/var/run/docker.sock", "/run/docker.sock"]) {
+  const sockets =
+    opts.live && !DEFAULT_SOCKETS.includes(socketPath) ? [socketPath] : DEFAULT_SOCKETS;
+  for (const p of sockets) {
     const r = await fs.resolve(p);
     if (!r.ok) continue;
     try {
@@ -243,6 +295,17 @@ export async function observeDaemon(
   const bridgeOptions = answer?.bridgeOptions ?? null;
   const engineError = answer?.error ?? null;
   if (engineError) gaps.push(`Docker engine: ${engineError}`);
+  const podman = answer?.podmanVersion ?? null;
+  if (podman === null && noDockerd) {
+    gaps.push(
+      `no dockerd process serves ${socketPath} (a daemon in another pid namespace?): dockerd's flags are not checked, and ${DAEMON_JSON} may not be its configuration`,
+    );
+  }
+  if (podman !== null) {
+    gaps.push(
+      `the engine is Podman ${podman}: the Docker daemon checks (daemon.json, dockerd flags, the default bridge) do not apply and were not run; its containers are checked`,
+    );
+  }
   return {
     daemon: {
       engineAvailable: info !== null,
@@ -252,10 +315,20 @@ export async function observeDaemon(
       daemonJson,
       cmdline,
       socket,
+      podmanVersion: podman,
     },
     engine,
     gaps,
   };
+}
+
+/** The unix socket DOCKER_HOST names (the default one when it is unset or not a unix socket). */
+function engineSocketPath(env: Readonly<Record<string, string | undefined>>): string {
+  try {
+    return engineOptionsFromEnv(env).socketPath;
+  } catch {
+    return DEFAULT_SOCKETS[0]!;
+  }
 }
 
 function str(v: unknown): string {

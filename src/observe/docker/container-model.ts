@@ -103,11 +103,21 @@ export function parseContainer(inspect: unknown): Result<Container, string> {
     }),
     restartPolicy: restartPolicy(policy?.Name, policy?.MaximumRetryCount),
     labels: stringRecord(c.Config?.Labels),
-    logDriver: host?.LogConfig?.Type ?? "",
+    logDriver: logDriver(host?.LogConfig?.Type ?? "", c.LogPath),
     logPath: c.LogPath || null,
     upperDir: typeof upperDir === "string" && upperDir !== "" ? upperDir : null,
     traffic: null,
   });
+}
+
+/**
+ * Podman's Docker-compatible API calls its k8s-file driver "json-file" (the name a Docker
+ * client expects), but the file is in the CRI format (`<RFC 3339 time> stdout F <line>`), not
+ * JSON lines. The file's place gives it away: `<storage>/overlay-containers/<id>/userdata/ctr.log`.
+ */
+export function logDriver(type: string, logPath: string | null | undefined): string {
+  if (type === "json-file" && logPath && /\/userdata\/ctr\.log$/.test(logPath)) return "k8s-file";
+  return type;
 }
 
 /** As parseContainer; throws on a document without an Id (a bug upstream, not a host state). */
