@@ -212,7 +212,12 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
         }
         return {
           id: c.Id,
-          name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ""),
+          // Its own name, not a link's alias ("/other/alias") listed beside it.
+          name: (
+            c.Names?.find((n) => n.lastIndexOf("/") === 0) ??
+            c.Names?.[0] ??
+            c.Id.slice(0, 12)
+          ).replace(/^\//, ""),
           state: c.State ?? "unknown",
           image: listed,
           imageId: c.ImageID ?? "",
