@@ -136,7 +136,7 @@ interface Seen {
  * engine does that when the reference no longer names the container's image (its tag moved
  * here), or when the container was created from an id; only an inspect tells which.
  */
-function listedImage(c: ContainerSummary): string | null {
+export function listedImage(c: ContainerSummary): string | null {
   const image = c.Image ?? "";
   if (image === "" || image === c.ImageID || /^sha256:[a-f0-9]{64}$/.test(image)) return null;
   return image;
