@@ -117,9 +117,18 @@ async function moveTag(
 async function run(name: string, args: string[], ref: string): Promise<string> {
   // On this test's own network: nothing here needs the default bridge (docker0).
   const net = args.includes("--network") ? [] : ["--network", netName];
-  const id = await docker(["run", "-d", "--name", name, "--label", LABEL, ...net, ...args, ref]);
-  containers.push(id);
-  return id;
+  try {
+    const id = await docker(["run", "-d", "--name", name, "--label", LABEL, ...net, ...args, ref]);
+    containers.push(id);
+    return id;
+  } catch (e) {
+    // Created but not started (a network error, say): still this test's, removed by id at the end.
+    const left = await docker(["ps", "-aq", "--no-trunc", "--filter", `name=^/${name}$`]).catch(
+      () => "",
+    );
+    for (const id of left.split("\n")) if (id) containers.push(id);
+    throw e;
+  }
 }
 
 describe("update", () => {
