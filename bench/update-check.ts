@@ -4,7 +4,9 @@
  * repository (so 50 distinct manifests; 10 of the tags moved, so 10 manifests are also fetched
  * and hashed), against what an admin does by hand for the same answer, run side by side:
  * `docker inspect` of the 50 containers, `docker image inspect` of their image, and one
- * `curl -sI` (HEAD, the manifest types in Accept) per repository, one after the other.
+ * `curl -sI` (HEAD, the manifest types in Accept) per repository, one after the other; and the
+ * same with the 50 HEADs in one curl, 8 at a time (`curl --parallel --parallel-max 8`), as a
+ * script that knew to do so would.
  *
  *   npm run build && flock /tmp/bk-docker.lock npx tsx bench/update-check.ts [ROUNDS]   (ROUNDS = 5)
  *
@@ -48,9 +50,14 @@ async function main() {
     const v2 = await buildImage(`${reg.host}/bench/seed:2`, { version: "2", healthy: true });
     images.push(v1, v2);
     const refs = Array.from({ length: N }, (_, i) => `${reg.host}/bench/app-${i}:1.0.0`);
-    for (const ref of refs) {
-      await docker(["tag", v1, ref]);
-      await docker(["push", "-q", ref]);
+    // Set-up only (not timed): 5 pushes at a time.
+    for (let i = 0; i < refs.length; i += 5) {
+      await Promise.all(
+        refs.slice(i, i + 5).map(async (ref) => {
+          await docker(["tag", v1, ref]);
+          await docker(["push", "-q", ref]);
+        }),
+      );
     }
     for (const [i, ref] of refs.entries()) {
       containers.push(
@@ -97,6 +104,20 @@ async function main() {
       time(["docker", "inspect", ...containers]) +
       time(["docker", "image", "inspect", v1]) +
       curls.reduce((sum, c) => sum + time(c), 0);
+    const parallelCurl = [
+      "curl",
+      "-sfI",
+      "--parallel",
+      "--parallel-max",
+      "8",
+      "-H",
+      ACCEPT,
+      ...curls.flatMap((c) => [c.at(-1) ?? "", "-o", "/dev/null"]),
+    ];
+    const referenceParallel = () =>
+      time(["docker", "inspect", ...containers]) +
+      time(["docker", "image", "inspect", v1]) +
+      time(parallelCurl);
     // Check the answer once: 10 updates, 40 current.
     const out = spawnSync(breachkit[0] ?? "", breachkit.slice(1), { encoding: "utf8" });
     const parsed = JSON.parse(out.stdout) as { counts: Record<string, number> };
@@ -106,10 +127,12 @@ async function main() {
     }
     const bk: number[] = [];
     const ref: number[] = [];
+    const refPar: number[] = [];
     const startup: number[] = [];
     const inside: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       startup.push(time([LAUNCHER, "--version"]));
+      refPar.push(referenceParallel());
       const t = spawnSync(breachkit[0] ?? "", breachkit.slice(1), { encoding: "utf8" });
       inside.push((JSON.parse(t.stdout) as { durationMs: number }).durationMs);
       if (r % 2 === 0) {
@@ -131,7 +154,13 @@ async function main() {
       `  docker inspect + ${N} x curl -sI  median ${median(ref).toFixed(0)} ms  min ${Math.min(...ref).toFixed(0)} ms`,
     );
     console.log(
+      `  same, curl --parallel (8)     median ${median(refPar).toFixed(0)} ms  min ${Math.min(...refPar).toFixed(0)} ms`,
+    );
+    console.log(
       `  ratio breachkit / reference   median ${(median(bk) / median(ref)).toFixed(2)}  min ${(Math.min(...bk) / Math.min(...ref)).toFixed(2)}`,
+    );
+    console.log(
+      `  ratio breachkit / parallel    median ${(median(bk) / median(refPar)).toFixed(2)}  min ${(Math.min(...bk) / Math.min(...refPar)).toFixed(2)}`,
     );
     console.log(
       `  of which: node start-up (breachkit --version) median ${median(startup).toFixed(0)} ms; the check itself (durationMs) median ${median(inside).toFixed(0)} ms`,

@@ -10,6 +10,7 @@ PACKAGES=(
   restic docker-registry chromium openssh-server gdb debsums
   tmux
   debootstrap podman
+  docker-compose
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configDifferences } from "../../src/act/update/recreate-spec.js";
 import { runCli } from "../../src/cli/main.js";
@@ -114,9 +115,20 @@ async function moveTag(
 }
 
 async function run(name: string, args: string[], ref: string): Promise<string> {
-  const id = await docker(["run", "-d", "--name", name, "--label", LABEL, ...args, ref]);
-  containers.push(id);
-  return id;
+  // On this test's own network: nothing here needs the default bridge (docker0).
+  const net = args.includes("--network") ? [] : ["--network", netName];
+  try {
+    const id = await docker(["run", "-d", "--name", name, "--label", LABEL, ...net, ...args, ref]);
+    containers.push(id);
+    return id;
+  } catch (e) {
+    // Created but not started (a network error, say): still this test's, removed by id at the end.
+    const left = await docker(["ps", "-aq", "--no-trunc", "--filter", `name=^/${name}$`]).catch(
+      () => "",
+    );
+    for (const id of left.split("\n")) if (id) containers.push(id);
+    throw e;
+  }
 }
 
 describe("update", () => {
@@ -314,6 +326,8 @@ describe("update", () => {
   it("update recreates on the new digest with an identical configuration; its bundle verifies", async () => {
     const name = `bk-upd-main-${RUN}`;
     const before = await inspect(name);
+    // A second container on the same tag: after this update the tag's new image is pulled here.
+    await run(`bk-upd-second-${RUN}`, [], appRef);
     const r = await updateJson([name, "--settle", "5"]);
     const res = r.out.results.find((x) => x.name === name);
     expect(res?.outcome, JSON.stringify(res)).toBe("updated");
@@ -393,6 +407,20 @@ describe("update", () => {
     // Now current.
     const again = await checkJson([name]);
     expect(again.out.containers[0]?.status).toBe("current");
+  });
+
+  it("a newer image already pulled but not running is seen, and used without a pull", async () => {
+    const name = `bk-upd-second-${RUN}`;
+    const c = await checkJson([name]);
+    expect(c.out.containers[0]?.status).toBe("pulled-not-running");
+    expect(c.out.containers[0]?.newerPulled?.imageId).toBe(await imageId(appRef));
+    const r = await updateJson([name, "--settle", "3"]);
+    const res = r.out.results[0];
+    expect(res?.outcome, JSON.stringify(res)).toBe("updated");
+    expect(res?.actions.some((a) => a.action.startsWith("docker pull "))).toBe(false);
+    const after = await inspect(name);
+    containers.push(String(after.Id));
+    expect(after.Image).toBe(await imageId(appRef));
   });
 
   it("a broken image is rolled back: the old image id again, same configuration, and why", async () => {
@@ -557,4 +585,124 @@ describe("update", () => {
       await tok.close();
     }
   });
+
+  it("a Compose-managed container is updated through Compose, rolled back through it, and refused when its file changed", async () => {
+    // A project as an admin runs it: docker-compose (Debian's, v1) from its directory.
+    const project = `bkupd${RUN}`;
+    const dir = await mkdtemp(join(tmpdir(), "bk-upd-compose-"));
+    const file = join(dir, "docker-compose.yml");
+    const ref = `${reg.host}/bk-update/compose:1`;
+    const yml = (extra: string) =>
+      [
+        'version: "2.4"',
+        "services:",
+        "  web:",
+        `    image: ${ref}`,
+        "    labels:",
+        `      bk-update-test: "${RUN}"`,
+        "    environment:",
+        "      FOO: bar",
+        extra,
+        "",
+      ].join("\n");
+    const compose = (args: string[]) =>
+      execa("docker-compose", ["-p", project, ...args], { cwd: dir, stdin: "ignore" });
+    const name = `${project}_web_1`;
+    const state = async () => {
+      const i = await inspect(name);
+      const labels = (i.Config as { Labels: Record<string, string> }).Labels;
+      return { id: String(i.Id), image: String(i.Image), labels, i };
+    };
+    /** Compose itself sees the project as it wrote it: its container, with the hash it computes now. */
+    const consistent = async () => {
+      const s = await state();
+      const hash = (await compose(["config", "--hash=web"])).stdout.trim().split(/\s+/)[1];
+      expect(s.labels["com.docker.compose.config-hash"]).toBe(hash);
+      expect(s.labels["com.docker.compose.project"]).toBe(project);
+      expect(s.labels["com.docker.compose.project.working_dir"]).toBe(dir);
+      return s;
+    };
+    try {
+      await docker(["tag", v1, ref]);
+      await docker(["push", ref]);
+      await writeFile(file, yml(""));
+      await compose(["up", "-d"]);
+      const before = await state();
+      expect(before.image).toBe(v1);
+
+      // 1. A new digest: updated through docker-compose, the project still Compose's.
+      const v4 = await moveTag(ref, "4", true, v1);
+      const r = await updateJson([name, "--settle", "6"]);
+      const res = r.out.results[0];
+      expect(res?.outcome, JSON.stringify(res)).toBe("updated");
+      expect(res?.method).toBe("docker-compose");
+      expect(r.out.composeTool).toBe("docker-compose");
+      expect(r.code).toBe(0);
+      const after = await consistent();
+      expect(after.id).not.toBe(before.id);
+      expect((await compose(["ps", "-q", "web"])).stdout.trim()).toBe(after.id);
+      expect(after.image).toBe(v4);
+      expect(res?.after?.imageId).toBe(v4);
+      expect((after.i.Config as { Env: string[] }).Env).toContain("FOO=bar");
+      expect(res?.actions.some((a) => a.action.startsWith("docker-compose -p "))).toBe(true);
+      expect(res?.actions.every((a) => a.ok)).toBe(true);
+      const v = await verifyBundle(r.out.bundle ?? "");
+      expect(v.intact).toBe(true);
+      expect(v.complete).toBe(true);
+
+      // 2. A digest whose healthcheck fails: rolled back through docker-compose to the old image id.
+      await moveTag(ref, "5", false, v4);
+      const b = await updateJson([name, "--settle", "6"]);
+      const bad = b.out.results[0];
+      expect(bad?.outcome, JSON.stringify(bad)).toBe("rolled-back");
+      expect(bad?.reason).toMatch(/unhealthy/);
+      expect(b.code).toBe(1);
+      const back = await consistent();
+      expect(back.image).toBe(v4);
+      expect(bad?.after?.containerId).toBe(back.id);
+      expect(await imageId(ref)).toBe(v4);
+      const manifest = JSON.parse(
+        await readFile(join(b.out.bundle ?? "", "manifest.json"), "utf8"),
+      ) as { files: { path: string }[] };
+      expect(manifest.files.some((f) => f.path === `update/${name}/failed-inspect.json`)).toBe(
+        true,
+      );
+      for (const id of (
+        await docker(["images", "-q", "--no-trunc", `${reg.host}/bk-update/compose`])
+      ).split("\n"))
+        if (id) images.add(id);
+
+      // 3. The project's file changed since: compose would deploy that too, so it is refused.
+      await writeFile(file, yml("      BAR: baz"));
+      const d = await updateJson([name, "--settle", "3"]);
+      expect(d.out.results[0]?.outcome, JSON.stringify(d.out.results[0])).toBe("skipped");
+      expect(d.out.results[0]?.reason).toMatch(/changed since the container was created/);
+      const still = await state();
+      expect(still.id).toBe(back.id);
+      expect(still.image).toBe(v4);
+      expect(d.out.results[0]?.actions.some((a) => a.action.startsWith("docker pull"))).toBe(false);
+    } finally {
+      const ids = await docker([
+        "ps",
+        "-aq",
+        "--no-trunc",
+        "--filter",
+        `label=com.docker.compose.project=${project}`,
+      ]);
+      for (const id of ids.split("\n")) if (id) await docker(["rm", "-f", id]).catch(() => {});
+      const nets = await docker([
+        "network",
+        "ls",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        `label=com.docker.compose.project=${project}`,
+      ]);
+      for (const id of nets.split("\n"))
+        if (id) await docker(["network", "rm", id]).catch(() => {});
+      await docker(["rmi", ref]).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+    // Python's docker-compose takes 1-5 s to start on a loaded machine, and runs 9 times here.
+  }, 300_000);
 });

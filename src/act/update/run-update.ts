@@ -13,6 +13,7 @@ import type { BundleWriter } from "../../evidence/types.js";
 import { shippedLists } from "../../judge/rule-lists.js";
 import type { Container } from "../../model/snapshot.js";
 import {
+  type ComposeInfo,
   UPDATE_SCHEMA_VERSION,
   type UpdateAction,
   type UpdateCheckRow,
@@ -24,8 +25,14 @@ import { DockerEngine } from "../../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
 import type { ContainerInspect, ImageInspect } from "../../observe/docker/engine-types.js";
 import { resolveContainer } from "../../observe/docker/resolve.js";
-import { type CheckResult, checkUpdates, type LabelFilter } from "../../observe/registry/check.js";
+import {
+  type CheckResult,
+  checkUpdates,
+  type LabelFilter,
+  labelsOf,
+} from "../../observe/registry/check.js";
 import { RegistryClient } from "../../observe/registry/client.js";
+import type { ComposeTool } from "../../observe/registry/compose-tool.js";
 import { type DockerAuths, readDockerAuths } from "../../observe/registry/docker-config.js";
 import { familiarName, parseImageRef } from "../../observe/registry/reference.js";
 import { takeSnapshot } from "../../observe/snapshot.js";
@@ -35,6 +42,14 @@ import { redactInspect } from "../../util/redact.js";
 import { errorMessage } from "../../util/result.js";
 import { safeText } from "../../util/sanitize.js";
 import { DockerActions } from "../docker-actions.js";
+import {
+  CONFIG_HASH_LABEL,
+  type ComposeRun,
+  composeConfigHash,
+  composeFailure,
+  composeUp,
+  projectArgs,
+} from "./compose.js";
 import { configDifferences, recreateSpec } from "./recreate-spec.js";
 import { waitSettled } from "./settle.js";
 
@@ -53,6 +68,8 @@ export interface CheckRunOptions extends RegistryOptions {
   queries: readonly string[];
   labels: readonly LabelFilter[];
   tags?: boolean;
+  /** Inspect every container and its image (an update needs the whole configuration). */
+  inspect?: boolean;
   progress?: Progress;
 }
 
@@ -70,8 +87,8 @@ export interface UpdateOptions extends CheckRunOptions {
   signal?: AbortSignal;
   /** Shown before the confirmation. */
   onPlan?: (run: UpdateRun) => void;
-  /** Compose tool on PATH ("docker compose", "docker-compose"), found by the caller; null: none. */
-  composeTool: string | null;
+  /** Compose tool installed ("docker compose", "docker-compose"), found by the caller; null: none. */
+  composeTool: ComposeTool | null;
 }
 
 export interface UpdateRunOutcome {
@@ -160,6 +177,7 @@ export async function runCheck(
       ...(ids ? { ids } : {}),
       labels: opts.labels,
       ...(opts.tags !== undefined ? { tags: opts.tags } : {}),
+      ...(opts.inspect ? { inspect: true } : {}),
       ...(opts.progress ? { progress: opts.progress } : {}),
     });
     return { ...result, engine, auths };
@@ -212,7 +230,7 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
     );
   }
   const startedAt = new Date();
-  const checked = await runCheck(opts);
+  const checked = await runCheck({ ...opts, inspect: true });
   const { engine, auths } = checked;
   const docker = DockerActions.fromEnv(opts.env);
   const notes: string[] = [];
@@ -225,8 +243,8 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
     const compose = row.compose;
     const method = compose
       ? opts.composeTool
-        ? `engine-api (Compose project ${compose.project}: ${opts.composeTool} found, but breachkit recreates through the API to pin the digest and roll back)`
-        : `engine-api (Compose project ${compose.project}: no compose tool installed)`
+        ? opts.composeTool.name
+        : `engine-api (Compose project ${compose.project}: no Compose tool installed, recreated through the API with its Compose labels)`
       : "engine-api";
     results.push({
       name: row.name,
@@ -252,7 +270,7 @@ export async function runUpdate(opts: UpdateOptions): Promise<UpdateRunOutcome> 
     host: "",
     settleSeconds: opts.settleSeconds,
     results,
-    composeTool: opts.composeTool,
+    composeTool: opts.composeTool?.name ?? null,
     notes,
     check: checked.check,
   };
@@ -460,6 +478,15 @@ async function updateOne(c: OneContext): Promise<void> {
   const repo = familiarName(ref);
   const name = row.name;
   const oldId = row.id;
+  const composeTool = row.compose ? c.opts.composeTool : null;
+  if (row.compose && composeTool) {
+    const why = await composeRefusal(c, act, row.compose, composeTool);
+    if (why) {
+      result.outcome = "skipped";
+      result.reason = `${why}; not touched`;
+      return;
+    }
+  }
 
   // 1. The new image, by digest.
   let newImage: ImageInspect;
@@ -490,6 +517,10 @@ async function updateOne(c: OneContext): Promise<void> {
   }
   const newShort = newImage.Id.replace(/^sha256:/, "").slice(0, 12);
   const oldShort = row.imageId.replace(/^sha256:/, "").slice(0, 12);
+  if (row.compose && composeTool) {
+    await updateWithCompose(c, act, row.compose, composeTool, newImage);
+    return;
+  }
 
   // 2. The tag follows the registry, as a pull by tag would have moved it.
   const taggedBefore = await engine.inspectImage(row.image).then(
@@ -676,6 +707,218 @@ async function updateOne(c: OneContext): Promise<void> {
     imageId: newImage.Id,
     digest: row.remoteDigest,
   };
+}
+
+type Act = <T>(action: string, undo: string | null, fn: () => Promise<T>) => Promise<T>;
+
+const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
+
+/** Why a Compose-managed container cannot be updated through Compose (no host change yet). */
+async function composeRefusal(
+  c: OneContext,
+  act: Act,
+  info: ComposeInfo,
+  tool: ComposeTool,
+): Promise<string | null> {
+  const located = projectArgs(info);
+  if ("problem" in located)
+    return `Compose project ${safeText(info.project, 80)}: ${located.problem}`;
+  if (!labelsOf(c.inspect)[CONFIG_HASH_LABEL]) {
+    return `Compose project ${safeText(info.project, 80)}: the container has no ${CONFIG_HASH_LABEL} label, so whether its Compose file changed since cannot be told`;
+  }
+  const siblings = (await c.engine.listContainers({ all: true })).filter(
+    (x) =>
+      x.Labels?.["com.docker.compose.project"] === info.project &&
+      x.Labels?.["com.docker.compose.service"] === info.service,
+  );
+  if (siblings.length > 1) {
+    return `service ${safeText(info.service, 80)} of Compose project ${safeText(info.project, 80)} has ${siblings.length} containers, which ${tool.name} would recreate together: update it with ${tool.name} up yourself`;
+  }
+  // The project's files must still describe the running container (with the tag on the
+  // running image, as when Compose created it), or `up` would deploy their changes too.
+  const { row, engine, docker } = c;
+  const parsed = parseImageRef(row.image);
+  if (!parsed.ok) return "the image reference cannot be followed";
+  const repo = familiarName(parsed.value);
+  const tag = parsed.value.tag ?? "latest";
+  const taggedBefore = await engine.inspectImage(row.image).then(
+    (i) => i.Id,
+    () => null,
+  );
+  const restore = async () => {
+    if (taggedBefore && taggedBefore !== row.imageId) {
+      await act(`docker tag ${shortId(taggedBefore)} ${row.image}`, null, () =>
+        docker.tagImage(taggedBefore, repo, tag),
+      ).catch(() => {});
+    }
+  };
+  try {
+    if (taggedBefore !== row.imageId) {
+      await act(
+        `docker tag ${shortId(row.imageId)} ${row.image} (to compare the Compose configuration)`,
+        taggedBefore ? `docker tag ${shortId(taggedBefore)} ${row.image}` : null,
+        () => docker.tagImage(row.imageId, repo, tag),
+      );
+    }
+    const { hash, run } = await composeConfigHash(tool, info, c.opts.env, 60_000);
+    await c.bundle.writeJson(`update/${safeName(row.name)}/compose-config-hash.json`, run, {
+      source: tool.name,
+    });
+    const want = labelsOf(c.inspect)[CONFIG_HASH_LABEL];
+    if (hash === null) {
+      await restore();
+      return `${tool.name} could not read the Compose project: ${composeFailure(run)}`;
+    }
+    if (hash !== want) {
+      await restore();
+      return `the Compose project's configuration of service ${safeText(info.service, 80)} changed since the container was created (config hash ${hash.slice(0, 12)}, the container's ${String(want).slice(0, 12)}): ${tool.name} up would deploy that change too. Review it and run ${tool.name} up yourself`;
+    }
+  } catch (e) {
+    await restore();
+    return `the Compose project could not be compared: ${errorMessage(e)}`;
+  }
+  return null;
+}
+
+/**
+ * Recreate a Compose-managed container through Compose, so that the project stays Compose's:
+ * the tag is pointed at the pulled digest, `up --force-recreate SERVICE` recreates it, health
+ * decides, and a rollback points the tag back at the old image id and recreates again. Compose
+ * removes the old container itself (its evidence is already in the bundle).
+ */
+async function updateWithCompose(
+  c: OneContext,
+  act: Act,
+  info: ComposeInfo,
+  tool: ComposeTool,
+  newImage: ImageInspect,
+): Promise<void> {
+  const { row, result, engine, docker, bundle, opts } = c;
+  const env = opts.env;
+  const name = row.name;
+  const dir = `update/${safeName(name)}`;
+  const parsed = parseImageRef(row.image);
+  const ref = parsed.ok ? parsed.value : null;
+  if (!ref) return;
+  const repo = familiarName(ref);
+  const tag = ref.tag ?? "latest";
+  const oldShort = shortId(row.imageId);
+  const newShort = shortId(newImage.Id);
+  result.method = tool.name;
+  let runs = 0;
+  const keep = async (run: ComposeRun) => {
+    runs++;
+    await bundle.writeJson(`${dir}/compose-${runs}.json`, run, { source: tool.name });
+  };
+  const project = `-p ${info.project}`;
+  const upText = `${tool.name} ${project} up -d --no-deps --no-build --force-recreate ${info.service}`;
+  const pointTag = (id: string) =>
+    act(`docker tag ${shortId(id)} ${row.image}`, null, () => docker.tagImage(id, repo, tag));
+  const up = async (): Promise<void> => {
+    const run = await composeUp(tool, info, env, opts.stopTimeoutSec);
+    await keep(run);
+    if (run.exitCode !== 0) throw new Error(composeFailure(run));
+  };
+  const current = async () => {
+    const i = await engine.inspectContainer(name);
+    return { id: i.Id, image: String((i as { Image?: unknown }).Image ?? "") };
+  };
+  const rollback = async (why: string, failedId: string | null): Promise<void> => {
+    if (failedId) {
+      const id = failedId;
+      await bundle.step("update", `preserve the failed container ${id.slice(0, 12)}`, async () => {
+        const raw = await engine.inspectContainer(id);
+        await bundle.writeJson(`${dir}/failed-inspect.json`, redactInspect(raw), {
+          source: `docker:/containers/${id}/json`,
+        });
+        const logs = await engine.containerLogs(id, { timestamps: true });
+        await bundle.writeStream(`${dir}/failed-logs.txt`, logs, {
+          source: `docker:/containers/${id}/logs`,
+          maxBytes: 16 * 1024 * 1024,
+        });
+      });
+    }
+    try {
+      await pointTag(row.imageId);
+      await act(`${upText} (on the old image ${oldShort})`, null, up);
+      const now = await current();
+      if (now.image !== row.imageId) {
+        throw new Error(`${name} runs ${shortId(now.image)}, not the old ${oldShort}`);
+      }
+      const settled = await waitSettled(engine, now.id, {
+        settleMs: opts.settleSeconds * 1000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      result.outcome = "rolled-back";
+      result.reason = `${why}; rolled back through ${tool.name}: ${name} runs the old image ${oldShort} again (a new container, same Compose configuration), ${settled.status}`;
+      result.after = { containerId: now.id, imageId: row.imageId, digest: row.localDigest };
+    } catch (e) {
+      result.outcome = "failed";
+      result.reason = `${why}; the rollback failed too: ${errorMessage(e)}`;
+    }
+  };
+
+  let newId: string | null = null;
+  try {
+    await act(`docker tag ${newShort} ${row.image}`, `docker tag ${oldShort} ${row.image}`, () =>
+      docker.tagImage(newImage.Id, repo, tag),
+    );
+  } catch (e) {
+    result.outcome = "failed";
+    result.reason = `could not tag the new image: ${errorMessage(e)}; the container was not touched`;
+    return;
+  }
+  try {
+    await act(upText, `docker tag ${oldShort} ${row.image} && ${upText}`, up);
+    const made = await current();
+    newId = made.id === row.id ? null : made.id;
+    if (made.id === row.id) throw new Error(`${tool.name} did not recreate ${name}`);
+    if (made.image !== newImage.Id) {
+      throw new Error(
+        `the new container runs ${shortId(made.image)}, not the pulled ${newShort} (the tag moved meanwhile)`,
+      );
+    }
+  } catch (e) {
+    await rollback(`the new container could not be created or started: ${errorMessage(e)}`, newId);
+    return;
+  }
+  if (newId === null) return;
+  const id: string = newId;
+  const settled = await waitSettled(engine, id, {
+    settleMs: opts.settleSeconds * 1000,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  result.health = { status: settled.status, waitedMs: settled.waitedMs, detail: settled.detail };
+  bundle.log({
+    step: "update",
+    action: `wait for ${name} to settle`,
+    result: settled.ok ? "ok" : "error",
+    durationMs: settled.waitedMs,
+    details: { ...settled },
+  });
+  if (!settled.ok) {
+    await rollback(
+      `the new image ${newShort} did not settle: ${settled.status}${settled.detail ? ` (${settled.detail})` : ""}`,
+      id,
+    );
+    return;
+  }
+  const after = await engine.inspectContainer(id);
+  await bundle.writeJson(`${dir}/inspect-after.json`, redactInspect(after), {
+    source: `docker:/containers/${id}/json`,
+  });
+  const diffs = configDifferences(
+    c.inspect as Record<string, unknown>,
+    after as Record<string, unknown>,
+    ["Config.Image", "HostConfig.Binds", `Config.Labels.${CONFIG_HASH_LABEL}`],
+  );
+  result.outcome = "updated";
+  result.reason = `now runs ${newShort} (${row.remoteDigest ?? "already pulled"}) through ${tool.name}, ${settled.status} after ${Math.round(settled.waitedMs / 100) / 10} s; the old image ${oldShort} is kept${
+    diffs.length
+      ? `; configuration differs in: ${diffs.slice(0, 10).join(", ")}`
+      : "; configuration identical"
+  }`;
+  result.after = { containerId: id, imageId: newImage.Id, digest: row.remoteDigest };
 }
 
 /** Docker's name alphabet, bounded: the old container's name while it waits. */

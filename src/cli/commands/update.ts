@@ -107,8 +107,11 @@ update CONTAINER... | --all, for each container with an update:
      and say why;
   5. remove the old container (its image is kept: breachkit never prunes images).
 Every action is recorded with its time and its undo in the bundle (update.json,
-collection.log.jsonl). Compose-managed containers (com.docker.compose.* labels) are recreated
-through the Engine API with their labels, so Compose still owns them; the output says so.
+collection.log.jsonl). Compose-managed containers (com.docker.compose.* labels) are updated
+through Compose when it is installed (docker compose, or docker-compose): refused when the
+project's files changed since the container was created (compose config --hash differs), then
+up -d --no-deps --force-recreate SERVICE on the pulled digest, rolled back the same way on the
+old image id. Without a Compose tool: through the Engine API, labels kept. "method" says which.
 
 Engines from Debian's 20.10 (API 1.41) to 29 (API 1.44+): no API version is hard-coded, the
 engine speaks its own.

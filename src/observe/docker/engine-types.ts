@@ -44,6 +44,16 @@ export const ContainerSummarySchema = z.looseObject({
 });
 export type ContainerSummary = z.infer<typeof ContainerSummarySchema>;
 
+/** One row of GET /images/json: the tags and digests of every image, in one call. */
+export const ImageSummarySchema = z.looseObject({
+  Id: z.string(),
+  RepoTags: z.array(z.string()).nullish(),
+  RepoDigests: z.array(z.string()).nullish(),
+  /** Unix seconds. */
+  Created: z.number().nullish(),
+});
+export type ImageSummary = z.infer<typeof ImageSummarySchema>;
+
 /** A raw inspect answer: kept whole (it goes into evidence), checked only for its identity. */
 export const ContainerInspectSchema = z.looseObject({ Id: z.string() });
 export type ContainerInspect = z.infer<typeof ContainerInspectSchema>;

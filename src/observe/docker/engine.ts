@@ -28,6 +28,8 @@ import {
   type FileChange,
   type ImageInspect,
   ImageInspectSchema,
+  type ImageSummary,
+  ImageSummarySchema,
   type NetworkSummary,
   NetworkSummarySchema,
 } from "./engine-types.js";
@@ -177,6 +179,14 @@ export class DockerEngine {
    * An image's inspect (`Id`, `RepoDigests`, `RepoTags`, `Created`, `Config`), by id or by a
    * reference (`127.0.0.1:5000/app:1`); NOT_FOUND when the engine has no such image.
    */
+  /** Every image with its tags and digests (without the intermediate layers of builds). */
+  async listImages(): Promise<ImageSummary[]> {
+    return this.#transport.json(
+      { method: "GET", path: "/images/json" },
+      ImageSummarySchema.array(),
+    );
+  }
+
   async inspectImage(idOrRef: string): Promise<ImageInspect> {
     return this.#transport.json(
       { method: "GET", path: `/images/${imageRef(idOrRef)}/json` },

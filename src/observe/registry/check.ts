@@ -15,7 +15,12 @@ import { type Progress, silentProgress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { isEngineError } from "../docker/engine-error.js";
-import type { ContainerInspect, ImageInspect } from "../docker/engine-types.js";
+import type {
+  ContainerInspect,
+  ContainerSummary,
+  ImageInspect,
+  ImageSummary,
+} from "../docker/engine-types.js";
 import { type ManifestAnswer, type RegistryClient, RegistryError } from "./client.js";
 import type { DockerAuths } from "./docker-config.js";
 import {
@@ -42,6 +47,8 @@ export interface CheckOptions {
   ids?: readonly string[];
   /** Only containers carrying every one of these labels. */
   labels?: readonly LabelFilter[];
+  /** Inspect every selected container and its image: an update recreates from them. */
+  inspect?: boolean;
   /** Ask for the repository's tags to report newer semantic versions (default true). */
   tags?: boolean;
   progress?: Progress;
@@ -50,9 +57,9 @@ export interface CheckOptions {
 
 export interface CheckResult {
   check: UpdateCheck;
-  /** The raw inspect of every row's container, by id (unredacted). */
+  /** The raw inspect of the rows' containers, by id (unredacted): every one with `inspect`. */
   inspects: Map<string, ContainerInspect>;
-  /** Image inspects read, by id. */
+  /** With `inspect`: the inspect of each row's running image, by id. */
   images: Map<string, ImageInspect>;
 }
 
@@ -113,6 +120,33 @@ function refKey(ref: ImageRef): string {
   return `${ref.registry}/${ref.repository}:${ref.tag ?? ""}`;
 }
 
+/** A selected container, from the list (or its inspect where the list cannot tell). */
+interface Seen {
+  id: string;
+  name: string;
+  state: string;
+  /** The reference in its configuration. */
+  image: string;
+  imageId: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * The reference a list row names, or null when the list shows the image id instead: the
+ * engine does that when the reference no longer names the container's image (its tag moved
+ * here), or when the container was created from an id; only an inspect tells which.
+ */
+export function listedImage(c: ContainerSummary): string | null {
+  const image = c.Image ?? "";
+  if (image === "" || image === c.ImageID || /^sha256:[a-f0-9]{64}$/.test(image)) return null;
+  return image;
+}
+
+function createdOf(img: ImageSummary | undefined): string | null {
+  const s = img?.Created;
+  return typeof s === "number" && s > 0 ? new Date(s * 1000).toISOString() : null;
+}
+
 export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
   const t0 = Date.now();
   const now = opts.now ?? (() => new Date());
@@ -128,50 +162,84 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
     () => {},
   );
 
-  progress.update("update check: listing containers");
-  // The label filter first on the list (it carries the labels), so only those are inspected.
-  const ids =
-    opts.ids ??
-    (await engine.listContainers({ all: true }))
-      .filter((c) => matchesLabels(c.Labels ?? {}, opts.labels ?? []))
-      .map((c) => c.Id);
-  const inspects = new Map<string, ContainerInspect>();
-  await Promise.all(
-    ids.map(async (id) => {
-      try {
-        inspects.set(id, await engine.inspectContainer(id));
-      } catch (e) {
-        // Removed between the list and the inspect: not a container any more.
-        if (!isEngineError(e, "NOT_FOUND")) throw e;
-      }
-    }),
+  progress.update("update check: listing containers and images");
+  // Two list calls answer the check (names, states, labels, image ids; every image's tags and
+  // digests): no per-container or per-image inspect, which is where the time of a check over
+  // many containers went. Inspects are read only where the list cannot answer (a container
+  // whose tag moved: the list then shows the image id instead of the reference), and for an
+  // update, which needs the whole configuration.
+  const [list, imageList] = await Promise.all([
+    engine.listContainers({ all: true }),
+    engine.listImages(),
+  ]);
+  const wanted = opts.ids ? new Set(opts.ids) : null;
+  const summaries = list.filter(
+    (c) =>
+      (wanted === null || wanted.has(c.Id)) && matchesLabels(c.Labels ?? {}, opts.labels ?? []),
   );
-  const selected = ids
-    .map((id) => inspects.get(id))
-    .filter((i): i is ContainerInspect => i !== undefined)
-    .filter((i) => matchesLabels(labelsOf(i), opts.labels ?? []));
-
-  // Images: each once, by id and by the reference the containers name.
-  const images = new Map<string, ImageInspect>();
-  const imageById = new Map<string, Promise<ImageInspect | null>>();
-  const imageByRef = new Map<string, Promise<ImageInspect | null>>();
-  const loadImage = (cache: Map<string, Promise<ImageInspect | null>>, key: string) => {
-    let p = cache.get(key);
-    if (!p) {
-      p = engine.inspectImage(key).then(
-        (img) => {
-          images.set(img.Id, img);
-          return img;
-        },
-        (e: unknown) => {
-          if (isEngineError(e, "NOT_FOUND")) return null;
-          throw e;
-        },
-      );
-      cache.set(key, p);
+  const imageSummaries = new Map<string, ImageSummary>();
+  const taggedIds = new Map<string, string>();
+  for (const img of imageList) {
+    imageSummaries.set(img.Id, img);
+    for (const t of img.RepoTags ?? []) {
+      const r = parseImageRef(t);
+      if (r.ok && r.value.tag !== null) taggedIds.set(refKey(r.value), img.Id);
     }
-    return p;
-  };
+  }
+  const inspects = new Map<string, ContainerInspect>();
+  const seen = (
+    await Promise.all(
+      summaries.map(async (c): Promise<Seen | null> => {
+        const listed = listedImage(c);
+        if (opts.inspect || listed === null) {
+          try {
+            const inspect = await engine.inspectContainer(c.Id);
+            if (!matchesLabels(labelsOf(inspect), opts.labels ?? [])) return null;
+            inspects.set(c.Id, inspect);
+            return {
+              id: c.Id,
+              name: nameOf(inspect),
+              state: stateOf(inspect),
+              image: configuredImage(inspect),
+              imageId: imageIdOf(inspect),
+              labels: labelsOf(inspect),
+            };
+          } catch (e) {
+            // Removed between the list and the inspect: not a container any more.
+            if (isEngineError(e, "NOT_FOUND")) return null;
+            throw e;
+          }
+        }
+        return {
+          id: c.Id,
+          // Its own name, not a link's alias ("/other/alias") listed beside it.
+          name: (
+            c.Names?.find((n) => n.lastIndexOf("/") === 0) ??
+            c.Names?.[0] ??
+            c.Id.slice(0, 12)
+          ).replace(/^\//, ""),
+          state: c.State ?? "unknown",
+          image: listed,
+          imageId: c.ImageID ?? "",
+          labels: c.Labels ?? {},
+        };
+      }),
+    )
+  ).filter((x): x is Seen => x !== null);
+
+  // An update recreates from the running image's configuration: inspected then only.
+  const images = new Map<string, ImageInspect>();
+  if (opts.inspect) {
+    await Promise.all(
+      [...new Set(seen.map((r) => r.imageId).filter((i) => i !== ""))].map(async (id) => {
+        try {
+          images.set(id, await engine.inspectImage(id));
+        } catch (e) {
+          if (!isEngineError(e, "NOT_FOUND")) throw e;
+        }
+      }),
+    );
+  }
 
   // The registry: one HEAD per reference; one GET (proof by bytes) per reference that differs.
   const heads = new Map<string, Promise<ManifestAnswer>>();
@@ -189,25 +257,23 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
 
   let done = 0;
   const rows = await Promise.all(
-    selected.map(async (inspect): Promise<UpdateCheckRow> => {
-      const row = await checkOne(inspect);
+    seen.map(async (c): Promise<UpdateCheckRow> => {
+      const row = await checkOne(c);
       done++;
-      progress.update(`update check: ${done}/${selected.length} containers`);
+      progress.update(`update check: ${done}/${seen.length} containers`);
       return row;
     }),
   );
 
-  async function checkOne(inspect: ContainerInspect): Promise<UpdateCheckRow> {
-    const labels = labelsOf(inspect);
-    const image = configuredImage(inspect);
-    const imageId = imageIdOf(inspect);
-    const img = imageId ? await loadImage(imageById, imageId) : null;
-    const created = typeof img?.Created === "string" ? img.Created : null;
+  async function checkOne(c: Seen): Promise<UpdateCheckRow> {
+    const { labels, image, imageId } = c;
+    const img = imageId ? imageSummaries.get(imageId) : undefined;
+    const created = createdOf(img);
     const createdMs = created ? Date.parse(created) : Number.NaN;
     const row: UpdateCheckRow = {
-      id: inspect.Id,
-      name: nameOf(inspect),
-      state: stateOf(inspect),
+      id: c.id,
+      name: c.name,
+      state: c.state,
       image,
       imageId,
       repoDigests: img?.RepoDigests ?? [],
@@ -258,9 +324,10 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
       return finish("digest-pinned", "the reference names a digest: it never moves");
     }
     // The image the tag names here now, if another one.
-    const tagged = await loadImage(imageByRef, image);
+    const taggedId = taggedIds.get(refKey(ref));
+    const tagged = taggedId ? imageSummaries.get(taggedId) : undefined;
     if (tagged && tagged.Id !== imageId) {
-      row.newerPulled = { imageId: tagged.Id, created: tagged.Created ?? null };
+      row.newerPulled = { imageId: tagged.Id, created: createdOf(tagged) };
     }
     if (row.repoDigests.length === 0 && !row.newerPulled) {
       return finish(
@@ -316,8 +383,6 @@ export async function checkUpdates(opts: CheckOptions): Promise<CheckResult> {
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
   rows.sort((a, b) => a.name.localeCompare(b.name));
-  const selectedIds = new Set(rows.map((r) => r.id));
-  for (const id of [...inspects.keys()]) if (!selectedIds.has(id)) inspects.delete(id);
   return {
     check: {
       checkedAt: now().toISOString(),
