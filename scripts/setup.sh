@@ -11,6 +11,7 @@ PACKAGES=(
   tmux
   debootstrap podman
   docker-compose
+  msmtp
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -4,6 +4,7 @@ import { BaselineKindSchema } from "./baseline.js";
 import { FindingSchema } from "./finding.js";
 import { BASELINE_SCHEMA_VERSION } from "./schema-version.js";
 import { GapSchema } from "./snapshot.js";
+import { UpdateRecordsSchema } from "./update-records.js";
 
 const CountsSchema = z.record(z.string(), z.number().int().nonnegative());
 
@@ -32,6 +33,8 @@ export const BaselineDiffOutputSchema = z.object({
   findings: z.array(FindingSchema),
   /** Items of the baseline that are gone, by kind (not findings). */
   removed: CountsSchema,
+  /** breachkit update's records read: the verified ones explain image changes, the rejected say why not. */
+  updateRecords: UpdateRecordsSchema,
   /** Findings at or above --fail-on. */
   atOrAboveThreshold: z.number().int().nonnegative(),
   gaps: z.array(GapSchema),

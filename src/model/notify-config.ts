@@ -10,7 +10,8 @@
  *     "webhooks": [ { "shape": "ntfy", "url": "https://ntfy.example.org/web01", "token": "..." } ]
  *   }
  *
- * Email goes through SMTP when `smtp` is given, else through the local sendmail.
+ * Email goes through SMTP when `smtp` is given, else through the local sendmail (exim4's,
+ * postfix's, or msmtp's: "sendmail": "/usr/bin/msmtp" with its own config, or msmtp-mta).
  */
 import { z } from "../util/zod.js";
 import { SeveritySchema } from "./finding.js";
@@ -35,6 +36,11 @@ export const EmailConfigSchema = z.strictObject({
   smtp: SmtpConfigSchema.optional(),
   /** The sendmail program used when no smtp is given. */
   sendmail: z.string().startsWith("/").default("/usr/sbin/sendmail"),
+  /**
+   * Options given to it before the recipients, e.g. ["-C", "/etc/breachkit/msmtprc"] for msmtp
+   * (breachkit adds "-i" and "-f FROM"). Never passed through a shell.
+   */
+  sendmailArgs: z.array(z.string().min(1).max(500)).max(20).optional(),
 });
 
 export const WebhookConfigSchema = z.strictObject({

@@ -51,6 +51,14 @@ export function formatBaselineDiff(
         `gone since the baseline (not findings): ${gone.map(([k, n]) => `${n} ${k}`).join(", ")}`,
       ),
     );
+  const u = o.updateRecords;
+  const bundles = new Set(u.used.map((x) => x.bundle));
+  lines.push(
+    c.dim(
+      `update records: ${bundles.size} verified in the window (${u.searched.map((d) => t(d)).join(", ") || "none searched"})`,
+    ),
+  );
+  for (const r of u.rejected) lines.push(c.yellow(`  not trusted: ${t(r.bundle)}: ${t(r.reason)}`));
   lines.push(c.dim(`compared: ${o.compared.join(", ")}  (${o.durationMs} ms)`));
   return `${lines.join("\n")}\n`;
 }

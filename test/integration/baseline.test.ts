@@ -5,7 +5,7 @@
  * nothing of the host; containers are the lab image's, labelled like the lab's (labDown
  * removes them whatever happens), removed by id.
  */
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLabImage } from "../../lab/lab-core.js";
 import type { BaselineDiffOutput, BaselineSaveOutput } from "../../src/model/baseline-output.js";
 import { LAB_LABEL } from "../helpers/lab.js";
+import { buildImage, type LocalRegistry, startRegistry } from "../helpers/registry.js";
 
 const BIN = join(process.cwd(), "dist/cli/bin.cjs");
 const FIX = join(process.cwd(), "test/fixtures/accounts/ssh");
@@ -23,6 +24,8 @@ let root: string;
 let image: { id: string; ref: string };
 const made: string[] = []; // container ids
 let committed: string | null = null;
+let reg: LocalRegistry | null = null;
+const images = new Set<string>(); // image ids the update test made
 
 const docker = async (args: string[]) =>
   (await execa("docker", args, { stdin: "ignore", timeout: 60_000 })).stdout.trim();
@@ -78,6 +81,8 @@ afterAll(async () => {
   for (const id of made) await execa("docker", ["rm", "--force", id], { reject: false });
   await execa("docker", ["rmi", TAG], { reject: false });
   if (committed) await execa("docker", ["rmi", committed], { reject: false });
+  for (const id of images) await execa("docker", ["rmi", "--force", id], { reject: false });
+  await reg?.stop();
   await rm(dir, { recursive: true, force: true });
 }, 120_000);
 
@@ -166,5 +171,127 @@ describe("baseline save and diff on the lab", () => {
         `high drift.image-changed host ${TAG}`,
       ].sort(),
     );
+  });
+
+  it("an image change a verified update record explains is info naming the record; a tampered record is named and explains nothing", async () => {
+    reg = await startRegistry();
+    const ref = `${reg.host}/bk-drift/app:1`;
+    const v1 = await buildImage(ref, { version: "1", healthy: true });
+    images.add(v1);
+    await docker(["push", ref]);
+    const name = "bk-bl-upd";
+    made.push(
+      await docker([
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        `${LAB_LABEL}=1`,
+        "--name",
+        name,
+        ref,
+      ]),
+    );
+    const file = join(dir, "baseline-upd.json");
+    const saved = await bk([
+      "baseline",
+      "save",
+      "--out",
+      file,
+      "--root",
+      root,
+      "--no-suid",
+      "--json",
+    ]);
+    expect(saved.code, saved.stderr).toBe(0);
+
+    // The registry's tag moves to v2; the host keeps v1 under the tag, so update pulls for real.
+    const v2 = await buildImage(ref, { version: "2", healthy: true });
+    images.add(v2);
+    await docker(["push", ref]);
+    await docker(["tag", v1, ref]);
+    const upd = join(dir, "updates");
+    const u = await bk([
+      "update",
+      name,
+      "--yes",
+      "--json",
+      "--out",
+      upd,
+      "--insecure-registry",
+      reg.host,
+      "--settle",
+      "2",
+      "--stop-timeout",
+      "3",
+    ]);
+    const res = (
+      u.json as {
+        results: {
+          name: string;
+          outcome: string;
+          after: { containerId: string; imageId: string } | null;
+        }[];
+      }
+    ).results.find((r) => r.name === name);
+    expect(res?.outcome, u.stderr).toBe("updated");
+    made.push(res?.after?.containerId ?? "");
+    images.add(res?.after?.imageId ?? "");
+    const [bundleName] = await readdir(upd);
+    const bundle = join(upd, bundleName ?? "");
+
+    // A copy whose update.json was changed after sealing: it must not be trusted.
+    const bad = join(dir, "updates-bad");
+    await mkdir(bad, { mode: 0o700 });
+    const copy = join(bad, bundleName ?? "");
+    await cp(bundle, copy, { recursive: true });
+    const text = await readFile(join(copy, "update.json"), "utf8");
+    const forged = `${JSON.stringify({ ...JSON.parse(text), settleSeconds: 600 })}\n`;
+    expect(forged).not.toBe(text);
+    await writeFile(join(copy, "update.json"), forged);
+
+    const ofMine = (o: BaselineDiffOutput) =>
+      o.findings
+        .filter(
+          (f) =>
+            f.where === name ||
+            (f.rule.startsWith("drift.image") && f.evidence[0]?.facts?.item === ref),
+        )
+        .map((f) => ({
+          s: f.severity,
+          rule: f.rule,
+          title: f.title,
+          facts: f.evidence[0]?.facts ?? {},
+        }));
+
+    const tampered = await bk(["baseline", "diff", file, "--no-suid", "--updates", bad, "--json"]);
+    const t = tampered.json as BaselineDiffOutput;
+    expect(t.updateRecords.used).toEqual([]);
+    expect(t.updateRecords.rejected.map((r) => r.bundle)).toEqual([copy]);
+    expect(t.updateRecords.rejected[0]?.reason).toMatch(
+      /does not verify \(update\.json: (content|size) differs\)/,
+    );
+    const tf = ofMine(t);
+    expect(tf.map((f) => `${f.s} ${f.rule}`).sort()).toEqual([
+      "high drift.container-changed",
+      "high drift.image-changed",
+    ]);
+    expect(tf.find((f) => f.rule === "drift.container-changed")?.title).toContain(
+      `without a verified update record (${copy}: does not verify`,
+    );
+
+    const good = await bk(["baseline", "diff", file, "--no-suid", "--updates", upd, "--json"]);
+    const g = good.json as BaselineDiffOutput;
+    expect(g.updateRecords.rejected).toEqual([]);
+    expect(g.updateRecords.used.map((x) => [x.container, x.fromImageId, x.toImageId])).toEqual([
+      [name, v1, res?.after?.imageId],
+    ]);
+    const gf = ofMine(g);
+    expect(gf.map((f) => `${f.s} ${f.rule}`).sort()).toEqual([
+      "info drift.container-updated",
+      "info drift.image-updated",
+    ]);
+    for (const f of gf) expect(f.facts.updateRecord).toBe(bundle);
   });
 });

@@ -50,6 +50,12 @@ async function readState(path: string): Promise<NotifyState> {
   return { schemaVersion: 1, channels: {} };
 }
 
+/** "breachkit <root@web01>" -> "root@web01" (the envelope sender sendmail's -f takes). */
+export function envelopeAddress(from: string): string {
+  const m = /<([^<>\s]+)>\s*$/.exec(from);
+  return (m?.[1] ?? from).trim();
+}
+
 function emailChannel(
   cfg: NonNullable<NotifyConfig["email"]>,
   ctx: NotifyContext,
@@ -61,6 +67,8 @@ function emailChannel(
     id,
     label: cfg.smtp ? `email (SMTP ${cfg.smtp.host}:${cfg.smtp.port})` : "email (sendmail)",
     send: async (fresh, open, signal) => {
+      const from =
+        cfg.from ?? `breachkit <root@${ctx.host.replace(/[^A-Za-z0-9.-]/g, "_") || "localhost"}>`;
       // Loaded here only: nodemailer is heavy and only a run that sends mail needs it.
       const nodemailer = (await import("nodemailer")).default;
       const transport = cfg.smtp
@@ -77,7 +85,15 @@ function emailChannel(
             socketTimeout: timeoutMs,
             dnsTimeout: timeoutMs,
           })
-        : nodemailer.createTransport({ sendmail: true, path: cfg.sendmail, newline: "unix" });
+        : nodemailer.createTransport({
+            sendmail: true,
+            path: cfg.sendmail,
+            newline: "unix",
+            // nodemailer drops its own "-f FROM" when args are given: add it back.
+            ...(cfg.sendmailArgs
+              ? { args: [...cfg.sendmailArgs, "-f", envelopeAddress(from)] }
+              : {}),
+          });
       const abort = new Promise<never>((_, reject) => {
         signal.addEventListener("abort", () => reject(new Error(`gave up after ${timeoutMs} ms`)), {
           once: true,
@@ -86,9 +102,7 @@ function emailChannel(
       try {
         const info = await Promise.race([
           transport.sendMail({
-            from:
-              cfg.from ??
-              `breachkit <root@${ctx.host.replace(/[^A-Za-z0-9.-]/g, "_") || "localhost"}>`,
+            from,
             to,
             subject: subjectOf(ctx, fresh, cfg.subjectPrefix),
             text: textOf(ctx, fresh, open),

@@ -7,6 +7,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { bundleTimestamp, createBundle } from "../../evidence/bundle.js";
+import { DEFAULT_UPDATE_DIRS, readUpdateRecords } from "../../evidence/update-records.js";
 import { diffBaseline, driftKey } from "../../judge/baseline/diff.js";
 import type { BaselineRecord } from "../../model/baseline.js";
 import { type Finding, type Severity, severityRank } from "../../model/finding.js";
@@ -45,6 +46,8 @@ export interface RunOptions {
   jobTimeoutMs: number;
   /** How breachkit is run for a job (tests); default this Node and this package's entry. */
   command?: readonly string[];
+  /** Where breachkit update's bundles are (default DEFAULT_UPDATE_DIRS): their image changes are explained. */
+  updateDirs?: readonly string[];
   /** Walk for SUID files when the baseline has them (default true). */
   suid?: boolean;
   onStep?: (s: string) => void;
@@ -167,7 +170,19 @@ export async function runSchedule(o: RunOptions): Promise<RunOutput> {
         suid: (o.suid ?? true) && o.baseline.state.kinds.includes("suid"),
         onStep: (s) => step(`drift: ${s}`),
       });
-      drift = diffBaseline(o.baseline.state, state).findings;
+      step("drift: update records");
+      const updates = await readUpdateRecords({
+        dirs: o.updateDirs?.length ? o.updateDirs : DEFAULT_UPDATE_DIRS,
+        since: o.baseline.state.takenAt,
+        until: state.takenAt,
+        host: o.baseline.state.host,
+      });
+      for (const r of updates.rejected)
+        gaps.push({
+          source: "baseline",
+          message: `update record not trusted: ${r.bundle}: ${r.reason}`,
+        });
+      drift = diffBaseline(o.baseline.state, state, { updates }).findings;
       findings.push(...drift);
     } catch (e) {
       gaps.push({ source: "baseline", message: `drift not computed: ${errorMessage(e)}` });

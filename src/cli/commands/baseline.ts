@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { writeOwnFile } from "../../act/schedule/files.js";
+import { DEFAULT_UPDATE_DIRS, readUpdateRecords } from "../../evidence/update-records.js";
 import { diffBaseline } from "../../judge/baseline/diff.js";
 import { verdictOf } from "../../judge/verdict.js";
 import { makeRecord } from "../../model/baseline.js";
@@ -16,7 +17,7 @@ import { createProgress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
 import { TOOL } from "../../version.js";
 import { type CommandContext, helpFooter } from "../command.js";
-import { choice, defineOptions, flag, text, withOptions } from "../options.js";
+import { choice, defineOptions, flag, repeatable, text, withOptions } from "../options.js";
 
 const COMMON = {
   json: flag("--json", "print the result as JSON (schema: breachkit schema baseline)", false),
@@ -36,7 +37,16 @@ export const BASELINE_DIFF_OPTIONS = defineOptions({
   ...COMMON,
   failOn: choice("--fail-on <severity>", "exit 1 at or above this severity", SEVERITIES, "high"),
   all: flag("--all", "list every change, including low and info", false),
+  updates: updatesOption(),
 });
+
+/** Where breachkit update's bundles are looked for (an image change they explain is not drift). */
+export function updatesOption() {
+  return repeatable(
+    "--updates <dir>",
+    `a directory of breachkit update bundles, or one bundle (repeatable; default ${DEFAULT_UPDATE_DIRS.join(" and ")})`,
+  );
+}
 
 export function registerBaseline(program: Command, ctx: CommandContext): void {
   const base = program
@@ -126,13 +136,16 @@ the host, but for the file save writes.`,
     .summary("what is new or changed since the baseline, with a severity each")
     .argument("[baseline]", `the file baseline save wrote (default ${DEFAULT_BASELINE_PATH})`)
     .description(
-      "Observe the host again and compare with the baseline: a new UID 0 account, SSH key or sudo right, a new listening port, a new SUID file, a new container, an image changed without an update record, privileged turned on, a new cron job or unit, a new kernel module. A baseline whose seal does not match is refused.",
+      `Observe the host again and compare with the baseline: a new UID 0 account, SSH key or sudo right, a new listening port, a new SUID file, a new container, an image changed without an update record, privileged turned on, a new cron job or unit, a new kernel module. A baseline whose seal does not match is refused.
+
+Update records: an image change (a container, or a tag) that breachkit update recorded is reported as explained (info, naming the record) when the record's bundle verifies (SEAL and every hash), is of this host, ended after the baseline was saved, and neither it nor its directory can be written by others; a chain of several updates counts. A record that fails any of this explains nothing and is named with why. Records are looked for in the bundles directly under --updates (default ${DEFAULT_UPDATE_DIRS.join(" and ")}: run breachkit update --out /var/lib/breachkit/updates).`,
     )
     .addHelpText(
       "after",
       `\nPaths written: none.\n${helpFooter([
         "breachkit baseline diff",
         "breachkit baseline diff /root/baseline-web01.json --fail-on medium",
+        "breachkit baseline diff --updates /root/evidence   # update bundles kept there",
         "breachkit baseline diff --json | jq '.findings[] | select(.severity==\"critical\")'",
       ])}`,
     );
@@ -153,7 +166,16 @@ the host, but for the file save writes.`,
       suid: options.suid && record.state.kinds.includes("suid"),
       onStep: (s) => progress.update(`baseline diff: ${s}…`),
     });
-    const drift = diffBaseline(record.state, now);
+    progress.update("baseline diff: update records…");
+    const updates = await readUpdateRecords({
+      dirs: options.updates?.length
+        ? options.updates.map((d) => resolve(io.cwd, d))
+        : DEFAULT_UPDATE_DIRS,
+      since: record.state.takenAt,
+      until: now.takenAt,
+      host: record.state.host,
+    });
+    const drift = diffBaseline(record.state, now, { updates });
     progress.done();
     const verdict = verdictOf(drift.findings, options.failOn);
     const output: BaselineDiffOutput = {
@@ -169,6 +191,7 @@ the host, but for the file save writes.`,
       compared: drift.compared,
       findings: drift.findings,
       removed: drift.removed as Record<string, number>,
+      updateRecords: updates,
       atOrAboveThreshold: drift.findings.filter(
         (f) => severityRank(f.severity) >= severityRank(options.failOn),
       ).length,

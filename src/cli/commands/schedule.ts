@@ -29,6 +29,7 @@ import { BreachkitError, EXIT_FINDINGS } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
 import { type CommandContext, helpFooter } from "../command.js";
 import { choice, custom, defineOptions, flag, text, withOptions } from "../options.js";
+import { updatesOption } from "./baseline.js";
 
 const DEFAULT_RUNS = "/var/lib/breachkit/runs";
 
@@ -86,6 +87,7 @@ const RUN_SHARED = {
     "--baseline <file>",
     `the baseline to compare with (default ${DEFAULT_BASELINE_PATH} when it exists)`,
   ),
+  updates: updatesOption(),
   config: text(
     "--config <file>",
     "the config file with the notify section (default /etc/breachkit/config.json)",
@@ -245,6 +247,7 @@ configured in the "notify" section of /etc/breachkit/config.json (mode 0600).`,
       String(o.keep ?? 30),
     ];
     if (o.baseline) command.push("--baseline", resolve(io.cwd, o.baseline));
+    for (const d of o.updates ?? []) command.push("--updates", resolve(io.cwd, d));
     if (o.config) command.push("--config", resolve(io.cwd, o.config));
     if (o.notify) command.push("--notify", o.notify.length ? o.notify.join(",") : "none");
     if (o.threshold) command.push("--threshold", o.threshold);
@@ -372,6 +375,7 @@ configured in the "notify" section of /etc/breachkit/config.json (mode 0600).`,
       host: hostname(),
       jobTimeoutMs: (o.jobTimeout ?? 3600) * 1000,
       suid: o.suid,
+      updateDirs: (o.updates ?? []).map((d) => resolve(io.cwd, d)),
       onStep: (s) => progress.update(`schedule run: ${s}…`),
     });
     progress.done();

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { createBundle, safePathComponent } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
+import { DEFAULT_UPDATE_DIRS, readUpdateRecords } from "../../evidence/update-records.js";
 import { type VerifyReport, verifyBundle } from "../../evidence/verify.js";
 import { driftOfSnapshot } from "../../judge/baseline/diff.js";
 import type { Allowlist } from "../../judge/context.js";
@@ -36,6 +37,7 @@ import {
   text,
   withOptions,
 } from "../options.js";
+import { updatesOption } from "./baseline.js";
 
 export const TRIAGE_OPTIONS = defineOptions({
   json: flag(
@@ -54,6 +56,7 @@ export const TRIAGE_OPTIONS = defineOptions({
     "--baseline <snapshot>",
     "a snapshot from a known-good day to compare with: snapshot --out's bundle directory, a snapshot.json, or a baseline save file (drift of accounts, sockets, containers, programs)",
   ),
+  updates: updatesOption(),
   interval: positive(
     "--interval <seconds>",
     "traffic and CPU sampling interval",
@@ -242,7 +245,7 @@ nothing with --bundle.\n${helpFooter([
       let judged: Awaited<ReturnType<typeof judgeBundle>>;
       let verdict: ReturnType<typeof verdictOf>;
       try {
-        judged = withDrift(
+        judged = await withDrift(
           await judgeBundle(bundle.dir, safePathComponent, {
             iocs,
             allowlist,
@@ -251,6 +254,7 @@ nothing with --bundle.\n${helpFooter([
             truncated,
           }),
           record,
+          flags.updates?.map((d) => resolve(io.cwd, d)),
         );
         verdict = verdictOf(judged.findings, threshold);
         await bundle.writeJson(
@@ -294,7 +298,7 @@ nothing with --bundle.\n${helpFooter([
       );
     }
     progress.update("triage: judging the bundle…");
-    const judged = withDrift(
+    const judged = await withDrift(
       await judgeBundle(bundleDir, safePathComponent, {
         iocs,
         allowlist,
@@ -302,6 +306,7 @@ nothing with --bundle.\n${helpFooter([
         rules,
       }),
       record,
+      flags.updates?.map((d) => resolve(io.cwd, d)),
     );
     progress.done();
     const verdict = verdictOf(judged.findings, threshold);
@@ -319,13 +324,23 @@ nothing with --bundle.\n${helpFooter([
   });
 }
 
-/** With a baseline record: the drift of the snapshot's kinds added to the findings. */
-function withDrift(
+/**
+ * With a baseline record: the drift of the snapshot's kinds added to the findings (an image
+ * change that a verified breachkit update record explains is info, naming the record).
+ */
+async function withDrift(
   judged: Awaited<ReturnType<typeof judgeBundle>>,
   record: BaselineRecord | null,
-): Awaited<ReturnType<typeof judgeBundle>> {
+  updateDirs: readonly string[] | undefined,
+): Promise<Awaited<ReturnType<typeof judgeBundle>>> {
   if (!record) return judged;
-  const drift = driftOfSnapshot(record.state, judged.snapshot).findings;
+  const updates = await readUpdateRecords({
+    dirs: updateDirs?.length ? updateDirs : DEFAULT_UPDATE_DIRS,
+    since: record.state.takenAt,
+    until: judged.snapshot.takenAt,
+    host: record.state.host,
+  });
+  const drift = driftOfSnapshot(record.state, judged.snapshot, { updates }).findings;
   return { ...judged, findings: sortFindings([...judged.findings, ...drift]) };
 }
 

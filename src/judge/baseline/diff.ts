@@ -19,16 +19,101 @@ import {
 import type { Finding, Severity } from "../../model/finding.js";
 import { sortFindings } from "../../model/finding.js";
 import type { Snapshot } from "../../model/snapshot.js";
+import type {
+  RejectedUpdate,
+  UpdateRecords,
+  UpdateTransition,
+} from "../../model/update-records.js";
 
 /** What a diff needs of the present: the state, or the part a snapshot gives. */
 export type DriftInput = Pick<BaselineState, "kinds" | "placesRead" | "items">;
 
 export interface DriftOptions {
   /**
-   * Containers whose image change breachkit update recorded: an image change there is
-   * expected (info), not drift.
+   * breachkit update's records, read and verified (evidence/update-records.ts): an image change
+   * of a container (or a tag) that a chain of verified records explains, from the baseline's
+   * image to today's, is reported as explained (info, naming the records), not as drift. A
+   * rejected record explains nothing; the finding says it exists and why it was not trusted.
    */
-  updatedContainers?: ReadonlySet<string>;
+  updates?: UpdateRecords;
+}
+
+/**
+ * The verified transitions that lead from `from` to `to` (a chain: several updates since the
+ * baseline), in order; null when none does. Breadth-first over the image ids.
+ */
+export function explainChange(
+  transitions: readonly UpdateTransition[],
+  from: string,
+  to: string,
+): UpdateTransition[] | null {
+  if (from === to) return [];
+  const prev = new Map<string, UpdateTransition>();
+  const queue = [from];
+  const seen = new Set([from]);
+  while (queue.length > 0) {
+    const at = queue.shift() as string;
+    for (const t of transitions) {
+      if (t.fromImageId !== at || seen.has(t.toImageId)) continue;
+      seen.add(t.toImageId);
+      prev.set(t.toImageId, t);
+      if (t.toImageId === to) {
+        const chain: UpdateTransition[] = [];
+        for (let id = to; id !== from; ) {
+          const step = prev.get(id) as UpdateTransition;
+          chain.unshift(step);
+          id = step.fromImageId;
+        }
+        return chain;
+      }
+      queue.push(t.toImageId);
+    }
+  }
+  return null;
+}
+
+const UPDATED_NEXT =
+  "Nothing to do if the update was yours: the record named verifies (breachkit verify BUNDLE shows it). Save a new baseline when the new image is known-good.";
+
+interface Explained {
+  severity: Severity;
+  what: string;
+  facts: Record<string, string>;
+}
+
+/** How an image change reads with the update records: explained, rejected record, or none. */
+function explainImage(
+  updates: UpdateRecords | undefined,
+  match: (t: UpdateTransition) => boolean,
+  rejectedFor: (r: RejectedUpdate) => boolean,
+  from: readonly string[],
+  to: string,
+): Explained {
+  const ts = (updates?.used ?? []).filter(match);
+  for (const f of from) {
+    const chain = explainChange(ts, f, to);
+    if (chain && chain.length > 0) {
+      const bundles = [...new Set(chain.map((t) => t.bundle))];
+      return {
+        severity: "info",
+        what: `image changed by breachkit update (record ${bundles.join(", ")})`,
+        facts: {
+          updateRecord: bundles.join(" "),
+          updateManifestSha256: chain.map((t) => t.manifestSha256 ?? "").join(" "),
+          updatedAt: chain.map((t) => t.at).join(" "),
+        },
+      };
+    }
+  }
+  const bad = (updates?.rejected ?? []).filter(rejectedFor);
+  if (bad.length > 0) {
+    return {
+      severity: "high",
+      what: `image changed without a verified update record (${bad.map((r) => `${r.bundle}: ${r.reason}`).join("; ")})`,
+      facts: { updateRecordRejected: bad.map((r) => `${r.bundle}: ${r.reason}`).join(" | ") },
+    };
+  }
+  return { severity: "high", what: "image changed without an update record", facts: {} };
 }
 
 export interface DriftResult {
@@ -153,25 +238,40 @@ function finding(
   };
 }
 
+interface ContainerChange {
+  what: string;
+  severity: Severity;
+  from: string;
+  to: string;
+  facts?: Record<string, string>;
+  rule?: string;
+}
+
 function containerChanges(
   before: BaselineItem,
   now: BaselineItem,
-  updated: ReadonlySet<string>,
-): { what: string; severity: Severity; from: string; to: string }[] {
-  const out: { what: string; severity: Severity; from: string; to: string }[] = [];
+  updates: UpdateRecords | undefined,
+): ContainerChange[] {
+  const out: ContainerChange[] = [];
   const b = before.facts;
   const n = now.facts;
   if (b.privileged !== "true" && n.privileged === "true")
     out.push({ what: "privileged turned on", severity: "critical", from: "false", to: "true" });
   if (before.value !== now.value) {
-    const byUpdate = updated.has(now.place);
+    const e = explainImage(
+      updates,
+      (t) => t.container === now.place,
+      (r) => r.containers.includes(now.place),
+      [before.value],
+      now.value,
+    );
     out.push({
-      what: byUpdate
-        ? "image changed by breachkit update"
-        : "image changed without an update record",
-      severity: byUpdate ? "info" : "high",
+      what: e.what,
+      severity: e.severity,
       from: before.value,
       to: now.value,
+      facts: e.facts,
+      ...(e.severity === "info" ? { rule: "drift.container-updated" } : {}),
     });
   }
   for (const [field, label] of [
@@ -192,7 +292,6 @@ export function diffBaseline(
   now: DriftInput,
   opts: DriftOptions = {},
 ): DriftResult {
-  const updated = opts.updatedContainers ?? new Set<string>();
   const nowKinds = new Set(now.kinds);
   const compared = base.kinds.filter((k) => nowKinds.has(k));
   const kinds = new Set(compared);
@@ -252,18 +351,49 @@ export function diffBaseline(
     }
     if (i.kind === "container") {
       const b = before[0] as BaselineItem;
-      for (const c of containerChanges(b, i, updated)) {
-        findings.push(
-          finding(i, "changed", c.severity, `container ${i.place}: ${c.what}`, containerIds, {
-            change: c.what,
+      for (const c of containerChanges(b, i, opts.updates)) {
+        const f = finding(
+          i,
+          "changed",
+          c.severity,
+          `container ${i.place}: ${c.what}`,
+          containerIds,
+          {
+            // The change's kind, stable across runs (the records named go in their own facts).
+            change: c.what.replace(/ \(.*$/, ""),
             before: c.from,
             now: c.to,
-          }),
+            ...c.facts,
+          },
         );
+        findings.push(c.rule ? { ...f, rule: c.rule, next: UPDATED_NEXT } : f);
       }
       continue;
     }
     if (before.some((b) => b.value === i.value)) continue;
+    if (i.kind === "image") {
+      // A tag that names another image: explained when verified update records lead there.
+      const tag = i.key;
+      const e = explainImage(
+        opts.updates,
+        (t) => t.ref === tag,
+        (r) => r.refs.includes(tag),
+        before.map((b) => b.value),
+        i.value,
+      );
+      const f = finding(
+        i,
+        "changed",
+        e.severity === "info" ? "info" : severityChanged(i),
+        e.severity === "info" ? `image tag ${tag}: ${e.what}` : `${LABEL[i.kind]} changed: ${tag}`,
+        containerIds,
+        { before: before.map((b) => b.value).join(" | "), ...e.facts },
+      );
+      findings.push(
+        e.severity === "info" ? { ...f, rule: "drift.image-updated", next: UPDATED_NEXT } : f,
+      );
+      continue;
+    }
     findings.push(
       finding(
         i,
@@ -336,7 +466,11 @@ export function driftKey(f: Finding): string {
  * Drift of a snapshot against a saved baseline (`triage --baseline FILE`): the kinds a
  * snapshot holds only (accounts, sockets, containers, programs running).
  */
-export function driftOfSnapshot(base: BaselineState, snapshot: Snapshot): DriftResult {
+export function driftOfSnapshot(
+  base: BaselineState,
+  snapshot: Snapshot,
+  opts: DriftOptions = {},
+): DriftResult {
   const { items, placesRead } = itemsFromSnapshot(snapshot);
-  return diffBaseline(base, { kinds: [...SNAPSHOT_KINDS], placesRead, items });
+  return diffBaseline(base, { kinds: [...SNAPSHOT_KINDS], placesRead, items }, opts);
 }

@@ -162,6 +162,7 @@ describe("baseline diff", () => {
 
   it("an image change that breachkit update recorded is info, not drift", () => {
     const base = stateOf(goodDay());
+    const snap0 = goodDay().build();
     const snap = goodDay().build();
     snap.containers[0]!.imageId = "sha256:updated";
     const { items, placesRead } = itemsFromSnapshot(snap);
@@ -169,10 +170,26 @@ describe("baseline diff", () => {
       base,
       { kinds: [...BASELINE_KINDS], placesRead, items },
       {
-        updatedContainers: new Set(["web"]),
+        updates: {
+          searched: [],
+          rejected: [],
+          used: [
+            {
+              container: "web",
+              ref: "web:latest",
+              fromImageId: snap0.containers[0]!.imageId,
+              toImageId: "sha256:updated",
+              at: "2026-03-02T00:00:00.000Z",
+              bundle: "/var/lib/breachkit/updates/breachkit-web01-20260302T000000Z",
+              manifestSha256: null,
+            },
+          ],
+        },
       },
     );
-    expect(d.findings.map((f) => f.severity)).toEqual(["info"]);
+    expect(d.findings.map((f) => `${f.severity} ${f.rule}`)).toEqual([
+      "info drift.container-updated",
+    ]);
   });
 
   it("compares only the kinds observed both times, and counts what went away", () => {

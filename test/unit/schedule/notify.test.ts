@@ -1,16 +1,18 @@
 /**
  * Notifications against real receivers on 127.0.0.1: an SMTP server (smtp-server, the package
- * nodemailer's authors keep) and HTTP servers that answer, hang or are not there.
+ * nodemailer's authors keep) and HTTP servers that answer, hang or are not there. The sendmail
+ * path runs a real sendmail program: msmtp (Debian's package, in scripts/setup.sh), which
+ * relays to that SMTP server; no daemon.
  */
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NotifyItem, notify } from "../../../src/act/notify/send.js";
+import { envelopeAddress, type NotifyItem, notify } from "../../../src/act/notify/send.js";
 import { NotifyConfigSchema } from "../../../src/model/notify-config.js";
 
 interface Mail {
@@ -196,5 +198,69 @@ describe("notify", () => {
     expect(r.sent).toEqual([]);
     const retry = await notify(cfg, ctx, [item("toor")], { statePath });
     expect(retry.results).toHaveLength(3); // not marked as sent: tried again
+  });
+
+  it("sends through the local sendmail program (msmtp relaying to the SMTP server), once", async () => {
+    const msmtp = "/usr/bin/msmtp";
+    await access(msmtp).catch(() => {
+      throw new Error("msmtp is not installed: run scripts/setup.sh (apt-get install msmtp)");
+    });
+    const rc = join(dir, "msmtprc");
+    const log = join(dir, "msmtp.log");
+    const rcText = (port: number) =>
+      [
+        "defaults",
+        `logfile ${log}`,
+        "account default",
+        "host 127.0.0.1",
+        `port ${port}`,
+        "auth off",
+        "tls off",
+        "timeout 5",
+        "",
+      ].join("\n");
+    await writeFile(rc, rcText(smtpPort), { mode: 0o600 });
+    const cfg = NotifyConfigSchema.parse({
+      timeoutSeconds: 30,
+      email: {
+        to: ["ops@example.org", "oncall@example.org"],
+        from: "breachkit <bk@web01.example.org>",
+        sendmail: msmtp,
+        sendmailArgs: ["-C", rc],
+      },
+    });
+    const statePath = join(dir, "state-3.json");
+    const before = mails.length;
+    const r = await notify(cfg, ctx, [item("toor")], { statePath });
+    expect(
+      r.results.map((x) => `${x.channel} ${x.ok}`),
+      JSON.stringify(r.results),
+    ).toEqual(["email (sendmail) true"]);
+    expect(mails).toHaveLength(before + 1);
+    const m = mails[before]!;
+    expect(m.from).toBe("bk@web01.example.org"); // the envelope sender, from -f
+    expect(m.to).toEqual(["ops@example.org", "oncall@example.org"]);
+    expect(m.data).toMatch(/Subject: \[breachkit\] web01: 1 new finding \(worst: critical\)/);
+    expect(m.data).toContain("new UID 0 account: toor");
+    // msmtp's own log says where it delivered: the server of this test.
+    expect(await readFile(log, "utf8")).toMatch(/host=127\.0\.0\.1.*exitcode=EX_OK/);
+    const again = await notify(cfg, ctx, [item("toor")], { statePath });
+    expect(again.results).toEqual([]);
+    expect(mails).toHaveLength(before + 1);
+
+    // sendmail that cannot deliver (nothing listens): a failed channel with sendmail's word, retried.
+    await writeFile(rc, rcText(9), { mode: 0o600 });
+    const failed = await notify(cfg, ctx, [item("toor"), item("evil")], {
+      statePath: join(dir, "state-4.json"),
+    });
+    expect(failed.results.map((x) => x.ok)).toEqual([false]);
+    expect(failed.results[0]!.detail).toMatch(/Sendmail exited with code 75/); // EX_TEMPFAIL
+    expect(failed.sent).toEqual([]);
+    expect(mails).toHaveLength(before + 1);
+  });
+
+  it("takes the envelope address out of a From line", () => {
+    expect(envelopeAddress("breachkit <root@web01>")).toBe("root@web01");
+    expect(envelopeAddress("root@web01")).toBe("root@web01");
   });
 });
