@@ -44,6 +44,12 @@ try {
   console.log(`breachkit scan --clamav (with package skipping): ${oursS.toFixed(1)} s`);
   console.log(`  packages: ${pk?.summary}`);
   console.log(`  clamav:   ${clam.summary}`);
+  // Errors are files not scanned: the figure means nothing with many of them; say why.
+  const errs = ((clam.parsed as { errors?: { message: string }[] } | null)?.errors ?? []).reduce(
+    (m, e) => m.set(e.message, (m.get(e.message) ?? 0) + 1),
+    new Map<string, number>(),
+  );
+  for (const [msg, n] of errs) console.log(`  clamav error x${n}: ${msg.slice(0, 200)}`);
   const t1 = performance.now();
   const c = spawnSync("clamscan", ["-d", CLAMAV_TEST_DB, "-r", "-i", "--no-summary", ...all], {
     encoding: "utf8",
