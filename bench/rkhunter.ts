@@ -1,45 +1,70 @@
 /**
- * Where rkhunter's time goes: the same test group run twice side by side, once as breachkit
- * runs it today (--logfile, the log kept as evidence) and once with --nolog (warnings only,
- * on stdout with --rwo). Measured here (2 cores, loaded by other sessions): known_rkts took
- * more than 600 s with its log (stopped at the 600 s bound) and 245 s with --nolog: most of a
- * check's cost is rkhunter's logging (several forks per logged line), not the checks.
- * Each run has its own copy of the database and its own temp dir; the host's DB is untouched.
+ * breachkit's rkhunter step (scan --rkhunter: its tests split over 2 rkhunter processes, each
+ * with its own copy of the database, temp dir and log, run with --novl, logs merged) against a
+ * plain `rkhunter --check --sk` on the same machine, one after the other in the same run. The
+ * plain run is given a copy of the database and a temp log too (else it would rewrite the host's
+ * rkhunter_prop_list.dat and /var/log/rkhunter.log); everything else is rkhunter's default.
+ * Prints both times, the warnings each found, and the ratio (target: breachkit <= 0.5 x plain).
  *
- *   npx tsx bench/rkhunter.ts [GROUP]   (default: known_rkts; "all" for the full check, ~850 s+)
+ *   npx tsx bench/rkhunter.ts [TEST,...]   (default: the full check; it takes many minutes here)
  */
 import { spawnSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { rkhunterArgs } from "../src/observe/scanners/rkhunter.js";
+import { parseRkhunterLog, runRkhunter } from "../src/observe/scanners/rkhunter.js";
 
-const group = process.argv[2] ?? "known_rkts";
+const tests = process.argv[2] ? process.argv[2].split(",") : [];
 const work = await mkdtemp(join(tmpdir(), "bk-bench-rkhunter-"));
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
 
-async function run(name: string, nolog: boolean): Promise<number> {
-  const db = join(work, `${name}-db`);
-  const scratch = join(work, `${name}-tmp`);
+async function plain(): Promise<{ seconds: number; warnings: string[] }> {
+  const db = join(work, "plain-db");
+  const scratch = join(work, "plain-tmp");
+  const log = join(work, "plain.log");
   await cp("/var/lib/rkhunter/db", db, { recursive: true });
   await mkdir(scratch, { recursive: true });
-  let args = rkhunterArgs(join(work, `${name}.log`), db, scratch, group === "all" ? [] : [group]);
-  if (nolog) {
-    const i = args.indexOf("--logfile");
-    args = [...args.slice(0, i), "--nolog", ...args.slice(i + 2)];
-  }
+  const args = ["--check", "--sk", "--dbdir", db, "--tmpdir", scratch, "--logfile", log];
+  if (tests.length > 0) args.push("--enable", tests.join(","));
   const t0 = performance.now();
   spawnSync("rkhunter", args, { stdio: ["ignore", "ignore", "ignore"], cwd: "/" });
-  return (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  const parsed = parseRkhunterLog(await readFile(log, "utf8").catch(() => ""));
+  return { seconds, warnings: parsed.warnings.map((w) => [w.text, ...w.lines].join(" | ")) };
 }
 
 try {
-  const withLog = await run("log", false);
-  console.log(`rkhunter --check --sk (${group}), with its log: ${withLog.toFixed(1)} s`);
-  const noLog = await run("nolog", true);
-  console.log(`rkhunter --check --sk (${group}), --nolog:       ${noLog.toFixed(1)} s`);
+  console.log(`load before: ${load()} (2 cores; other sessions' work shares them)`);
+  const p = await plain();
   console.log(
-    `ratio nolog / log: ${(noLog / withLog).toFixed(2)} (target for breachkit's step <= 0.5)`,
+    `plain rkhunter --check --sk${tests.length ? ` --enable ${tests.join(",")}` : ""}: ${p.seconds.toFixed(1)} s, ${p.warnings.length} warning(s)`,
   );
+  console.log(`load between: ${load()}`);
+  const t0 = performance.now();
+  const r = await runRkhunter({
+    timeoutMs: 4 * 60 * 60_000,
+    env: process.env,
+    ...(tests.length > 0 ? { tests } : {}),
+  });
+  const ours = (performance.now() - t0) / 1000;
+  const parsed = r.parsed as { secondsPerProcess?: number[]; complete?: boolean };
+  const log = r.said?.tool === "rkhunter" ? r.said.log : null;
+  const mine = (log?.warnings ?? []).map((w) => [w.text, ...w.lines].join(" | "));
+  console.log(
+    `breachkit rkhunter step: ${ours.toFixed(1)} s (${r.status}, complete ${parsed.complete}, processes ${JSON.stringify(parsed.secondsPerProcess)} s), ${mine.length} warning(s)`,
+  );
+  console.log(`load after: ${load()}`);
+  const a = new Set(p.warnings);
+  const b = new Set(mine);
+  const onlyPlain = [...a].filter((w) => !b.has(w));
+  const onlyOurs = [...b].filter((w) => !a.has(w));
+  console.log(`warnings only in plain: ${onlyPlain.length}; only in breachkit: ${onlyOurs.length}`);
+  for (const w of onlyPlain) console.log(`  plain only: ${w.slice(0, 200)}`);
+  for (const w of onlyOurs) console.log(`  breachkit only: ${w.slice(0, 200)}`);
+  console.log(`ratio breachkit / plain: ${(ours / p.seconds).toFixed(2)} (target <= 0.5)`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -12,6 +12,7 @@ PACKAGES=(
   debootstrap podman
   docker-compose
   msmtp
+  rpm
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runScan } from "../../src/cli/run-scan.js";
 import { loadFalsePositives } from "../../src/judge/scanners/false-positives.js";
 import type { ScanResult } from "../../src/judge/scanners/index.js";
+import { runRkhunter } from "../../src/observe/scanners/rkhunter.js";
+import type { ToolReport } from "../../src/observe/scanners/types.js";
 import { silentProgress } from "../../src/util/progress.js";
 import { CLAMAV_TEST_DB, hashTree } from "../helpers/scanners.js";
 
@@ -18,23 +20,33 @@ const SUITE_TESTS = {
 };
 
 let result: ScanResult;
+/** The same rkhunter tests in one serial process, run beside the scan's split run. */
+let serial: ToolReport;
 let rkdbBefore: Record<string, string>;
 let aptBefore: Record<string, string>;
 
 beforeAll(async () => {
   rkdbBefore = await hashTree("/var/lib/rkhunter/db");
   aptBefore = await hashTree("/var/lib/apt/lists");
-  result = await runScan({
-    env: process.env,
-    targets: [{ kind: "host", paths: [] }],
-    tools: ["rkhunter", "chkrootkit", "lynis"],
-    clamavDb: CLAMAV_TEST_DB,
-    progress: silentProgress,
-    cache: null,
-    falsePositives: loadFalsePositives(),
-    timeoutMs: { rkhunter: 300_000, chkrootkit: 300_000, lynis: 300_000 },
-    tests: SUITE_TESTS,
-  });
+  [result, serial] = await Promise.all([
+    runScan({
+      env: process.env,
+      targets: [{ kind: "host", paths: [] }],
+      tools: ["rkhunter", "chkrootkit", "lynis"],
+      clamavDb: CLAMAV_TEST_DB,
+      progress: silentProgress,
+      cache: null,
+      falsePositives: loadFalsePositives(),
+      timeoutMs: { rkhunter: 300_000, chkrootkit: 300_000, lynis: 300_000 },
+      tests: SUITE_TESTS,
+    }),
+    runRkhunter({
+      timeoutMs: 300_000,
+      env: process.env,
+      tests: SUITE_TESTS.rkhunter,
+      processes: 1,
+    }),
+  ]);
 }, 900_000);
 
 const report = (tool: string) => result.reports.find((r) => r.tool === tool)!;
@@ -48,18 +60,40 @@ describe("real scanner runs", () => {
       incomplete: boolean;
       truncated: boolean;
       argv: string[];
+      argvs: string[][];
+      processes: number;
     };
     expect(parsed.complete).toBe(true);
     expect(parsed.incomplete).toBe(false);
     expect(parsed.truncated).toBe(false);
     expect(r.incomplete).toBe(false);
     expect(parsed.argv).toContain("--sk");
-    expect(parsed.argv.slice(-2)).toEqual(["--enable", "group_accounts,system_configs_ssh"]);
+    // Split over two processes, one test group each, each with its own database copy.
+    expect(parsed.processes).toBe(2);
+    expect(parsed.argvs.map((a) => a.slice(-2))).toEqual([
+      ["--enable", "group_accounts"],
+      ["--enable", "system_configs_ssh"],
+    ]);
+    const dbdirs = parsed.argvs.map((a) => a[a.indexOf("--dbdir") + 1]);
+    expect(new Set(dbdirs).size).toBe(2);
+    expect(dbdirs).not.toContain("/var/lib/rkhunter/db");
     const log = String(r.raw["rkhunter.log"]);
     expect(log).toMatch(/^\[\d\d:\d\d:\d\d\] /);
     expect(log).toMatch(/Info: Enabled tests are: .*group_accounts/);
     expect(log).toMatch(/Starting test name 'group_accounts'/);
     expect(r.findings.every((f) => f.source === "rkhunter" && f.where === "host")).toBe(true);
+  });
+
+  it("rkhunter split over two processes found what one serial run of the same tests found", () => {
+    const shape = (said: ToolReport["said"]) =>
+      said?.tool === "rkhunter"
+        ? said.log.warnings.map((w) => [w.text, ...w.lines].join("\n")).sort()
+        : null;
+    expect(serial.status).toBe("ok");
+    expect(serial.incomplete).toBe(false);
+    const split = report("rkhunter");
+    expect(shape(split.said)).not.toBeNull();
+    expect(shape(split.said)).toEqual(shape(serial.said));
   });
 
   it("left the host's rkhunter database and apt lists byte for byte unchanged", async () => {

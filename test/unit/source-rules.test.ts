@@ -260,7 +260,9 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
   "observe/scanners/lynis.ts":
     "a temporary directory for Lynis's profile, log and report (so Lynis writes nothing to /var/log), removed after",
   "observe/scanners/rkhunter.ts":
-    "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
+    "a temporary copy of rkhunter's database per rkhunter process (--check rewrites it otherwise), removed after",
+  "observe/packages/rpm.ts":
+    "a temporary copy of a root's rpm database (rpm writes a lock and SQLite's -wal/-shm beside the database it opens; the root must stay as it is), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
   "cli/commands/audit.ts":
@@ -285,7 +287,7 @@ const SIGNAL_EXCEPTIONS: Record<string, string> = {
 /** Programs started outside act: each named with what it is for (argv only, never a shell). */
 const SPAWN_EXCEPTIONS: Record<string, string> = {
   "observe/scanners/run-tool.ts":
-    "the scanners (rkhunter, chkrootkit, Lynis, clamscan), read-only runs",
+    "the scanners (rkhunter, chkrootkit, Lynis, clamscan, the host's rpm listing a copied database), read-only runs",
   "observe/scanners/clamd-daemon.ts": "breachkit's own clamd, on a temporary socket",
   "evidence/collect-host.ts": "journalctl, to copy the journal into the bundle",
   "evidence/archive.ts": "tar, to pack the bundle",

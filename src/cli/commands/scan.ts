@@ -38,8 +38,9 @@ const PATHS_WRITTEN = `Paths written:
   --out DIR       a sealed evidence bundle breachkit-<host>-<UTC time>/ (only with --out)
   --cache DIR     ${CACHE_FILE}: device, inode, size and times of files found clean
                   (default ${DEFAULT_SCAN_CACHE_DIR}; --no-cache writes nothing there)
-  $TMPDIR (/tmp)  per run, removed at its end: breachkit-rkhunter-*/ (copy of rkhunter's
-                  database, its log), breachkit-lynis-*/ (profile, log, report),
+  $TMPDIR (/tmp)  per run, removed at its end: breachkit-rkhunter-*/ (per rkhunter process:
+                  a copy of rkhunter's database, its log, scratch dir), breachkit-rpmdb-*/
+                  (a copy of an rpm database, listed with the host's rpm), breachkit-lynis-*/ (profile, log, report),
                   breachkit-clamscan-*/ (file list), breachkit-yara-*/ (file list),
                   breachkit-clamd-*/ (the clamd started
                   for the run: clamd.conf, clamd.sock, clamd.pid, clamd.log; stopped by pid)
@@ -52,10 +53,13 @@ const EXIT_CODES = `  0  ran; no finding at or above --fail-on
 export const SCAN_OPTIONS = defineOptions({
   packages: flag(
     "--packages",
-    "package integrity: every dpkg/apk file of the host and each running container against its package's checksum",
+    "package integrity: every dpkg/apk/rpm file of the host and each running container against its package's checksum",
   ),
   clamav: flag("--clamav", "ClamAV (clamd, started for the run if none runs with this database)"),
-  rkhunter: flag("--rkhunter", "rkhunter --check, on a copy of its database"),
+  rkhunter: flag(
+    "--rkhunter",
+    "rkhunter --check, its tests split over 2 processes, each on its own copy of the database",
+  ),
   chkrootkit: flag("--chkrootkit", "chkrootkit on the host and each running container"),
   lynis: flag("--lynis", "Lynis audit system (about a minute)"),
   all: flag("--all", "packages, ClamAV, rkhunter, chkrootkit and Lynis (the default)"),

@@ -30,6 +30,8 @@ export interface RunPackagesOptions {
    * scanned whole). "full" (the default): every package file.
    */
   scope?: "full" | "scanned-paths";
+  /** The CLI's environment: PATH to the host's rpm (rpm databases are read with it). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const MAX_LISTED = 5000;
@@ -126,6 +128,7 @@ export async function runPackages(opts: RunPackagesOptions): Promise<ToolReport>
         progress: opts.progress,
         ...(l.onlyUnder ? { onlyUnder: l.onlyUnder } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       roots.push(r);
@@ -133,7 +136,7 @@ export async function runPackages(opts: RunPackagesOptions): Promise<ToolReport>
         gaps.push({
           tool: "packages",
           what: l.where,
-          reason: `no package database (dpkg, apk) to verify against${r.notes.length ? `; ${r.notes.join("; ")}` : ""}`,
+          reason: `no package database (dpkg, apk, rpm) to verify against${r.notes.length ? `; ${r.notes.join("; ")}` : ""}`,
         });
       else for (const n of r.notes) gaps.push({ tool: "packages", what: l.where, reason: n });
     } catch (e) {

@@ -6,7 +6,7 @@
  */
 
 export type PackageManager = "dpkg" | "apk" | "rpm";
-export type DigestAlgo = "md5" | "sha1" | "sha256";
+export type DigestAlgo = "md5" | "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
 
 export interface PackageFile {
   manager: PackageManager;

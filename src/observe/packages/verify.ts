@@ -20,7 +20,7 @@ import { errorMessage } from "../../util/result.js";
 import { readApkDb } from "./apk.js";
 import { readDpkgDb } from "./dpkg.js";
 import { RootResolver } from "./resolve.js";
-import { findRpmDb, rpmNotVerifiedReason } from "./rpm.js";
+import { readRpmDb, rpmNotVerifiedReason } from "./rpm.js";
 import type { DigestAlgo, PackageDb, PackageFile, PackageManager } from "./types.js";
 
 /** Where no package should put an executable it does not own. */
@@ -108,6 +108,8 @@ export interface VerifyRootOptions {
    * package check runs only so that they can skip what it verifies. Absent: everything.
    */
   onlyUnder?: readonly string[];
+  /** The CLI's environment: PATH to the host's rpm. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const BUF_SIZE = 256 * 1024;
@@ -162,14 +164,25 @@ async function writableLayerPaths(upper: string): Promise<Set<string>> {
   return out;
 }
 
-/** Read every package database the root has. */
-export async function readPackageDbs(root: string): Promise<{ dbs: PackageDb[]; notes: string[] }> {
+/**
+ * Read every package database the root has. `env`: where to find the host's rpm (an rpm
+ * database is read with it, see rpm.ts).
+ */
+export async function readPackageDbs(
+  root: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<{ dbs: PackageDb[]; notes: string[] }> {
   const notes: string[] = [];
   const dbs: PackageDb[] = [];
-  const [dpkg, apk, rpm] = await Promise.all([readDpkgDb(root), readApkDb(root), findRpmDb(root)]);
+  const [dpkg, apk, rpm] = await Promise.all([
+    readDpkgDb(root),
+    readApkDb(root),
+    readRpmDb(root, { env }),
+  ]);
   if (dpkg) dbs.push(dpkg);
   if (apk) dbs.push(apk);
-  if (rpm) notes.push(rpmNotVerifiedReason(rpm));
+  if (rpm?.db) dbs.push(rpm.db);
+  else if (rpm) notes.push(rpmNotVerifiedReason(rpm.source, rpm.reason));
   for (const db of dbs) for (const p of db.problems.slice(0, 50)) notes.push(`${db.manager}: ${p}`);
   return { dbs, notes };
 }
@@ -181,7 +194,7 @@ interface Slot {
 export async function verifyRoot(opts: VerifyRootOptions): Promise<RootIntegrity> {
   const started = Date.now();
   const res = new RootResolver(opts.root);
-  const { dbs, notes } = await readPackageDbs(opts.root);
+  const { dbs, notes } = await readPackageDbs(opts.root, opts.env ?? {});
   const out: RootIntegrity = {
     where: opts.where,
     containerId: opts.containerId,

@@ -273,6 +273,9 @@ async function startsWithFrom(path: Buffer): Promise<boolean> {
 const PERMISSION =
   /(Permission denied|Access denied|Operation not permitted|lstat\(\) failed|Can't open|File path check failure)/i;
 
+/** Sessions reopened per daemon in one scan, at most (a clamd that keeps closing them is down). */
+const MAX_SESSION_REOPENS = 50;
+
 /**
  * Scan jobs through clamd: the first daemon starts at once, the others join the same queue as
  * they finish loading (the official database takes up to a minute) and are told to give up
@@ -289,7 +292,26 @@ async function scanWithClamd(
   let next = 0;
   let used = 1;
   const run = async (clamd: ClamdHandle, inFlight: number) => {
-    const session = await ClamdSession.open(clamd.socket);
+    let session = await ClamdSession.open(clamd.socket);
+    // A session clamd ended (its IdleTimeout while every command in flight waits on a large
+    // archive, under load) fails every command sent on it after: open a new one and send the
+    // file again, a bounded number of times, rather than lose the rest of the scan.
+    let reopens = 0;
+    let reopening: Promise<ClamdSession> | null = null;
+    const fresh = async (broken: ClamdSession): Promise<ClamdSession | null> => {
+      if (session !== broken) return session;
+      if (reopens >= MAX_SESSION_REOPENS) return null;
+      reopening ??= (async () => {
+        reopens++;
+        broken.destroy();
+        const s = await ClamdSession.open(clamd.socket);
+        session = s;
+        return s;
+      })().finally(() => {
+        reopening = null;
+      });
+      return reopening.catch(() => null);
+    };
     const stream = async (job: Job): Promise<ClamdVerdict> => {
       if (job.stat.size > BigInt(clamd.streamMaxLength)) {
         return { kind: "error", message: "larger than StreamMaxLength: not scanned" };
@@ -302,7 +324,12 @@ async function scanWithClamd(
         let v: ClamdVerdict;
         if (job.stream || !clamd.canOpenAnyPath) v = await stream(job);
         else {
-          v = await session.scan(job.hostPath);
+          const on = session;
+          v = await on.scan(job.hostPath);
+          if (v.kind === "error" && on.broken) {
+            const again = await fresh(on);
+            if (again) v = await again.scan(job.hostPath);
+          }
           // A clamd running as another user (the system one) cannot open root's files or
           // /proc/<pid>/root: we can, so we send the bytes.
           if (v.kind === "error" && PERMISSION.test(v.message)) v = await stream(job);

@@ -227,6 +227,11 @@ export class ClamdSession {
     return this.pending.size;
   }
 
+  /** The session ended (clamd closed it, e.g. a command-read or idle time-out): open another. */
+  get broken(): boolean {
+    return this.failure !== null;
+  }
+
   /** Scan one absolute path (as raw bytes) with clamd's own open(). */
   scan(path: Buffer): Promise<ClamdVerdict> {
     if (this.failure) return Promise.resolve({ kind: "error", message: this.failure.message });

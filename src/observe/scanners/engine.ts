@@ -110,6 +110,7 @@ async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolRepo
         targets: opts.targets,
         progress: opts.progress,
         scope: opts.packagesScope ?? "full",
+        env: opts.env,
         ...sig,
       });
     case "yara":

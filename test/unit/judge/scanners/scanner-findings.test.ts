@@ -100,6 +100,7 @@ describe("rkhunter log parser (rkhunter 1.4.6, recorded here)", () => {
       "--nocolors",
       "--rwo",
       "--nomow",
+      "--novl",
       "--logfile",
       "/t/l",
       "--dbdir",
