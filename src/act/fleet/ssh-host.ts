@@ -1,0 +1,392 @@
+/**
+ * One host of a fleet run, over the system's OpenSSH client: one TCP connection (a
+ * ControlMaster this module starts and stops by pid), BatchMode (never a prompt), host keys
+ * checked against known_hosts (StrictHostKeyChecking=yes: an unknown or changed key is
+ * refused, never accepted). Through that connection: copy the single executable into a
+ * private temporary directory (mktemp -d, umask 077), check its SHA-256 there, run the
+ * command with --json --out, stream the bundle back as tar, remove the directory.
+ *
+ * Nothing from the host goes into a command string: the remote scripts are constants, the
+ * temporary directory's path the host reports is checked against mktemp's pattern first, and
+ * the admin's own arguments are single-quoted.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { InventoryHost } from "../../observe/inventory/inventory.js";
+
+export const HOST_STATES = [
+  "ok",
+  "unreachable",
+  "host-key-refused",
+  "auth-failed",
+  "timed-out",
+  "command-failed",
+  "exe-altered",
+  "bundle-not-intact",
+] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+export interface SshSettings {
+  /** known_hosts to check against (UserKnownHostsFile); null: ssh's default files. */
+  knownHosts: string | null;
+  /** A private key (IdentityFile); null: ssh's defaults and agent. */
+  identity: string | null;
+  /** ssh_config to use (-F); null: the user's and the system's. */
+  config: string | null;
+  connectTimeoutS: number;
+}
+
+export interface HostRun {
+  host: InventoryHost;
+  ssh: SshSettings;
+  /** The single executable to copy, and its SHA-256 computed in this run. */
+  exe: string;
+  exeSha256: string;
+  command: string;
+  args: readonly string[];
+  /** The whole run of the command on the host. */
+  timeoutMs: number;
+  /** Where this host's bundle is unpacked (created). */
+  hostDir: string;
+  /** A private directory for the control socket. */
+  controlDir: string;
+}
+
+export interface Step {
+  step: "connect" | "copy" | "run" | "fetch" | "clean";
+  ms: number;
+}
+
+export interface HostOutcome {
+  state: HostState;
+  /** The remote command's exit code, when it ran. */
+  exitCode: number | null;
+  /** Why, in words, when not ok (the last stderr lines are host data: sanitise when shown). */
+  reason: string | null;
+  stderrTail: string[];
+  remoteSha256: string | null;
+  /** The remote command's stdout (its --json), bounded. */
+  output: string | null;
+  /** The unpacked bundle directory, before verification. */
+  bundleDir: string | null;
+  steps: Step[];
+}
+
+const MAX_OUTPUT = 64 * 1024 * 1024;
+const MAX_STDERR = 64 * 1024;
+const REMOTE_DIR = /^\/[A-Za-z0-9_./-]*\/breachkit\.[A-Za-z0-9]{8,}$/;
+
+/** The admin's argument as one shell word. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function target(h: InventoryHost): string {
+  return h.user ? `${h.user}@${h.address}` : h.address;
+}
+
+function baseArgs(run: HostRun, control: string): string[] {
+  const a: string[] = [];
+  if (run.ssh.config) a.push("-F", run.ssh.config);
+  a.push(
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `ConnectTimeout=${run.ssh.connectTimeoutS}`,
+    "-o",
+    `ControlPath=${control}`,
+    "-o",
+    "ServerAliveInterval=15",
+    "-o",
+    "LogLevel=ERROR",
+  );
+  if (run.ssh.knownHosts) a.push("-o", `UserKnownHostsFile=${run.ssh.knownHosts}`);
+  if (run.ssh.identity) a.push("-o", "IdentitiesOnly=yes", "-i", run.ssh.identity);
+  if (run.host.port !== null) a.push("-p", String(run.host.port));
+  return a;
+}
+
+interface Done {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Run one ssh through the shared connection; stdin from a file or nothing; killed at the deadline. */
+function sshRun(
+  run: HostRun,
+  control: string,
+  remote: string,
+  opts: { stdinFile?: string; stdoutTo?: (c: ChildProcess) => Promise<void>; timeoutMs: number },
+): Promise<Done> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      "ssh",
+      [...baseArgs(run, control), "-o", "ControlMaster=no", "--", target(run.host), remote],
+      { stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    const piped = opts.stdoutTo ? opts.stdoutTo(child) : null;
+    if (!piped) {
+      child.stdout?.setEncoding("utf8");
+      child.stdout?.on("data", (d: string) => {
+        if (stdout.length < MAX_OUTPUT) stdout += d;
+      });
+    }
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (d: string) => {
+      stderr = (stderr + d).slice(-MAX_STDERR);
+    });
+    if (opts.stdinFile && child.stdin) {
+      const src = createReadStream(opts.stdinFile);
+      src.on("error", () => child.stdin?.destroy());
+      child.stdin.on("error", () => src.destroy());
+      src.pipe(child.stdin);
+    }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+    }, opts.timeoutMs);
+    child.on("error", (e) => {
+      stderr += `\n${e.message}`;
+    });
+    child.on("close", async (code, signal) => {
+      clearTimeout(timer);
+      if (piped) {
+        await piped.catch((e: Error) => {
+          stderr += `\n${e.message}`;
+        });
+      }
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** What ssh's own failure (exit 255) says, as a state. */
+export function classifySshFailure(stderr: string): HostState {
+  if (
+    /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .*(not known|mismatch)|No [A-Z0-9-]+ host key is known/i.test(
+      stderr,
+    )
+  )
+    return "host-key-refused";
+  if (
+    /Permission denied|Too many authentication failures|no more authentication methods/i.test(
+      stderr,
+    )
+  )
+    return "auth-failed";
+  if (/timed out/i.test(stderr)) return "timed-out";
+  return "unreachable";
+}
+
+const tail = (s: string, n = 10) =>
+  s
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== "")
+    .slice(-n);
+
+/** Start the connection (ControlMaster, this process's child): resolves when it is up or gone. */
+async function connect(
+  run: HostRun,
+  control: string,
+): Promise<{ master: ChildProcess | null; state: HostState | null; stderr: string }> {
+  const master = spawn(
+    "ssh",
+    [
+      ...baseArgs(run, control),
+      "-o",
+      "ControlMaster=yes",
+      "-o",
+      "ControlPersist=no",
+      "-N",
+      "--",
+      target(run.host),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  let exited = false;
+  master.stderr?.setEncoding("utf8");
+  master.stderr?.on("data", (d: string) => {
+    stderr = (stderr + d).slice(-MAX_STDERR);
+  });
+  master.on("error", (e) => {
+    stderr += `\n${e.message}`;
+    exited = true;
+  });
+  const closed = new Promise<void>((r) =>
+    master.on("close", () => {
+      exited = true;
+      r();
+    }),
+  );
+  const deadline = Date.now() + (run.ssh.connectTimeoutS + 5) * 1000;
+  while (!exited && Date.now() < deadline) {
+    if (existsSync(control)) return { master, state: null, stderr };
+    await Promise.race([sleep(20), closed]);
+  }
+  if (!exited) {
+    master.kill("SIGTERM");
+    await closed;
+    return { master: null, state: "timed-out", stderr: `${stderr}\nconnection not up in time` };
+  }
+  return { master: null, state: classifySshFailure(stderr), stderr };
+}
+
+async function stopMaster(master: ChildProcess): Promise<void> {
+  if (master.exitCode !== null || master.signalCode !== null) return;
+  const closed = new Promise<void>((r) => master.once("close", () => r()));
+  master.kill("SIGTERM");
+  await Promise.race([closed, sleep(5000)]);
+}
+
+const COPY = `umask 077 && d=$(mktemp -d "\${TMPDIR:-/tmp}/breachkit.XXXXXXXX") && cat > "$d/breachkit" && chmod 700 "$d/breachkit" && printf '%s\\n' "$d" && sha256sum "$d/breachkit"`;
+
+/** Run the whole sequence for one host; never throws. */
+export async function runHost(run: HostRun): Promise<HostOutcome> {
+  const steps: Step[] = [];
+  const out: HostOutcome = {
+    state: "ok",
+    exitCode: null,
+    reason: null,
+    stderrTail: [],
+    remoteSha256: null,
+    output: null,
+    bundleDir: null,
+    steps,
+  };
+  const control = join(run.controlDir, "c");
+  const timed = async <T>(step: Step["step"], f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      steps.push({ step, ms: Math.round(performance.now() - t0) });
+    }
+  };
+  const started = Date.now();
+  const left = () => Math.max(1000, run.timeoutMs - (Date.now() - started));
+  const c = await timed("connect", () => connect(run, control));
+  if (c.state !== null || c.master === null) {
+    out.state = c.state ?? "unreachable";
+    out.reason = `ssh could not connect (${out.state})`;
+    out.stderrTail = tail(c.stderr);
+    return out;
+  }
+  const master = c.master;
+  let dir: string | null = null;
+  const fail = (state: HostState, reason: string, d?: Done): HostOutcome => {
+    out.state = state;
+    out.reason = reason;
+    if (d) out.stderrTail = tail(d.stderr);
+    return out;
+  };
+  try {
+    const copy = await timed("copy", () =>
+      sshRun(run, control, COPY, { stdinFile: run.exe, timeoutMs: left() }),
+    );
+    const lines = copy.stdout.split("\n");
+    if (copy.timedOut) return fail("timed-out", "copying the executable took too long", copy);
+    if (copy.code === 255)
+      return fail(classifySshFailure(copy.stderr), "ssh failed while copying", copy);
+    const reported = lines[0] ?? "";
+    if (REMOTE_DIR.test(reported) && !reported.includes("..")) dir = reported;
+    if (copy.code !== 0 || dir === null) {
+      return fail("command-failed", `copying the executable failed (exit ${copy.code})`, copy);
+    }
+    out.remoteSha256 = /^([0-9a-f]{64})\s/.exec(lines[1] ?? "")?.[1] ?? null;
+    if (out.remoteSha256 !== run.exeSha256) {
+      return fail(
+        "exe-altered",
+        `the executable on the host has SHA-256 ${out.remoteSha256 ?? "(none reported)"}, not ${run.exeSha256}: not run`,
+        copy,
+      );
+    }
+    const secs = Math.max(1, Math.floor(left() / 1000) - 2);
+    const cmd = [run.command, "--json", "--out", `${dir}/out`, ...run.args]
+      .map(shellQuote)
+      .join(" ");
+    const remote = `cd ${shellQuote(dir)} && mkdir out && if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${secs} ./breachkit ${cmd}; else exec ./breachkit ${cmd}; fi`;
+    const r = await timed("run", () => sshRun(run, control, remote, { timeoutMs: left() + 8000 }));
+    out.exitCode = r.code;
+    out.output = r.stdout;
+    out.stderrTail = tail(r.stderr);
+    if (r.timedOut || r.code === 124 || r.code === 137) {
+      fail(
+        "timed-out",
+        `${run.command} did not finish within ${Math.round(run.timeoutMs / 1000)} s`,
+        r,
+      );
+    } else if (r.code === 255) {
+      fail(classifySshFailure(r.stderr), "ssh failed while running the command", r);
+    } else if (r.code !== 0 && r.code !== 1) {
+      fail("command-failed", `${run.command} exited ${r.code ?? r.signal}`, r);
+    }
+    // The bundle (also an incomplete one, after a timeout) comes back over the connection.
+    const bundleRoot = join(run.hostDir, "bundle");
+    await mkdir(bundleRoot, { recursive: true, mode: 0o700 });
+    const f = await timed("fetch", () =>
+      sshRun(run, control, `cd ${shellQuote(`${dir}/out`)} && tar -cf - .`, {
+        timeoutMs: 120_000,
+        stdoutTo: (child) =>
+          new Promise<void>((resolve, reject) => {
+            // GNU tar: no owners or modes from the archive, nothing outside bundleRoot
+            // (it strips leading / and refuses .. itself, and defers links that point out).
+            const x = spawn(
+              "tar",
+              [
+                "-x",
+                "-f",
+                "-",
+                "-C",
+                bundleRoot,
+                "--no-same-owner",
+                "--no-same-permissions",
+                "--no-overwrite-dir",
+              ],
+              { stdio: ["pipe", "ignore", "pipe"] },
+            );
+            let xerr = "";
+            x.stderr?.setEncoding("utf8");
+            x.stderr?.on("data", (d: string) => {
+              xerr = (xerr + d).slice(-4096);
+            });
+            child.stdout?.pipe(x.stdin!);
+            x.stdin?.on("error", () => {});
+            x.on("close", (code) =>
+              code === 0 ? resolve() : reject(new Error(`local tar: ${xerr.trim()}`)),
+            );
+          }),
+      }),
+    );
+    if (f.code === 0) {
+      const names = (await readdir(bundleRoot).catch(() => [] as string[])).filter((n) =>
+        n.startsWith("breachkit-"),
+      );
+      if (names.length === 1) out.bundleDir = join(bundleRoot, names[0] as string);
+    }
+    if (out.state === "ok" && out.bundleDir === null) {
+      fail("command-failed", `${run.command} left no bundle to fetch`, f);
+    }
+  } finally {
+    if (dir !== null) {
+      const d = dir;
+      await timed("clean", () =>
+        sshRun(run, control, `rm -rf -- ${shellQuote(d)}`, { timeoutMs: 30_000 }),
+      );
+    }
+    await stopMaster(master);
+  }
+  return out;
+}
