@@ -7,11 +7,13 @@ import { z } from "../util/zod.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
+import { FleetOutputSchema } from "./fleet-output.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import {
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
+  FLEET_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
   SNAPSHOT_SCHEMA_VERSION,
   TRIAGE_SCHEMA_VERSION,
@@ -32,6 +34,7 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "fleet",
   "error",
 ] as const;
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -60,6 +63,11 @@ export const OUTPUT_MODELS: Record<
     schema: ContainOutputSchema,
     version: CONTAIN_SCHEMA_VERSION,
     title: "breachkit contain --json (a dry run, or the containment report)",
+  },
+  fleet: {
+    schema: FleetOutputSchema,
+    version: FLEET_SCHEMA_VERSION,
+    title: "breachkit fleet --json (also case.json in the case directory)",
   },
   verify: {
     schema: VerifyOutputSchema,

@@ -10,3 +10,4 @@ export const SCAN_SCHEMA_VERSION = 1;
 export const CONTAIN_SCHEMA_VERSION = 1;
 export const VERIFY_SCHEMA_VERSION = 1;
 export const ERROR_SCHEMA_VERSION = 1;
+export const FLEET_SCHEMA_VERSION = 1;

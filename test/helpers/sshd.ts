@@ -66,6 +66,8 @@ export async function startSshd(opts: {
   root: string;
   userKeyPub: string;
   setEnv?: Record<string, string>;
+  /** More sshd_config lines (e.g. a ForceCommand). */
+  extra?: string[];
 }): Promise<Sshd> {
   const dir = join(opts.root, opts.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -96,6 +98,7 @@ export async function startSshd(opts: {
       "MaxSessions 20",
       "LogLevel VERBOSE",
       ...(setEnv ? [`SetEnv ${setEnv}`] : []),
+      ...(opts.extra ?? []),
       "",
     ].join("\n"),
   );

@@ -47,7 +47,7 @@ export interface HostRun {
   exeSha256: string;
   command: string;
   args: readonly string[];
-  /** The whole run of the command on the host. */
+  /** The command's run on the host (the copy and the fetch have their own bound, TRANSFER_MS). */
   timeoutMs: number;
   /** Where this host's bundle is unpacked (created). */
   hostDir: string;
@@ -76,6 +76,8 @@ export interface HostOutcome {
 }
 
 const MAX_OUTPUT = 64 * 1024 * 1024;
+/** The copy of the executable, and the fetch of a bundle: ten minutes each at most. */
+const TRANSFER_MS = 600_000;
 const MAX_STDERR = 64 * 1024;
 const REMOTE_DIR = /^\/[A-Za-z0-9_./-]*\/breachkit\.[A-Za-z0-9]{8,}$/;
 
@@ -275,8 +277,6 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
       steps.push({ step, ms: Math.round(performance.now() - t0) });
     }
   };
-  const started = Date.now();
-  const left = () => Math.max(1000, run.timeoutMs - (Date.now() - started));
   const c = await timed("connect", () => connect(run, control));
   if (c.state !== null || c.master === null) {
     out.state = c.state ?? "unreachable";
@@ -294,7 +294,7 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
   };
   try {
     const copy = await timed("copy", () =>
-      sshRun(run, control, COPY, { stdinFile: run.exe, timeoutMs: left() }),
+      sshRun(run, control, COPY, { stdinFile: run.exe, timeoutMs: TRANSFER_MS }),
     );
     const lines = copy.stdout.split("\n");
     if (copy.timedOut) return fail("timed-out", "copying the executable took too long", copy);
@@ -313,12 +313,14 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
         copy,
       );
     }
-    const secs = Math.max(1, Math.floor(left() / 1000) - 2);
+    // The host's own `timeout` stops the command (which seals its bundle incomplete on
+    // SIGTERM); ssh is killed here 8 s later if the host did not.
+    const secs = Math.max(1, Math.ceil(run.timeoutMs / 1000));
     const cmd = [run.command, "--json", "--out", `${dir}/out`, ...run.args]
       .map(shellQuote)
       .join(" ");
     const remote = `cd ${shellQuote(dir)} && mkdir out && if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${secs} ./breachkit ${cmd}; else exec ./breachkit ${cmd}; fi`;
-    const r = await timed("run", () => sshRun(run, control, remote, { timeoutMs: left() + 8000 }));
+    const r = await timed("run", () => sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000 }));
     out.exitCode = r.code;
     out.output = r.stdout;
     out.stderrTail = tail(r.stderr);
@@ -338,7 +340,7 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
     await mkdir(bundleRoot, { recursive: true, mode: 0o700 });
     const f = await timed("fetch", () =>
       sshRun(run, control, `cd ${shellQuote(`${dir}/out`)} && tar -cf - .`, {
-        timeoutMs: 120_000,
+        timeoutMs: TRANSFER_MS,
         stdoutTo: (child) =>
           new Promise<void>((resolve, reject) => {
             // GNU tar: no owners or modes from the archive, nothing outside bundleRoot

@@ -32,4 +32,5 @@ export const COMMANDS: readonly LazyCommand[] = [
   },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
+  { name: "fleet", load: async () => (await import("./fleet.js")).registerFleet },
 ];

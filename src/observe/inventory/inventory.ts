@@ -103,7 +103,7 @@ export function parseIni(text: string, file: string): Result<InventoryHost[], In
       return fail(`not a group header: ${JSON.stringify(line.slice(0, 80))}`);
     if (section !== "hosts") continue; // children and group vars: not needed to reach a host
     const [name, ...pairs] = line.split(/\s+/) as [string, ...string[]];
-    if (/\[[^\]]*:[^\]]*\]/.test(name) && !name.startsWith("["))
+    if (/\[[0-9A-Za-z]+:[0-9A-Za-z]+\]/.test(name))
       return fail(`host ranges (${JSON.stringify(name)}) are not expanded: list the hosts`);
     if (!NAME.test(name)) return fail(`not a host: ${JSON.stringify(name.slice(0, 80))}`);
     const vars: Record<string, string> = {};
