@@ -320,7 +320,9 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
       .map(shellQuote)
       .join(" ");
     const remote = `cd ${shellQuote(dir)} && mkdir out && if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${secs} ./breachkit ${cmd}; else exec ./breachkit ${cmd}; fi`;
-    const r = await timed("run", () => sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000 }));
+    const r = await timed("run", () =>
+      sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000 }),
+    );
     out.exitCode = r.code;
     out.output = r.stdout;
     out.stderrTail = tail(r.stderr);

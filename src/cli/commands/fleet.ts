@@ -25,7 +25,11 @@ export const FLEET_OPTIONS = defineOptions({
   json: flag("--json", "print the case manifest as JSON (schema: breachkit schema fleet)", false),
   out: text("--out <dir>", "the case directory (default: ./breachkit-case-<UTC time>)"),
   forks: positive("--forks <n>", "hosts worked on at the same time", 10),
-  timeout: positive("--timeout <seconds>", "the command's run on each host (copy and fetch: 10 min each at most)", 900),
+  timeout: positive(
+    "--timeout <seconds>",
+    "the command's run on each host (copy and fetch: 10 min each at most)",
+    900,
+  ),
   exe: text(
     "--exe <file>",
     "the single executable to copy (default: this one, when breachkit runs as it)",
