@@ -132,11 +132,11 @@ beforeAll(async () => {
       "--connect-timeout",
       "5",
     ],
-    { reject: false, timeout: 280_000, env: { NO_COLOR: "1" } },
+    { reject: false, timeout: 540_000, env: { NO_COLOR: "1" } },
   );
   exitCode = r.exitCode;
   result = FleetOutputSchema.parse(JSON.parse(r.stdout)) as FleetOutput;
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   if (hostile?.pid) hostile.kill("SIGKILL");
