@@ -128,7 +128,7 @@ beforeAll(async () => {
       "--identity",
       userKey,
       "--timeout",
-      "25",
+      "90",
       "--connect-timeout",
       "5",
     ],

@@ -48,6 +48,8 @@ export interface FleetRun {
     hosts: { host: string; folder: string; snapshot: Snapshot | null }[],
     at: string,
   ) => { file: string; text: string }[];
+  /** Interrupted: no new host is started; running ones stop and clean up. */
+  signal?: AbortSignal;
   /** Called as each host ends (progress). */
   onHost?: (h: FleetHost, done: number, total: number) => void;
 }
@@ -100,6 +102,25 @@ function folderNames(hosts: readonly InventoryHost[]): Map<InventoryHost, string
   return out;
 }
 
+function notStarted(host: InventoryHost): FleetHost {
+  return {
+    name: host.name,
+    address: host.address,
+    port: host.port,
+    user: host.user,
+    groups: host.groups,
+    state: "command-failed",
+    reason: "not started: the fleet run was interrupted",
+    exitCode: null,
+    stderrTail: [],
+    remoteSha256: null,
+    bundle: null,
+    findings: 0,
+    durationMs: 0,
+    steps: [],
+  };
+}
+
 export async function runFleet(run: FleetRun): Promise<FleetOutput> {
   const startedAt = new Date().toISOString();
   const exeSha256 = await sha256File(run.exe);
@@ -115,6 +136,10 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
       const i = next++;
       if (i >= run.hosts.length) return;
       const host = run.hosts[i] as InventoryHost;
+      if (run.signal?.aborted) {
+        results[i] = notStarted(host);
+        continue;
+      }
       const hostDir = join(run.caseDir, "hosts", folders.get(host) as string);
       await mkdir(hostDir, { recursive: true, mode: 0o700 });
       const controlDir = await mkdtemp(join(controlRoot, "h"));
@@ -129,6 +154,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         timeoutMs: run.timeoutMs,
         hostDir,
         controlDir,
+        ...(run.signal ? { signal: run.signal } : {}),
       }).catch((e: unknown) => ({
         state: "command-failed" as const,
         exitCode: null,

@@ -53,6 +53,8 @@ export interface HostRun {
   hostDir: string;
   /** A private directory for the control socket. */
   controlDir: string;
+  /** Interrupted (Ctrl-C, SIGTERM): the running step is stopped; the clean-up still runs. */
+  signal?: AbortSignal;
 }
 
 export interface Step {
@@ -126,7 +128,13 @@ function sshRun(
   run: HostRun,
   control: string,
   remote: string,
-  opts: { stdinFile?: string; stdoutTo?: (c: ChildProcess) => Promise<void>; timeoutMs: number },
+  opts: {
+    stdinFile?: string;
+    stdoutTo?: (c: ChildProcess) => Promise<void>;
+    timeoutMs: number;
+    /** Stopped when the run is interrupted (every step but the clean-up). */
+    abortable?: boolean;
+  },
 ): Promise<Done> {
   return new Promise((resolve) => {
     const child = spawn(
@@ -158,17 +166,22 @@ function sshRun(
       timedOut = true;
       child.kill("SIGTERM");
     }, opts.timeoutMs);
+    const stop = () => child.kill("SIGTERM");
+    const signal = opts.abortable ? run.signal : undefined;
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop, { once: true });
     child.on("error", (e) => {
       stderr += `\n${e.message}`;
     });
-    child.on("close", async (code, signal) => {
+    child.on("close", async (code, exitSignal) => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", stop);
       if (piped) {
         await piped.catch((e: Error) => {
           stderr += `\n${e.message}`;
         });
       }
-      resolve({ code, signal, stdout, stderr, timedOut });
+      resolve({ code, signal: exitSignal, stdout, stderr, timedOut });
     });
   });
 }
@@ -294,9 +307,10 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
   };
   try {
     const copy = await timed("copy", () =>
-      sshRun(run, control, COPY, { stdinFile: run.exe, timeoutMs: TRANSFER_MS }),
+      sshRun(run, control, COPY, { stdinFile: run.exe, timeoutMs: TRANSFER_MS, abortable: true }),
     );
     const lines = copy.stdout.split("\n");
+    if (run.signal?.aborted) return fail("command-failed", "interrupted while copying", copy);
     if (copy.timedOut) return fail("timed-out", "copying the executable took too long", copy);
     if (copy.code === 255)
       return fail(classifySshFailure(copy.stderr), "ssh failed while copying", copy);
@@ -321,12 +335,14 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
       .join(" ");
     const remote = `cd ${shellQuote(dir)} && mkdir out && if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${secs} ./breachkit ${cmd}; else exec ./breachkit ${cmd}; fi`;
     const r = await timed("run", () =>
-      sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000 }),
+      sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000, abortable: true }),
     );
     out.exitCode = r.code;
     out.output = r.stdout;
     out.stderrTail = tail(r.stderr);
-    if (r.timedOut || r.code === 124 || r.code === 137) {
+    if (run.signal?.aborted) {
+      fail("command-failed", `interrupted: ${run.command} was stopped`, r);
+    } else if (r.timedOut || r.code === 124 || r.code === 137) {
       fail(
         "timed-out",
         `${run.command} did not finish within ${Math.round(run.timeoutMs / 1000)} s`,
@@ -343,6 +359,7 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
     const f = await timed("fetch", () =>
       sshRun(run, control, `cd ${shellQuote(`${dir}/out`)} && tar -cf - .`, {
         timeoutMs: TRANSFER_MS,
+        abortable: true,
         stdoutTo: (child) =>
           new Promise<void>((resolve, reject) => {
             // GNU tar: no owners or modes from the archive, nothing outside bundleRoot

@@ -122,7 +122,11 @@ the end.`,
     const caseDir = resolve(ctx.io.cwd, options.out ?? `breachkit-case-${stamp}`);
     const progress = createProgress(ctx.io, options.json === true);
     const c = colorsFor(ctx.io);
+    // Ctrl-C or SIGTERM: running hosts stop their step, clean up and end "interrupted".
+    const abort = new AbortController();
+    const off = ctx.io.onInterrupt(() => abort.abort());
     const out = await runFleet({
+      signal: abort.signal,
       inventory: resolve(ctx.io.cwd, inventory),
       hosts: inv.value,
       command,
@@ -149,7 +153,10 @@ the end.`,
           `fleet: ${done}/${total} hosts done (last: ${safeText(h.name, 60)} ${h.state})`,
         );
       },
-    }).finally(() => progress.done());
+    }).finally(() => {
+      off();
+      progress.done();
+    });
     const notOk = out.hosts.filter((h) => h.state !== "ok").length;
     const high = out.findings.filter(
       (f) => (f.severity === "high" || f.severity === "critical") && f.falsePositive === null,
