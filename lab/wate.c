@@ -9,6 +9,11 @@
  *   - it stops by itself after a duration (default and hard maximum 15 minutes) and after a
  *     maximum packet count, whichever comes first; SIGTERM/SIGINT/SIGHUP end it cleanly.
  *
+ * Like the real one, it keeps its command server only in memory: the address below is built at
+ * run time from numbers and never appears in the file on disk, so a memory dump can be told
+ * from a copy of the executable (`collect --memory`). Nothing is ever sent to it: it is a
+ * documentation address (RFC 5737), and this program has no code that connects anywhere.
+ *
  * Usage: wate [seconds [max-packets]]
  * Build: gcc -static -O2 -o wate wate.c
  */
@@ -18,6 +23,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +39,18 @@
 #define TARGET_PORT 9
 
 static volatile sig_atomic_t stop_requested = 0;
+
+/* The memory-only command server: "http://198.51.100.77:8443/wate/beacon" once built. The
+ * parts are volatile so that the compiler cannot fold them into a string in the binary. */
+static volatile int c2_parts[5] = {198, 51, 100, 77, 8443};
+static char *volatile c2_address = NULL;
+
+static void build_c2_address(void) {
+  static char buf[96];
+  snprintf(buf, sizeof(buf), "http://%d.%d.%d.%d:%d/%c%c%c%c/beacon", c2_parts[0], c2_parts[1],
+           c2_parts[2], c2_parts[3], c2_parts[4], 'w', 'a', 't', 'e');
+  c2_address = buf;
+}
 
 static void on_signal(int sig) {
   (void)sig;
@@ -82,6 +100,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   delete_own_file();
+  build_c2_address();
 
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return 1;

@@ -8,6 +8,7 @@ PACKAGES=(
   clamav clamav-daemon clamdscan rkhunter chkrootkit lynis yara
   iproute2 procps util-linux openssh-client strace
   restic docker-registry chromium openssh-server gdb debsums
+  tmux
 )
 
 if [ "$(id -u)" -ne 0 ]; then

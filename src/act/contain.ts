@@ -36,6 +36,7 @@ import {
 } from "./contain-plan.js";
 import { DockerActions } from "./docker-actions.js";
 import { readFreezerState } from "./freezer.js";
+import { dumpProcesses, type MemoryDumpRecord } from "./memory-dump.js";
 
 export const CONTAINMENT_FILE = "containment.json";
 
@@ -68,6 +69,17 @@ export interface ContainOptions {
   onPlan?: (view: PlanView) => void;
   /** The rule set (--rules); the shipped one when absent. */
   rules?: RuleSet;
+  /**
+   * Dump the memory of the processes about to be killed or stopped, before acting (default
+   * true; --no-memory). Pause and isolate keep the processes and their memory: no dump.
+   */
+  memory?: boolean;
+  /** Bytes of memory at most per process (default 2 GiB). */
+  memoryMax?: number;
+  /** breachkit's own pid: never dumped. */
+  selfPid: number;
+  /** The host's own addresses, left out of the memory's indicators. */
+  ownAddresses?: readonly string[];
 }
 
 export interface PlanView {
@@ -78,6 +90,8 @@ export interface PlanView {
   matches: MatchedProcess[];
   /** Share an indicator but run a program's own file: set aside, never killed. */
   spared: MatchedProcess[];
+  /** Processes whose memory is dumped before acting. */
+  memoryPids: number[];
 }
 
 export interface ContainmentReport {
@@ -88,6 +102,7 @@ export interface ContainmentReport {
   mode: ContainMode;
   startedAt: string;
   endedAt: string;
+  memory: MemoryDumpRecord[];
   target: ContainPlan["target"] & {
     stateAfter: string | null;
     networksAfter: string[];
@@ -133,6 +148,22 @@ function engineFromEnv(env: ContainOptions["env"]): DockerEngine {
     if (isEngineError(e)) throw toBreachkitError(e);
     throw e;
   }
+}
+
+/**
+ * The processes whose memory goes before acting: those kill mode will signal, or the matching
+ * processes inside the container stop mode will end. Pause and isolate keep them alive.
+ */
+function memoryTargets(
+  plan: ContainPlan,
+  matches: readonly MatchedProcess[],
+  targetId: string,
+): number[] {
+  if (plan.mode === "kill") return [...plan.killPids];
+  if (plan.mode === "stop") {
+    return matches.filter((m) => m.containerId === targetId).map((m) => m.pid);
+  }
+  return [];
 }
 
 function candidatesText(cs: readonly Container[]): string {
@@ -226,13 +257,23 @@ export async function runContain(opts: ContainOptions): Promise<ContainOutcome> 
     else plan.notes.push(`${r.error}: it will not be signalled`);
   }
 
+  const memoryPids = opts.memory === false ? [] : memoryTargets(plan, beforeMatches, target.id);
+  const memoryNote =
+    opts.memory === false
+      ? ["memory: not dumped (--no-memory)"]
+      : memoryPids.length > 0
+        ? [
+            `memory: the memory of pid ${memoryPids.join(", ")} is dumped into the bundle (memory/) before acting; --no-memory skips it`,
+          ]
+        : [];
   const view: PlanView = {
     takenAt: before.snapshot.takenAt,
     plan,
     indicators: indicatorList(matchSet),
-    notes: [...matchSet.notes, ...beforeResult.notes, ...plan.notes],
+    notes: [...matchSet.notes, ...beforeResult.notes, ...plan.notes, ...memoryNote],
     matches: beforeMatches,
     spared: beforeResult.spared,
+    memoryPids,
   };
   opts.onPlan?.(view);
   if (opts.dryRun) return { kind: "dry-run", view };
@@ -305,7 +346,37 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
   const progress = opts.progress ?? silentProgress;
   const interval = opts.intervalSeconds ?? 2;
 
-  // Preserve: as collect --container does, before anything changes.
+  // Preserve: the memory of what is about to be killed or stopped first (the most volatile),
+  // then as collect --container does, before anything changes.
+  let memory: MemoryDumpRecord[] = [];
+  if (s.view.memoryPids.length > 0) {
+    try {
+      memory = await dumpProcesses({
+        bundle,
+        snapshot: s.before.snapshot,
+        pids: s.view.memoryPids,
+        ...(opts.memoryMax !== undefined ? { maxBytes: opts.memoryMax } : {}),
+        ...(opts.ownAddresses ? { ownAddresses: opts.ownAddresses } : {}),
+        selfPid: opts.selfPid,
+        progress,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (e) {
+      const reason = `the memory dump stopped: ${errorMessage(e)}`;
+      bundle.log({
+        step: "contain",
+        action: "act",
+        result: "skipped",
+        error: `${reason}: nothing was changed`,
+      });
+      await bundle.seal({ complete: false, reason });
+      throw new BreachkitError(
+        "INTERRUPTED",
+        `${reason}; ${target.name} was not touched`,
+        `What was collected is in ${bundle.dir}. Free space or rerun (--no-memory skips the dump), then contain again.`,
+      );
+    }
+  }
   const summary: CollectSummary = await collectEvidence({
     bundle,
     snap: s.before,
@@ -399,6 +470,7 @@ async function preserveActJudge(opts: ContainOptions, s: RunState): Promise<Cont
     },
     indicators: s.view.indicators,
     notes: s.view.notes,
+    memory,
     evidence: {
       complete: summary.complete,
       incompleteReason: summary.incompleteReason,

@@ -1,6 +1,6 @@
 // The only module that touches `process`: argv, streams, signals and the exit code.
 import { isatty } from "node:tty";
-import type { CliIo } from "./io.js";
+import type { CliIo, FullScreen } from "./io.js";
 import { wantColor } from "./io.js";
 import { runCli } from "./main.js";
 
@@ -31,6 +31,50 @@ function send(which: "stdout" | "stderr", text: string): void {
   }
 }
 
+// watch's full screen: whatever ends the process (q, a signal, an uncaught error) leaves the
+// terminal as it found it: main screen, cursor shown, keys cooked. The error's own message is
+// printed after the restore (uncaughtExceptionMonitor runs before Node prints it).
+let screenOn = false;
+function leaveScreen(): void {
+  if (!screenOn) return;
+  screenOn = false;
+  try {
+    process.stdin.setRawMode(false);
+  } catch {
+    /* not a terminal any more */
+  }
+  process.stdin.pause();
+  // Writes to a terminal are synchronous in Node: this one lands even inside the exit event.
+  send("stdout", "\u001b[0m\u001b[?25h\u001b[?1049l");
+}
+const terminal: FullScreen | null =
+  isatty(0) && process.stdout.isTTY === true
+    ? {
+        size: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }),
+        enter() {
+          if (screenOn) return;
+          screenOn = true;
+          process.on("exit", leaveScreen);
+          process.on("uncaughtExceptionMonitor", leaveScreen);
+          process.stdin.setRawMode(true);
+          process.stdin.setEncoding("utf8");
+          process.stdin.resume();
+          send("stdout", "\u001b[?1049h\u001b[?25l\u001b[H\u001b[2J");
+        },
+        leave: leaveScreen,
+        draw: (text) => send("stdout", text),
+        onKey(handler) {
+          const h = (d: string | Buffer) => handler(String(d));
+          process.stdin.on("data", h);
+          return () => process.stdin.off("data", h);
+        },
+        onResize(handler) {
+          process.stdout.on("resize", handler);
+          return () => process.stdout.off("resize", handler);
+        },
+      }
+    : null;
+
 const io: CliIo = {
   write: (s) => send("stdout", s),
   error: (s) => send("stderr", s),
@@ -43,6 +87,7 @@ const io: CliIo = {
   cwd: process.cwd(),
   pid: process.pid,
   euid: process.geteuid?.() ?? -1,
+  terminal,
   async confirm(question) {
     if (hungUp || !(isatty(0) && process.stdout.isTTY)) return false;
     // Loaded here: only contain asks anything, and only on a terminal.

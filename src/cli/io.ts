@@ -28,6 +28,26 @@ export interface CliIo {
     handler: (signal: string) => void,
     opts?: { onHangup?: (signal: string) => void },
   ): () => void;
+  /**
+   * The terminal for a full-screen view (watch), when stdin and stdout are both terminals;
+   * null (or absent, in tests) otherwise.
+   */
+  readonly terminal?: FullScreen | null;
+}
+
+/** A full-screen terminal: the alternate screen, raw keys, its size. */
+export interface FullScreen {
+  size(): { columns: number; rows: number };
+  /**
+   * Alternate screen, cursor hidden, keys raw (Ctrl-C arrives as a key). Restored by `leave`,
+   * and at exit whatever happens, an uncaught error included.
+   */
+  enter(): void;
+  leave(): void;
+  /** Write a frame, as is. */
+  draw(text: string): void;
+  onKey(handler: (data: string) => void): () => void;
+  onResize(handler: () => void): () => void;
 }
 
 /** Color only on a terminal and never with NO_COLOR (https://no-color.org). */

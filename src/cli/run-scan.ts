@@ -11,13 +11,26 @@ import {
   type ScanResult,
   scanResult,
 } from "../judge/scanners/index.js";
+import { type PackagesSaid, verifiedSetOf } from "../observe/packages/scan.js";
 import { type RunScannerOptions, runScanner } from "../observe/scanners/engine.js";
-import type { ToolName } from "../observe/scanners/types.js";
+import { TOOL_NAMES, type ToolName } from "../observe/scanners/types.js";
 
 export interface RunScanOptions extends RunScannerOptions {
   tools: readonly ToolName[];
   bundle?: BundleWriter;
   falsePositives: readonly FalsePositiveRule[];
+  /** Scan every file, also those verified unchanged against their package (--all-files). */
+  allFiles?: boolean;
+}
+
+/**
+ * The tools in the order they run: packages first, and added when ClamAV or YARA runs without
+ * --all-files, since what it verifies is what they skip.
+ */
+export function scanOrder(tools: readonly ToolName[], allFiles: boolean): ToolName[] {
+  const want = new Set(tools);
+  if (!allFiles && (want.has("clamav") || want.has("yara"))) want.add("packages");
+  return TOOL_NAMES.filter((t) => want.has(t));
 }
 
 async function writeReport(bundle: BundleWriter, r: JudgedToolReport): Promise<void> {
@@ -41,10 +54,18 @@ async function writeReport(bundle: BundleWriter, r: JudgedToolReport): Promise<v
 
 export async function runScan(opts: RunScanOptions): Promise<ScanResult> {
   const reports: JudgedToolReport[] = [];
-  for (const tool of opts.tools) {
+  let verified = opts.verified ?? null;
+  for (const tool of scanOrder(opts.tools, opts.allFiles === true)) {
     if (opts.signal?.aborted) break;
     opts.progress.update(`${tool}: starting`);
-    const r = judgeToolReport(await runScanner(tool, opts), opts.falsePositives);
+    const report = await runScanner(tool, {
+      ...opts,
+      verified: opts.allFiles ? null : verified,
+      packagesScope: opts.tools.includes("packages") ? "full" : "scanned-paths",
+    });
+    if (report.said?.tool === "packages") verified = verifiedSetOf(report.said as PackagesSaid);
+    if (!opts.tools.includes(tool)) report.implicit = true;
+    const r = judgeToolReport(report, opts.falsePositives);
     reports.push(r);
     opts.progress.done(`${tool}: ${r.summary}`);
     if (opts.bundle) {
@@ -59,5 +80,6 @@ export async function runScan(opts: RunScanOptions): Promise<ScanResult> {
       });
     }
   }
-  return scanResult(reports);
+  // The asked tools first, in their order; the implicit package check after them.
+  return scanResult([...reports.filter((r) => !r.implicit), ...reports.filter((r) => r.implicit)]);
 }

@@ -16,6 +16,7 @@ import type { Allowlist, RuleContext } from "./context.js";
 import { type HuntOptions, huntLogs, type LogSource } from "./hunt/index.js";
 import { judge } from "./index.js";
 import type { IocSet } from "./ioc/ioc-set.js";
+import { memoryLeads } from "./memory/leads.js";
 import type { RuleSet } from "./rule-set.js";
 
 export interface JudgeBundleOptions {
@@ -164,16 +165,17 @@ export async function judgeBundle(
       message:
         "the bundle holds only the start of this log (a size limit cut the copy): its newest lines were not hunted",
     }));
+  const leads = await memoryLeads(dir);
   const logFindings = hunted.findings.map((f) => ({
     ...f,
     evidence: f.evidence.map((e) => (e.file ? { ...e, file: rel(e.file) } : e)),
   }));
   return {
     snapshot,
-    findings: sortFindings([...findings, ...logFindings]),
+    findings: sortFindings([...findings, ...logFindings, ...leads.findings]),
     logsHunted: sources.map((s) => rel(s.path)),
     logBytes: hunted.bytes,
-    gaps: [...cutGaps, ...hunted.gaps.map((g) => ({ ...g, path: rel(g.path) }))],
+    gaps: [...cutGaps, ...hunted.gaps.map((g) => ({ ...g, path: rel(g.path) })), ...leads.gaps],
   };
 }
 

@@ -256,7 +256,7 @@ const SPECS: readonly ListSpec[] = [
 export const LIST_FILES: readonly string[] = SPECS.map((s) => `${s.file}.json`);
 
 /** Files of rules/ that other parts of breachkit read: allowed in a --rules directory. */
-const OTHER_FILES = new Set(["false-positives.json"]);
+const OTHER_FILES = new Set(["false-positives.json", "watch.json"]);
 
 // ---- parsing with line numbers ----
 

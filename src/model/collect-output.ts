@@ -1,5 +1,6 @@
 /** What `breachkit collect --json` prints: the summary of the sealed bundle it made. */
 import { z } from "../util/zod.js";
+import { MemoryDumpSchema } from "./memory-dump.js";
 import { COLLECT_SCHEMA_VERSION } from "./schema-version.js";
 
 export { COLLECT_SCHEMA_VERSION };
@@ -52,6 +53,8 @@ export const CollectOutputSchema = z.object({
   errors: z.array(StepErrorSchema),
   executables: z.array(CollectedExecutableSchema),
   containers: z.array(ContainerRecordSchema),
+  /** Processes whose memory was dumped (--memory, --memory-suspicious), in the order dumped. */
+  memory: z.array(MemoryDumpSchema),
   durationMs: z.number().nonnegative(),
 });
 export type CollectOutput = z.infer<typeof CollectOutputSchema>;

@@ -3,6 +3,7 @@
  * the containment report (also containment.json in the bundle) with the bundle's path and seal.
  */
 import { z } from "../util/zod.js";
+import { MemoryDumpSchema } from "./memory-dump.js";
 import { CONTAIN_SCHEMA_VERSION } from "./schema-version.js";
 
 export { CONTAIN_SCHEMA_VERSION };
@@ -100,6 +101,8 @@ export const ContainDryRunSchema = z.object({
    * (the image's busybox): a program, not the intrusion; never killed, not counted.
    */
   spared: z.array(MatchedProcessSchema),
+  /** Processes whose memory is dumped before acting (kill and stop modes; none with --no-memory). */
+  memoryPids: z.array(z.number().int()),
 });
 
 export const ContainReportSchema = z.object({
@@ -138,6 +141,11 @@ export const ContainReportSchema = z.object({
     spared: z.array(MatchedProcessSchema),
     freezer: z.string().nullable(),
   }),
+  /**
+   * The memory dumps made before acting (kill and stop modes). A containment.json written
+   * before breachkit dumped memory has none: read as an empty list.
+   */
+  memory: z.array(MemoryDumpSchema).default([]),
   actions: z.array(ActionSchema),
   undo: z.array(z.string()),
   verdict: z.enum(["CONTAINED", "NOT CONTAINED"]),

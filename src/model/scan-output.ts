@@ -5,7 +5,7 @@ import { SCAN_SCHEMA_VERSION } from "./schema-version.js";
 
 export { SCAN_SCHEMA_VERSION };
 
-const ToolNameSchema = z.enum(["clamav", "rkhunter", "chkrootkit", "lynis"]);
+const ToolNameSchema = z.enum(["packages", "clamav", "rkhunter", "chkrootkit", "lynis", "yara"]);
 
 export const ScanGapSchema = z.object({
   tool: ToolNameSchema,

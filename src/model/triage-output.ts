@@ -14,7 +14,11 @@ const CountsSchema = z.object({
 });
 
 export const VerdictSchema = z.object({
-  level: z.enum(["compromised", "suspicious", "clean"]),
+  /**
+   * compromised: a direct sign of compromise somewhere; at-risk: misconfigurations only (the
+   * Docker socket mounted...), no sign that anyone used them; suspicious; clean.
+   */
+  level: z.enum(["compromised", "at-risk", "suspicious", "clean"]),
   /** Places with findings at medium or above, worst first. */
   places: z.array(
     z.object({
@@ -22,6 +26,8 @@ export const VerdictSchema = z.object({
       containerId: z.string().nullable(),
       worst: SeveritySchema,
       counts: CountsSchema,
+      /** compromised (a direct sign), at-risk (a misconfiguration only) or suspicious. */
+      state: z.enum(["compromised", "at-risk", "suspicious"]),
     }),
   ),
   /** Findings at or above the --fail-on threshold (false positives excluded). */

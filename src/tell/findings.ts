@@ -57,7 +57,7 @@ export function renderFindings(
   const head =
     verdict.level === "compromised"
       ? c.bold(c.red(safeText(verdict.headline)))
-      : verdict.level === "suspicious"
+      : verdict.level === "suspicious" || verdict.level === "at-risk"
         ? c.bold(c.yellow(safeText(verdict.headline)))
         : c.bold(c.green(safeText(verdict.headline)));
   out.push(head);
@@ -81,7 +81,17 @@ export function renderFindings(
   for (const [where, list] of ordered) {
     const sorted = [...list].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
     const isHost = sorted[0]?.containerId === null && where === "host";
-    out.push("", c.bold(isHost ? "host (outside all containers)" : `container ${safeText(where)}`));
+    const state = verdict.places.find((p) => p.where === where)?.state;
+    const label =
+      state === "compromised"
+        ? c.red(" COMPROMISED")
+        : state === "at-risk"
+          ? c.yellow(" AT RISK (misconfiguration, no sign of compromise)")
+          : "";
+    out.push(
+      "",
+      c.bold(isHost ? "host (outside all containers)" : `container ${safeText(where)}`) + label,
+    );
     for (const f of sorted.slice(0, maxPer)) {
       const fp = f.falsePositive
         ? c.dim(` [probable false positive: ${safeText(f.falsePositive, 120)}]`)

@@ -4,6 +4,7 @@
  */
 import type { ArchiveResult } from "../evidence/archive.js";
 import type { CollectSummary } from "../evidence/collect.js";
+import type { MemoryDumpRecord } from "../model/memory-dump.js";
 import type { Colors } from "../util/colors.js";
 import { formatBytes } from "../util/progress.js";
 import { safeText } from "../util/sanitize.js";
@@ -16,6 +17,46 @@ export interface CollectOutcome {
   seal: string;
   archive: ArchiveResult | null;
   archiveError: string | null;
+  /** The memory dumps made (--memory, --memory-suspicious); none when not asked. */
+  memory?: readonly MemoryDumpRecord[];
+}
+
+/** One line per memory dump: the core file and its hash, or why there is none. */
+export function formatMemoryDumps(memory: readonly MemoryDumpRecord[], c: Colors): string[] {
+  const t = (x: string) => safeText(x, 300);
+  const lines: string[] = [];
+  if (memory.length === 0) return lines;
+  const written = memory.filter((m) => m.file !== null);
+  lines.push(
+    `  memory     ${written.length} of ${memory.length} processes dumped (ELF core files)`,
+  );
+  for (const m of memory.slice(0, 10)) {
+    const where = m.containerName ? ` in ${t(m.containerName)}` : "";
+    const head = `    pid ${m.pid} ${t(m.comm ?? "?")}${where}`;
+    if (m.file === null) {
+      lines.push(`${head}: ${c.yellow("not dumped")}: ${t(m.error ?? "unknown")}`);
+      continue;
+    }
+    const held =
+      m.held === "cgroup-freezer"
+        ? `container frozen ${m.heldMs ?? 0} ms`
+        : m.held === "sigstop"
+          ? `stopped ${m.heldMs ?? 0} ms`
+          : m.held;
+    lines.push(`${head}: ${formatBytes(m.dumpedBytes)}, ${held}, sha256 ${m.sha256 ?? "?"}`);
+    const leads = m.indicators.ips + m.indicators.urls + m.indicators.domains;
+    if (leads > 0) {
+      lines.push(
+        `      leads: ${m.indicators.ips} addresses, ${m.indicators.urls} URLs, ${m.indicators.domains} domains in ${t(m.iocsFile ?? "?")} (low confidence)`,
+      );
+    }
+    if (!m.complete) lines.push(`      ${c.yellow("partial")}: ${t(m.incompleteReason ?? "?")}`);
+    else if (m.skipped.some((r) => r.reason.startsWith("over --memory-max"))) {
+      lines.push(`      cut at --memory-max: ${m.skipped.length} mappings listed, not read`);
+    }
+  }
+  if (memory.length > 10) lines.push(`    ... ${memory.length - 10} more in memory/index.json`);
+  return lines;
 }
 
 export function formatCollect(
@@ -44,6 +85,7 @@ export function formatCollect(
     lines.push(`  sha256     ${o.archive.sha256}`);
   }
   if (o.archiveError) lines.push(`  ${c.red("archive failed")}: ${t(o.archiveError)}`);
+  lines.push(...formatMemoryDumps(o.memory ?? [], c));
   const copied = s.executables.filter((e) => e.file !== null);
   if (s.executables.length > 0) {
     lines.push(

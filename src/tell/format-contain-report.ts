@@ -5,6 +5,7 @@
 import type { ContainmentReport } from "../act/contain.js";
 import type { Colors } from "../util/colors.js";
 import { safeText } from "../util/sanitize.js";
+import { formatMemoryDumps } from "./format-collect.js";
 import { processTable } from "./format-plan.js";
 
 const t = (s: string, max = 200) => safeText(s, max);
@@ -20,6 +21,7 @@ export function formatContainReport(
     `Evidence: ${t(bundleDir, 300)} (${r.evidence.files} files${r.evidence.complete ? "" : `, ${c.yellow("incomplete")}: ${t(r.evidence.incompleteReason ?? "", 200)}`})`,
   );
   lines.push(`  sealed, manifest sha256 ${manifestSha256}`);
+  lines.push(...formatMemoryDumps(r.memory, c));
   lines.push("");
   lines.push("Actions:");
   if (r.actions.length === 0) lines.push("  none");

@@ -81,8 +81,12 @@ async function expectSealedBundle(report: JsonReport, changed: string) {
   const log = (await readFile(join(report.bundle, "collection.log.jsonl"), "utf8"))
     .trim()
     .split("\n")
-    .map((l) => JSON.parse(l) as { action: string; changedHost?: boolean; time: string });
-  const change = log.find((e) => e.changedHost === true);
+    .map(
+      (l) => JSON.parse(l) as { step: string; action: string; changedHost?: boolean; time: string },
+    );
+  // The memory dump's freeze/thaw (or SIGSTOP/SIGCONT) is a change too: the action is the
+  // first change of the contain step.
+  const change = log.find((e) => e.changedHost === true && e.step === "contain");
   if (changed === "") {
     expect(change).toBeUndefined();
     return;
@@ -372,6 +376,24 @@ describe("contain --mode kill", () => {
     ]);
     expect(r.report.after.matches).toEqual([]);
     expect(await sha256File(`/proc/${wate.hostPid}/exe`)).toBeNull();
+    // Its memory was dumped first (issue 24): the core file is in the bundle, its dump logged
+    // before the kill, the command server address that only memory held among its leads.
+    expect(r.report.memory.map((m) => [m.pid, m.held, m.complete])).toEqual([
+      [wate.hostPid, "cgroup-freezer", true],
+    ]);
+    const log = (await readFile(join(r.report.bundle, "collection.log.jsonl"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { action: string; time: string });
+    const dumped = log.findIndex((e) =>
+      e.action.startsWith(`dump the memory of pid ${wate.hostPid}`),
+    );
+    const killed = log.findIndex((e) => e.action === `kill -KILL ${wate.hostPid}`);
+    expect(dumped).toBeGreaterThanOrEqual(0);
+    expect(killed).toBeGreaterThan(dumped);
+    expect(Date.parse(log[dumped]!.time)).toBeLessThanOrEqual(Date.parse(log[killed]!.time));
+    const iocs = await readFile(join(r.report.bundle, r.report.memory[0]!.iocsFile!), "utf8");
+    expect(iocs).toContain("ip:198.51.100.77\n");
     // The container and its innocent processes live on; its loopback is quiet.
     expect((await state(id)).Running).toBe(true);
     expect(await loopbackGrowth(init)).toBeLessThan(10);

@@ -163,10 +163,14 @@ const PROCESS_EXCEPTIONS: Record<string, string> = {
     "kill mode sends SIGKILL to a host pid verified just before (identity, start time, exe hash): a signal has no other API",
   "observe/scanners/run-tool.ts":
     "ends the process group of a scanner breachkit started (timeout or interrupt), by its pid: a signal has no other API",
+  "act/memory-dump.ts":
+    "SIGSTOP and SIGCONT around the read of a host process's memory (collect --memory), to the pid whose start time was checked just before: a signal has no other API",
   "observe/proc/host-facts.ts":
     "process.arch is a constant of the running Node build (the word size of utmp records), not state to pass in",
   "observe/proc/processes.ts":
     "a live reading of /proc marks breachkit's own process (process.pid) as self unless the caller names another pid: the only pid that is never a suspect",
+  "act/schedule/jobs.ts":
+    "process.execPath: the Node binary running breachkit, to run breachkit's own CLI as a scheduled job (and to write it into the timer's ExecStart)",
   "cli/boot.ts":
     "the built command's entry (dist/cli/bin.cjs), a second entry beside bin.ts: it sets the trace's exit line before it loads the bundle",
 };
@@ -259,6 +263,14 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
     "a temporary copy of rkhunter's database (--check rewrites it otherwise), removed after",
   "observe/scanners/scan-cache.ts":
     "the ClamAV scan cache, in the cache directory scan's help names",
+  "cli/commands/audit.ts":
+    "the SARIF file that audit --sarif FILE names (mode 0600), a report the user asked for; nothing else",
+  "cli/commands/report.ts":
+    "the report files (report.html, timeline.jsonl ...) in the --out directory report's help names, never over an existing file, refused inside a bundle",
+  "evidence/watch-record.ts":
+    "watch --record FILE: the file the user named and its one rotated predecessor FILE.1 (mode 0600, bounded by --record-max), named in watch's help",
+  "observe/scanners/yara.ts":
+    "a temporary directory for yara's scan list (mkdtemp under $TMPDIR, mode 0600 file), removed when the scan ends",
 };
 
 /** Signals sent outside act: each only to a process breachkit started itself. */

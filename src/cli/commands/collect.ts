@@ -1,12 +1,15 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
+import { dumpProcesses, type MemoryDumpRecord } from "../../act/memory-dump.js";
 import { type ArchiveResult, archiveBundle } from "../../evidence/archive.js";
-import { createBundle, InterruptedError } from "../../evidence/bundle.js";
+import { createBundle, InterruptedError, isFatalError } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import type { BundleWriter } from "../../evidence/types.js";
+import { judge } from "../../judge/index.js";
 import { shippedLists } from "../../judge/rule-set.js";
 import { COLLECT_SCHEMA_VERSION, type CollectOutput } from "../../model/collect-output.js";
+import type { Snapshot } from "../../model/snapshot.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { isEngineError, toBreachkitError } from "../../observe/docker/engine-error.js";
 import { resolveContainer } from "../../observe/docker/resolve.js";
@@ -15,8 +18,10 @@ import { formatCollect } from "../../tell/format-collect.js";
 import { colorsFor } from "../../util/colors.js";
 import { BreachkitError, EXIT_ERROR } from "../../util/errors.js";
 import { createProgress } from "../../util/progress.js";
+import { errorMessage } from "../../util/result.js";
 import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
+import { ownAddresses } from "../host-addresses.js";
 import {
   custom,
   defineOptions,
@@ -40,12 +45,12 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 /** "1048576", "512k", "100M", "1.5GiB", "2g" -> bytes (binary units). */
-export function parseSize(text: string): number {
+export function parseSize(text: string, option = "--max-file-size"): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
   const unit = SIZE_UNITS[(m?.[2] ?? "").toLowerCase()];
   const n = m ? Number(m[1]) * (unit ?? 1) : Number.NaN;
   if (!m || !Number.isFinite(n) || n < 1) {
-    throw new InvalidArgumentError(`--max-file-size takes a size like 100M or 2G, got "${text}"`);
+    throw new InvalidArgumentError(`${option} takes a size like 100M or 2G, got "${text}"`);
   }
   return Math.floor(n);
 }
@@ -70,18 +75,38 @@ export function parseSince(text: string, now: Date = new Date()): Date {
   );
 }
 
-function parsePid(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError(`--pid takes a process id, got "${value}"`);
-  }
-  return n;
+function parsePidFor(option: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${option} takes a process id, got "${value}"`);
+    }
+    return n;
+  };
 }
 
 export const COLLECT_OPTIONS = defineOptions({
   out: text("--out <dir>", "where the bundle directory is made", "."),
   container: repeatable("--container <name>", "only this container, by name or id (repeatable)"),
-  pid: repeatable("--pid <pid>", "also copy this process's executable (repeatable)", parsePid),
+  pid: repeatable(
+    "--pid <pid>",
+    "also copy this process's executable (repeatable)",
+    parsePidFor("--pid"),
+  ),
+  memory: repeatable(
+    "--memory <pid>",
+    "dump this process's memory as an ELF core file, first of all (repeatable)",
+    parsePidFor("--memory"),
+  ),
+  memorySuspicious: flag(
+    "--memory-suspicious",
+    "dump the memory of every process triage's checks flag high or critical",
+  ),
+  memoryMax: custom(
+    "--memory-max <size>",
+    "bytes of memory at most per process (default 2G); mappings past it are listed, not read",
+    (v) => parseSize(v, "--memory-max"),
+  ),
   exportFs: flag("--export-fs", "also each container's filesystem (docker export) and each volume"),
   since: custom(
     "--since <time>",
@@ -144,6 +169,8 @@ breachkit-<host>-<UTC time>.tar.gz beside it. Nothing else.\n${helpFooter(
           "breachkit collect --out /mnt/usb --archive",
           "breachkit collect --container bk-lab-gitlab --export-fs --out /root/evidence",
           "breachkit collect --pid 4242 --since 7d --no-host",
+          "breachkit collect --memory-suspicious --container bk-lab-gitlab",
+          "breachkit collect --memory 4242 --memory-max 512M",
           "breachkit collect --json | jq .seal",
         ],
         EXIT_CODES,
@@ -233,6 +260,45 @@ async function collectAction(
     });
     bundle = made;
     if (!opts.json) io.error(`collecting into ${safeText(made.dir)}\n`);
+    // Memory first: it is the most volatile evidence (RFC 3227), and the only copy of what a
+    // self-deleting trojan keeps there.
+    const memoryPids = [
+      ...opts.memory,
+      ...(opts.memorySuspicious ? flaggedPids(snap.snapshot) : []),
+    ];
+    let memory: MemoryDumpRecord[] = [];
+    if (memoryPids.length > 0) {
+      try {
+        memory = await dumpProcesses({
+          bundle: made,
+          snapshot: snap.snapshot,
+          pids: memoryPids,
+          ...(opts.memoryMax !== undefined ? { maxBytes: opts.memoryMax } : {}),
+          ownAddresses: ownAddresses(),
+          selfPid: io.pid,
+          signal: ac.signal,
+          progress,
+        });
+      } catch (e) {
+        if (!isFatalError(e) && !ac.signal.aborted) throw e;
+        const why = ac.signal.aborted ? String(ac.signal.reason) : errorMessage(e);
+        made.log({ step: "memory", action: "stop", result: "error", error: why });
+        sealing ??= made.seal({ complete: false, reason: why });
+        await sealing;
+        throw new BreachkitError(
+          "INTERRUPTED",
+          `the memory dump stopped (${why}); the bundle is sealed incomplete in ${made.dir}`,
+          "Free space on the --out device (or rerun without --memory), then collect again.",
+        );
+      }
+    } else if (opts.memorySuspicious) {
+      made.log({
+        step: "memory",
+        action: "dump the memory of the processes flagged high or critical",
+        result: "skipped",
+        error: "no process is flagged high or critical",
+      });
+    }
     const summary = await collectEvidence({
       bundle: made,
       snap,
@@ -248,7 +314,13 @@ async function collectAction(
       progress,
       signal: ac.signal,
     });
-    const reason = interruptedBy ? `interrupted by ${interruptedBy}` : summary.incompleteReason;
+    const memoryGap = memory.find((m) => !m.complete && m.file !== null);
+    const reason = interruptedBy
+      ? `interrupted by ${interruptedBy}`
+      : (summary.incompleteReason ??
+        (memoryGap
+          ? `the memory dump of pid ${memoryGap.pid} is partial: ${memoryGap.incompleteReason}`
+          : null));
     const sealed = await (sealing ??
       made.seal(reason === null ? { complete: true } : { complete: false, reason }));
     let archive: ArchiveResult | null = null;
@@ -280,6 +352,7 @@ async function collectAction(
             errors: summary.errors,
             executables: summary.executables,
             containers: summary.containers,
+            memory,
             durationMs: summary.durationMs,
           } satisfies CollectOutput,
           null,
@@ -291,7 +364,7 @@ async function collectAction(
         formatCollect(
           made.dir,
           summary,
-          { files, bytes, reason, seal: sealed.manifestSha256, archive, archiveError },
+          { files, bytes, reason, seal: sealed.manifestSha256, archive, archiveError, memory },
           colorsFor(io),
         ),
       );
@@ -301,6 +374,16 @@ async function collectAction(
     off();
     progress.done();
   }
+}
+
+/** The pids of the processes the snapshot rules flag high or critical (--memory-suspicious). */
+function flaggedPids(snapshot: Snapshot): number[] {
+  const findings = judge(snapshot, { now: new Date(snapshot.takenAt), lists: shippedLists() });
+  const pids = findings
+    .filter((f) => f.severity === "high" || f.severity === "critical")
+    .flatMap((f) => f.evidence.map((e) => e.pid))
+    .filter((p): p is number => p !== undefined);
+  return [...new Set(pids)].sort((a, b) => a - b);
 }
 
 function resolveContainers(

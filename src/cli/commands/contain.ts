@@ -9,8 +9,10 @@ import { formatPlan } from "../../tell/format-plan.js";
 import { colorsFor } from "../../util/colors.js";
 import { createProgress } from "../../util/progress.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
+import { ownAddresses } from "../host-addresses.js";
 import {
   choice,
+  custom,
   DEFAULT_INTERVAL_SECONDS,
   defineOptions,
   flag,
@@ -21,6 +23,7 @@ import {
   text,
   withOptions,
 } from "../options.js";
+import { parseSize } from "./collect.js";
 
 const EXIT_CODES = `  0  CONTAINED (or --dry-run: the plan was shown, nothing changed)
   1  NOT CONTAINED: a matching process still runs outside the container, or its traffic goes on
@@ -47,6 +50,15 @@ export const CONTAIN_OPTIONS = defineOptions({
     DEFAULT_INTERVAL_SECONDS,
   ),
   stopTimeout: positive("--stop-timeout <seconds>", "stop mode: grace period before SIGKILL", 10),
+  memory: flag(
+    "--no-memory",
+    "kill and stop modes: do not dump the memory of the processes about to end",
+  ),
+  memoryMax: custom(
+    "--memory-max <size>",
+    "bytes of memory at most per dumped process (default 2G)",
+    (v) => parseSize(v, "--memory-max"),
+  ),
   rules: rulesOption(),
 });
 
@@ -70,6 +82,9 @@ secure the evidence, act, list them again, and conclude.
      isolate  disconnect every network (refused on the host network)
      stop     stop it, after setting its restart policy to "no" so it stays down
      kill     SIGKILL only the matching processes inside it, each re-verified first
+   In kill and stop modes the memory of the processes about to end is dumped into the bundle
+   first (memory/<pid>-<name>.core, an ELF core file, and memory/<pid>.iocs.txt, the addresses,
+   URLs and domains found in it, as leads); --no-memory skips it.
 4. After: a short settle, a second snapshot with traffic counters over an interval, and the
    verdict. CONTAINED: nothing matching runs outside the frozen/stopped container, its traffic
    stopped, nothing matching appeared elsewhere. NOT CONTAINED: what still runs, and where.
@@ -125,6 +140,10 @@ async function containAction(
       env: ctx.io.env,
       intervalSeconds: opts.interval,
       stopTimeoutSec: opts.stopTimeout,
+      memory: opts.memory !== false,
+      ...(opts.memoryMax !== undefined ? { memoryMax: opts.memoryMax } : {}),
+      selfPid: ctx.io.pid,
+      ownAddresses: ownAddresses(),
       rules,
       command: commandLine,
       progress,

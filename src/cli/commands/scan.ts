@@ -13,7 +13,7 @@ import {
   DEFAULT_SCAN_CACHE_DIR,
   openScanCache,
 } from "../../observe/scanners/scan-cache.js";
-import { TOOL_NAMES, type ToolName } from "../../observe/scanners/types.js";
+import { DEFAULT_TOOLS, TOOL_NAMES, type ToolName } from "../../observe/scanners/types.js";
 import { formatScan } from "../../tell/format-scan.js";
 import { colorsFor } from "../../util/colors.js";
 import { EXIT_ERROR, EXIT_FINDINGS } from "../../util/errors.js";
@@ -40,7 +40,8 @@ const PATHS_WRITTEN = `Paths written:
                   (default ${DEFAULT_SCAN_CACHE_DIR}; --no-cache writes nothing there)
   $TMPDIR (/tmp)  per run, removed at its end: breachkit-rkhunter-*/ (copy of rkhunter's
                   database, its log), breachkit-lynis-*/ (profile, log, report),
-                  breachkit-clamscan-*/ (file list), breachkit-clamd-*/ (the clamd started
+                  breachkit-clamscan-*/ (file list), breachkit-yara-*/ (file list),
+                  breachkit-clamd-*/ (the clamd started
                   for the run: clamd.conf, clamd.sock, clamd.pid, clamd.log; stopped by pid)
   Nothing under /var/lib/rkhunter, /var/log or the package lists is changed.`;
 
@@ -49,11 +50,20 @@ const EXIT_CODES = `  0  ran; no finding at or above --fail-on
   2  no requested tool ran to the end (every one missing, timed out or failed), or usage`;
 
 export const SCAN_OPTIONS = defineOptions({
+  packages: flag(
+    "--packages",
+    "package integrity: every dpkg/apk file of the host and each running container against its package's checksum",
+  ),
   clamav: flag("--clamav", "ClamAV (clamd, started for the run if none runs with this database)"),
   rkhunter: flag("--rkhunter", "rkhunter --check, on a copy of its database"),
   chkrootkit: flag("--chkrootkit", "chkrootkit on the host and each running container"),
   lynis: flag("--lynis", "Lynis audit system (about a minute)"),
-  all: flag("--all", "all four (the default)"),
+  all: flag("--all", "packages, ClamAV, rkhunter, chkrootkit and Lynis (the default)"),
+  yara: text("--yara <rules>", "run these YARA rules (a .yar file) over the files ClamAV scans"),
+  allFiles: flag(
+    "--all-files",
+    "ClamAV and YARA scan files verified unchanged against their package too (skipped by default)",
+  ),
   container: repeatable(
     "--container <name>",
     "only this container (repeatable); no host paths unless --host-paths",
@@ -101,22 +111,36 @@ type ScanOptions = OptionValues<typeof SCAN_OPTIONS>;
 export const registerScan: RegisterCommand = (program: Command, ctx: CommandContext) => {
   const cmd = program
     .command("scan")
-    .summary("run ClamAV, rkhunter, chkrootkit and Lynis over the host and every container")
+    .summary(
+      "verify package files, run ClamAV, rkhunter, chkrootkit, Lynis (and YARA) over the host and every container",
+    )
     .description(
       `Run the scanners for real and turn what they say into findings, with the raw output kept.
-ClamAV scans the host paths where droppers and service data live, every container's
+The package check (--packages) hashes every file dpkg or apk installed on the host and in
+each running container, from the host, and reports changed and missing files with the
+package and both checksums (the same answers as debsums -s), and executables in bin
+directories that no package owns. Files it verified unchanged are skipped by ClamAV and
+YARA (counted, and named in scans/clamav/skipped-verified.txt) unless --all-files; temp
+dirs, mail spools, web roots and homes are always scanned, and so is a container's
+writable layer. ClamAV scans the host paths where droppers and service data live, every container's
 filesystem as the host sees it (hits name the container and the path inside it), and the
 executable of every running process (a deleted binary included). Mail spools are grouped
 per mailbox and never modified. rkhunter runs on a copy of its database; chkrootkit runs on
 the host and on each running container's root; Lynis runs without refreshing package lists.
-No tool flag: all four. A missing tool is reported with the package to install. An output
+chkrootkit's INFECTED verdicts on busybox applets (the same inode or hash as the root's own
+busybox, not changed in the writable layer) are marked as known false positives. --yara
+RULES runs YARA over the same files. No tool flag: packages, ClamAV, rkhunter, chkrootkit,
+Lynis. A missing tool is reported with the package to install. An output
 cut at its size bound, or a tool stopped by its time limit, is reported as incomplete.`,
     )
     .addHelpText(
       "after",
       `\n${PATHS_WRITTEN}\n${helpFooter(
         [
-          "breachkit scan --clamav --clamav-db /srv/clamav-db",
+          "breachkit scan --packages --container bk-lab-gitlab",
+          "breachkit scan --clamav --host-paths / --clamav-db /srv/clamav-db",
+          "breachkit scan --yara /root/rules/wate.yar",
+          "breachkit scan --clamav --all-files --container web",
           "breachkit scan --clamav --container bk-lab-mail --out /root/evidence",
           "breachkit scan --rkhunter --rkhunter-tests system_configs_ssh,group_accounts",
           "breachkit scan --clamav --cache /root/breachkit-cache",
@@ -151,7 +175,7 @@ export function scanOutput(result: ScanResult, bundleDir: string | null): ScanOu
 
 /** A tool ran to the end when it finished and said everything it had to say. */
 function ranToEnd(r: ScanResult["reports"][number]): boolean {
-  return r.status === "ok";
+  return r.status === "ok" && r.implicit !== true;
 }
 
 async function scanAction(
@@ -160,8 +184,11 @@ async function scanAction(
   ctx: CommandContext,
 ): Promise<void> {
   const failOn: Severity = opts.failOn;
-  const picked = TOOL_NAMES.filter((t) => opts[t]);
-  const tools: ToolName[] = opts.all || picked.length === 0 ? [...TOOL_NAMES] : picked;
+  const picked = TOOL_NAMES.filter((t) => (t === "yara" ? opts.yara !== undefined : opts[t]));
+  const tools: ToolName[] =
+    opts.all || picked.length === 0
+      ? [...DEFAULT_TOOLS, ...(opts.yara !== undefined ? (["yara"] as const) : [])]
+      : picked;
   const progress = createProgress(ctx.io, false);
   const host = opts.container.length === 0 || opts.hostPaths.length > 0;
   const discovered = await discoverTargets({
@@ -194,6 +221,8 @@ async function scanAction(
       progress,
       cache: cacheDir === null ? null : (key) => openScanCache(cacheDir, key),
       falsePositives: loadFalsePositives(),
+      allFiles: opts.allFiles,
+      ...(opts.yara !== undefined ? { yaraRules: resolve(ctx.io.cwd, opts.yara) } : {}),
       tests: {
         ...(opts.rkhunterTests ? { rkhunter: opts.rkhunterTests } : {}),
         ...(opts.chkrootkitTests ? { chkrootkit: opts.chkrootkitTests } : {}),
@@ -231,7 +260,12 @@ async function scanAction(
   // Nothing ran to the end: the findings (if any) are not an answer, and exit 0 would say "clean".
   if (!result.reports.some(ranToEnd)) {
     ctx.io.error(
-      `scan: no requested tool ran to the end (${result.reports.map((r) => `${r.tool} ${r.status}`).join(", ") || "none ran"})\n`,
+      `scan: no requested tool ran to the end (${
+        result.reports
+          .filter((r) => r.implicit !== true)
+          .map((r) => `${r.tool} ${r.status}`)
+          .join(", ") || "none ran"
+      })\n`,
     );
     ctx.setExitCode(EXIT_ERROR);
   }

@@ -5,13 +5,16 @@ import type { Command } from "commander";
 import { createBundle, safePathComponent } from "../../evidence/bundle.js";
 import { collectEvidence, collectRefusePaths } from "../../evidence/collect.js";
 import { type VerifyReport, verifyBundle } from "../../evidence/verify.js";
+import { driftOfSnapshot } from "../../judge/baseline/diff.js";
 import type { Allowlist } from "../../judge/context.js";
 import { loadIocs } from "../../judge/ioc/load-iocs.js";
 import { judgeBundle, readAllowlist } from "../../judge/judge-bundle.js";
 import { ruleSetOrThrow } from "../../judge/rule-set.js";
 import { verdictOf } from "../../judge/verdict.js";
-import { SEVERITIES, type Severity } from "../../model/finding.js";
+import type { BaselineRecord } from "../../model/baseline.js";
+import { SEVERITIES, type Severity, sortFindings } from "../../model/finding.js";
 import { parseSnapshot, type Snapshot } from "../../model/snapshot.js";
+import { baselineRecordIfAny } from "../../observe/baseline/record.js";
 import { DockerEngine } from "../../observe/docker/engine.js";
 import { startSnapshot } from "../../observe/snapshot.js";
 import { formatTriage } from "../../tell/format-triage.js";
@@ -49,7 +52,7 @@ export const TRIAGE_OPTIONS = defineOptions({
   ),
   baseline: text(
     "--baseline <snapshot>",
-    "a snapshot from a known-good day to compare with: snapshot --out's bundle directory, or a snapshot.json",
+    "a snapshot from a known-good day to compare with: snapshot --out's bundle directory, a snapshot.json, or a baseline save file (drift of accounts, sockets, containers, programs)",
   ),
   interval: positive(
     "--interval <seconds>",
@@ -155,7 +158,11 @@ nothing with --bundle.\n${helpFooter([
     const allowlist: Allowlist | undefined = flags.allowlist
       ? await readAllowlist(resolve(io.cwd, flags.allowlist))
       : undefined;
-    const baseline = await loadBaseline(flags.baseline, io.cwd);
+    // A `baseline save` record adds drift findings; a snapshot feeds the account rules.
+    const record = flags.baseline
+      ? await baselineRecordIfAny(resolve(io.cwd, flags.baseline))
+      : null;
+    const baseline = record ? null : await loadBaseline(flags.baseline, io.cwd);
     const rules = await ruleSetOrThrow(flags.rules && resolve(io.cwd, flags.rules));
     const progress = createProgress(io, flags.json === true);
 
@@ -235,13 +242,16 @@ nothing with --bundle.\n${helpFooter([
       let judged: Awaited<ReturnType<typeof judgeBundle>>;
       let verdict: ReturnType<typeof verdictOf>;
       try {
-        judged = await judgeBundle(bundle.dir, safePathComponent, {
-          iocs,
-          allowlist,
-          baseline,
-          rules,
-          truncated,
-        });
+        judged = withDrift(
+          await judgeBundle(bundle.dir, safePathComponent, {
+            iocs,
+            allowlist,
+            baseline,
+            rules,
+            truncated,
+          }),
+          record,
+        );
         verdict = verdictOf(judged.findings, threshold);
         await bundle.writeJson(
           "findings.json",
@@ -284,12 +294,15 @@ nothing with --bundle.\n${helpFooter([
       );
     }
     progress.update("triage: judging the bundle…");
-    const judged = await judgeBundle(bundleDir, safePathComponent, {
-      iocs,
-      allowlist,
-      baseline,
-      rules,
-    });
+    const judged = withDrift(
+      await judgeBundle(bundleDir, safePathComponent, {
+        iocs,
+        allowlist,
+        baseline,
+        rules,
+      }),
+      record,
+    );
     progress.done();
     const verdict = verdictOf(judged.findings, threshold);
     return report(
@@ -304,6 +317,16 @@ nothing with --bundle.\n${helpFooter([
       started,
     );
   });
+}
+
+/** With a baseline record: the drift of the snapshot's kinds added to the findings. */
+function withDrift(
+  judged: Awaited<ReturnType<typeof judgeBundle>>,
+  record: BaselineRecord | null,
+): Awaited<ReturnType<typeof judgeBundle>> {
+  if (!record) return judged;
+  const drift = driftOfSnapshot(record.state, judged.snapshot).findings;
+  return { ...judged, findings: sortFindings([...judged.findings, ...drift]) };
 }
 
 function report(

@@ -92,6 +92,18 @@ export function iocHuntRules(iocs: IocSet): CompilableRule[] {
         });
         break;
       }
+      case "url":
+        out.push({ ...base(e), literals: [e.value], patterns: [escapeRe(e.value)] });
+        break;
+      case "domain":
+        // As a whole name: "evil.com" is not in "notevil.com"; a subdomain is its own IOC.
+        out.push({
+          ...base(e),
+          literals: [e.value, e.value.toUpperCase()],
+          patterns: [`(?<![\\w.-])${escapeRe(e.value)}(?![\\w-])`],
+          flags: "i",
+        });
+        break;
       case "regex":
         break;
     }

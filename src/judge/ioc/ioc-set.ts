@@ -3,15 +3,24 @@
  * already knows from the incident (the hoster's abuse mail, a vendor advisory).
  *
  * File format (rules/README.md): one `kind:value` per line, `#` starts a comment line,
- * blank lines are ignored. Kinds: name, path, sha256, ip, cidr, regex. A trailing `#`
+ * blank lines are ignored. Kinds: name, path, sha256, ip, cidr, regex, url, domain. A trailing `#`
  * is NOT a comment (a regex or a path may hold one).
  */
 import type { Process } from "../../model/snapshot.js";
 import { err, ok, type Result } from "../../util/result.js";
 import { type Cidr, cidrContains, parseCidr, parseIp, sameIp } from "./ip.js";
 
-export type IocKind = "name" | "path" | "sha256" | "ip" | "cidr" | "regex";
-export const IOC_KINDS: readonly IocKind[] = ["name", "path", "sha256", "ip", "cidr", "regex"];
+export type IocKind = "name" | "path" | "sha256" | "ip" | "cidr" | "regex" | "url" | "domain";
+export const IOC_KINDS: readonly IocKind[] = [
+  "name",
+  "path",
+  "sha256",
+  "ip",
+  "cidr",
+  "regex",
+  "url",
+  "domain",
+];
 
 export interface IocEntry {
   kind: IocKind;
@@ -38,6 +47,7 @@ export interface IocParseError {
 
 const MAX_LINE = 4096;
 const HEX64 = /^[0-9a-fA-F]{64}$/;
+const DOMAIN = /^(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 
 /** Build the lookup tables of a set from its entries (entries already validated). */
 export function iocSetOf(entries: readonly IocEntry[]): IocSet {
@@ -69,6 +79,10 @@ export function iocSetOf(entries: readonly IocEntry[]): IocSet {
         if (r.ok) regexes.push({ re: r.value, entry: e });
         break;
       }
+      case "url":
+      case "domain":
+        // Hunted in logs only (judge/hunt/ioc-rules.ts): no table of their own.
+        break;
     }
   }
   return { entries, names, paths, sha256, ips, cidrs, regexes };
@@ -136,6 +150,14 @@ export function parseIocLine(
       const r = parseRegex(value);
       return r.ok ? ok({ kind: "regex", value, origin }) : err(r.error);
     }
+    case "url":
+      if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value)) {
+        return err(`a url is scheme://rest with no spaces, got "${value}"`);
+      }
+      return ok({ kind: "url", value, origin });
+    case "domain":
+      if (!DOMAIN.test(value)) return err(`"${value}" is not a domain name like c2.example.net`);
+      return ok({ kind: "domain", value: value.toLowerCase(), origin });
   }
 }
 

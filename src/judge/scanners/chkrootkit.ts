@@ -3,7 +3,30 @@
  * confidence), a WARNING block medium, vulnerable-but-disabled and unexplained output low.
  */
 import type { Finding, Severity } from "../../model/finding.js";
-import type { ChkrootkitItem } from "../../observe/scanners/chkrootkit.js";
+import type { BusyboxIdentity, ChkrootkitItem } from "../../observe/scanners/chkrootkit.js";
+
+/**
+ * chkrootkit reads busybox applets (basename, date, env, login, netstat ...) as infected: its
+ * string checks match the one binary that holds every applet. Excused only when the file it
+ * named IS the root's busybox (same device and inode, or the same SHA-256: never by name),
+ * and that busybox is the image's own: not in the writable layer, and matching its apk
+ * checksum where there is one.
+ */
+export function busyboxFalsePositive(
+  it: ChkrootkitItem,
+  busybox: BusyboxIdentity | null | undefined,
+): string | null {
+  const b = it.binary;
+  if (it.kind !== "infected" || !b || !busybox) return null;
+  const same = (b.dev === busybox.dev && b.ino === busybox.ino) || b.sha256 === busybox.sha256;
+  if (!same || b.inWritableLayer || busybox.inWritableLayer || busybox.packageVerified === false)
+    return null;
+  return `busybox applet: ${b.path} is the image's own busybox ${busybox.resolved} (${
+    b.dev === busybox.dev && b.ino === busybox.ino ? "same inode" : "same SHA-256"
+  } ${busybox.sha256.slice(0, 16)}..., not changed in the writable layer${
+    busybox.packageVerified ? ", matches its apk checksum" : ""
+  }); chkrootkit's string checks misread busybox's applets`;
+}
 
 /** Items that become findings: infected, disabled-but-vulnerable, warnings, unexplained output. */
 export function chkrootkitFindings(
@@ -11,6 +34,7 @@ export function chkrootkitFindings(
   where: string,
   containerId: string | null,
   outputFile: string,
+  busybox?: BusyboxIdentity | null,
 ): Finding[] {
   const out: Finding[] = [];
   for (const it of items) {
@@ -46,6 +70,17 @@ export function chkrootkitFindings(
           file: outputFile,
           line: it.line,
           text: (it.lines.length ? it.lines : [it.status]).slice(0, 200).join("\n"),
+          ...(it.binary
+            ? {
+                path: it.binary.path,
+                sha256: it.binary.sha256,
+                facts: {
+                  resolved: it.binary.resolved,
+                  inode: `${it.binary.dev}:${it.binary.ino}`,
+                  writableLayer: it.binary.inWritableLayer ? "yes" : "no",
+                },
+              }
+            : {}),
         },
       ],
       next:
@@ -53,7 +88,7 @@ export function chkrootkitFindings(
           ? "Compare the named binary with its package (dpkg --verify, debsums) from a trusted system, and preserve it before changing anything."
           : "Read the listed lines: chkrootkit is noisy; a path or process you cannot explain deserves a look.",
       source: "chkrootkit",
-      falsePositive: null,
+      falsePositive: busyboxFalsePositive(it, busybox),
     });
   }
   return out;

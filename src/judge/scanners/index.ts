@@ -8,7 +8,9 @@ import { chkrootkitFindings } from "./chkrootkit.js";
 import { clamavFindings } from "./clamav.js";
 import { type FalsePositiveRule, markFalsePositives } from "./false-positives.js";
 import { lynisFindings } from "./lynis.js";
+import { packagesFindings } from "./packages.js";
 import { rkhunterFindings } from "./rkhunter.js";
+import { yaraFindings } from "./yara.js";
 
 /** A tool's report with the findings judged from it. */
 export type JudgedToolReport = ToolReport & { findings: Finding[] };
@@ -31,10 +33,14 @@ export function toolFindings(r: ToolReport): Finding[] {
       return rkhunterFindings(said.log, said.logFile);
     case "chkrootkit":
       return said.roots.flatMap((root) =>
-        chkrootkitFindings(root.items, root.where, root.containerId, root.outputFile),
+        chkrootkitFindings(root.items, root.where, root.containerId, root.outputFile, root.busybox),
       );
     case "lynis":
       return lynisFindings(said.report, said.reportFile);
+    case "packages":
+      return packagesFindings(said.roots);
+    case "yara":
+      return yaraFindings(said.hits, said.rules);
   }
 }
 

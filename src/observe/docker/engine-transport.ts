@@ -18,6 +18,7 @@
 import http, { type IncomingMessage } from "node:http";
 import { PassThrough, pipeline, type Readable, type Transform } from "node:stream";
 import type { z } from "zod";
+import { Limiter } from "../../util/limiter.js";
 import { EngineError } from "./engine-error.js";
 
 export const DEFAULT_SOCKET = "/var/run/docker.sock";
@@ -44,6 +45,8 @@ export interface Call {
   body?: unknown;
   /** Overrides the client's JSON deadline (stop waits for the container's own grace period). */
   timeoutMs?: number;
+  /** Extra request headers (X-Registry-Auth of a pull). */
+  headers?: Record<string, string>;
 }
 
 // Docker's own alphabets: names [a-zA-Z0-9][a-zA-Z0-9_.-]*, ids hex. Anything else cannot name
@@ -144,6 +147,7 @@ export class EngineTransport {
           Host: "docker",
           "Content-Type": "application/json",
           "Content-Length": payload?.length ?? 0,
+          ...call.headers,
         },
       };
       const req = http.request(options);
@@ -278,6 +282,20 @@ export function ref(idOrName: string): string {
   return bare;
 }
 
+// An image reference as a path: Docker's reference alphabet ([host[:port]/]path[:tag][@digest],
+// or an id), no "..", no query or fragment.
+const IMAGE_REF = /^[a-zA-Z0-9][a-zA-Z0-9_.:/@-]*$/;
+
+export function imageRef(idOrRef: string): string {
+  if (!IMAGE_REF.test(idOrRef) || idOrRef.includes("..") || idOrRef.length > 512) {
+    throw new EngineError(
+      "NOT_FOUND",
+      `no such image: ${JSON.stringify(idOrRef.slice(0, 200))} is not a Docker image reference or id`,
+    );
+  }
+  return idOrRef;
+}
+
 function withQuery(path: string, query: Query | undefined): string {
   if (!query) return path;
   const params = new URLSearchParams();
@@ -337,23 +355,4 @@ async function readBounded(res: IncomingMessage, max: number, call: Call): Promi
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
-}
-
-/** A counting semaphore that hands a freed slot straight to the next waiter. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
 }

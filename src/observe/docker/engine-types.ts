@@ -80,3 +80,19 @@ export const NetworkSummarySchema = z.looseObject({
 export type NetworkSummary = z.infer<typeof NetworkSummarySchema>;
 
 export const UpdateResponseSchema = z.looseObject({ Warnings: z.array(z.string()).nullish() });
+
+/** An image's inspect, loosely: what update reads (digests, tags, age, default configuration). */
+export const ImageInspectSchema = z.looseObject({
+  Id: z.string(),
+  RepoTags: z.array(z.string()).nullish(),
+  RepoDigests: z.array(z.string()).nullish(),
+  Created: optString,
+  Config: z.looseObject({}).nullish(),
+});
+export type ImageInspect = z.infer<typeof ImageInspectSchema>;
+
+/** POST /containers/create. */
+export const CreateResponseSchema = z.looseObject({
+  Id: z.string(),
+  Warnings: z.array(z.string()).nullish(),
+});

@@ -10,6 +10,7 @@ import {
   type DockerEngineOptions,
   EngineTransport,
   engineOptionsFromEnv,
+  imageRef,
   ref,
 } from "./engine-transport.js";
 import {
@@ -25,6 +26,8 @@ import {
   type EngineVersion,
   EngineVersionSchema,
   type FileChange,
+  type ImageInspect,
+  ImageInspectSchema,
   type NetworkSummary,
   NetworkSummarySchema,
 } from "./engine-types.js";
@@ -168,6 +171,17 @@ export class DockerEngine {
       path: `/containers/${ref(id)}/archive`,
       query: { path },
     });
+  }
+
+  /**
+   * An image's inspect (`Id`, `RepoDigests`, `RepoTags`, `Created`, `Config`), by id or by a
+   * reference (`127.0.0.1:5000/app:1`); NOT_FOUND when the engine has no such image.
+   */
+  async inspectImage(idOrRef: string): Promise<ImageInspect> {
+    return this.#transport.json(
+      { method: "GET", path: `/images/${imageRef(idOrRef)}/json` },
+      ImageInspectSchema,
+    );
   }
 
   async listNetworks(): Promise<NetworkSummary[]> {

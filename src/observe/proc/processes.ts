@@ -368,7 +368,7 @@ function upperDirFor(pid: number, mntNs: number | null, ctx: Context): string | 
 }
 
 /** Whether `path` is a file of the writable layer; an errno code when that cannot be told. */
-function inUpperLayer(upper: string, path: string): boolean | string {
+function inUpperLayer(upper: string, path: string, size: number | null): boolean | string {
   let st: fs.Stats | undefined;
   try {
     st = fs.lstatSync(`${upper}${path}`, { throwIfNoEntry: false });
@@ -376,8 +376,12 @@ function inUpperLayer(upper: string, path: string): boolean | string {
     // A path near PATH_MAX inside the container is longer than that under the layer.
     return (e as NodeJS.ErrnoException).code ?? "EIO";
   }
-  // A whiteout (character device 0/0) records a deletion, not a file of the layer.
-  return st !== undefined && !(st.isCharacterDevice() && st.rdev === 0);
+  // A whiteout (character device 0/0) records a deletion, not a file of the layer. An empty
+  // file where the running executable is not empty is the target of a bind mount (Docker's
+  // /sbin/docker-init for --init, a host binary mounted in): the executable is the host's file
+  // mounted over it, not one of the layer.
+  if (st === undefined || (st.isCharacterDevice() && st.rdev === 0)) return false;
+  return !(size !== null && size > 0 && st.isFile() && st.size === 0);
 }
 
 function splitArgv(cmdline: Buffer): string[] {
@@ -412,7 +416,8 @@ function buildProcess(
   const exe = buildExe(raw, stat.kernelThread, ctx);
   if (container !== null && exe.path !== null && exe.dev !== null) {
     const upper = upperDirFor(raw.pid, ns.mnt, ctx);
-    const inUpper = upper === null || exe.deleted ? exe.deleted : inUpperLayer(upper, exe.path);
+    const inUpper =
+      upper === null || exe.deleted ? exe.deleted : inUpperLayer(upper, exe.path, exe.size);
     if (typeof inUpper === "string") {
       ctx.tally.add(
         "procfs exe",

@@ -2,7 +2,12 @@
  * chkrootkit: its exit code is always 0, so its text is the result. Run with -q on the host and
  * with -r ROOT against each running container's filesystem as seen from the host.
  */
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
 import { errorMessage } from "../../util/result.js";
+import { readApkDb } from "../packages/apk.js";
+import { RootResolver } from "../packages/resolve.js";
+import { upperDirFromMountinfo } from "../proc/mountinfo.js";
 import { findExecutable, runTool, truncationReason } from "./run-tool.js";
 import type { ChkrootkitSaid, ScanGap, ToolReport } from "./types.js";
 
@@ -17,6 +22,25 @@ export interface ChkrootkitItem {
   lines: string[];
   /** 1-based line of the item in the output. */
   line: number;
+  /** For an INFECTED check in a container: the binary chkrootkit looked at, as the container sees it. */
+  binary?: BinaryIdentity | null;
+}
+
+/** A file identified by what it is, not by its name: device, inode and SHA-256. */
+export interface BinaryIdentity {
+  /** The path found (inside the root) and where its symlinks lead. */
+  path: string;
+  resolved: string;
+  dev: string;
+  ino: string;
+  sha256: string;
+  /** Present in the container's writable layer: changed or added after the image was built. */
+  inWritableLayer: boolean;
+}
+
+export interface BusyboxIdentity extends BinaryIdentity {
+  /** apk's checksum for it matches (true), differs (false), or there is none (null). */
+  packageVerified: boolean | null;
 }
 
 const HEAD = /^(?:Checking `(.+?)'\.\.\.|Searching for (.+?)\.\.\.)\s*(.*)$/;
@@ -105,6 +129,87 @@ export interface ChkrootkitRoot {
   root: string;
 }
 
+/** The directories chkrootkit's `loc` searches, in its order: $PATH, then its own list. */
+function chkrootkitPath(env: Readonly<Record<string, string | undefined>>): string[] {
+  const path = (env.PATH ?? "").split(":").filter((d) => d.startsWith("/"));
+  return [...path, "/sbin", "/usr/sbin", "/lib", "/usr/lib", "/usr/libexec"];
+}
+
+async function identify(
+  res: RootResolver,
+  inside: string,
+  upper: string | null,
+): Promise<BinaryIdentity | null> {
+  try {
+    const resolved = await res.resolve(inside);
+    const host = res.host(resolved);
+    const st = await stat(host, { bigint: true });
+    if (!st.isFile()) return null;
+    const bytes = await readFile(host);
+    let inWritableLayer = false;
+    if (upper)
+      inWritableLayer = await stat(`${upper}${resolved}`).then(
+        () => true,
+        () => false,
+      );
+    return {
+      path: inside,
+      resolved,
+      dev: String(st.dev),
+      ino: String(st.ino),
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      inWritableLayer,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * For a container root with INFECTED checks: which file each check read (found the way
+ * chkrootkit's loc finds it, but with symlinks resolved inside the container), and the
+ * container's own busybox, for the judge to compare by inode and hash.
+ */
+export async function identifyBinaries(
+  root: string,
+  items: ChkrootkitItem[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<BusyboxIdentity | null> {
+  const infected = items.filter((i) => i.kind === "infected" && /^[A-Za-z0-9_.+-]+$/.test(i.check));
+  if (root === "/" || infected.length === 0) return null;
+  const res = new RootResolver(root);
+  const pid = /^\/proc\/(\d+)\/root\/?$/.exec(root)?.[1];
+  const upper = pid
+    ? upperDirFromMountinfo(await readFile(`/proc/${pid}/mountinfo`, "utf8").catch(() => ""))
+    : null;
+  const dirs = chkrootkitPath(env);
+  for (const it of infected) {
+    it.binary = null;
+    for (const d of dirs) {
+      const id = await identify(res, `${d.replace(/\/+$/, "")}/${it.check}`, upper);
+      if (id) {
+        it.binary = id;
+        break;
+      }
+    }
+  }
+  let busybox: BinaryIdentity | null = null;
+  for (const d of ["/bin", "/usr/bin", "/sbin", "/usr/sbin"]) {
+    busybox = await identify(res, `${d}/busybox`, upper);
+    if (busybox) break;
+  }
+  if (!busybox) return null;
+  let packageVerified: boolean | null = null;
+  const apk = await readApkDb(root).catch(() => null);
+  const entry = apk?.files.find((f) => f.path === busybox.resolved || f.path === busybox.path);
+  if (entry) {
+    const bytes = await readFile(res.host(busybox.resolved)).catch(() => null);
+    packageVerified =
+      bytes !== null && createHash(entry.algo).update(bytes).digest("hex") === entry.expected;
+  }
+  return { ...busybox, packageVerified };
+}
+
 export interface RunChkrootkitOptions {
   roots: ChkrootkitRoot[];
   timeoutMs: number;
@@ -172,11 +277,13 @@ export async function runChkrootkit(opts: RunChkrootkitOptions): Promise<ToolRep
         incomplete = true;
         gaps.push({ tool: "chkrootkit", what: `chkrootkit ${args.join(" ")}`, reason: cutGap });
       }
+      const busybox = await identifyBinaries(r.root, items, opts.env).catch(() => null);
       said.roots.push({
         where: r.where,
         containerId: r.containerId,
         outputFile: `scans/chkrootkit/${name}.stdout.txt`,
         items,
+        busybox,
       });
       flagged += items.filter(chkrootkitFlagged).length;
       if (run.timedOut) {

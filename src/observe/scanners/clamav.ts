@@ -20,6 +20,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatBytes, type Progress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
+import type { VerifiedSet } from "../packages/scan.js";
 import { ClamdSession, type ClamdVerdict, clamdInstream, parseRecord } from "./clamd-client.js";
 import {
   type ClamdHandle,
@@ -32,6 +33,7 @@ import { findExecutable, runTool } from "./run-tool.js";
 import { databaseKey, emptyCache, type ScanCache } from "./scan-cache.js";
 import type { ClamavHit, Location, ScanGap, ScanTarget, ToolReport } from "./types.js";
 import { skipDirsFor, walkFiles } from "./walk.js";
+import { alwaysScanned } from "./yara.js";
 
 export const DEFAULT_HOST_PATHS = [
   "/tmp",
@@ -75,6 +77,12 @@ export interface ClamavOptions {
   /** Test hook: behave as if clamd could not start. */
   forceClamscan?: boolean;
   maxFilesPerTarget?: number;
+  /**
+   * Files verified unchanged against their package (scan's packages step): not scanned, but
+   * counted and named, except in the places always scanned (temp dirs, mail, web roots, homes).
+   * Null or absent: every file is scanned (--all-files).
+   */
+  verified?: VerifiedSet | null;
   signal?: AbortSignal;
   /** The environment clamscan runs with and PATH is searched in. */
   env: Readonly<Record<string, string | undefined>>;
@@ -88,6 +96,8 @@ export interface ClamavStats {
   scannedBytes: number;
   hardLinkAliases: number;
   skippedTooLarge: number;
+  /** Files not scanned because they were verified unchanged against their package. */
+  skippedVerified: number;
   errors: number;
 }
 
@@ -223,6 +233,14 @@ async function collectJobs(
     }
   }
   return jobs;
+}
+
+/** The job's file is one the package check verified, unchanged since, and not in an always-scanned place. */
+function verifiedUnchanged(verified: VerifiedSet, j: Job): boolean {
+  const v = verified.get(`${j.stat.dev}:${j.stat.ino}`);
+  if (!v || v.size !== j.stat.size || v.mtimeNs !== j.stat.mtimeNs || v.ctimeNs !== j.stat.ctimeNs)
+    return false;
+  return ![j.location, ...j.aliases].some((l) => alwaysScanned(l.path));
 }
 
 async function sha256Of(path: Buffer, max = 512 * 1024 * 1024): Promise<string | null> {
@@ -396,6 +414,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     scannedBytes: 0,
     hardLinkAliases: 0,
     skippedTooLarge: 0,
+    skippedVerified: 0,
     errors: 0,
   };
   const parsed: ClamavParsed = {
@@ -527,7 +546,14 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     const jobs = await listing;
     const todo: Job[] = [];
     const maxFile = clamd?.maxFileSize ?? 100 * 1024 * 1024;
+    const verifiedNames: string[] = [];
     for (const j of jobs) {
+      if (opts.verified && j.location.pid === null && verifiedUnchanged(opts.verified, j)) {
+        stats.skippedVerified += 1 + j.aliases.length;
+        for (const l of [j.location, ...j.aliases])
+          verifiedNames.push(l.where === "host" ? l.path : `${l.where}:${l.path}`);
+        continue;
+      }
       if (cache.isClean(j.stat)) {
         stats.cached += 1 + j.aliases.length;
         continue;
@@ -608,6 +634,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     await cache
       .save()
       .catch((e) => gaps.push({ tool: "clamav", what: "cache", reason: errorMessage(e) }));
+    if (verifiedNames.length > 0) raw["skipped-verified.txt"] = `${verifiedNames.join("\n")}\n`;
     if (clamd?.kind === "own") raw["clamd.log"] = await clamd.readLog();
     for (const [i, h] of extraClamds.entries()) raw[`clamd-${i + 2}.log`] = await h.readLog();
     const timedOut = ac.signal.aborted && !opts.signal?.aborted;
@@ -623,7 +650,7 @@ export async function runClamav(opts: ClamavOptions): Promise<ToolReport> {
     );
     return report(
       timedOut ? "timeout" : "ok",
-      `${parsed.engine}: ${stats.files} files, ${stats.scanned} scanned, ${stats.cached} cached, ${parsed.hits.length} hit(s), ${parsed.skipped.length} too large, ${parsed.errors.length} error(s)`,
+      `${parsed.engine}: ${stats.files} files, ${stats.scanned} scanned, ${stats.cached} cached, ${stats.skippedVerified} skipped as verified against their package (scans/clamav/skipped-verified.txt), ${parsed.hits.length} hit(s), ${parsed.skipped.length} too large, ${parsed.errors.length} error(s)`,
     );
   } catch (e) {
     gaps.push({ tool: "clamav", what: "scan", reason: errorMessage(e) });

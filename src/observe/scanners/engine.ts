@@ -5,18 +5,22 @@
  */
 import type { Progress } from "../../util/progress.js";
 import { errorMessage } from "../../util/result.js";
+import { runPackages, type VerifiedSet } from "../packages/scan.js";
 import { type ChkrootkitRoot, runChkrootkit } from "./chkrootkit.js";
 import { type ClamavOptions, runClamav } from "./clamav.js";
 import { runLynis } from "./lynis.js";
 import { runRkhunter } from "./rkhunter.js";
 import type { ScanCache } from "./scan-cache.js";
 import type { ScanTarget, ToolName, ToolReport } from "./types.js";
+import { runYara } from "./yara.js";
 
 export const DEFAULT_TIMEOUTS: Record<ToolName, number> = {
   clamav: 6 * 60 * 60_000,
   rkhunter: 20 * 60_000,
   chkrootkit: 20 * 60_000,
   lynis: 20 * 60_000,
+  packages: 2 * 60 * 60_000,
+  yara: 6 * 60 * 60_000,
 };
 
 export interface RunScannerOptions {
@@ -36,6 +40,12 @@ export interface RunScannerOptions {
    */
   tests?: Partial<Record<"rkhunter" | "chkrootkit" | "lynis", readonly string[]>>;
   signal?: AbortSignal;
+  /** Files verified unchanged against their package (filled by the packages step): skipped by ClamAV and YARA. */
+  verified?: VerifiedSet | null;
+  /** "scanned-paths": packages runs only for ClamAV's and YARA's sake (see runPackages). */
+  packagesScope?: "full" | "scanned-paths";
+  /** The YARA rules file (scan --yara RULES). */
+  yaraRules?: string;
   /** The CLI's environment: PATH for finding the tools, and theirs when they run. */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -67,6 +77,7 @@ async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolRepo
         env: opts.env,
         ...opts.clamav,
         ...(exe ? { clamdPath: exe, clamscanPath: exe } : {}),
+        verified: opts.verified ?? null,
         ...sig,
       });
     case "rkhunter":
@@ -92,6 +103,23 @@ async function runOne(tool: ToolName, opts: RunScannerOptions): Promise<ToolRepo
         env: opts.env,
         ...(exe ? { executable: exe } : {}),
         ...(opts.tests?.lynis ? { groups: opts.tests.lynis } : {}),
+        ...sig,
+      });
+    case "packages":
+      return runPackages({
+        targets: opts.targets,
+        progress: opts.progress,
+        scope: opts.packagesScope ?? "full",
+        ...sig,
+      });
+    case "yara":
+      return runYara({
+        targets: opts.targets,
+        rules: opts.yaraRules ?? "",
+        timeoutMs,
+        env: opts.env,
+        verified: opts.verified ?? null,
+        ...(exe ? { executable: exe } : {}),
         ...sig,
       });
   }

@@ -4,11 +4,29 @@
  * said (`said`), parsed, and nothing more: severities and known false positives are decided
  * in judge/scanners.
  */
-import type { ChkrootkitItem } from "./chkrootkit.js";
+import type { PackagesSaid } from "../packages/scan.js";
+import type { BusyboxIdentity, ChkrootkitItem } from "./chkrootkit.js";
 import type { LynisReport } from "./lynis.js";
 import type { RkhunterLog } from "./rkhunter.js";
+import type { YaraHit } from "./yara.js";
 
-export const TOOL_NAMES = ["clamav", "rkhunter", "chkrootkit", "lynis"] as const;
+/** In the order a scan runs them: packages first, so that ClamAV and YARA can skip what it verified. */
+export const TOOL_NAMES = [
+  "packages",
+  "clamav",
+  "rkhunter",
+  "chkrootkit",
+  "lynis",
+  "yara",
+] as const;
+/** The tools a scan runs when none is named (YARA needs rules: only with --yara RULES). */
+export const DEFAULT_TOOLS: readonly ToolName[] = [
+  "packages",
+  "clamav",
+  "rkhunter",
+  "chkrootkit",
+  "lynis",
+];
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 /** The Debian package that provides each tool, for the "not installed" message. */
@@ -17,6 +35,8 @@ export const TOOL_PACKAGES: Record<ToolName, string> = {
   rkhunter: "rkhunter",
   chkrootkit: "chkrootkit",
   lynis: "lynis",
+  packages: "(built in)",
+  yara: "yara",
 };
 
 export type ScanTarget =
@@ -73,6 +93,8 @@ export interface ChkrootkitSaid {
     /** The bundle file its output is kept in (scans/chkrootkit/...). */
     outputFile: string;
     items: ChkrootkitItem[];
+    /** The root's own busybox, when INFECTED checks were found in a container. */
+    busybox?: BusyboxIdentity | null;
   }[];
 }
 
@@ -81,7 +103,9 @@ export type ToolSaid =
   | { tool: "clamav"; hits: ClamavHit[] }
   | { tool: "rkhunter"; log: RkhunterLog; logFile: string }
   | ChkrootkitSaid
-  | { tool: "lynis"; report: LynisReport; reportFile: string };
+  | { tool: "lynis"; report: LynisReport; reportFile: string }
+  | PackagesSaid
+  | { tool: "yara"; hits: YaraHit[]; rules: string };
 
 /** Something the scan could not do: recorded and shown, never a crash. */
 export interface ScanGap {
@@ -108,4 +132,9 @@ export interface ToolReport {
    * (parsed.truncated), or it timed out or stopped early. Absent means complete.
    */
   incomplete?: boolean;
+  /**
+   * Not asked for: the package check run only so that ClamAV and YARA can skip what it
+   * verified. Listed after the asked tools; it does not count as a tool that ran to the end.
+   */
+  implicit?: boolean;
 }

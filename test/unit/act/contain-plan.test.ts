@@ -353,6 +353,7 @@ describe("planContainment", () => {
       notes: [],
       matches: [],
       spared: [],
+      memoryPids: [],
     };
     const shown = formatPlan(view, pc.createColors(false), true);
     expect(shown).toContain(`docker network disconnect 'x\\e[31my'\\''z' ${GITLAB_ID}`);
@@ -752,6 +753,7 @@ describe("a trojan that is a renamed copy of the image's busybox", () => {
         notes: view.notes,
         matches: view.matches,
         spared: view.spared,
+        memoryPids: [],
       },
       pc.createColors(false),
       true,

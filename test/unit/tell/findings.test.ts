@@ -34,10 +34,48 @@ describe("verdictOf", () => {
     expect(v.headline).toContain("container web");
     expect(v.atOrAboveThreshold).toBe(1);
   });
-  it("is only suspicious for a risky configuration (high, but not an observed compromise)", () => {
+  it("is at risk, not compromised, for a risky configuration alone (high, but not an observed compromise)", () => {
     const v = verdictOf([finding({ rule: "container.privileged", severity: "high" })], "high");
-    expect(v.level).toBe("suspicious");
+    expect(v.level).toBe("at-risk");
+    expect(v.headline).toMatch(/^AT RISK: /);
+    expect(v.headline).not.toContain("COMPROMISED");
+    expect(v.places[0]!.state).toBe("at-risk");
     expect(v.atOrAboveThreshold).toBe(1);
+  });
+  it("names the lab's mail container (Docker socket mounted) at risk beside the trojan's compromised container", () => {
+    const fs = [
+      finding({ where: "bk-lab-gitlab" }),
+      finding({
+        rule: "container.docker-socket",
+        severity: "high",
+        confidence: "high",
+        where: "bk-lab-mail",
+        containerId: "b".repeat(64),
+      }),
+    ];
+    const v = verdictOf(fs, "high");
+    expect(v.level).toBe("compromised");
+    expect(v.headline).toMatch(/^COMPROMISED: container bk-lab-gitlab; AT RISK/);
+    expect(v.headline.split("AT RISK")[0]).not.toContain("bk-lab-mail");
+    expect(v.headline.split("AT RISK")[1]).toContain("container bk-lab-mail");
+    expect(v.places.map((p) => [p.where, p.state])).toEqual([
+      ["bk-lab-gitlab", "compromised"],
+      ["bk-lab-mail", "at-risk"],
+    ]);
+    const text = renderFindings(fs, v, c);
+    expect(text).toMatch(/container bk-lab-mail AT RISK/);
+    expect(text).toMatch(/container bk-lab-gitlab COMPROMISED/);
+  });
+  it("stays suspicious when a misconfigured place also has a non-configuration hint", () => {
+    const v = verdictOf(
+      [
+        finding({ rule: "container.privileged", severity: "high" }),
+        finding({ rule: "process.exe-in-tmp", severity: "medium", confidence: "medium" }),
+      ],
+      "high",
+    );
+    expect(v.level).toBe("suspicious");
+    expect(v.places[0]!.state).toBe("suspicious");
   });
   it("ignores findings marked as false positives", () => {
     const v = verdictOf([finding({ falsePositive: "allowlisted: runc" })], "high");

@@ -1,0 +1,100 @@
+/**
+ * Benchmark: dumping a process's memory with breachkit (collect --memory's dump: the ELF core
+ * streamed and hashed into a bundle, the indicators scanned on the way) against `gcore` from
+ * Debian's gdb on the same process, side by side in the same run.
+ *
+ *   npx tsx bench/memory-vs-gcore.ts [MiB] [ROUNDS]        (MiB = 1024, ROUNDS = 3)
+ *
+ * Run as root. The benchmark starts one process (python3) holding MiB of resident memory
+ * (1 MiB of random bytes repeated: binary content, as a heap is, not zeros the scanner could
+ * skip), and ends it by pid at the end. Each round runs both tools, alternating which goes
+ * first, each writing into a fresh temporary directory removed after the round. Prints the
+ * medians and the ratio against the target: breachkit <= 1.5 x gcore.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { coreMachine, dumpProcessMemory } from "../src/act/memory-dump.js";
+import { createBundle } from "../src/evidence/bundle.js";
+
+const mib = Number(process.argv[2] ?? 1024);
+const rounds = Number(process.argv[3] ?? 3);
+
+const HOLDER = `
+import os, sys, time
+block = os.urandom(1 << 20)
+data = bytearray(block) * int(sys.argv[1])
+print("ready", flush=True)
+time.sleep(3600)
+`;
+
+async function main() {
+  const machine = coreMachine();
+  if (machine === null) throw new Error("core files are written for x86-64 and arm64 only");
+  const child = spawn("python3", ["-c", HOLDER, String(mib)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (c) => reject(new Error(`holder exited ${c}`)));
+    child.stdout?.once("data", () => resolve());
+  });
+  const pid = child.pid!;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const dir = mkdtempSync(join(tmpdir(), "bk-bench-mem-"));
+      try {
+        const runOurs = async () => {
+          const t0 = performance.now();
+          const bundle = await createBundle({ outDir: dir, host: "bench", command: "bench" });
+          const rec = await dumpProcessMemory({
+            bundle,
+            pid,
+            containerId: null,
+            containerName: null,
+            selfPid: process.pid,
+            machine,
+          });
+          await bundle.seal({ complete: true });
+          ours.push(performance.now() - t0);
+          if (!rec.complete)
+            throw new Error(`breachkit's dump is incomplete: ${rec.incompleteReason}`);
+          rmSync(join(bundle.dir, rec.file!));
+          return rec.dumpedBytes;
+        };
+        const runGcore = async () => {
+          const t0 = performance.now();
+          await execa("gcore", ["-o", join(dir, "gcore"), String(pid)], { stdin: "ignore" });
+          theirs.push(performance.now() - t0);
+          rmSync(join(dir, `gcore.${pid}`), { force: true });
+        };
+        let bytes: number;
+        if (r % 2 === 0) {
+          bytes = await runOurs();
+          await runGcore();
+        } else {
+          await runGcore();
+          bytes = await runOurs();
+        }
+        console.log(
+          `round ${r + 1}: breachkit ${Math.round(ours.at(-1)!)} ms (${(bytes / 2 ** 20).toFixed(0)} MiB), gcore ${Math.round(theirs.at(-1)!)} ms`,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    process.kill(pid, "SIGKILL");
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const a = median(ours);
+  const b = median(theirs);
+  console.log(
+    `median over ${rounds} rounds, ${mib} MiB resident: breachkit ${Math.round(a)} ms, gcore ${Math.round(b)} ms, ratio ${(a / b).toFixed(2)} (target <= 1.50)`,
+  );
+}
+
+await main();

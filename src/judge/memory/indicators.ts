@@ -1,0 +1,404 @@
+/**
+ * Indicators in a process's memory: the IPv4 and IPv6 addresses, URLs and domain names among
+ * its printable strings, ASCII and UTF-16LE, as `strings` would show them. A trojan that
+ * deletes its file keeps its command server and its targets in memory; these are the leads
+ * a responder follows next (low confidence: memory holds every string a program ever saw).
+ *
+ * Pure: it is fed the dump's bytes chunk by chunk as they are written, and holds only the
+ * distinct indicators found (bounded) and the last few KiB of the previous chunk, so a string
+ * split across two chunks is still found.
+ */
+import { parseIp } from "../ioc/ip.js";
+
+export interface MemoryIndicators {
+  ips: string[];
+  urls: string[];
+  domains: string[];
+  /** More distinct indicators than kept (each list is cut at MAX_PER_KIND). */
+  truncated: boolean;
+}
+
+export const MAX_PER_KIND = 5000;
+/** A string longer than this is cut: an indicator is shorter, and regexes stay linear. */
+const MAX_RUN = 2048;
+const MIN_RUN = 6;
+
+const URL_RE =
+  /\b(?:https?|ftp|wss?|tcp|udp|stratum\+tcp):\/\/[A-Za-z0-9._~:/?#[\]@!$&'()*+,;=%-]{3,300}/gi;
+const IPV4_RE =
+  /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])/g;
+const IPV6_CANDIDATE =
+  /(?<![0-9A-Fa-f:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])/g;
+/**
+ * Top-level domains that attackers' infrastructure uses in practice (and the common
+ * country codes). A fixed list keeps "libc.so.6", "main.go" and "index.html" out.
+ */
+const TLDS = [
+  "com",
+  "net",
+  "org",
+  "info",
+  "biz",
+  "io",
+  "co",
+  "me",
+  "cc",
+  "tk",
+  "ml",
+  "ga",
+  "cf",
+  "gq",
+  "xyz",
+  "top",
+  "club",
+  "online",
+  "site",
+  "live",
+  "pw",
+  "ws",
+  "su",
+  "ru",
+  "cn",
+  "ua",
+  "de",
+  "it",
+  "fr",
+  "uk",
+  "nl",
+  "eu",
+  "us",
+  "in",
+  "br",
+  "jp",
+  "kr",
+  "vn",
+  "ir",
+  "tr",
+  "pl",
+  "ro",
+  "onion",
+  "link",
+  "icu",
+  "shop",
+  "vip",
+  "work",
+  "app",
+  "dev",
+  "cloud",
+  "host",
+  "space",
+];
+const DOMAIN_RE = new RegExp(
+  `(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?:${TLDS.join("|")})(?![A-Za-z0-9-])`,
+  "gi",
+);
+
+/**
+ * Top-level domains that are also common words at the end of code identifiers
+ * ("logging.info", "os.link", "typing.io"): a name under one of them is a lead only when it
+ * looks like a host (a hyphen or a digit in it, "www.", or seen in a URL).
+ */
+const AMBIGUOUS_TLDS = new Set([
+  "info",
+  "link",
+  "top",
+  "io",
+  "co",
+  "me",
+  "app",
+  "dev",
+  "work",
+  "live",
+  "site",
+  "shop",
+  "space",
+  "host",
+  "cloud",
+  "online",
+  "club",
+  "in",
+  "it",
+  "us",
+  "cc",
+  "ws",
+  "pw",
+  "su",
+  "vip",
+  "icu",
+  "tk",
+  "ml",
+  "ga",
+  "cf",
+  "gq",
+]);
+
+/**
+ * Strings every program's memory holds (library and standard names): not leads. Matched as
+ * the domain or a parent domain.
+ */
+const IGNORED_DOMAINS = [
+  "gnu.org",
+  "fsf.org",
+  "kernel.org",
+  "w3.org",
+  "xml.org",
+  "xmlsoap.org",
+  "openssl.org",
+  "mozilla.org",
+  "python.org",
+  "nodejs.org",
+  "npmjs.org",
+  "golang.org",
+  "gopkg.in",
+  "apache.org",
+  "debian.org",
+  "ubuntu.com",
+  "alpinelinux.org",
+  "busybox.net",
+  "musl-libc.org",
+  "sourceware.org",
+  "gnome.org",
+  "freedesktop.org",
+  "unicode.org",
+  "iana.org",
+  "ietf.org",
+  "example.com",
+  "example.org",
+  "example.net",
+  "json-schema.org",
+  "purl.org",
+  "adobe.com",
+  "microsoft.com",
+  "openssh.com",
+  "libssh.org",
+  "curl.se",
+  "haxx.se",
+  "zlib.net",
+];
+
+export interface IndicatorFilter {
+  /** The host's (or the container's) own addresses: not leads. */
+  ownAddresses?: readonly string[];
+}
+
+function ipv4Ignored(text: string): boolean {
+  const o = text.split(".").map(Number);
+  const a = o[0]!;
+  return (
+    // "this network", loopback, multicast and reserved, broadcast
+    a === 0 ||
+    a === 127 ||
+    a >= 224 ||
+    // a network or broadcast address (x.y.z.0, x.y.z.255): a library's table, not a peer
+    o[3] === 0 ||
+    o[3] === 255 ||
+    // every part a single digit: a version number ("1.2.0.2") far more often than an address
+    o.every((x) => x < 10) ||
+    // TEST-NET-1, the address of every RFC's and library's examples
+    (a === 192 && o[1] === 0 && o[2] === 2)
+  );
+}
+
+function ipv6Ignored(bytes: Uint8Array): boolean {
+  const zeros = bytes.every((b, i) => i === 15 || b === 0);
+  if (zeros) return true; // :: and ::1
+  if (bytes[0] === 0xff) return true; // multicast
+  if (bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80) return true; // link-local
+  // the documentation prefix 2001:db8::/32 (libraries' examples) and bare 2001::
+  if (bytes[0] === 0x20 && bytes[1] === 0x01 && bytes[2] === 0x0d && bytes[3] === 0xb8) return true;
+  if (bytes[0] === 0x20 && bytes[1] === 0x01 && bytes.slice(2).every((b) => b === 0)) return true;
+  // IPv4-mapped: reported in its IPv4 form by the IPv4 pass when it is one.
+  return bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+/** Kept from the end of one chunk and scanned again with the next: no string is cut in two. */
+const OVERLAP = 2 * MAX_RUN + 64;
+const DOT = 0x2e;
+const COLON = 0x3a;
+const DOT16 = Buffer.from([DOT, 0]);
+const COLON16 = Buffer.from([COLON, 0]);
+
+const isPrintable = (c: number) => c >= 0x20 && c <= 0x7e;
+/** [0-9A-Za-z]: what stands on both sides of a dot in an address or a name. */
+const isAlnum = (c: number) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+export class IndicatorScanner {
+  private readonly ips = new Set<string>();
+  private readonly urls = new Set<string>();
+  private readonly domains = new Set<string>();
+  private readonly own: Set<string>;
+  private truncated = false;
+  /** The end of the previous chunk, scanned again in front of the next one. */
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(filter: IndicatorFilter = {}) {
+    this.own = new Set<string>();
+    for (const a of filter.ownAddresses ?? []) {
+      const b = parseIp(a);
+      if (b) this.own.add(Buffer.from(b).toString("hex"));
+    }
+  }
+
+  /**
+   * Scan the next bytes of the dump, in file order. Every indicator holds a dot or a colon
+   * (an address, a name, a URL's "://"): those are found with the native search
+   * (Buffer.indexOf), and only where letters or digits stand on both sides is the printable
+   * string around them taken out and read. The cost follows the dots and colons, not the
+   * bytes: a zero page or a block of code costs almost nothing.
+   */
+  feed(chunk: Uint8Array): void {
+    const next = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const data = this.tail.length > 0 ? Buffer.concat([this.tail, next]) : next;
+    this.scanAscii(data, DOT);
+    this.scanAscii(data, COLON);
+    this.scanUtf16(data, DOT16);
+    this.scanUtf16(data, COLON16);
+    this.tail = Buffer.from(data.subarray(Math.max(0, data.length - OVERLAP)));
+  }
+
+  /** The next bytes do not follow the previous ones (another mapping): no string spans them. */
+  boundary(): void {
+    // Two NULs end any string still open at the end of the tail, which is then read.
+    if (this.tail.length > 0) this.feed(Buffer.alloc(2));
+    this.tail = Buffer.alloc(0);
+  }
+
+  /** ASCII strings around each `anchor` byte with an alphanumeric on each side. */
+  private scanAscii(b: Buffer, anchor: number): void {
+    let doneTo = 0;
+    for (let i = b.indexOf(anchor, 1); i !== -1 && i < b.length - 1; i = b.indexOf(anchor, i + 1)) {
+      if (i < doneTo) continue;
+      const after = b[i + 1]!;
+      if (
+        !isAlnum(b[i - 1]!) ||
+        !(isAlnum(after) || (anchor === COLON && (after === 0x2f || after === COLON)))
+      ) {
+        continue;
+      }
+      let start = i;
+      while (start > 0 && i - start < MAX_RUN && isPrintable(b[start - 1]!)) start--;
+      let end = i + 1;
+      while (end < b.length && end - i < MAX_RUN && isPrintable(b[end]!)) end++;
+      doneTo = end;
+      // A string that runs into the chunk's end is read with the next chunk (the tail).
+      if (end === b.length) return;
+      if (end - start >= MIN_RUN) this.scanString(b.toString("latin1", start, end));
+    }
+  }
+
+  /** UTF-16LE strings around each `anchor` character with an alphanumeric on each side. */
+  private scanUtf16(b: Buffer, anchor: Buffer): void {
+    let doneTo = 0;
+    for (let i = b.indexOf(anchor, 2); i !== -1 && i < b.length - 3; i = b.indexOf(anchor, i + 1)) {
+      if (i < doneTo) continue;
+      if (b[i - 1] !== 0 || b[i + 3] !== 0 || !isAlnum(b[i - 2]!)) continue;
+      const after = b[i + 2]!;
+      if (!(isAlnum(after) || (anchor[0] === COLON && (after === 0x2f || after === COLON)))) {
+        continue;
+      }
+      let start = i;
+      while (
+        start >= 2 &&
+        i - start < 2 * MAX_RUN &&
+        b[start - 1] === 0 &&
+        isPrintable(b[start - 2]!)
+      ) {
+        start -= 2;
+      }
+      let end = i + 2;
+      while (
+        end + 1 < b.length &&
+        end - i < 2 * MAX_RUN &&
+        b[end + 1] === 0 &&
+        isPrintable(b[end]!)
+      ) {
+        end += 2;
+      }
+      doneTo = end;
+      if (end + 1 >= b.length) return;
+      if ((end - start) / 2 >= MIN_RUN) this.scanString(b.toString("utf16le", start, end));
+    }
+  }
+
+  private add(set: Set<string>, value: string): void {
+    if (set.has(value)) return;
+    if (set.size >= MAX_PER_KIND) {
+      this.truncated = true;
+      return;
+    }
+    set.add(value);
+  }
+
+  /** Find the indicators in one printable string. */
+  scanString(s: string): void {
+    if (s.includes("://")) {
+      for (const m of s.matchAll(URL_RE)) {
+        const url = m[0].replace(/[.,;:)\]'"]+$/, "");
+        this.add(this.urls, url);
+        const host = /^[^:]+:\/\/(?:[^@/]*@)?([^:/?#]+)/.exec(url)?.[1];
+        if (host && DOMAIN_RE.test(host)) this.addDomain(host, true);
+        DOMAIN_RE.lastIndex = 0;
+      }
+    }
+    if (s.includes(".")) {
+      for (const m of s.matchAll(IPV4_RE)) this.addIp(m[0]);
+      for (const m of s.matchAll(DOMAIN_RE)) this.addDomain(m[0], false);
+    }
+    if (s.includes(":")) {
+      for (const m of s.matchAll(IPV6_CANDIDATE)) {
+        const text = m[0];
+        if (!/[0-9]/.test(text) || (!text.includes("::") && text.split(":").length < 8)) continue;
+        this.addIp(text);
+      }
+    }
+  }
+
+  private addIp(text: string): void {
+    const bytes = parseIp(text);
+    if (!bytes) return;
+    const v4 = text.includes(".") && !text.includes(":");
+    if (v4 ? ipv4Ignored(text) : ipv6Ignored(bytes)) return;
+    if (this.own.has(Buffer.from(bytes).toString("hex"))) return;
+    this.add(this.ips, v4 ? text : text.toLowerCase());
+  }
+
+  private addDomain(text: string, inUrl: boolean): void {
+    const d = text.toLowerCase();
+    // An IPv4 address is not a domain; a name whose labels are all digits is not either.
+    if (/^[\d.]+$/.test(d.replace(/\.[a-z]+$/, ""))) return;
+    const tld = d.slice(d.lastIndexOf(".") + 1);
+    if (!inUrl && AMBIGUOUS_TLDS.has(tld) && !/[-\d]/.test(d) && !d.startsWith("www.")) return;
+    if (IGNORED_DOMAINS.some((i) => d === i || d.endsWith(`.${i}`))) return;
+    this.add(this.domains, d);
+  }
+
+  result(): MemoryIndicators {
+    this.boundary();
+    const sort = (s: Set<string>) => [...s].sort();
+    return {
+      ips: sort(this.ips),
+      urls: sort(this.urls),
+      domains: sort(this.domains),
+      truncated: this.truncated,
+    };
+  }
+}
+
+/**
+ * The IOC file (rules/README.md, "IOC files") of what a dump holds: `ip:`, `url:` and
+ * `domain:` lines under a header that says they are leads, so `--ioc memory/<pid>.iocs.txt`
+ * hunts them in logs and sockets. Values are printable ASCII (the scanner's runs are), one per
+ * line; nothing in them can start a new line.
+ */
+export function indicatorsIocFile(found: MemoryIndicators, header: readonly string[]): string {
+  const lines = [
+    ...header.map((h) => `# ${h.replace(/[\r\n]/g, " ")}`),
+    "# Leads, not verdicts: strings found in the process's memory (low confidence).",
+    ...found.ips.map((v) => `ip:${v}`),
+    ...found.urls.map((v) => `url:${v}`),
+    ...found.domains.map((v) => `domain:${v}`),
+  ];
+  if (found.truncated) lines.push(`# more than ${MAX_PER_KIND} of a kind: the rest left out`);
+  return `${lines.join("\n")}\n`;
+}
