@@ -88,13 +88,14 @@ beforeAll(async () => {
 
 // A dropped binary that deletes itself, as the trojan did: triage must find it on any host,
 // a fresh CI machine included (its findings cannot depend on what else runs there).
-let dropped: ResultPromise | undefined;
+const droppedOptions = { reject: false, stdin: "ignore" } as const;
+let dropped: ResultPromise<typeof droppedOptions> | undefined;
 async function startDropped(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "bk-exe-dropped-"));
   const bin = join(dir, "wate-exe-test");
   copyFileSync("/bin/sleep", bin);
   chmodSync(bin, 0o755);
-  dropped = execa(bin, ["600"], { reject: false, stdin: "ignore" });
+  dropped = execa(bin, ["600"], droppedOptions);
   // Wait until the kernel runs it from that file, then delete the file.
   for (let i = 0; i < 200; i++) {
     try {
