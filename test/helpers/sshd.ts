@@ -16,6 +16,8 @@ export interface Sshd {
   dir: string;
   pid: number;
   log: string;
+  /** The sessions' TMPDIR (where fleet makes its temporary directory on this "host"). */
+  tmp: string;
   /** "[127.0.0.1]:PORT ssh-ed25519 AAAA..." for a known_hosts file. */
   knownHostsLine: string;
   stop(): Promise<void>;
@@ -58,8 +60,10 @@ function listening(port: number): Promise<boolean> {
 
 /**
  * Start one sshd. `userKeyPub` is authorised for root; `setEnv` goes into its sessions'
- * environment (sshd_config SetEnv), which is how a test gives one host a hanging Docker
- * socket or a PATH whose `cat` alters what it copies.
+ * environment (sshd_config SetEnv), which is how a test gives one host a PATH whose `cat`
+ * alters what it copies. Every session gets its own empty HOME (this machine's root has a
+ * ~/.bashrc that takes ~3 s, and bash reads it for every ssh command) and its own TMPDIR,
+ * so a test sees exactly what was left on its "host".
  */
 export async function startSshd(opts: {
   name: string;
@@ -77,7 +81,11 @@ export async function startSshd(opts: {
   const hostPub = await keygen(hostKey, opts.name);
   writeFileSync(join(dir, "authorized_keys"), `${opts.userKeyPub}\n`, { mode: 0o600 });
   const log = join(dir, "sshd.log");
-  const setEnv = Object.entries(opts.setEnv ?? {})
+  const home = join(dir, "home");
+  const tmp = join(dir, "tmp");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  const setEnv = Object.entries({ HOME: home, TMPDIR: tmp, ...opts.setEnv })
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
   const config = join(dir, "sshd_config");
@@ -123,6 +131,7 @@ export async function startSshd(opts: {
     dir,
     pid,
     log,
+    tmp,
     knownHostsLine: `[127.0.0.1]:${port} ${type} ${key}`,
     async stop() {
       try {

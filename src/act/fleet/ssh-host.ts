@@ -328,30 +328,50 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
       );
     }
     // The host's own `timeout` stops the command (which seals its bundle incomplete on
-    // SIGTERM); ssh is killed here 8 s later if the host did not.
+    // SIGTERM); ssh is killed here 8 s later if the host did not. The shell stays (no exec)
+    // so that a command killed by a signal comes back as its status 128+N, not as ssh's 255.
+    // NODE_OPTIONS from the host's environment is not given to breachkit.
     const secs = Math.max(1, Math.ceil(run.timeoutMs / 1000));
     const cmd = [run.command, "--json", "--out", `${dir}/out`, ...run.args]
       .map(shellQuote)
       .join(" ");
-    const remote = `cd ${shellQuote(dir)} && mkdir out && if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${secs} ./breachkit ${cmd}; else exec ./breachkit ${cmd}; fi`;
+    const remote = `cd ${shellQuote(dir)} && mkdir out && unset NODE_OPTIONS && if command -v timeout >/dev/null 2>&1; then timeout -k 5 ${secs} ./breachkit ${cmd}; else ./breachkit ${cmd}; fi`;
+    const runStarted = performance.now();
     const r = await timed("run", () =>
       sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000, abortable: true }),
     );
     out.exitCode = r.code;
     out.output = r.stdout;
     out.stderrTail = tail(r.stderr);
+    const ranFor = performance.now() - runStarted;
     if (run.signal?.aborted) {
       fail("command-failed", `interrupted: ${run.command} was stopped`, r);
-    } else if (r.timedOut || r.code === 124 || r.code === 137) {
+    } else if (
+      r.timedOut ||
+      r.code === 124 ||
+      // timeout -k's KILL; a SIGKILL before the time (the OOM killer) is a failure below
+      (r.code === 137 && ranFor >= run.timeoutMs)
+    ) {
       fail(
         "timed-out",
         `${run.command} did not finish within ${Math.round(run.timeoutMs / 1000)} s`,
         r,
       );
-    } else if (r.code === 255) {
-      fail(classifySshFailure(r.stderr), "ssh failed while running the command", r);
+    } else if (r.code === 255 || r.code === null) {
+      const state = classifySshFailure(r.stderr);
+      fail(
+        state === "unreachable" ? "command-failed" : state,
+        "the connection failed while the command ran",
+        r,
+      );
+    } else if (r.code > 128 && r.code < 160) {
+      fail(
+        "command-failed",
+        `${run.command} was killed by signal ${r.code - 128} (exit ${r.code})`,
+        r,
+      );
     } else if (r.code !== 0 && r.code !== 1) {
-      fail("command-failed", `${run.command} exited ${r.code ?? r.signal}`, r);
+      fail("command-failed", `${run.command} exited ${r.code}`, r);
     }
     // The bundle (also an incomplete one, after a timeout) comes back over the connection.
     const bundleRoot = join(run.hostDir, "bundle");
