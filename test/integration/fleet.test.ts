@@ -347,6 +347,28 @@ describe("breachkit fleet over OpenSSH", () => {
     }
   });
 
+  it("gives one report of the case: a section per host, the fleet rule from the verified bundles", async () => {
+    const out = join(work, "report");
+    const r = await execa("node", [CLI, "report", caseA, "--json", "--out", out], {
+      reject: false,
+      env: { NO_COLOR: "1" },
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as {
+      verified: boolean;
+      fleet: { hosts: { name: string; state: string; verified: boolean | null }[] };
+    };
+    expect(rep.verified).toBe(true);
+    expect(rep.fleet.hosts.map((h) => [h.name, h.state, h.verified])).toEqual(
+      a.hosts.map((h) => [h.name, h.state, h.bundle ? true : null]),
+    );
+    const md = readFileSync(join(out, "report.md"), "utf8");
+    expect(md).toContain("## Hosts");
+    expect(md).toMatch(/### the fleet \(across hosts\)/);
+    expect(md).toMatch(/### ok1: host \(outside all containers\)/);
+    expect(md).toMatch(/### ok2: host \(outside all containers\)/);
+  });
+
   it("leaves nothing on the hosts and no ssh running", () => {
     for (const s of servers) expect([s.name, readdirSync(s.tmp)]).toEqual([s.name, []]);
     expect(leftSsh).toEqual([]);
