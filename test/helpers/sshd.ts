@@ -104,6 +104,7 @@ export async function startSshd(opts: {
       "StrictModes no",
       "MaxStartups 100:30:200",
       "MaxSessions 20",
+      "Subsystem sftp internal-sftp",
       "LogLevel VERBOSE",
       ...(setEnv ? [`SetEnv ${setEnv}`] : []),
       ...(opts.extra ?? []),
