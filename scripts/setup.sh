@@ -9,6 +9,7 @@ PACKAGES=(
   iproute2 procps util-linux openssh-client strace
   restic docker-registry chromium openssh-server gdb debsums
   tmux
+  ansible-core
 )
 
 if [ "$(id -u)" -ne 0 ]; then
