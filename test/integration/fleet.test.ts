@@ -57,6 +57,8 @@ let hangSocket: Server | null = null;
 const held: Socket[] = [];
 let a: FleetOutput;
 let b: FleetOutput;
+let c: FleetOutput;
+let interrupted: { exitCode: number | undefined; ms: number };
 let exitA: number | undefined;
 let exitB: number | undefined;
 let knownHosts: string;
@@ -79,7 +81,13 @@ function sshProcessesOfThisTest(): string[] {
   return found;
 }
 
-function fleet(inventory: string, caseDir: string, command: string, timeoutS: number) {
+function fleet(
+  inventory: string,
+  caseDir: string,
+  command: string,
+  timeoutS: number,
+  detached = false,
+) {
   return execa(
     "node",
     [
@@ -101,8 +109,26 @@ function fleet(inventory: string, caseDir: string, command: string, timeoutS: nu
       "--connect-timeout",
       "10",
     ],
-    { reject: false, timeout: 280_000, stdin: "ignore", env: { NO_COLOR: "1" } },
+    { reject: false, timeout: 280_000, stdin: "ignore", env: { NO_COLOR: "1" }, detached },
   );
+}
+
+/**
+ * Run C: Ctrl-C as a terminal sends it, to fleet's whole process group, once the command
+ * runs on the host (its bundle directory exists there).
+ */
+async function interruptedRun(inventory: string, host: Sshd) {
+  const p = fleet(inventory, join(work, "case-c"), "triage", 20, true);
+  const until = Date.now() + 200_000;
+  const running = () => readdirSync(host.tmp).some((d) => existsSync(join(host.tmp, d, "out")));
+  while (!running() && p.exitCode === null && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = Date.now();
+  if (p.pid) process.kill(-p.pid, "SIGINT");
+  const r = await p;
+  interrupted = { exitCode: r.exitCode, ms: Date.now() - t0 };
+  return r;
 }
 
 beforeAll(async () => {
@@ -138,7 +164,7 @@ beforeAll(async () => {
     c.on("error", () => {});
   });
   await new Promise<void>((r) => hangSocket!.listen(sock, r));
-  const [ok1, ok2, changed, denied, altered, failed, hung] = await Promise.all([
+  const [ok1, ok2, changed, denied, altered, failed, hung, stopped] = await Promise.all([
     startSshd({ name: "ok1", root: work, userKeyPub: pub }),
     startSshd({ name: "ok2", root: work, userKeyPub: pub }),
     startSshd({ name: "changed", root: work, userKeyPub: pub }),
@@ -156,8 +182,14 @@ beforeAll(async () => {
       userKeyPub: pub,
       setEnv: { DOCKER_HOST: `unix://${sock}` },
     }),
+    startSshd({
+      name: "stopped",
+      root: work,
+      userKeyPub: pub,
+      setEnv: { DOCKER_HOST: `unix://${sock}` },
+    }),
   ]);
-  servers.push(ok1!, ok2!, changed!, denied!, altered!, failed!, hung!);
+  servers.push(ok1!, ok2!, changed!, denied!, altered!, failed!, hung!, stopped!);
   const closedPort = await freePort();
   // known_hosts: every server's real key, except "changed", recorded with another key.
   const other = (await keygen(join(work, "other_host_key"), "other")).split(" ");
@@ -170,6 +202,7 @@ beforeAll(async () => {
     altered!.knownHostsLine,
     failed!.knownHostsLine,
     hung!.knownHostsLine,
+    stopped!.knownHostsLine,
     "",
   ].join("\n");
   writeFileSync(knownHosts, knownBefore, { mode: 0o600 });
@@ -197,9 +230,12 @@ beforeAll(async () => {
     invB,
     `all:\n  children:\n    slow:\n      hosts:\n        hung:\n          ansible_host: 127.0.0.1\n          ansible_port: ${hung!.port}\n          ansible_user: root\n`,
   );
-  const [ra, rb] = await Promise.all([
+  const invC = join(work, "stopped.txt");
+  writeFileSync(invC, `root@127.0.0.1:${stopped!.port}\n`);
+  const [ra, rb, rc] = await Promise.all([
     fleet(invA, caseA, "triage", 240),
     fleet(invB, caseB, "triage", 4),
+    interruptedRun(invC, stopped!),
   ]);
   leftSsh = sshProcessesOfThisTest();
   exitA = ra.exitCode;
@@ -210,8 +246,10 @@ beforeAll(async () => {
   expect(rb.stdout.startsWith("{"), rb.stderr.slice(-3000)).toBe(true);
   a = FleetOutputSchema.parse(JSON.parse(ra.stdout)) as FleetOutput;
   b = FleetOutputSchema.parse(JSON.parse(rb.stdout)) as FleetOutput;
+  expect(rc.stdout.startsWith("{"), rc.stderr.slice(-3000)).toBe(true);
+  c = FleetOutputSchema.parse(JSON.parse(rc.stdout)) as FleetOutput;
   // Where the time went, for whoever reads a slow run's log.
-  for (const h of [...a.hosts, ...b.hosts])
+  for (const h of [...a.hosts, ...b.hosts, ...c.hosts])
     console.log(
       `fleet ${h.name}: ${h.state} in ${h.durationMs} ms (${h.steps.map((s) => `${s.step} ${s.ms}`).join(", ")})`,
     );
@@ -367,6 +405,16 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(md).toMatch(/### the fleet \(across hosts\)/);
     expect(md).toMatch(/### ok1: host \(outside all containers\)/);
     expect(md).toMatch(/### ok2: host \(outside all containers\)/);
+  });
+
+  it("stops on Ctrl-C (SIGINT to its process group) and still cleans up the host", () => {
+    const [h] = c.hosts;
+    expect(h?.state).toBe("command-failed");
+    expect(h?.reason).toBe("interrupted: triage was stopped");
+    // The clean-up ran over the shared connection, which the Ctrl-C did not reach.
+    expect(h?.steps.map((s) => s.step)).toEqual(["connect", "copy", "run", "fetch", "clean"]);
+    expect(interrupted.exitCode).toBe(1);
+    expect(interrupted.ms).toBeLessThan(15_000);
   });
 
   it("leaves nothing on the hosts and no ssh running", () => {

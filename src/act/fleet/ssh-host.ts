@@ -140,7 +140,9 @@ function sshRun(
     const child = spawn(
       "ssh",
       [...baseArgs(run, control), "-o", "ControlMaster=no", "--", target(run.host), remote],
-      { stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"] },
+      // Its own process group: a Ctrl-C at the terminal reaches fleet, which stops this step
+      // itself, and not the clean-up's ssh or the shared connection the clean-up needs.
+      { stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"], detached: true },
     );
     let stdout = "";
     let stderr = "";
@@ -162,11 +164,14 @@ function sshRun(
       child.stdin.on("error", () => src.destroy());
       src.pipe(child.stdin);
     }
+    // KILL: an ssh that shares the connection (a mux client) ignores TERM and INT until the
+    // remote command ends (measured: 28 s for a `sleep 30`). The shared connection stays up
+    // for the clean-up; what ran on the host is stopped there (stopRun) before it is removed.
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGTERM");
+      child.kill("SIGKILL");
     }, opts.timeoutMs);
-    const stop = () => child.kill("SIGTERM");
+    const stop = () => child.kill("SIGKILL");
     const signal = opts.abortable ? run.signal : undefined;
     if (signal?.aborted) stop();
     signal?.addEventListener("abort", stop, { once: true });
@@ -228,7 +233,7 @@ async function connect(
       "--",
       target(run.host),
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   let stderr = "";
   let exited = false;
@@ -266,6 +271,15 @@ async function stopMaster(master: ChildProcess): Promise<void> {
   await Promise.race([closed, sleep(5000)]);
 }
 
+/**
+ * Before the clean-up of a run that did not end by itself: TERM the run (`timeout`, which
+ * passes it on to breachkit, or breachkit itself), wait up to 10 s for it to end (breachkit
+ * seals what it has), then KILL it. The pid is read on the host from run.pid, digits only.
+ * `dir` has passed REMOTE_DIR.
+ */
+const stopRun = (dir: string) =>
+  `p=$(cat ${shellQuote(`${dir}/run.pid`)} 2>/dev/null); case "$p" in ''|*[!0-9]*) p=;; esac; if [ -n "$p" ]; then kill -TERM "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; kill -KILL "$p" 2>/dev/null; fi; `;
+
 const COPY = `umask 077 && d=$(mktemp -d "\${TMPDIR:-/tmp}/breachkit.XXXXXXXX") && cat > "$d/breachkit" && chmod 700 "$d/breachkit" && printf '%s\\n' "$d" && sha256sum "$d/breachkit"`;
 
 /** Run the whole sequence for one host; never throws. */
@@ -299,6 +313,8 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
   }
   const master = c.master;
   let dir: string | null = null;
+  /** The run did not end on the host by itself (interrupted, or the local bound). */
+  let runLeftOver = false;
   const fail = (state: HostState, reason: string, d?: Done): HostOutcome => {
     out.state = state;
     out.reason = reason;
@@ -335,11 +351,15 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
     const cmd = [run.command, "--json", "--out", `${dir}/out`, ...run.args]
       .map(shellQuote)
       .join(" ");
-    const remote = `cd ${shellQuote(dir)} && mkdir out && unset NODE_OPTIONS && if command -v timeout >/dev/null 2>&1; then timeout -k 5 ${secs} ./breachkit ${cmd}; else ./breachkit ${cmd}; fi`;
+    // In the background with its pid in run.pid, so that a run stopped here (Ctrl-C, the local
+    // bound) can be stopped on the host too before its directory is removed: closing the ssh
+    // channel does not end a command that has no terminal.
+    const remote = `cd ${shellQuote(dir)} && mkdir out && unset NODE_OPTIONS && { if command -v timeout >/dev/null 2>&1; then timeout -k 5 ${secs} ./breachkit ${cmd} & else ./breachkit ${cmd} & fi; } && echo $! > run.pid && wait $!`;
     const runStarted = performance.now();
     const r = await timed("run", () =>
       sshRun(run, control, remote, { timeoutMs: run.timeoutMs + 8000, abortable: true }),
     );
+    runLeftOver = r.timedOut || r.code === null || run.signal?.aborted === true;
     out.exitCode = r.code;
     out.output = r.stdout;
     out.stderrTail = tail(r.stderr);
@@ -424,7 +444,9 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
     if (dir !== null) {
       const d = dir;
       await timed("clean", () =>
-        sshRun(run, control, `rm -rf -- ${shellQuote(d)}`, { timeoutMs: 30_000 }),
+        sshRun(run, control, `${runLeftOver ? stopRun(d) : ""}rm -rf -- ${shellQuote(d)}`, {
+          timeoutMs: 30_000,
+        }),
       );
     }
     await stopMaster(master);
