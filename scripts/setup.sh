@@ -13,6 +13,7 @@ PACKAGES=(
   docker-compose
   msmtp
   rpm
+  ansible-core
 )
 
 if [ "$(id -u)" -ne 0 ]; then

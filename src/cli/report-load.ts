@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { open } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { open, realpath, stat } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
 import { type VerifyReport, verifyBundle } from "../evidence/verify.js";
 import type {
   BundleInput,
@@ -15,6 +15,7 @@ import type {
   CommandOutput,
   ContainerChanges,
   FindingsFile,
+  FleetCaseInput,
   LogLine,
   WatchInput,
   WatchSample,
@@ -428,4 +429,88 @@ export async function loadWatch(path: string, cwd: string): Promise<WatchInput> 
     samples,
     gaps,
   };
+}
+
+const MAX_CASE_BYTES = 64 * 1024 * 1024;
+
+const CaseFileSchema = z
+  .object({
+    format: z.literal("breachkit-case"),
+    command: z.string(),
+    hosts: z.array(
+      z
+        .object({
+          name: z.string(),
+          state: z.string(),
+          reason: z.string().nullable(),
+          bundle: z.object({ path: z.string() }).loose().nullable(),
+        })
+        .loose(),
+    ),
+  })
+  .loose();
+
+/**
+ * A fleet case directory (`breachkit fleet --out`): its case.json, and each host's bundle
+ * inside it (a bundle path that leads out of the case, or is not there, is a gap). null when
+ * `path` is not a directory holding a case.json. Each bundle is then read with loadBundle,
+ * verified like any other.
+ */
+export async function loadCase(
+  path: string,
+  cwd: string,
+): Promise<{
+  fleet: FleetCaseInput;
+  bundles: { host: string; path: string; name: string }[];
+} | null> {
+  const dir = resolve(cwd, path);
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) return null;
+  let text: string;
+  try {
+    text = (await readBounded(join(dir, "case.json"), MAX_CASE_BYTES)).toString("utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new BreachkitError(
+      "BAD_INPUT",
+      `cannot read ${safeText(join(path, "case.json"), 300)}: ${safeText(errorMessage(e), 200)}`,
+      "give the directory breachkit fleet --out made, or the bundles in it one by one",
+    );
+  }
+  let parsed: z.infer<typeof CaseFileSchema>;
+  try {
+    parsed = CaseFileSchema.parse(JSON.parse(text));
+  } catch {
+    throw new BreachkitError(
+      "BAD_INPUT",
+      `${safeText(join(path, "case.json"), 300)} is not a breachkit fleet case manifest`,
+      "give the directory breachkit fleet --out made, or the bundles in it (CASE/hosts/*/bundle/breachkit-*) one by one",
+    );
+  }
+  const root = await realpath(dir);
+  const gaps: string[] = [];
+  const bundles: { host: string; path: string; name: string }[] = [];
+  const hosts: FleetCaseInput["hosts"] = [];
+  for (const h of parsed.hosts) {
+    let bundle: string | null = null;
+    if (h.bundle) {
+      const real = await realpath(resolve(dir, h.bundle.path)).catch(() => null);
+      if (real === null) {
+        gaps.push(`host ${h.name}: its bundle ${h.bundle.path} is not in the case`);
+      } else if (!real.startsWith(root + sep)) {
+        gaps.push(
+          `host ${h.name}: its bundle path ${h.bundle.path} leads out of the case; not read`,
+        );
+      } else {
+        // Named by its place in the case: two hosts' bundles may have the same directory name.
+        bundle = relative(root, real);
+        bundles.push({ host: h.name, path: real, name: bundle });
+      }
+    }
+    hosts.push({ name: h.name, state: h.state, reason: h.reason, bundle });
+  }
+  return { fleet: { case: path, command: parsed.command, hosts, gaps }, bundles };
 }

@@ -16,6 +16,7 @@ import { BaselineOutputSchema } from "./baseline-output.js";
 import { CollectOutputSchema } from "./collect-output.js";
 import { ContainOutputSchema } from "./contain-output.js";
 import { ErrorOutputSchema } from "./error-output.js";
+import { FleetOutputSchema } from "./fleet-output.js";
 import { ReportOutputSchema } from "./report-model.js";
 import { ScanOutputSchema } from "./scan-output.js";
 import { ScheduleOutputSchema } from "./schedule-output.js";
@@ -29,6 +30,7 @@ import {
   COLLECT_SCHEMA_VERSION,
   CONTAIN_SCHEMA_VERSION,
   ERROR_SCHEMA_VERSION,
+  FLEET_SCHEMA_VERSION,
   REPORT_SCHEMA_VERSION,
   RESTORE_SCHEMA_VERSION,
   SCAN_SCHEMA_VERSION,
@@ -56,6 +58,7 @@ export const OUTPUT_NAMES = [
   "scan",
   "contain",
   "verify",
+  "fleet",
   "audit",
   "report",
   "watch",
@@ -95,6 +98,11 @@ export const OUTPUT_MODELS: Record<
     schema: ContainOutputSchema,
     version: CONTAIN_SCHEMA_VERSION,
     title: "breachkit contain --json (a dry run, or the containment report)",
+  },
+  fleet: {
+    schema: FleetOutputSchema,
+    version: FLEET_SCHEMA_VERSION,
+    title: "breachkit fleet --json (also case.json in the case directory)",
   },
   verify: {
     schema: VerifyOutputSchema,

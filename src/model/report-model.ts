@@ -146,6 +146,38 @@ export type ContainmentSummary = z.infer<typeof ContainmentSummarySchema>;
 export const ReportFindingSchema = FindingSchema.extend({ bundle: z.string() });
 export type ReportFinding = z.infer<typeof ReportFindingSchema>;
 
+/**
+ * A fleet case (`report CASE_DIR`, the directory `breachkit fleet --out` made): every host of
+ * its case.json with the state fleet recorded there (case.json is not sealed: the states are
+ * as written), its bundle and whether that bundle verified here, its findings.
+ */
+export const FleetSectionSchema = z.object({
+  /** The case directory as given. */
+  case: z.string(),
+  command: z.string(),
+  hosts: z.array(
+    z.object({
+      /** The inventory's name; its findings' places are "NAME / place". */
+      name: z.string(),
+      state: z.string(),
+      reason: z.string().nullable(),
+      /** The bundle's directory name; null when the host gave none. */
+      bundle: z.string().nullable(),
+      /** null: no bundle. */
+      verified: z.boolean().nullable(),
+      findings: z.number().int().nonnegative(),
+      worst: SeveritySchema.nullable(),
+    }),
+  ),
+});
+export type FleetSection = z.infer<typeof FleetSectionSchema>;
+
+/** A fleet host's place ("ok1 / host", "ok1 / web") as [host, place]; null: not a fleet place. */
+export function splitFleetPlace(where: string): [string, string] | null {
+  const i = where.indexOf(" / ");
+  return i > 0 ? [where.slice(0, i), where.slice(i + 3)] : null;
+}
+
 export const IncidentSchema = z.object({
   generatedAt: z.string(),
   tool: z.object({ name: z.string(), version: z.string() }),
@@ -207,6 +239,8 @@ export const IncidentSchema = z.object({
   timeline: z.array(TimelineEventSchema),
   /** What could not be read or used, in words. */
   gaps: z.array(z.string()),
+  /** The hosts of a fleet case; null when the bundles were given one by one. */
+  fleet: FleetSectionSchema.nullable(),
 });
 export type Incident = z.infer<typeof IncidentSchema>;
 
@@ -259,6 +293,8 @@ export const ReportOutputSchema = z.object({
   events: z.number().int(),
   gaps: z.array(z.string()),
   durationMs: z.number(),
+  /** The hosts of a fleet case (report CASE_DIR); null otherwise. */
+  fleet: FleetSectionSchema.nullable(),
 });
 export type ReportOutput = z.infer<typeof ReportOutputSchema>;
 

@@ -10,6 +10,7 @@ export const SCAN_SCHEMA_VERSION = 1;
 export const CONTAIN_SCHEMA_VERSION = 1;
 export const VERIFY_SCHEMA_VERSION = 1;
 export const ERROR_SCHEMA_VERSION = 1;
+export const FLEET_SCHEMA_VERSION = 1;
 export const AUDIT_SCHEMA_VERSION = 1;
 export const REPORT_SCHEMA_VERSION = 1;
 export const WATCH_SCHEMA_VERSION = 1;

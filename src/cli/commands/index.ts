@@ -46,4 +46,5 @@ export const COMMANDS: readonly LazyCommand[] = [
   { name: "restore", load: async () => (await import("./restore.js")).registerRestore },
   { name: "verify", load: async () => (await import("./verify.js")).registerVerify },
   { name: "schema", load: async () => (await import("./schema.js")).registerSchema },
+  { name: "fleet", load: async () => (await import("./fleet.js")).registerFleet },
 ];

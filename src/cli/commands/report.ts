@@ -12,7 +12,7 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { bundleTimestamp } from "../../evidence/bundle.js";
 import { buildIncident } from "../../judge/report/incident.js";
-import type { BundleInput, WatchInput } from "../../judge/report/input.js";
+import type { BundleInput, FleetCaseInput, WatchInput } from "../../judge/report/input.js";
 import {
   REPORT_FORMATS,
   REPORT_SCHEMA_VERSION,
@@ -33,7 +33,7 @@ import { errorMessage } from "../../util/result.js";
 import { TOOL } from "../../version.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
 import { choice, custom, defineOptions, flag, repeatable, text, withOptions } from "../options.js";
-import { loadBundle, loadWatch } from "../report-load.js";
+import { loadBundle, loadCase, loadWatch } from "../report-load.js";
 
 const EXIT_CODES = `  0  the report was written and every bundle verifies
   1  the report was written, but a bundle does NOT verify (it is marked in every output)
@@ -121,9 +121,18 @@ Writes, into --out:
 
 The verdict tells COMPROMISED places (a direct sign) from places AT RISK (a misconfiguration
 alone, such as the Docker socket mounted). Read-only on the bundles: nothing is written inside
-them.`,
+them.
+
+Given a fleet case directory (breachkit fleet --out CASE_DIR), it reads every host's bundle
+in it (each verified), tells each host's places apart ("web01 / host", "web01 / app"), adds a
+section per host (its state in case.json, its bundle, its findings), and computes the fleet
+rule (the same flagged executable on several hosts) again from the verified bundles. The
+report goes into CASE_DIR/report-<UTC time>/ unless --out says otherwise.`,
     )
-    .argument("<bundle...>", "bundle directories (breachkit-<host>-<time>/) of the same incident")
+    .argument(
+      "<bundle...>",
+      "bundle directories (breachkit-<host>-<time>/) of the same incident, or one fleet case directory",
+    )
     .addHelpText(
       "after",
       `\nPaths written: the files above in --out (refused inside a bundle; an existing report file
@@ -133,6 +142,7 @@ there is never overwritten).\n${helpFooter(
           "breachkit report ./case/breachkit-* --watch watch.ndjson --out ./case/report",
           "breachkit report BUNDLE --format statement --lang it --out ./per-hetzner",
           "breachkit report BUNDLE --json | jq .files",
+          "breachkit report ./case-2026-03   # a fleet case: one report, a section per host",
         ],
         EXIT_CODES,
       )}`,
@@ -143,8 +153,36 @@ there is never overwritten).\n${helpFooter(
     const formats = options.format ?? [...REPORT_FORMATS];
     const progress = createProgress(io, options.json === true);
     const bundles: BundleInput[] = [];
+    let fleet: FleetCaseInput | undefined;
     try {
       for (const [i, b] of args.entries()) {
+        // A fleet case directory (fleet --out): every host's bundle in it.
+        const c = await loadCase(b, io.cwd);
+        if (c !== null) {
+          if (fleet !== undefined || args.length > 1) {
+            throw new BreachkitError(
+              "USAGE",
+              `${show(b, 300)} is a fleet case: report reads one case at a time, alone`,
+              "give the case directory alone (breachkit report CASE_DIR), or the bundles one by one",
+            );
+          }
+          fleet = c.fleet;
+          for (const [j, h] of c.bundles.entries()) {
+            progress.update(
+              `report: verifying and reading host ${j + 1}/${c.bundles.length} of the case…`,
+            );
+            try {
+              const loaded = await loadBundle(h.path, io.cwd);
+              bundles.push({ ...loaded, name: h.name, fleetHost: h.host });
+            } catch (e) {
+              // One host's unreadable bundle is a gap of the case, not the end of the report.
+              fleet.gaps.push(
+                `host ${h.host}: its bundle ${h.name} cannot be read (${e instanceof BreachkitError ? e.message : errorMessage(e)})`,
+              );
+            }
+          }
+          continue;
+        }
         progress.update(`report: verifying and reading bundle ${i + 1}/${args.length}…`);
         bundles.push(await loadBundle(b, io.cwd));
       }
@@ -152,7 +190,13 @@ there is never overwritten).\n${helpFooter(
       for (const w of options.watch) watches.push(await loadWatch(w, io.cwd));
 
       const now = new Date();
-      const outDir = resolve(io.cwd, options.out ?? `breachkit-report-${bundleTimestamp(now)}`);
+      const outDir = resolve(
+        io.cwd,
+        options.out ??
+          (fleet
+            ? join(fleet.case, `report-${bundleTimestamp(now)}`)
+            : `breachkit-report-${bundleTimestamp(now)}`),
+      );
       const realOut = await realOrSelf(outDir);
       for (const b of bundles) {
         const real = await realOrSelf(b.path);
@@ -165,7 +209,11 @@ there is never overwritten).\n${helpFooter(
         }
       }
       progress.update("report: building the incident…");
-      const incident = buildIncident(bundles, watches, { generatedAt: now, tool: TOOL });
+      const incident = buildIncident(bundles, watches, {
+        generatedAt: now,
+        tool: TOOL,
+        ...(fleet ? { fleet } : {}),
+      });
       // The incident holds what the outputs need: let the bundles' parsed files go.
       bundles.length = 0;
       const outputs: { format: ReportFormat; name: string; text: () => Iterable<string> }[] = [];
@@ -240,11 +288,17 @@ there is never overwritten).\n${helpFooter(
         events: incident.timeline.length,
         gaps: incident.gaps,
         durationMs: Date.now() - started,
+        fleet: incident.fleet,
       };
       if (options.json) io.write(`${JSON.stringify(out, null, 2)}\n`);
       else {
         const c = colorsFor(io);
         const lines: string[] = [];
+        for (const h of incident.fleet?.hosts ?? []) {
+          lines.push(
+            `${show(h.name, 120)}: ${h.state === "ok" ? c.green("ok") : c.yellow(show(h.state, 40))}${h.bundle === null ? ", no bundle" : h.verified ? `, bundle verified, ${h.findings} findings${h.worst ? ` (worst ${h.worst})` : ""}` : c.red(", bundle DOES NOT VERIFY")}`,
+          );
+        }
         for (const b of incident.bundles) {
           lines.push(
             b.verified

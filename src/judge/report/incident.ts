@@ -4,16 +4,18 @@
  * findings, the containment proof, traffic, accounts and logins, audit, the timeline and the
  * integrity of every bundle. Pure: data in, model out; nothing here reads the host or a disk.
  */
-import { type Finding, severityRank } from "../../model/finding.js";
+import { type Finding, type Severity, severityRank } from "../../model/finding.js";
 import type {
   BundleSummary,
   ContainmentSummary,
+  FleetSection,
   Incident,
   ReportFinding,
   TrafficPoint,
 } from "../../model/report-model.js";
+import { sameExecutableRule } from "../fleet/merge.js";
 import { isCompromiseSign, isMisconfiguration, verdictOf } from "../verdict.js";
-import type { BundleInput, ContainReport, WatchInput } from "./input.js";
+import type { BundleInput, ContainReport, FleetCaseInput, WatchInput } from "./input.js";
 import { isoOrNull } from "./log-time.js";
 import { buildTimeline } from "./timeline.js";
 
@@ -27,6 +29,13 @@ const ENTRY_RULE =
 export interface BuildOptions {
   generatedAt: Date;
   tool: { name: string; version: string };
+  /** A fleet case: its hosts (their bundles carry fleetHost). */
+  fleet?: FleetCaseInput;
+}
+
+/** A fleet host's places are told apart: "NAME / host", "NAME / web" (splitFleetPlace). */
+function placeOf(b: BundleInput | undefined, where: string): string {
+  return b?.fleetHost !== undefined ? `${b.fleetHost} / ${where}` : where;
 }
 
 function kindOf(command: string | undefined): string {
@@ -55,7 +64,8 @@ function summaryOf(b: BundleInput): BundleSummary {
   };
 }
 
-const findingKey = (f: Finding) => `${f.rule}\0${f.where}\0${f.title}`;
+const findingKey = (f: Finding, b: BundleInput) =>
+  `${b.fleetHost ?? ""}\0${f.rule}\0${f.where}\0${f.title}`;
 
 /** Findings of every bundle, one of each (a verified bundle's copy first). */
 function mergeFindings(
@@ -70,7 +80,7 @@ function mergeFindings(
     for (const file of b.findings) {
       if (file.kind !== kind) continue;
       for (const f of file.findings) {
-        const k = findingKey(f);
+        const k = findingKey(f, b);
         if (!out.has(k)) out.set(k, { ...f, bundle: b.name });
       }
     }
@@ -175,7 +185,7 @@ function trafficPoints(
         if (c.traffic)
           push({
             time: s.takenAt,
-            place: c.name,
+            place: placeOf(b, c.name),
             txPacketsPerSec: c.traffic.txPacketsPerSec,
             rxPacketsPerSec: c.traffic.rxPacketsPerSec,
             origin,
@@ -185,7 +195,7 @@ function trafficPoints(
       if (host && host.rates.length > 0) {
         push({
           time: s.takenAt,
-          place: "host",
+          place: placeOf(b, "host"),
           txPacketsPerSec: host.rates.reduce((a, r) => a + r.txPacketsPerSec, 0),
           rxPacketsPerSec: host.rates.reduce((a, r) => a + r.rxPacketsPerSec, 0),
           origin,
@@ -231,9 +241,21 @@ export function buildIncident(
   opts: BuildOptions,
 ): Incident {
   const summaries = bundles.map(summaryOf);
-  const findings = mergeFindings(bundles, "incident");
-  const audit = mergeFindings(bundles, "audit");
-  const v = verdictOf(findings, "high");
+  // The timeline is built from the findings as the bundles hold them (its places are the
+  // snapshots'); everything else sees a fleet host's places qualified with its name.
+  const rawFindings = mergeFindings(bundles, "incident");
+  const byName = new Map(bundles.map((b) => [b.name, b]));
+  const qualify = (f: ReportFinding): ReportFinding => ({
+    ...f,
+    where: placeOf(byName.get(f.bundle), f.where),
+  });
+  const fleetRule = opts.fleet ? fleetFindings(bundles) : [];
+  const findings = sortReportFindings([...rawFindings.map(qualify), ...fleetRule]);
+  const audit = mergeFindings(bundles, "audit").map(qualify);
+  // The fleet rule's findings are about the fleet, not a place: the verdict and what ran are
+  // told from the hosts' own; the rule tells the spread.
+  const placeFindings = findings.filter((f) => f.bundle !== "fleet");
+  const v = verdictOf(placeFindings, "high");
   const byPlace = new Map<string, ReportFinding[]>();
   for (const f of findings) {
     const l = byPlace.get(f.where) ?? [];
@@ -279,9 +301,11 @@ export function buildIncident(
         (a.time ?? "~").localeCompare(b.time ?? "~"),
     );
   const entry = entries[0];
-  const responsible = responsibleOf(bundles, findings);
+  const responsible = responsibleOf(bundles, placeFindings);
   const compromised = places.filter((p) => p.state === "compromised").map((p) => p.where);
-  const spreadF = findings.find((f) => f.rule === "spread.same-executable" && !f.falsePositive);
+  const spreadF = findings.find(
+    (f) => (f.rule === "spread.same-executable" || f.rule === "fleet.same-exe") && !f.falsePositive,
+  );
   const containment = bundles.map(containmentOf).filter((c): c is ContainmentSummary => c !== null);
   const acted = containment.filter((c) => c.actions.some((a) => a.ok));
   const containedOne = containment.find((c) => c.contained);
@@ -390,7 +414,13 @@ export function buildIncident(
     }
   }
 
-  const tl = buildTimeline(bundles, findings, watches);
+  const tl = buildTimeline(bundles, [...rawFindings, ...fleetRule], watches);
+  if (opts.fleet) {
+    for (const e of tl.events) {
+      const b = byName.get(e.bundle);
+      if (b?.fleetHost !== undefined) e.place = placeOf(b, e.place);
+    }
+  }
   const gaps = [
     ...summaries
       .filter((s) => !s.verified)
@@ -403,6 +433,7 @@ export function buildIncident(
       .map((s) => `${s.name} is incomplete: ${s.incompleteReason ?? "no reason recorded"}`),
     ...bundles.flatMap((b) => b.gaps.map((g) => `${b.name}: ${g}`)),
     ...watches.flatMap((w) => w.gaps),
+    ...(opts.fleet?.gaps ?? []),
     ...(tl.untimed > 0
       ? [`${tl.untimed} event(s) had no readable time and are not in the timeline`]
       : []),
@@ -412,7 +443,9 @@ export function buildIncident(
   return {
     generatedAt: opts.generatedAt.toISOString(),
     tool: opts.tool,
-    hosts: [...new Set(summaries.map((s) => s.host).filter(Boolean))],
+    hosts: opts.fleet
+      ? opts.fleet.hosts.map((h) => h.name)
+      : [...new Set(summaries.map((s) => s.host).filter(Boolean))],
     bundles: summaries,
     verified: summaries.every((s) => s.verified),
     verdict: { level: v.level, headline: v.headline, places },
@@ -461,5 +494,58 @@ export function buildIncident(
     prevention,
     timeline: tl.events,
     gaps,
+    fleet: opts.fleet ? fleetSection(opts.fleet, bundles, findings) : null,
+  };
+}
+
+function sortReportFindings(list: ReportFinding[]): ReportFinding[] {
+  return list.sort(
+    (a, b) =>
+      severityRank(b.severity) - severityRank(a.severity) ||
+      (a.where < b.where ? -1 : a.where > b.where ? 1 : 0) ||
+      (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0),
+  );
+}
+
+/**
+ * The fleet rule (fleet.same-exe), computed again here from the verified bundles only (never
+ * taken from the case's findings.json, which is not sealed).
+ */
+function fleetFindings(bundles: readonly BundleInput[]): ReportFinding[] {
+  const hosts = bundles
+    .filter((b) => b.fleetHost !== undefined && b.verification.verified)
+    .map((b) => ({
+      host: b.fleetHost as string,
+      findings: b.findings.filter((f) => f.kind === "incident").flatMap((f) => f.findings),
+      snapshot: b.snapshot,
+    }));
+  return sameExecutableRule(hosts).map(({ host: _host, ...f }) => ({ ...f, bundle: "fleet" }));
+}
+
+function fleetSection(
+  fleet: FleetCaseInput,
+  bundles: readonly BundleInput[],
+  findings: readonly ReportFinding[],
+): FleetSection {
+  return {
+    case: fleet.case,
+    command: fleet.command,
+    hosts: fleet.hosts.map((h) => {
+      const b = h.bundle === null ? undefined : bundles.find((x) => x.name === h.bundle);
+      const own = b ? findings.filter((f) => f.bundle === b.name) : [];
+      const worst = own.reduce<Severity | null>(
+        (w, f) => (w === null || severityRank(f.severity) > severityRank(w) ? f.severity : w),
+        null,
+      );
+      return {
+        name: h.name,
+        state: h.state,
+        reason: h.reason,
+        bundle: b?.name ?? null,
+        verified: b ? b.verification.verified : null,
+        findings: own.length,
+        worst,
+      };
+    }),
   };
 }

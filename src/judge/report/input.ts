@@ -72,6 +72,8 @@ export interface CommandOutput {
 export interface BundleInput {
   /** The directory's name. */
   name: string;
+  /** In a fleet case: the inventory's name of the host it came from. */
+  fleetHost?: string;
   path: string;
   verification: BundleVerification;
   manifest: BundleManifestFacts | null;
@@ -113,5 +115,20 @@ export interface WatchInput {
   file: string;
   sha256: string;
   samples: WatchSample[];
+  gaps: string[];
+}
+
+/** A fleet case's hosts as its case.json records them (report CASE_DIR). */
+export interface FleetCaseInput {
+  case: string;
+  command: string;
+  hosts: {
+    name: string;
+    state: string;
+    reason: string | null;
+    /** The bundle's directory name, when the host has one (loaded as a BundleInput). */
+    bundle: string | null;
+  }[];
+  /** What in the case could not be read or used, in words. */
   gaps: string[];
 }

@@ -15,7 +15,7 @@ import {
   TIMELINE_SOURCES,
 } from "../../model/report-model.js";
 import { trafficSvg } from "./svg.js";
-import { html, rate, show, when } from "./text.js";
+import { html, placeTitle, rate, show, when } from "./text.js";
 
 const CSS = `
 :root{--fg:#1b1b1b;--muted:#666;--line:#ddd;--crit:#b71c1c;--high:#d84315;--med:#f9a825;--low:#0277bd;--info:#78909c}
@@ -194,7 +194,7 @@ export function* htmlChunks(inc: Incident): Generator<string> {
     `<p class="muted">Generated ${html(when(inc.generatedAt))} by ${html(inc.tool.name)} ${html(inc.tool.version)} from ${inc.bundles.length} bundle(s). Events from ${html(when(s.first))} to ${html(when(s.last))}.</p></header>`,
   );
   o.push(
-    `<nav><a href="#summary">Summary</a><a href="#containment">Containment</a><a href="#findings">Findings</a><a href="#traffic">Traffic</a><a href="#accounts">Accounts</a><a href="#timeline">Timeline</a><a href="#audit">Audit</a><a href="#integrity">Integrity</a></nav>`,
+    `<nav><a href="#summary">Summary</a>${inc.fleet ? '<a href="#hosts">Hosts</a>' : ""}<a href="#containment">Containment</a><a href="#findings">Findings</a><a href="#traffic">Traffic</a><a href="#accounts">Accounts</a><a href="#timeline">Timeline</a><a href="#audit">Audit</a><a href="#integrity">Integrity</a></nav>`,
   );
 
   // Summary.
@@ -210,6 +210,25 @@ export function* htmlChunks(inc: Incident): Generator<string> {
     `<dt>Attack traffic</dt><dd>${inc.traffic.attackFirstSeen ? `first seen ${html(when(inc.traffic.attackFirstSeen))}, last seen ${html(when(inc.traffic.attackLastSeen))}` : "none measured at an attack's rate"}${inc.traffic.peak ? `; peak ${html(rate(inc.traffic.peak.txPacketsPerSec))} packets/s from ${html(inc.traffic.peak.place)} at ${html(when(inc.traffic.peak.time))}` : ""}</dd>`,
     `</dl></section>`,
   );
+
+  // Hosts of a fleet case.
+  if (inc.fleet) {
+    const f = inc.fleet;
+    o.push(
+      `<section id="hosts"><h2>Hosts</h2><p class="muted">Fleet case <code>${html(f.case, 300)}</code> (${html(f.command, 40)} on ${f.hosts.length} hosts). Each state is as the case's case.json records it (not sealed); each bundle was verified here.</p>${table(
+        ["host", "state", "bundle", "findings", "worst"],
+        f.hosts.map((h) => [
+          html(h.name, 120),
+          `${h.state === "ok" ? "ok" : `<strong>${html(h.state, 40)}</strong>`}${h.reason ? `: ${html(h.reason, 300)}` : ""}`,
+          h.bundle === null
+            ? "none"
+            : `<code>${html(h.bundle, 200)}</code> ${h.verified ? "verified" : '<span class="unverified">DOES NOT VERIFY</span>'}`,
+          String(h.findings),
+          h.worst ? sevBadge(h.worst) : "—",
+        ]),
+      )}</section>`,
+    );
+  }
 
   // Containment.
   o.push(`<section id="containment"><h2>Containment proof</h2>`);
@@ -267,7 +286,7 @@ export function* htmlChunks(inc: Incident): Generator<string> {
   for (const p of order) {
     const st = inc.verdict.places.find((x) => x.where === p)?.state;
     o.push(
-      `<h3>${p === "host" ? "host (outside all containers)" : `container ${html(p)}`}${st ? `<span class="state st-${st}">${STATE_TEXT[st]}</span>` : ""}</h3>`,
+      `<h3>${placeTitle(p, inc.fleet !== null, (x) => html(x))}${st ? `<span class="state st-${st}">${STATE_TEXT[st]}</span>` : ""}</h3>`,
     );
     for (const f of byPlace.get(p) ?? []) o.push(findingHtml(f, unverified));
   }

@@ -4,7 +4,7 @@
  */
 import { severityRank } from "../../model/finding.js";
 import type { Incident, ReportFinding } from "../../model/report-model.js";
-import { md, rate, when } from "./text.js";
+import { md, placeTitle, rate, when } from "./text.js";
 
 const STATE = {
   compromised: "COMPROMISED",
@@ -63,6 +63,28 @@ export function renderMarkdown(inc: Incident): string {
     "",
   );
 
+  if (inc.fleet) {
+    const f = inc.fleet;
+    o.push(
+      "## Hosts",
+      "",
+      `Fleet case ${md(f.case, 300)} (${md(f.command, 40)} on ${f.hosts.length} hosts). Each state is as the case's case.json records it (not sealed); each bundle was verified here.`,
+      "",
+      table(
+        ["host", "state", "bundle", "findings", "worst"],
+        f.hosts.map((h) => [
+          md(h.name, 120),
+          `${h.state === "ok" ? "ok" : `**${md(h.state, 40)}**`}${h.reason ? `: ${md(h.reason, 300)}` : ""}`,
+          h.bundle === null
+            ? "none"
+            : `${md(h.bundle, 200)}${h.verified ? " (verified)" : " **DOES NOT VERIFY**"}`,
+          String(h.findings),
+          h.worst ?? "—",
+        ]),
+      ),
+    );
+  }
+
   o.push("## Containment proof", "");
   if (inc.containment.length === 0) o.push("_No containment.json in these bundles._", "");
   const procRows = (ps: Incident["summary"]["responsible"]) =>
@@ -115,7 +137,7 @@ export function renderMarkdown(inc: Incident): string {
   for (const [p, list] of byPlace) {
     const st = inc.verdict.places.find((x) => x.where === p)?.state;
     o.push(
-      `### ${p === "host" ? "host (outside all containers)" : `container ${md(p)}`}${st ? `: ${STATE[st]}` : ""}`,
+      `### ${placeTitle(p, inc.fleet !== null, (x) => md(x))}${st ? `: ${STATE[st]}` : ""}`,
       "",
     );
     for (const f of list) {

@@ -3,6 +3,7 @@
  * bidi-override and invisible character visible (\e, \u202e ...) so nothing reorders or hides
  * text; `html` then escapes for HTML text and attribute values; `md` for Markdown.
  */
+import { splitFleetPlace } from "../../model/report-model.js";
 import { escapeHtml, safeText } from "../../util/sanitize.js";
 
 /** Visible control characters; cut at `max` characters. */
@@ -35,4 +36,18 @@ export function when(iso: string | null | undefined): string {
 export function rate(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return "—";
   return n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
+}
+
+/**
+ * A place's heading: "host (outside all containers)", "container web"; in a fleet case
+ * "web01: host (outside all containers)", "web01: container app", and "the fleet (across
+ * hosts)" for the fleet rule's findings. `esc` escapes the host's strings for the output.
+ */
+export function placeTitle(p: string, fleet: boolean, esc: (s: string) => string): string {
+  const one = (q: string) =>
+    q === "host" ? "host (outside all containers)" : `container ${esc(q)}`;
+  if (!fleet) return one(p);
+  if (p === "fleet") return "the fleet (across hosts)";
+  const split = splitFleetPlace(p);
+  return split ? `${esc(split[0])}: ${one(split[1])}` : one(p);
 }

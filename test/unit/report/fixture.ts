@@ -80,7 +80,7 @@ export function hostileSnapshot(takenAt = T0) {
     .build();
 }
 
-async function makeTriageBundle(out: string): Promise<string> {
+export async function makeTriageBundle(out: string): Promise<string> {
   const snap = hostileSnapshot();
   const b = await createBundle({
     outDir: out,

@@ -1,0 +1,183 @@
+/**
+ * Benchmark: a fleet's per-host overhead (connect, copy, check, fetch, verify, clean up) on N
+ * loopback hosts (a real Debian sshd each, started here, stopped by pid) with --forks 10,
+ * side by side in the same run with what plain OpenSSH does on the same hosts at the same
+ * parallelism:
+ *
+ *   ssh true     `ssh -o BatchMode=yes HOST true`: a connection, a login, a command
+ *   ssh copy     `ssh HOST 'cat > /dev/null' < EXE`: the executable's bytes through ssh
+ *   local run    the same command run here, without ssh (median of 3)
+ *   fleet        `breachkit fleet HOSTS snapshot --forks 10`
+ *
+ * Per host: fleet's time, its overhead (fleet minus the local run), each step, and the ratio
+ * of the overhead to `ssh true` + `ssh copy` (what any tool must pay to start a remote command
+ * and send it this executable). The command is `snapshot` with no Docker engine reachable on
+ * the "hosts" (DOCKER_HOST names no socket), so the run itself is the same small job everywhere.
+ *
+ *   npm run build && npm run build:exe -- --arch x64 && npx tsx bench/fleet.ts [hosts, default 20]
+ *
+ * Every "host" is this machine (2 cores here, shared with other work): the hosts' sshd, the
+ * encryption at both ends and the runs all compete for the same cores, so the figures are
+ * noisy and pessimistic for a real fleet (where each host has its own CPU). Say the load.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { keygen, type Sshd, startSshd } from "../test/helpers/sshd.js";
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+const EXE = join(REPO, "dist", "breachkit-linux-x64");
+const CLI = join(REPO, "dist", "cli", "bin.cjs");
+const n = Number(process.argv[2] ?? 20);
+const FORKS = 10;
+const work = mkdtempSync(join(tmpdir(), "bk-bench-fleet-"));
+const servers: Sshd[] = [];
+const NO_DOCKER = "unix:///nonexistent-breachkit-bench.sock";
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** One ssh to a host; resolves with its wall time in ms (throws when it fails). */
+function sshTimed(s: Sshd, key: string, remote: string, stdinFile?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn(
+      "ssh",
+      [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${join(work, "known_hosts")}`,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-i",
+        key,
+        "-p",
+        String(s.port),
+        "root@127.0.0.1",
+        remote,
+      ],
+      { stdio: [stdinFile ? "pipe" : "ignore", "ignore", "pipe"] },
+    );
+    let err = "";
+    c.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    if (stdinFile && c.stdin) createReadStream(stdinFile).pipe(c.stdin);
+    c.on("close", (code) =>
+      code === 0
+        ? resolve(performance.now() - t0)
+        : reject(new Error(`ssh ${remote} to ${s.port}: exit ${code}: ${err}`)),
+    );
+  });
+}
+
+/** Run f on every host, FORKS at a time; the per-host times in host order. */
+async function eachHost(f: (s: Sshd) => Promise<number>): Promise<number[]> {
+  const out: number[] = new Array(servers.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(FORKS, servers.length) }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= servers.length) return;
+        out[i] = await f(servers[i] as Sshd);
+      }
+    }),
+  );
+  return out;
+}
+
+try {
+  const key = join(work, "user");
+  const pub = await keygen(key, "bench");
+  for (let i = 0; i < n; i++) {
+    servers.push(
+      await startSshd({
+        name: `h${i}`,
+        root: work,
+        userKeyPub: pub,
+        setEnv: { DOCKER_HOST: NO_DOCKER },
+      }),
+    );
+  }
+  writeFileSync(join(work, "known_hosts"), `${servers.map((s) => s.knownHostsLine).join("\n")}\n`);
+  writeFileSync(
+    join(work, "hosts.txt"),
+    `${servers.map((s) => `root@127.0.0.1:${s.port}`).join("\n")}\n`,
+  );
+  const load0 = loadavg()[0] ?? 0;
+  // The references, on the same hosts, at the same parallelism.
+  const sshTrue = await eachHost((s) => sshTimed(s, key, "true"));
+  const sshCopy = await eachHost((s) => sshTimed(s, key, "cat > /dev/null", EXE));
+  const local: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const out = mkdtempSync(join(work, "local-"));
+    const t0 = performance.now();
+    spawnSync(EXE, ["snapshot", "--json", "--out", out], {
+      env: { PATH: "/usr/bin:/bin", DOCKER_HOST: NO_DOCKER },
+      stdio: "ignore",
+    });
+    local.push(performance.now() - t0);
+  }
+  const localMs = median(local);
+  const t0 = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      "fleet",
+      join(work, "hosts.txt"),
+      "snapshot",
+      "--json",
+      "--forks",
+      String(FORKS),
+      "--out",
+      join(work, "case"),
+      "--exe",
+      EXE,
+      "--known-hosts",
+      join(work, "known_hosts"),
+      "--identity",
+      key,
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 28, env: { ...process.env, NO_COLOR: "1" } },
+  );
+  const wall = performance.now() - t0;
+  const load1 = loadavg()[0] ?? 0;
+  const out = JSON.parse(r.stdout) as {
+    hosts: {
+      name: string;
+      state: string;
+      durationMs: number;
+      steps: { step: string; ms: number }[];
+    }[];
+  };
+  process.stdout.write(
+    `fleet of ${n} loopback hosts, --forks ${FORKS}: ${fmt(wall)} wall; local snapshot run ${fmt(localMs)} (median of 3); load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after\n`,
+  );
+  process.stdout.write(
+    "  host                      state    fleet  overhead   ssh true  ssh copy  overhead/(true+copy)  steps\n",
+  );
+  const overheads: number[] = [];
+  const ratios: number[] = [];
+  out.hosts.forEach((h, i) => {
+    const steps = h.steps.map((s) => `${s.step} ${s.ms}`).join(", ");
+    const overhead = h.durationMs - localMs;
+    const ref = (sshTrue[i] ?? 0) + (sshCopy[i] ?? 0);
+    overheads.push(overhead);
+    ratios.push(overhead / ref);
+    process.stdout.write(
+      `  ${h.name.padEnd(25)} ${h.state.padEnd(6)} ${fmt(h.durationMs).padStart(8)} ${fmt(overhead).padStart(9)} ${fmt(sshTrue[i] ?? 0).padStart(10)} ${fmt(sshCopy[i] ?? 0).padStart(9)}  ${(overhead / ref).toFixed(2).padStart(20)}  (${steps})\n`,
+    );
+  });
+  process.stdout.write(
+    `median per host: fleet overhead ${fmt(median(overheads))}, ssh true ${fmt(median(sshTrue))}, ssh copy ${fmt(median(sshCopy))}; overhead / (ssh true + ssh copy) ${median(ratios).toFixed(2)} (1.00: fleet adds nothing to what ssh itself costs). Issue target: overhead < 0.5 s per host.\n`,
+  );
+} finally {
+  for (const s of servers) await s.stop();
+  rmSync(work, { recursive: true, force: true });
+}
