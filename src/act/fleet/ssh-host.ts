@@ -147,7 +147,14 @@ function sshRun(
     let stdout = "";
     let stderr = "";
     let timedOut = false;
-    const piped = opts.stdoutTo ? opts.stdoutTo(child) : null;
+    // Its failure is taken now: the local tar may fail (a stream cut by Ctrl-C or a timeout)
+    // before ssh closes, and a rejection nobody awaits yet would end the whole process.
+    const piped = opts.stdoutTo
+      ? opts.stdoutTo(child).then(
+          () => null,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        )
+      : null;
     if (!piped) {
       child.stdout?.setEncoding("utf8");
       child.stdout?.on("data", (d: string) => {
@@ -181,11 +188,8 @@ function sshRun(
     child.on("close", async (code, exitSignal) => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", stop);
-      if (piped) {
-        await piped.catch((e: Error) => {
-          stderr += `\n${e.message}`;
-        });
-      }
+      const pipeError = piped ? await piped : null;
+      if (pipeError) stderr += `\n${pipeError.message}`;
       resolve({ code, signal: exitSignal, stdout, stderr, timedOut });
     });
   });
