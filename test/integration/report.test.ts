@@ -138,7 +138,9 @@ describe("report on the escaped lab (triage + contain bundles)", () => {
     expect(s).toMatch(/First seen: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\. Last seen: /);
     // Both copies of the trojan flood (the container's and the escaped host copy): whichever
     // the sample measured faster is named, and it is one of them.
-    expect(s).toMatch(/Highest rate measured: [\d,]+ packets per second from (bk-lab-gitlab|host) /);
+    expect(s).toMatch(
+      /Highest rate measured: [\d,]+ packets per second from (bk-lab-gitlab|host) /,
+    );
     expect(s).toContain(trojan("container").sha256);
     expect(s).toContain("NOT contained yet: bk-lab-gitlab by pause (NOT CONTAINED)");
     expect(s).toContain(`pid ${trojan("host").hostPid}`);
