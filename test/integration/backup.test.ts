@@ -251,8 +251,12 @@ describe("breachkit backup (real restic, real volume)", () => {
 
   it("restic stopped midway (interrupt while paused): the container runs again, no snapshot", async () => {
     const before = await snapshotIds();
-    // Enough data that restic is still reading when the interrupt comes.
-    await writeFile(join(mountpoint, "big-1.bin"), randomBytes(64 * 1024 * 1024));
+    // Enough data that restic is still reading when the interrupt comes, on a quiet machine
+    // too (64 MiB was read before the poll saw the pause, in a CI run): 256 MiB in four
+    // different random blocks, so that restic cannot deduplicate them.
+    for (let i = 0; i < 4; i++) {
+      await writeFile(join(mountpoint, `big-1.${i}.bin`), randomBytes(64 * 1024 * 1024));
+    }
     try {
       const r = await cli(["backup", NAME, ...repoArgs(), "--json"], { interruptAfterPause: true });
       expect(r.seenPaused).toBe(true);
@@ -263,7 +267,7 @@ describe("breachkit backup (real restic, real volume)", () => {
       expect(await state()).toEqual({ running: true, paused: false });
       expect(await snapshotIds()).toEqual(before);
     } finally {
-      await rm(join(mountpoint, "big-1.bin"), { force: true });
+      for (let i = 0; i < 4; i++) await rm(join(mountpoint, `big-1.${i}.bin`), { force: true });
     }
   });
 
