@@ -157,6 +157,16 @@ export class WatchReader {
   private readonly netns = new Map<number, NetnsState>();
   private readonly hostNetns: number | null;
   private tickNo = 0;
+  /**
+   * /proc/loadavg's "tasks last-pid" when /proc was last listed: while both are the same, no
+   * task was created (every new task, thread or process, in this pid namespace or below, takes
+   * a new last pid) and none ended (the count only falls by an exit), so the list of pids is
+   * the one already held and /proc is not listed again (the dearest read of a tick on a host
+   * with thousands of processes).
+   */
+  private taskStamp: string | null = null;
+  /** Entries whose exe link is still read again at the next ticks. */
+  private rechecking = 0;
   private phase = 0;
   private listing: Promise<void> | null = null;
   private engineError: string | null = null;
@@ -396,16 +406,22 @@ export class WatchReader {
     const gaps: string[] = [];
     const atMs = Date.now();
     const monoMs = performance.now();
-    // 1. processes: only new pids are read
+    // 1. processes: only new pids are read; /proc is listed only when a task came or went
+    const stamp = taskStamp(this.root);
+    const unchanged = !first && stamp !== null && stamp === this.taskStamp && this.rechecking === 0;
     const listed = new Set<number>();
-    for (const name of fs.readdirSync(this.root)) {
-      const c = name.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const pid = Number(name);
-      if (pid === this.opts.selfPid) continue;
-      listed.add(pid);
+    if (!unchanged) {
+      for (const name of fs.readdirSync(this.root)) {
+        const c = name.charCodeAt(0);
+        if (c < 48 || c > 57) continue;
+        const pid = Number(name);
+        if (pid === this.opts.selfPid) continue;
+        listed.add(pid);
+      }
+      for (const pid of this.procs.keys()) if (!listed.has(pid)) this.procs.delete(pid);
     }
-    for (const pid of this.procs.keys()) if (!listed.has(pid)) this.procs.delete(pid);
+    this.taskStamp = stamp;
+    this.rechecking = 0;
     const newProcesses: WatchProcess[] = [];
     let unknownContainer = false;
     for (const pid of listed) {
@@ -413,6 +429,7 @@ export class WatchReader {
       if (known !== undefined) {
         if (known.recheck > 0 && !known.kernelThread) {
           known.recheck--;
+          if (known.recheck > 0) this.rechecking++;
           const exe = exeOf(readlinkOrNull(`${this.root}/${pid}/exe`));
           if (exe.exePath !== null && exe.exePath !== known.proc.exePath) {
             // exec'd another file since we first saw it (fork, then exec)
@@ -427,6 +444,7 @@ export class WatchReader {
       const e = this.readNew(pid, gaps);
       if (e === null) continue;
       this.procs.set(pid, e);
+      if (!e.kernelThread) this.rechecking++;
       if (!first && !e.kernelThread) newProcesses.push(e.proc);
     }
     // A container the engine has not named yet is asked about at the next few ticks (a
@@ -644,6 +662,21 @@ export class WatchReader {
       });
     }
     return out;
+  }
+}
+
+/**
+ * "tasks last-pid" from /proc/loadavg ("0.10 0.20 0.30 2/2779 11927": the fourth field's total
+ * of tasks and the fifth, the last pid handed out in the reader's pid namespace), or null
+ * where it cannot be read (then /proc is listed at every tick).
+ */
+function taskStamp(root: string): string | null {
+  try {
+    const f = readProcText(`${root}/loadavg`, 256).trim().split(" ");
+    const total = f[3]?.split("/")[1];
+    return total && f[4] && /^\d+$/.test(total) && /^\d+$/.test(f[4]) ? `${total} ${f[4]}` : null;
+  } catch {
+    return null;
   }
 }
 
