@@ -215,8 +215,6 @@ function ipv6Ignored(bytes: Uint8Array): boolean {
 const OVERLAP = 2 * MAX_RUN + 64;
 const DOT = 0x2e;
 const COLON = 0x3a;
-const DOT16 = Buffer.from([DOT, 0]);
-const COLON16 = Buffer.from([COLON, 0]);
 const TWO_NULS = new Uint8Array(2);
 
 const isPrintable = (c: number) => c >= 0x20 && c <= 0x7e;
@@ -263,10 +261,8 @@ export class IndicatorScanner {
     }
     this.work.set(chunk, this.tailLength);
     const data = this.work.subarray(0, size);
-    this.scanAscii(data, DOT);
-    this.scanAscii(data, COLON);
-    this.scanUtf16(data, DOT16);
-    this.scanUtf16(data, COLON16);
+    this.scanAnchor(data, DOT);
+    this.scanAnchor(data, COLON);
     const keep = Math.min(OVERLAP, size);
     this.work.copyWithin(0, size - keep, size);
     this.tailLength = keep;
@@ -279,60 +275,71 @@ export class IndicatorScanner {
     this.tailLength = 0;
   }
 
-  /** ASCII strings around each `anchor` byte with an alphanumeric on each side. */
-  private scanAscii(b: Buffer, anchor: number): void {
-    let doneTo = 0;
-    for (let i = b.indexOf(anchor, 1); i !== -1 && i < b.length - 1; i = b.indexOf(anchor, i + 1)) {
-      if (i < doneTo) continue;
+  /**
+   * The strings around each `anchor` byte (a dot or a colon) with an alphanumeric on each
+   * side: ASCII ones, and UTF-16LE ones where the anchor is followed by a NUL. One native
+   * search per anchor serves both encodings (the search is most of the cost: a dot or a
+   * colon is one byte in 256 of binary data).
+   */
+  private scanAnchor(b: Buffer, anchor: number): void {
+    const colon = anchor === COLON;
+    let asciiTo = 0;
+    let utf16To = 0;
+    let ascii = true;
+    let utf16 = true;
+    const last = b.length - 1;
+    for (let i = b.indexOf(anchor, 1); i !== -1 && i < last; i = b.indexOf(anchor, i + 1)) {
       const after = b[i + 1]!;
-      if (
-        !isAlnum(b[i - 1]!) ||
-        !(isAlnum(after) || (anchor === COLON && (after === 0x2f || after === COLON)))
-      ) {
+      if (after === 0) {
+        if (!utf16 || i < utf16To || i < 2 || i >= b.length - 3) continue;
+        if (b[i - 1] !== 0 || b[i + 3] !== 0 || !isAlnum(b[i - 2]!)) continue;
+        const next = b[i + 2]!;
+        if (!(isAlnum(next) || (colon && (next === 0x2f || next === COLON)))) continue;
+        let start = i;
+        while (
+          start >= 2 &&
+          i - start < 2 * MAX_RUN &&
+          b[start - 1] === 0 &&
+          isPrintable(b[start - 2]!)
+        ) {
+          start -= 2;
+        }
+        let end = i + 2;
+        while (
+          end + 1 < b.length &&
+          end - i < 2 * MAX_RUN &&
+          b[end + 1] === 0 &&
+          isPrintable(b[end]!)
+        ) {
+          end += 2;
+        }
+        utf16To = end;
+        // A string that runs into the chunk's end is read with the next chunk (the tail).
+        if (end + 1 >= b.length) {
+          utf16 = false;
+          if (!ascii) return;
+          continue;
+        }
+        if ((end - start) / 2 >= MIN_RUN) this.scanString(b.toString("utf16le", start, end));
         continue;
       }
+      if (!ascii || i < asciiTo) continue;
+      if (
+        !isAlnum(b[i - 1]!) ||
+        !(isAlnum(after) || (colon && (after === 0x2f || after === COLON)))
+      )
+        continue;
       let start = i;
       while (start > 0 && i - start < MAX_RUN && isPrintable(b[start - 1]!)) start--;
       let end = i + 1;
       while (end < b.length && end - i < MAX_RUN && isPrintable(b[end]!)) end++;
-      doneTo = end;
-      // A string that runs into the chunk's end is read with the next chunk (the tail).
-      if (end === b.length) return;
-      if (end - start >= MIN_RUN) this.scanString(b.toString("latin1", start, end));
-    }
-  }
-
-  /** UTF-16LE strings around each `anchor` character with an alphanumeric on each side. */
-  private scanUtf16(b: Buffer, anchor: Buffer): void {
-    let doneTo = 0;
-    for (let i = b.indexOf(anchor, 2); i !== -1 && i < b.length - 3; i = b.indexOf(anchor, i + 1)) {
-      if (i < doneTo) continue;
-      if (b[i - 1] !== 0 || b[i + 3] !== 0 || !isAlnum(b[i - 2]!)) continue;
-      const after = b[i + 2]!;
-      if (!(isAlnum(after) || (anchor[0] === COLON && (after === 0x2f || after === COLON)))) {
+      asciiTo = end;
+      if (end === b.length) {
+        ascii = false;
+        if (!utf16) return;
         continue;
       }
-      let start = i;
-      while (
-        start >= 2 &&
-        i - start < 2 * MAX_RUN &&
-        b[start - 1] === 0 &&
-        isPrintable(b[start - 2]!)
-      ) {
-        start -= 2;
-      }
-      let end = i + 2;
-      while (
-        end + 1 < b.length &&
-        end - i < 2 * MAX_RUN &&
-        b[end + 1] === 0 &&
-        isPrintable(b[end]!)
-      ) {
-        end += 2;
-      }
-      doneTo = end;
-      if (end + 1 >= b.length) return;
-      if ((end - start) / 2 >= MIN_RUN) this.scanString(b.toString("utf16le", start, end));
+      if (end - start >= MIN_RUN) this.scanString(b.toString("latin1", start, end));
     }
   }
 
