@@ -3,7 +3,7 @@
  * streamed and hashed into a bundle, the indicators scanned on the way) against `gcore` from
  * Debian's gdb on the same process, side by side in the same run.
  *
- *   npx tsx bench/memory-vs-gcore.ts [MiB] [ROUNDS]        (MiB = 1024, ROUNDS = 3)
+ *   npx tsx bench/memory-vs-gcore.ts [MiB] [ROUNDS] [CHUNK_KiB]  (1024, 3, breachkit's 4096)
  *
  * Run as root, after `npm run build` (the indicator scan's worker is the built one). The benchmark starts one process (python3) holding MiB of resident memory
  * (1 MiB of random bytes repeated: binary content, as a heap is, not zeros the scanner could
@@ -22,6 +22,7 @@ import { createBundle } from "../src/evidence/bundle.js";
 
 const mib = Number(process.argv[2] ?? 1024);
 const rounds = Number(process.argv[3] ?? 3);
+const chunkKiB = process.argv[4] === undefined ? undefined : Number(process.argv[4]);
 
 const HOLDER = `
 import os, sys, time
@@ -71,6 +72,7 @@ async function main() {
             containerName: null,
             selfPid: process.pid,
             machine,
+            ...(chunkKiB !== undefined ? { chunkSize: chunkKiB * 1024 } : {}),
           });
           await bundle.seal({ complete: true });
           ours.push(performance.now() - t0);

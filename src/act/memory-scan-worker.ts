@@ -4,7 +4,7 @@
  * strings of a dump are read on another core while the main thread hashes and writes it
  * (bench/memory-vs-gcore.ts measured what it saves).
  *
- * The chunks come in shared buffers the main thread copied them into; each is handed back
+ * The chunks come in shared buffers the main thread read them into; each is handed back
  * ("freed") as soon as the scanner has taken it, and the messages are taken in order, so the
  * scan is the same as one IndicatorScanner fed on the main thread.
  */

@@ -5,9 +5,10 @@
  * in this thread otherwise (running from the sources). Both feed the same IndicatorScanner
  * the same bytes in the same order.
  *
- * Each chunk is copied into one of a few shared buffers before `feed` returns, so the
- * caller may reuse its buffer at once; when every shared buffer is still being scanned,
- * `feed` waits (the dump goes at the pace of the scan, never holding more than they hold).
+ * The scan owns the buffers the dump reads its chunks into (`buffers`: shared with the
+ * worker, so no chunk is copied to be scanned): the dump reads into a slot, hands it to
+ * `scan`, and writes the same bytes while the worker reads its strings; the slot is read
+ * into again only once `scan` has resolved and the write is done.
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { IndicatorScanner, type MemoryIndicators } from "../judge/memory/indicators.js";
@@ -16,8 +17,14 @@ import { packagePath } from "../util/package-root.js";
 import type { ScanReply, ScanWorkerData } from "./memory-scan-worker.js";
 
 export interface IndicatorScan {
-  /** Scan the next bytes of the dump; `chunk` may be reused once this resolves. */
-  feed(chunk: Uint8Array): Promise<void>;
+  /** The buffers chunks are read into, each `chunkSize` bytes (shared with the worker). */
+  readonly buffers: readonly Buffer[];
+  /**
+   * Scan the first `length` bytes of `buffers[slot]`, next in the dump's order. Resolves when
+   * the slot is no longer read by the scan (at once in this thread; when the worker has
+   * taken it, or has failed, otherwise). The caller must not change the slot before then.
+   */
+  scan(slot: number, length: number): Promise<void>;
   /** The next bytes do not follow the previous ones (another mapping). */
   boundary(): void;
   /** Everything found; rejects when the worker failed. */
@@ -34,25 +41,31 @@ export function defaultScanWorker(): string | null {
   return fileExists(path) ? path : null;
 }
 
-const SLOTS = 3;
+/**
+ * Slots: one being read, two with the writer (one hashed, one written), the rest queued for
+ * the worker, so a scan that falls a little behind does not hold up the reads.
+ */
+export const SCAN_SLOTS = 6;
 
 export function startIndicatorScan(opts: {
   ownAddresses: readonly string[];
-  /** The largest chunk `feed` will be given. */
+  /** The size of each buffer: the largest chunk read. */
   chunkSize: number;
   /** The built worker, or null to scan in this thread. */
   worker?: string | null;
 }): IndicatorScan {
   const path = opts.worker === undefined ? defaultScanWorker() : opts.worker;
-  if (path === null) return inThread(opts.ownAddresses);
+  if (path === null) return inThread(opts.ownAddresses, opts.chunkSize);
   return new WorkerScan(path, opts.ownAddresses, opts.chunkSize);
 }
 
-function inThread(ownAddresses: readonly string[]): IndicatorScan {
+function inThread(ownAddresses: readonly string[], chunkSize: number): IndicatorScan {
   const scanner = new IndicatorScanner({ ownAddresses });
+  const buffers = Array.from({ length: SCAN_SLOTS }, () => Buffer.allocUnsafe(chunkSize));
   return {
     where: "main thread",
-    feed: async (chunk) => scanner.feed(chunk),
+    buffers,
+    scan: async (slot, length) => scanner.feed(buffers[slot]!.subarray(0, length)),
     boundary: () => scanner.boundary(),
     result: async () => scanner.result(),
     close: async () => undefined,
@@ -61,18 +74,17 @@ function inThread(ownAddresses: readonly string[]): IndicatorScan {
 
 class WorkerScan implements IndicatorScan {
   readonly where = "worker";
+  readonly buffers: Buffer[];
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly views: Uint8Array[];
-  private readonly free: number[] = [];
-  private readonly waiting: (() => void)[] = [];
+  /** The resolver of each slot the worker holds. */
+  private readonly held = new Map<number, () => void>();
   private failure: Error | null = null;
   private answer: ((r: ScanReply) => void) | null = null;
 
   constructor(path: string, ownAddresses: readonly string[], chunkSize: number) {
-    const slots = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(chunkSize));
-    this.views = slots.map((s) => new Uint8Array(s));
-    this.free = [...slots.keys()];
+    const slots = Array.from({ length: SCAN_SLOTS }, () => new SharedArrayBuffer(chunkSize));
+    this.buffers = slots.map((s) => Buffer.from(s));
     const { port1, port2 } = new MessageChannel();
     const data: ScanWorkerData = { port: port2, slots, ownAddresses: [...ownAddresses] };
     // In the single executable the worker is an asset: its source, run with eval.
@@ -82,8 +94,9 @@ class WorkerScan implements IndicatorScan {
     this.port = port1;
     port1.on("message", (m: ScanReply) => {
       if (m.kind === "freed") {
-        this.free.push(m.slot);
-        this.waiting.shift()?.();
+        const done = this.held.get(m.slot);
+        this.held.delete(m.slot);
+        done?.();
       } else if (m.kind === "failed") {
         this.fail(new Error(`the indicator scan failed: ${m.message}`));
       } else {
@@ -102,25 +115,19 @@ class WorkerScan implements IndicatorScan {
 
   private fail(e: Error): void {
     this.failure ??= e;
-    // Nobody waits for a slot or an answer that will never come.
-    for (const w of this.waiting.splice(0)) w();
+    // The worker reads no slot any more, and nobody waits for an answer that will not come.
+    for (const done of this.held.values()) done();
+    this.held.clear();
     this.answer?.({ kind: "failed", message: e.message });
   }
 
-  async feed(chunk: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < chunk.length && this.failure === null) {
-      while (this.free.length === 0 && this.failure === null) {
-        await new Promise<void>((r) => this.waiting.push(r));
-      }
-      if (this.failure !== null) break;
-      const slot = this.free.pop()!;
-      const view = this.views[slot]!;
-      const n = Math.min(view.length, chunk.length - off);
-      view.set(chunk.subarray(off, off + n));
-      this.port.postMessage({ kind: "feed", slot, length: n });
-      off += n;
-    }
+  scan(slot: number, length: number): Promise<void> {
+    if (this.failure !== null) return Promise.resolve();
+    if (this.held.has(slot)) throw new Error(`slot ${slot} handed to the scan twice`);
+    return new Promise<void>((resolve) => {
+      this.held.set(slot, resolve);
+      this.port.postMessage({ kind: "feed", slot, length });
+    });
   }
 
   boundary(): void {

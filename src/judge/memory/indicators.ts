@@ -211,8 +211,12 @@ function ipv6Ignored(bytes: Uint8Array): boolean {
   return bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
-/** Kept from the end of one chunk and scanned again with the next: no string is cut in two. */
-const OVERLAP = 2 * MAX_RUN + 64;
+/**
+ * Kept from the end of one chunk and scanned again with the start of the next (the seam): no
+ * string is cut in two. A string read is at most MAX_RUN characters on each side of its dot
+ * or colon, and a UTF-16 character is two bytes: 4 * MAX_RUN bytes, and some.
+ */
+const OVERLAP = 4 * MAX_RUN + 64;
 const DOT = 0x2e;
 const COLON = 0x3a;
 const TWO_NULS = new Uint8Array(2);
@@ -229,12 +233,13 @@ export class IndicatorScanner {
   private readonly own: Set<string>;
   private truncated = false;
   /**
-   * The end of the previous chunk (its first `tailLength` bytes), scanned again in front of
-   * the next one, which is copied in after it. One buffer, grown when needed and reused:
-   * a fresh buffer per chunk costs a page fault per 4 KiB, more than the scan.
+   * The seam: the end of the previous bytes (the first `tailLength` bytes), then, while a
+   * chunk is scanned, the start of that chunk copied after it. One small buffer, reused.
    */
-  private work: Buffer = Buffer.alloc(0);
+  private readonly seam = Buffer.allocUnsafe(2 * OVERLAP);
   private tailLength = 0;
+  /** The tail's first byte is the first of its mapping (not the middle of a string). */
+  private tailAtStart = true;
 
   constructor(filter: IndicatorFilter = {}) {
     this.own = new Set<string>();
@@ -249,23 +254,46 @@ export class IndicatorScanner {
    * (an address, a name, a URL's "://"): those are found with the native search
    * (Buffer.indexOf), and only where letters or digits stand on both sides is the printable
    * string around them taken out and read. The cost follows the dots and colons, not the
-   * bytes: a zero page or a block of code costs almost nothing. `chunk` is only read, and
+   * bytes: a zero page or a block of code costs almost nothing.
+   *
+   * The chunk is read where it is (never copied whole): the seam (the previous bytes' tail
+   * and this chunk's first bytes) is scanned on its own, then the chunk. A scan leaves to the
+   * other what it cannot see whole: a string that runs into its end (read with the next
+   * seam), or one that may have begun before its start (read in the seam, or in the previous
+   * chunk), so every string is read once whole and never in part. `chunk` is only read, and
    * not kept.
    */
   feed(chunk: Uint8Array): void {
-    const size = this.tailLength + chunk.byteLength;
-    if (this.work.length < size) {
-      const grown = Buffer.allocUnsafe(Math.max(size, 2 * this.work.length));
-      this.work.copy(grown, 0, 0, this.tailLength);
-      this.work = grown;
+    const b = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (b.length === 0) return;
+    const head = Math.min(b.length, OVERLAP);
+    if (this.tailLength > 0) {
+      b.copy(this.seam, this.tailLength, 0, head);
+      const seam = this.seam.subarray(0, this.tailLength + head);
+      this.scanAnchor(seam, DOT, !this.tailAtStart);
+      this.scanAnchor(seam, COLON, !this.tailAtStart);
     }
-    this.work.set(chunk, this.tailLength);
-    const data = this.work.subarray(0, size);
-    this.scanAnchor(data, DOT);
-    this.scanAnchor(data, COLON);
-    const keep = Math.min(OVERLAP, size);
-    this.work.copyWithin(0, size - keep, size);
-    this.tailLength = keep;
+    // A chunk shorter than the seam's share was read whole in the seam.
+    if (this.tailLength === 0 || head < b.length) {
+      this.scanAnchor(b, DOT, this.tailLength > 0);
+      this.scanAnchor(b, COLON, this.tailLength > 0);
+    }
+    // The new tail: the last OVERLAP bytes of everything so far.
+    if (b.length >= OVERLAP) {
+      b.copy(this.seam, 0, b.length - OVERLAP);
+      this.tailLength = OVERLAP;
+      this.tailAtStart = false;
+    } else {
+      // The seam holds the old tail and the whole chunk: keep its end.
+      if (this.tailLength === 0) b.copy(this.seam, 0);
+      const size = this.tailLength + b.length;
+      const keep = Math.min(OVERLAP, size);
+      this.seam.copyWithin(0, size - keep, size);
+      this.tailAtStart &&= keep === size;
+      this.tailLength = keep;
+    }
   }
 
   /** The next bytes do not follow the previous ones (another mapping): no string spans them. */
@@ -273,15 +301,17 @@ export class IndicatorScanner {
     // Two NULs end any string still open at the end of the tail, which is then read.
     if (this.tailLength > 0) this.feed(TWO_NULS);
     this.tailLength = 0;
+    this.tailAtStart = true;
   }
 
   /**
    * The strings around each `anchor` byte (a dot or a colon) with an alphanumeric on each
    * side: ASCII ones, and UTF-16LE ones where the anchor is followed by a NUL. One native
    * search per anchor serves both encodings (the search is most of the cost: a dot or a
-   * colon is one byte in 256 of binary data).
+   * colon is one byte in 256 of binary data). With `cut`, the bytes before `b` are not
+   * known here: a string that reaches b's first byte is left to the scan that saw them.
    */
-  private scanAnchor(b: Buffer, anchor: number): void {
+  private scanAnchor(b: Buffer, anchor: number, cut: boolean): void {
     const colon = anchor === COLON;
     let asciiTo = 0;
     let utf16To = 0;
@@ -314,6 +344,7 @@ export class IndicatorScanner {
           end += 2;
         }
         utf16To = end;
+        if (cut && start < 2) continue;
         // A string that runs into the chunk's end is read with the next chunk (the tail).
         if (end + 1 >= b.length) {
           utf16 = false;
@@ -334,6 +365,7 @@ export class IndicatorScanner {
       let end = i + 1;
       while (end < b.length && end - i < MAX_RUN && isPrintable(b[end]!)) end++;
       asciiTo = end;
+      if (cut && start === 0) continue;
       if (end === b.length) {
         ascii = false;
         if (!utf16) return;
