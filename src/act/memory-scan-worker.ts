@@ -5,8 +5,8 @@
  * (bench/memory-vs-gcore.ts measured what it saves).
  *
  * The chunks come in shared buffers the main thread read them into; each is handed back
- * ("freed") as soon as the scanner has taken it, and the messages are taken in order, so the
- * scan is the same as one IndicatorScanner fed on the main thread.
+ * ("freed") as soon as the scanner has taken it, and the messages are taken in order. The
+ * worker reads the strings around dots; the main thread those around colons (memory-scan.ts).
  */
 import { type MessagePort, workerData } from "node:worker_threads";
 import { IndicatorScanner, type MemoryIndicators } from "../judge/memory/indicators.js";
@@ -31,7 +31,7 @@ export type ScanReply =
 
 const data = workerData as ScanWorkerData;
 const views = data.slots.map((s) => new Uint8Array(s));
-const scanner = new IndicatorScanner({ ownAddresses: data.ownAddresses });
+const scanner = new IndicatorScanner({ ownAddresses: data.ownAddresses, anchors: "dots" });
 
 data.port.on("message", (m: ScanRequest) => {
   try {

@@ -1,9 +1,12 @@
 /**
- * The indicator scan of a memory dump, beside the dump: in a worker thread
+ * The indicator scan of a memory dump, beside the dump: shared with a worker thread
  * (memory-scan-worker.ts) when the package's built worker is there, so that scanning the
  * strings of 1 GiB does not add to the time the main thread spends hashing and writing it;
- * in this thread otherwise (running from the sources). Both feed the same IndicatorScanner
- * the same bytes in the same order.
+ * in this thread otherwise (running from the sources). With the worker, the strings around
+ * dots (most of the work) are read there, and those around colons here, between hashing
+ * chunks: measured, the main thread (hashing) and the other core (the worker, the reads
+ * and writes) then carry about the same load. mergeIndicators joins the two; a scanner for
+ * both finds the same.
  *
  * The scan owns the buffers the dump reads its chunks into (`buffers`: shared with the
  * worker, so no chunk is copied to be scanned): the dump reads into a slot, hands it to
@@ -11,7 +14,11 @@
  * into again only once `scan` has resolved and the write is done.
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { IndicatorScanner, type MemoryIndicators } from "../judge/memory/indicators.js";
+import {
+  IndicatorScanner,
+  type MemoryIndicators,
+  mergeIndicators,
+} from "../judge/memory/indicators.js";
 import { fileExists, isAssetPath, readTextSync } from "../util/assets.js";
 import { packagePath } from "../util/package-root.js";
 import type { ScanReply, ScanWorkerData } from "./memory-scan-worker.js";
@@ -73,8 +80,9 @@ function inThread(ownAddresses: readonly string[], chunkSize: number): Indicator
 }
 
 class WorkerScan implements IndicatorScan {
-  readonly where = "worker";
+  readonly where = "worker (dots) and main thread (colons)";
   readonly buffers: Buffer[];
+  private readonly colons: IndicatorScanner;
   private readonly worker: Worker;
   private readonly port: MessagePort;
   /** The resolver of each slot the worker holds. */
@@ -85,6 +93,7 @@ class WorkerScan implements IndicatorScan {
   constructor(path: string, ownAddresses: readonly string[], chunkSize: number) {
     const slots = Array.from({ length: SCAN_SLOTS }, () => new SharedArrayBuffer(chunkSize));
     this.buffers = slots.map((s) => Buffer.from(s));
+    this.colons = new IndicatorScanner({ ownAddresses, anchors: "colons" });
     const { port1, port2 } = new MessageChannel();
     const data: ScanWorkerData = { port: port2, slots, ownAddresses: [...ownAddresses] };
     // In the single executable the worker is an asset: its source, run with eval.
@@ -124,6 +133,7 @@ class WorkerScan implements IndicatorScan {
   scan(slot: number, length: number): Promise<void> {
     if (this.failure !== null) return Promise.resolve();
     if (this.held.has(slot)) throw new Error(`slot ${slot} handed to the scan twice`);
+    this.colons.feed(this.buffers[slot]!.subarray(0, length));
     return new Promise<void>((resolve) => {
       this.held.set(slot, resolve);
       this.port.postMessage({ kind: "feed", slot, length });
@@ -131,6 +141,7 @@ class WorkerScan implements IndicatorScan {
   }
 
   boundary(): void {
+    this.colons.boundary();
     if (this.failure === null) this.port.postMessage({ kind: "boundary" });
   }
 
@@ -142,7 +153,7 @@ class WorkerScan implements IndicatorScan {
     });
     this.answer = null;
     if (reply.kind !== "result") throw this.failure ?? new Error("the indicator scan failed");
-    return reply.value;
+    return mergeIndicators(reply.value, this.colons.result());
   }
 
   async close(): Promise<void> {

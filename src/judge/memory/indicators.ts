@@ -179,6 +179,12 @@ const IGNORED_DOMAINS = [
 export interface IndicatorFilter {
   /** The host's (or the container's) own addresses: not leads. */
   ownAddresses?: readonly string[];
+  /**
+   * The strings read: around dots, around colons, or both (default). Two scanners fed the
+   * same bytes, one for each, find together what one for both finds (mergeIndicators), so
+   * the work can be shared by two threads.
+   */
+  anchors?: "all" | "dots" | "colons";
 }
 
 function ipv4Ignored(text: string): boolean {
@@ -241,7 +247,11 @@ export class IndicatorScanner {
   /** The tail's first byte is the first of its mapping (not the middle of a string). */
   private tailAtStart = true;
 
+  private readonly anchors: readonly number[];
+
   constructor(filter: IndicatorFilter = {}) {
+    const which = filter.anchors ?? "all";
+    this.anchors = which === "all" ? [DOT, COLON] : which === "dots" ? [DOT] : [COLON];
     this.own = new Set<string>();
     for (const a of filter.ownAddresses ?? []) {
       const b = parseIp(a);
@@ -272,13 +282,11 @@ export class IndicatorScanner {
     if (this.tailLength > 0) {
       b.copy(this.seam, this.tailLength, 0, head);
       const seam = this.seam.subarray(0, this.tailLength + head);
-      this.scanAnchor(seam, DOT, !this.tailAtStart);
-      this.scanAnchor(seam, COLON, !this.tailAtStart);
+      for (const a of this.anchors) this.scanAnchor(seam, a, !this.tailAtStart);
     }
     // A chunk shorter than the seam's share was read whole in the seam.
     if (this.tailLength === 0 || head < b.length) {
-      this.scanAnchor(b, DOT, this.tailLength > 0);
-      this.scanAnchor(b, COLON, this.tailLength > 0);
+      for (const a of this.anchors) this.scanAnchor(b, a, this.tailLength > 0);
     }
     // The new tail: the last OVERLAP bytes of everything so far.
     if (b.length >= OVERLAP) {
@@ -437,6 +445,20 @@ export class IndicatorScanner {
       truncated: this.truncated,
     };
   }
+}
+
+/** What two scanners of the same bytes found (one for dots, one for colons), as one. */
+export function mergeIndicators(a: MemoryIndicators, b: MemoryIndicators): MemoryIndicators {
+  let truncated = a.truncated || b.truncated;
+  const union = (x: readonly string[], y: readonly string[]) => {
+    const all = [...new Set([...x, ...y])].sort();
+    if (all.length > MAX_PER_KIND) truncated = true;
+    return all.slice(0, MAX_PER_KIND);
+  };
+  const ips = union(a.ips, b.ips);
+  const urls = union(a.urls, b.urls);
+  const domains = union(a.domains, b.domains);
+  return { ips, urls, domains, truncated };
 }
 
 /**
