@@ -3,7 +3,7 @@
  * streamed and hashed into a bundle, the indicators scanned on the way) against `gcore` from
  * Debian's gdb on the same process, side by side in the same run.
  *
- *   npx tsx bench/memory-vs-gcore.ts [MiB] [ROUNDS] [CHUNK_KiB]  (1024, 3, breachkit's 4096)
+ *   npx tsx bench/memory-vs-gcore.ts [MiB] [ROUNDS] [CHUNK_KiB]  (1024, 3, breachkit's 1024)
  *
  * Run as root, after `npm run build` (the indicator scan's worker is the built one). The benchmark starts one process (python3) holding MiB of resident memory
  * (1 MiB of random bytes repeated: binary content, as a heap is, not zeros the scanner could
