@@ -2,6 +2,22 @@
  * Line numbers for JSON files analysts edit: V8's parse errors name no line (Node 20's not
  * even a position), and a schema error names a path, not where it is in the file.
  */
+import { err, errorMessage, ok, type Result } from "../util/result.js";
+
+/** JSON.parse, or where it fails: the line of the first syntax error (0 when not found). */
+export function parseJsonWithLine(
+  text: string,
+): Result<unknown, { line: number; message: string }> {
+  try {
+    return ok(JSON.parse(text) as unknown);
+  } catch (e) {
+    const bad = jsonSyntaxError(text);
+    return bad
+      ? err({ line: lineAtOffset(text, bad.offset), message: `not valid JSON: ${bad.message}` })
+      : err({ line: 0, message: `not valid JSON: ${errorMessage(e)}` });
+  }
+}
+
 /** The line on which each value of a (valid) JSON text starts, by path ("entries.3"). */
 export function jsonValueLines(text: string): Map<string, number> {
   const out = new Map<string, number>();

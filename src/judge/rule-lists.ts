@@ -14,7 +14,7 @@ import { packagePath } from "../util/package-root.js";
 import { err, errorMessage, ok, type Result } from "../util/result.js";
 import { z } from "../util/zod.js";
 import type { RuleFileError } from "./hunt/rule-file.js";
-import { jsonSyntaxError, jsonValueLines, lineAtOffset } from "./json-lines.js";
+import { jsonValueLines, parseJsonWithLine } from "./json-lines.js";
 
 /** rules/ of this package. */
 export const SHIPPED_RULES_DIR = packagePath("rules");
@@ -166,6 +166,23 @@ function nameSetSpec(file: string, key: keyof RuleLists, what: string): ListSpec
   };
 }
 
+/** A set of capabilities, compared without the CAP_ prefix and case. */
+function capSetSpec(file: string, key: keyof RuleLists, what: string): ListSpec {
+  return {
+    file,
+    key,
+    what,
+    valid: capability,
+    sample: "string",
+    same: (v) => normCapability(String(v)),
+    matcher: (v) => {
+      const set = capSet(v);
+      return (s) => set.has(normCapability(String(s)));
+    },
+    build: capSet,
+  };
+}
+
 const SPECS: readonly ListSpec[] = [
   {
     file: "mining-ports",
@@ -215,32 +232,8 @@ const SPECS: readonly ListSpec[] = [
     build: setOf,
   },
   nameSetSpec("nologin-services", "nologinServices", "an account name"),
-  {
-    file: "host-capabilities",
-    key: "hostCapabilities",
-    what: "a capability, like SYS_ADMIN",
-    valid: capability,
-    sample: "string",
-    same: (v) => normCapability(String(v)),
-    matcher: (v) => {
-      const set = capSet(v);
-      return (s) => set.has(normCapability(String(s)));
-    },
-    build: capSet,
-  },
-  {
-    file: "risky-capabilities",
-    key: "riskyCapabilities",
-    what: "a capability, like NET_ADMIN",
-    valid: capability,
-    sample: "string",
-    same: (v) => normCapability(String(v)),
-    matcher: (v) => {
-      const set = capSet(v);
-      return (s) => set.has(normCapability(String(s)));
-    },
-    build: capSet,
-  },
+  capSetSpec("host-capabilities", "hostCapabilities", "a capability, like SYS_ADMIN"),
+  capSetSpec("risky-capabilities", "riskyCapabilities", "a capability, like NET_ADMIN"),
   {
     file: "host-files",
     key: "hostFiles",
@@ -323,16 +316,9 @@ export function parseListFile(
 ): Result<ParsedList, RuleFileError> {
   const fail = (line: number, message: string) =>
     err({ file, line, message: `${file}${line ? `:${line}` : ""}: ${message}` });
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    // V8's message names no line (and Node 20's no position either): find the spot ourselves.
-    const bad = jsonSyntaxError(text);
-    return bad
-      ? fail(lineAtOffset(text, bad.offset), `not valid JSON: ${bad.message}`)
-      : fail(0, `not valid JSON: ${errorMessage(e)}`);
-  }
+  const json = parseJsonWithLine(text);
+  if (!json.ok) return fail(json.error.line, json.error.message);
+  const data = json.value;
   let lines: Map<string, number> | undefined;
   const lineOf = (path: readonly PropertyKey[]) => {
     lines ??= jsonValueLines(text);

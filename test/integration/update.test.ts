@@ -114,11 +114,23 @@ async function moveTag(
   return id;
 }
 
-async function run(name: string, args: string[], ref: string): Promise<string> {
+/** `docker run -d` of `ref` with this run's label (`cmd`: the arguments after the image). */
+async function run(name: string, args: string[], ref: string, cmd: string[] = []): Promise<string> {
   // On this test's own network: nothing here needs the default bridge (docker0).
   const net = args.includes("--network") ? [] : ["--network", netName];
   try {
-    const id = await docker(["run", "-d", "--name", name, "--label", LABEL, ...net, ...args, ref]);
+    const id = await docker([
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--label",
+      LABEL,
+      ...net,
+      ...args,
+      ref,
+      ...cmd,
+    ]);
     containers.push(id);
     return id;
   } catch (e) {
@@ -129,6 +141,35 @@ async function run(name: string, args: string[], ref: string): Promise<string> {
     for (const id of left.split("\n")) if (id) containers.push(id);
     throw e;
   }
+}
+
+/** A created (not started) container on `ref`, a local tag of v1; removed by id at the end. */
+async function createOn(ref: string, name: string, labels: string[]): Promise<string> {
+  await docker(["tag", v1, ref]);
+  const id = await docker([
+    "create",
+    "--name",
+    name,
+    ...labels.flatMap((l) => ["--label", l]),
+    ref,
+  ]);
+  containers.push(id);
+  return id;
+}
+
+/** Every local image of `repo` (pulled by an update) is this file's, removed at the end. */
+async function adoptImages(repo: string): Promise<void> {
+  for (const id of (await docker(["images", "-q", "--no-trunc", repo])).split("\n")) {
+    if (id) images.add(id);
+  }
+}
+
+/** The paths a bundle's manifest lists. */
+async function bundlePaths(bundle: string | null): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(join(bundle ?? "", "manifest.json"), "utf8")) as {
+    files: { path: string }[];
+  };
+  return manifest.files.map((f) => f.path);
 }
 
 describe("update", () => {
@@ -159,8 +200,6 @@ describe("update", () => {
         "172.29.77.10",
         "-e",
         "FOO=bar",
-        "-e",
-        "APP_VERSION=1",
         "--label",
         "org.example.role=web",
         "-v",
@@ -196,62 +235,8 @@ describe("update", () => {
         "/bin/sh",
       ],
       appRef,
+      ["-c", "trap 'exit 0' TERM; echo main started; while :; do sleep 1; done"],
     );
-    // The entrypoint's arguments, after the image.
-    await docker(["rm", "-f", containers.pop() ?? ""]);
-    const mainArgs = [
-      "run",
-      "-d",
-      "--name",
-      `bk-upd-main-${RUN}`,
-      "--label",
-      LABEL,
-      "--network",
-      netName,
-      "--network-alias",
-      "app-alias",
-      "--ip",
-      "172.29.77.10",
-      "-e",
-      "FOO=bar",
-      "--label",
-      "org.example.role=web",
-      "-v",
-      `${vol}:/vol`,
-      "-v",
-      "/data",
-      "--mount",
-      `type=bind,src=${out},dst=/host,readonly`,
-      "-p",
-      "127.0.0.1::8080",
-      "--restart",
-      "unless-stopped",
-      "--memory",
-      "64m",
-      "--cpu-shares",
-      "512",
-      "--pids-limit",
-      "64",
-      "--cap-drop",
-      "ALL",
-      "--cap-add",
-      "CHOWN",
-      "--user",
-      "1000:1000",
-      "--init",
-      "--log-opt",
-      "max-size=1m",
-      "--log-opt",
-      "max-file=2",
-      "--hostname",
-      "web-1",
-      "--entrypoint",
-      "/bin/sh",
-      appRef,
-      "-c",
-      "trap 'exit 0' TERM; echo main started; while :; do sleep 1; done",
-    ];
-    containers.push(await docker(mainArgs));
     await run(`bk-upd-pinned-${RUN}`, ["--label", "breachkit.update=false"], appRef);
     await run(`bk-upd-brk-${RUN}`, [], brkRef);
   }, 180_000);
@@ -385,10 +370,7 @@ describe("update", () => {
     const v = await verifyBundle(bundle);
     expect(v.intact).toBe(true);
     expect(v.complete).toBe(true);
-    const manifest = JSON.parse(await readFile(join(bundle, "manifest.json"), "utf8")) as {
-      files: { path: string }[];
-    };
-    const paths = manifest.files.map((f) => f.path);
+    const paths = await bundlePaths(bundle);
     expect(paths).toContain("update.json");
     expect(paths).toContain("snapshot.json");
     expect(
@@ -441,15 +423,8 @@ describe("update", () => {
     expect(await imageId(brkRef)).toBe(before.Image);
     const v = await verifyBundle(r.out.bundle ?? "");
     expect(v.intact).toBe(true);
-    const manifest = JSON.parse(
-      await readFile(join(r.out.bundle ?? "", "manifest.json"), "utf8"),
-    ) as { files: { path: string }[] };
-    expect(manifest.files.some((f) => f.path === `update/${name}/failed-inspect.json`)).toBe(true);
-    for (const id of (
-      await docker(["images", "-q", "--no-trunc", `${reg.host}/bk-update/brk`])
-    ).split("\n")) {
-      if (id) images.add(id);
-    }
+    expect(await bundlePaths(r.out.bundle)).toContain(`update/${name}/failed-inspect.json`);
+    await adoptImages(`${reg.host}/bk-update/brk`);
     const pulled = res?.actions.find((a) => a.action.startsWith("docker pull "));
     expect(pulled?.ok).toBe(true);
   });
@@ -464,19 +439,7 @@ describe("update", () => {
         missing: `${reg.host}/bk-update/nothing:1`,
       };
       for (const [k, ref] of Object.entries(refs)) {
-        await docker(["tag", v1, ref]);
-        containers.push(
-          await docker([
-            "create",
-            "--name",
-            `bk-upd-${k}-${RUN}`,
-            "--label",
-            LABEL,
-            "--label",
-            `bk-update-gap=${RUN}`,
-            ref,
-          ]),
-        );
+        await createOn(ref, `bk-upd-${k}-${RUN}`, [LABEL, `bk-update-gap=${RUN}`]);
       }
       const t0 = Date.now();
       const r = await cli([
@@ -539,17 +502,7 @@ describe("update", () => {
         }),
         { mode: 0o600 },
       );
-      await docker(["tag", v1, ref]);
-      containers.push(
-        await docker([
-          "create",
-          "--name",
-          `bk-upd-token-${RUN}`,
-          "--label",
-          `bk-update-token=${RUN}`,
-          ref,
-        ]),
-      );
+      await createOn(ref, `bk-upd-token-${RUN}`, [`bk-update-token=${RUN}`]);
       const args = [
         "update",
         "--check",
@@ -661,16 +614,8 @@ describe("update", () => {
       expect(back.image).toBe(v4);
       expect(bad?.after?.containerId).toBe(back.id);
       expect(await imageId(ref)).toBe(v4);
-      const manifest = JSON.parse(
-        await readFile(join(b.out.bundle ?? "", "manifest.json"), "utf8"),
-      ) as { files: { path: string }[] };
-      expect(manifest.files.some((f) => f.path === `update/${name}/failed-inspect.json`)).toBe(
-        true,
-      );
-      for (const id of (
-        await docker(["images", "-q", "--no-trunc", `${reg.host}/bk-update/compose`])
-      ).split("\n"))
-        if (id) images.add(id);
+      expect(await bundlePaths(b.out.bundle)).toContain(`update/${name}/failed-inspect.json`);
+      await adoptImages(`${reg.host}/bk-update/compose`);
 
       // 3. The project's file changed since: compose would deploy that too, so it is refused.
       await writeFile(file, yml("      BAR: baz"));

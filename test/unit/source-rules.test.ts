@@ -278,7 +278,7 @@ const WRITE_EXCEPTIONS: Record<string, string> = {
 /** Signals sent outside act: each only to a process breachkit started itself. */
 const SIGNAL_EXCEPTIONS: Record<string, string> = {
   "observe/scanners/run-tool.ts":
-    "the process group of a scanner it started, on timeout or interrupt",
+    "the process group of a program it started (a scanner, restic, a backup hook), on timeout or interrupt",
   "observe/scanners/clamd-daemon.ts": "the clamd it started, when the scan is over",
   "evidence/collect-host.ts": "the journalctl it started, when its read is cut short",
   "evidence/archive.ts": "the tar it started, when packing the bundle fails",
@@ -287,7 +287,7 @@ const SIGNAL_EXCEPTIONS: Record<string, string> = {
 /** Programs started outside act: each named with what it is for (argv only, never a shell). */
 const SPAWN_EXCEPTIONS: Record<string, string> = {
   "observe/scanners/run-tool.ts":
-    "the scanners (rkhunter, chkrootkit, Lynis, clamscan, the host's rpm listing a copied database), read-only runs",
+    "the scanners (rkhunter, chkrootkit, Lynis, clamscan, the host's rpm listing a copied database), read-only runs; and, for act/backup only, restic's writing runs and the backup hooks (the caller in act/ decides the change)",
   "observe/scanners/clamd-daemon.ts": "breachkit's own clamd, on a temporary socket",
   "evidence/collect-host.ts": "journalctl, to copy the journal into the bundle",
   "evidence/archive.ts": "tar, to pack the bundle",

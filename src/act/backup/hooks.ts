@@ -8,8 +8,8 @@
  */
 import { promises as fs } from "node:fs";
 import type { HookRun } from "../../model/backup-output.js";
+import { runTool } from "../../observe/scanners/run-tool.js";
 import { err, ok, type Result } from "../../util/result.js";
-import { runStreaming } from "./restic.js";
 
 const MAX_ARGS = 64;
 const MAX_ARG = 4096;
@@ -63,6 +63,8 @@ export async function runHook(
     env: Readonly<Record<string, string | undefined>>;
     euid: number;
     timeoutMs: number;
+    /** An interrupt of breachkit ends the hook (it runs in its own process group). */
+    signal?: AbortSignal;
   },
 ): Promise<HookRun> {
   const refused = (argv: string[], why: string): HookRun => ({
@@ -82,13 +84,15 @@ export async function runHook(
   if (why) return refused(argv, why);
   let tail = "";
   try {
-    const run = await runStreaming(argv[0] ?? "", argv.slice(1), {
+    const run = await runTool(argv[0] ?? "", argv.slice(1), {
       env: {
         PATH: ctx.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
         BREACHKIT_CONTAINER_ID: ctx.containerId,
         BREACHKIT_CONTAINER_NAME: ctx.containerName,
       },
       timeoutMs: ctx.timeoutMs,
+      maxOutputBytes: 4 * 1024 * 1024,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     tail = `${run.stdout}${run.stderr}`.split("\n").slice(-20).join("\n").slice(-4000);
     return {

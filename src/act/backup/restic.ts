@@ -4,94 +4,41 @@
  * stdout read line by line (bounded) so a backup's status lines drive the progress display and
  * its summary line is kept.
  */
-import { spawn } from "node:child_process";
 import type { ResticSummary } from "../../model/backup-output.js";
 import { parseBackupLine } from "../../observe/restic/parse.js";
 import { type ResticRepo, resticEnv } from "../../observe/restic/repo.js";
+import { runTool, type ToolRun } from "../../observe/scanners/run-tool.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export interface StreamRun {
-  argv: string[];
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  durationMs: number;
-}
-
+/** What is kept of each stream (a backup's status lines are read as they come, not kept). */
 const MAX_KEEP = 4 * 1024 * 1024;
+/** After SIGTERM, the time restic has to remove its lock from the repository before SIGKILL. */
+const RESTIC_GRACE_MS = 30_000;
 
-/** Run a program, hand each stdout line to `onLine`, keep the tail of both streams. */
-export function runStreaming(
-  file: string,
+/**
+ * restic through the shared runner (its own process group, killed on timeout and abort),
+ * in its own environment (the repository and password file only).
+ */
+function runRestic(
+  exe: string,
   args: readonly string[],
-  opts: {
-    env: Record<string, string>;
-    timeoutMs: number;
-    onLine?: (line: string) => void;
-    signal?: AbortSignal;
-    cwd?: string;
-  },
-): Promise<StreamRun> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [...args], {
-      cwd: opts.cwd ?? "/",
-      env: opts.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let errText = "";
-    let partial = "";
-    let timedOut = false;
-    child.stdout.setEncoding("utf8");
-    child.stderr.setEncoding("utf8");
-    child.stdout.on("data", (s: string) => {
-      partial += s;
-      const lines = partial.split("\n");
-      partial = lines.pop() ?? "";
-      for (const l of lines) {
-        opts.onLine?.(l);
-        out = `${out}${l}\n`.slice(-MAX_KEEP);
-      }
-    });
-    child.stderr.on("data", (s: string) => {
-      errText = (errText + s).slice(-MAX_KEEP);
-    });
-    const stop = () => child.kill("SIGTERM");
-    const timer = setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, opts.timeoutMs);
-    opts.signal?.addEventListener("abort", stop, { once: true });
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", stop);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", stop);
-      if (partial !== "") {
-        opts.onLine?.(partial);
-        out = (out + partial).slice(-MAX_KEEP);
-      }
-      resolve({
-        argv: [file, ...args],
-        exitCode: code,
-        signal,
-        stdout: out,
-        stderr: errText,
-        timedOut,
-        durationMs: Date.now() - started,
-      });
-    });
+  env: Env,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  onStdoutLine?: (line: string) => void,
+): Promise<ToolRun> {
+  return runTool(exe, args, {
+    env,
+    timeoutMs,
+    maxOutputBytes: MAX_KEEP,
+    killGraceMs: RESTIC_GRACE_MS,
+    ...(signal ? { signal } : {}),
+    ...(onStdoutLine ? { onStdoutLine } : {}),
   });
 }
 
-export interface BackupRun extends StreamRun {
+export interface BackupRun extends ToolRun {
   summary: ResticSummary | null;
   /** Files restic could not read (its error lines). */
   errors: string[];
@@ -128,31 +75,30 @@ export class ResticWriter {
     args.push("--", ...paths);
     let summary: ResticSummary | null = null;
     const errors: string[] = [];
-    const run = await runStreaming(this.exe, args, {
-      env: this.runEnv,
-      timeoutMs: opts.timeoutMs,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onLine: (line) => {
+    const run = await runRestic(
+      this.exe,
+      args,
+      this.runEnv,
+      opts.timeoutMs,
+      opts.signal,
+      (line) => {
         const p = parseBackupLine(line);
         if (!p) return;
         if (p.kind === "summary") summary = p.summary;
         else if (p.kind === "status") opts.onProgress?.(p.percent, p.bytesDone, p.totalBytes);
         else if (p.kind === "error" && errors.length < 1000) errors.push(p.text);
       },
-    });
+    );
     return { ...run, summary, errors };
   }
 
-  async forget(args: readonly string[], timeoutMs: number): Promise<StreamRun> {
-    return runStreaming(this.exe, ["forget", "--json", ...args], {
-      env: this.runEnv,
-      timeoutMs,
-    });
+  async forget(args: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<ToolRun> {
+    return runRestic(this.exe, ["forget", "--json", ...args], this.runEnv, timeoutMs, signal);
   }
 
   /** Remove the data no snapshot references any more. */
-  async prune(timeoutMs: number): Promise<StreamRun> {
-    return runStreaming(this.exe, ["prune"], { env: this.runEnv, timeoutMs });
+  async prune(timeoutMs: number, signal?: AbortSignal): Promise<ToolRun> {
+    return runRestic(this.exe, ["prune"], this.runEnv, timeoutMs, signal);
   }
 
   /**
@@ -165,21 +111,20 @@ export class ResticWriter {
     timeoutMs: number,
     signal?: AbortSignal,
     verify = false,
-  ): Promise<StreamRun> {
+  ): Promise<ToolRun> {
     const args = ["restore", snapshotId, "--target", target];
     if (verify) args.push("--verify");
-    return runStreaming(this.exe, args, {
-      env: this.runEnv,
-      timeoutMs,
-      ...(signal ? { signal } : {}),
-    });
+    return runRestic(this.exe, args, this.runEnv, timeoutMs, signal);
   }
 
   /** `restic check --read-data-subset SUBSET` (it reads back that share of the packs). */
-  async check(subset: string, timeoutMs: number): Promise<StreamRun> {
-    return runStreaming(this.exe, ["--no-cache", "check", "--read-data-subset", subset], {
-      env: this.runEnv,
+  async check(subset: string, timeoutMs: number, signal?: AbortSignal): Promise<ToolRun> {
+    return runRestic(
+      this.exe,
+      ["--no-cache", "check", "--read-data-subset", subset],
+      this.runEnv,
       timeoutMs,
-    });
+      signal,
+    );
   }
 }

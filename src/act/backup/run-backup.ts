@@ -136,7 +136,12 @@ async function backupOne(
     if (!o.hooks) r.warnings.push("pre hook not run (--no-hooks)");
     else {
       o.progress.update(`${c.name}: pre hook`);
-      const pre: HookRun = await runHook("breachkit.backup.pre", t.pre, hookCtx);
+      // An interrupt ends the pre hook (nothing is read after it); the post hook, which undoes
+      // what the pre hook did, always runs to its end.
+      const pre: HookRun = await runHook("breachkit.backup.pre", t.pre, {
+        ...hookCtx,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
       r.pre = pre;
       if (!pre.ok)
         return finish({

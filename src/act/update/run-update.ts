@@ -570,17 +570,7 @@ async function updateOne(c: OneContext): Promise<void> {
     const problems: string[] = [];
     if (newId) {
       const id = newId;
-      await bundle.step("update", `preserve the failed container ${id.slice(0, 12)}`, async () => {
-        const raw = await engine.inspectContainer(id);
-        await bundle.writeJson(`update/${safeName(name)}/failed-inspect.json`, redactInspect(raw), {
-          source: `docker:/containers/${id}/json`,
-        });
-        const logs = await engine.containerLogs(id, { timestamps: true });
-        await bundle.writeStream(`update/${safeName(name)}/failed-logs.txt`, logs, {
-          source: `docker:/containers/${id}/logs`,
-          maxBytes: 16 * 1024 * 1024,
-        });
-      });
+      await preserveFailed(c, id);
       await act(`docker rm -f ${id.slice(0, 12)}`, null, () =>
         docker.removeContainer(id, { force: true }),
       ).catch((e) => problems.push(errorMessage(e)));
@@ -659,18 +649,7 @@ async function updateOne(c: OneContext): Promise<void> {
   }
 
   // 4. Health decides.
-  const settled = await waitSettled(engine, newId, {
-    settleMs: c.opts.settleSeconds * 1000,
-    ...(c.opts.signal ? { signal: c.opts.signal } : {}),
-  });
-  result.health = { status: settled.status, waitedMs: settled.waitedMs, detail: settled.detail };
-  bundle.log({
-    step: "update",
-    action: `wait for ${name} to settle`,
-    result: settled.ok ? "ok" : "error",
-    durationMs: settled.waitedMs,
-    details: { ...settled },
-  });
+  const settled = await settleNew(c, newId);
   if (!settled.ok) {
     await rollback(
       `the new image ${newShort} did not settle: ${settled.status}${settled.detail ? ` (${settled.detail})` : ""}`,
@@ -710,6 +689,40 @@ async function updateOne(c: OneContext): Promise<void> {
 }
 
 type Act = <T>(action: string, undo: string | null, fn: () => Promise<T>) => Promise<T>;
+
+/** Before a failed new container goes: its inspect (redacted) and its logs into the bundle. */
+async function preserveFailed(c: OneContext, id: string): Promise<void> {
+  const { bundle, engine } = c;
+  const dir = `update/${safeName(c.row.name)}`;
+  await bundle.step("update", `preserve the failed container ${id.slice(0, 12)}`, async () => {
+    const raw = await engine.inspectContainer(id);
+    await bundle.writeJson(`${dir}/failed-inspect.json`, redactInspect(raw), {
+      source: `docker:/containers/${id}/json`,
+    });
+    const logs = await engine.containerLogs(id, { timestamps: true });
+    await bundle.writeStream(`${dir}/failed-logs.txt`, logs, {
+      source: `docker:/containers/${id}/logs`,
+      maxBytes: 16 * 1024 * 1024,
+    });
+  });
+}
+
+/** Health decides: wait for the new container to settle, recorded in the result and the log. */
+async function settleNew(c: OneContext, id: string) {
+  const settled = await waitSettled(c.engine, id, {
+    settleMs: c.opts.settleSeconds * 1000,
+    ...(c.opts.signal ? { signal: c.opts.signal } : {}),
+  });
+  c.result.health = { status: settled.status, waitedMs: settled.waitedMs, detail: settled.detail };
+  c.bundle.log({
+    step: "update",
+    action: `wait for ${c.row.name} to settle`,
+    result: settled.ok ? "ok" : "error",
+    durationMs: settled.waitedMs,
+    details: { ...settled },
+  });
+  return settled;
+}
 
 const shortId = (id: string) => id.replace(/^sha256:/, "").slice(0, 12);
 
@@ -824,20 +837,7 @@ async function updateWithCompose(
     return { id: i.Id, image: String((i as { Image?: unknown }).Image ?? "") };
   };
   const rollback = async (why: string, failedId: string | null): Promise<void> => {
-    if (failedId) {
-      const id = failedId;
-      await bundle.step("update", `preserve the failed container ${id.slice(0, 12)}`, async () => {
-        const raw = await engine.inspectContainer(id);
-        await bundle.writeJson(`${dir}/failed-inspect.json`, redactInspect(raw), {
-          source: `docker:/containers/${id}/json`,
-        });
-        const logs = await engine.containerLogs(id, { timestamps: true });
-        await bundle.writeStream(`${dir}/failed-logs.txt`, logs, {
-          source: `docker:/containers/${id}/logs`,
-          maxBytes: 16 * 1024 * 1024,
-        });
-      });
-    }
+    if (failedId) await preserveFailed(c, failedId);
     try {
       await pointTag(row.imageId);
       await act(`${upText} (on the old image ${oldShort})`, null, up);
@@ -884,18 +884,7 @@ async function updateWithCompose(
   }
   if (newId === null) return;
   const id: string = newId;
-  const settled = await waitSettled(engine, id, {
-    settleMs: opts.settleSeconds * 1000,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
-  result.health = { status: settled.status, waitedMs: settled.waitedMs, detail: settled.detail };
-  bundle.log({
-    step: "update",
-    action: `wait for ${name} to settle`,
-    result: settled.ok ? "ok" : "error",
-    durationMs: settled.waitedMs,
-    details: { ...settled },
-  });
+  const settled = await settleNew(c, id);
   if (!settled.ok) {
     await rollback(
       `the new image ${newShort} did not settle: ${settled.status}${settled.detail ? ` (${settled.detail})` : ""}`,

@@ -116,6 +116,29 @@ export async function openRepo(reader: ResticReader): Promise<void> {
   }
 }
 
+/**
+ * A restic run that Ctrl-C (or TERM) ends: restic runs in its own process group, so the
+ * terminal's interrupt reaches it only through this signal. Interrupted, the command ends
+ * with INTERRUPTED once restic has stopped (and removed its lock).
+ */
+export async function interruptible<T>(
+  ctx: CommandContext,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ac = new AbortController();
+  const off = ctx.io.onInterrupt(() => ac.abort());
+  try {
+    const value = await run(ac.signal);
+    if (ac.signal.aborted) throw new BreachkitError("INTERRUPTED", "interrupted: restic stopped");
+    return value;
+  } catch (e) {
+    if (ac.signal.aborted) throw new BreachkitError("INTERRUPTED", "interrupted: restic stopped");
+    throw e;
+  } finally {
+    off();
+  }
+}
+
 /** Every container with its backup paths (inspect through the read-only client). */
 export async function readTargets(engine: BackupEngine): Promise<BackupTarget[]> {
   try {
@@ -542,7 +565,7 @@ async function pruneAction(opts: OptionValues<typeof PRUNE_OPTIONS>, ctx: Comman
       String(policy.monthly),
     ];
     if (opts.dryRun) args.push("--dry-run");
-    const run = await setup.writer.forget(args, 3600_000);
+    const run = await interruptible(ctx, (signal) => setup.writer.forget(args, 3600_000, signal));
     if (run.exitCode !== 0) {
       out.error = `restic forget failed for ${name}: ${explainResticError(run.stderr, run.exitCode).reason}`;
       break;
@@ -566,7 +589,7 @@ async function pruneAction(opts: OptionValues<typeof PRUNE_OPTIONS>, ctx: Comman
   }
   if (!out.error && !opts.dryRun && out.groups.some((g) => g.remove.length > 0)) {
     progress.update("prune: removing unreferenced data");
-    const run = await setup.writer.prune(3 * 3600_000);
+    const run = await interruptible(ctx, (signal) => setup.writer.prune(3 * 3600_000, signal));
     if (run.exitCode === 0) out.pruned = true;
     else out.error = `restic prune failed: ${explainResticError(run.stderr, run.exitCode).reason}`;
   }
@@ -623,13 +646,8 @@ async function drillAction(
       progress.update(`drill: restoring ${name} (${snap.shortId}), restic verifying every blob`);
       // restic restore --verify reads every restored file back and checks each of its data
       // blobs against the blob's id (the SHA-256 restic recorded).
-      const said = await resticRestore(
-        setup.writer,
-        snap.id,
-        scratch,
-        opts.timeout * 1000,
-        undefined,
-        true,
+      const said = await interruptible(ctx, (signal) =>
+        resticRestore(setup.writer, snap.id, scratch, opts.timeout * 1000, signal, true),
       );
       const verified = /finished verifying (\d+) files/.exec(said);
       if (!verified)
@@ -667,13 +685,16 @@ async function drillAction(
       }
       entry.ok = entry.mismatches.length === 0;
     } catch (e) {
+      if (e instanceof BreachkitError && e.code === "INTERRUPTED") throw e;
       entry.error = errorMessage(e);
     } finally {
       await removeScratch(scratch);
     }
   }
   progress.update(`drill: restic check --read-data-subset ${opts.readDataSubset}`);
-  const check = await setup.writer.check(opts.readDataSubset, opts.timeout * 1000);
+  const check = await interruptible(ctx, (signal) =>
+    setup.writer.check(opts.readDataSubset, opts.timeout * 1000, signal),
+  );
   out.check.ok = check.exitCode === 0;
   out.check.output = `${check.stdout}${check.stderr}`.trim().split("\n").slice(-10).join("\n");
   out.ok = out.check.ok && out.containers.every((c) => c.ok);

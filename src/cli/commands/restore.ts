@@ -26,7 +26,7 @@ import {
   text,
   withOptions,
 } from "../options.js";
-import { REPO_OPTIONS, setupRepo } from "./backup.js";
+import { interruptible, REPO_OPTIONS, setupRepo } from "./backup.js";
 
 const RESTORE_OPTIONS = defineOptions({
   ...REPO_OPTIONS,
@@ -174,7 +174,9 @@ async function restoreAction(
   if (opts.to !== undefined) {
     const dir = await prepareDir(posix.resolve(ctx.io.cwd, opts.to), snap.paths, dockerRoot);
     progress.update(`restoring ${snap.shortId} into ${dir.path}`);
-    await resticRestore(setup.writer, snap.id, dir.path, opts.timeout * 1000);
+    await interruptible(ctx, (signal) =>
+      resticRestore(setup.writer, snap.id, dir.path, opts.timeout * 1000, signal),
+    );
     target = { kind: "dir", path: dir.path, volume: null };
     scanRoot = dir.path;
   } else {
@@ -194,7 +196,9 @@ async function restoreAction(
       );
     const v = await createVolume(env, name);
     progress.update(`restoring ${snap.shortId} into the volume ${name}`);
-    await resticRestore(setup.writer, snap.id, v.mountpoint, opts.timeout * 1000);
+    await interruptible(ctx, (signal) =>
+      resticRestore(setup.writer, snap.id, v.mountpoint, opts.timeout * 1000, signal),
+    );
     await hoist(v.mountpoint, inner);
     target = { kind: "volume", path: v.mountpoint, volume: name };
     scanRoot = v.mountpoint;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { err, errorMessage, ok, type Result } from "../../util/result.js";
 import { z } from "../../util/zod.js";
 import type { RuleFileError } from "../hunt/rule-file.js";
-import { jsonSyntaxError, jsonValueLines, lineAtOffset } from "../json-lines.js";
+import { jsonValueLines, parseJsonWithLine } from "../json-lines.js";
 import { LIST_FORMAT_VERSION, SHIPPED_RULES_DIR } from "../rule-lists.js";
 
 export const WATCH_RULES_FILE = "watch.json";
@@ -47,15 +47,9 @@ function parseFile(
 ): Result<Partial<WatchThresholds>, RuleFileError> {
   const fail = (line: number, message: string) =>
     err({ file, line, message: `${file}${line ? `:${line}` : ""}: ${message}` });
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    const bad = jsonSyntaxError(text);
-    return bad
-      ? fail(lineAtOffset(text, bad.offset), `not valid JSON: ${bad.message}`)
-      : fail(0, `not valid JSON: ${errorMessage(e)}`);
-  }
+  const json = parseJsonWithLine(text);
+  if (!json.ok) return fail(json.error.line, json.error.message);
+  const data = json.value;
   const parsed = FileSchema(user).safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

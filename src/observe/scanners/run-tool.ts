@@ -1,10 +1,12 @@
 /**
- * Running an outside scanner: argv only (never a shell string), stdin closed, its own process
- * group so that a timeout ends the tool and every helper it forked, output bounded.
+ * Running an outside program (the scanners, restic, backup hooks): argv only (never a shell
+ * string), stdin closed, its own process group so that a timeout or an abort ends the program
+ * and every helper it forked, output bounded.
  */
 import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { delimiter, join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 
 export interface ToolRun {
   argv: string[];
@@ -26,6 +28,16 @@ export interface RunToolOptions {
   /** Per stream; the rest is dropped (a hostile tree can make a scanner print without end). */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Each line of stdout as it arrives, without its newline (UTF-8 decoded across chunks): every
+   * line, also those past the byte bound, so a summary printed last is never lost.
+   */
+  onStdoutLine?: (line: string) => void;
+  /**
+   * After SIGTERM (timeout or abort), how long the group has before SIGKILL. Scanners get 2 s;
+   * restic more, to remove its lock from the repository as it exits.
+   */
+  killGraceMs?: number;
 }
 
 export const DEFAULT_MAX_OUTPUT = 32 * 1024 * 1024;
@@ -112,21 +124,39 @@ export function runTool(file: string, args: readonly string[], opts: RunToolOpti
     let errBytes = 0;
     let truncated = false;
     let timedOut = false;
+    const onLine = opts.onStdoutLine;
+    const decoder = onLine ? new StringDecoder("utf8") : null;
+    let partial = "";
+    const passLines = (text: string) => {
+      if (!onLine) return;
+      partial += text;
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) onLine(l);
+    };
     child.stdout.on("data", (b: Buffer) => {
       const kept = keepWithin(out, outBytes, b, max);
       outBytes += kept;
       if (kept < b.length) truncated = true;
+      if (decoder) passLines(decoder.write(b));
     });
     child.stderr.on("data", (b: Buffer) => {
       const kept = keepWithin(errs, errBytes, b, max);
       errBytes += kept;
       if (kept < b.length) truncated = true;
     });
+    let stopped = false;
+    let killTimer: NodeJS.Timeout | undefined;
     const stop = () => {
-      if (child.pid === undefined) return;
+      if (child.pid === undefined || stopped) return;
+      stopped = true;
       killGroup(child.pid, "SIGTERM");
-      // Shell scripts may trap TERM; the group gets KILL shortly after.
-      setTimeout(() => child.pid !== undefined && killGroup(child.pid, "SIGKILL"), 2000).unref();
+      // Shell scripts may trap TERM; the group gets KILL after the grace.
+      killTimer = setTimeout(
+        () => child.pid !== undefined && killGroup(child.pid, "SIGKILL"),
+        opts.killGraceMs ?? 2000,
+      );
+      killTimer.unref();
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -134,16 +164,25 @@ export function runTool(file: string, args: readonly string[], opts: RunToolOpti
     }, opts.timeoutMs);
     const onAbort = () => stop();
     opts.signal?.addEventListener("abort", onAbort, { once: true });
+    // Aborted before it started (an interrupt during the step before): it ends at once.
+    if (opts.signal?.aborted) stop();
     child.on("error", (e) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       opts.signal?.removeEventListener("abort", onAbort);
       reject(e);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      // Not a KILL later to a process id that may by then be another's.
+      clearTimeout(killTimer);
       opts.signal?.removeEventListener("abort", onAbort);
+      if (decoder) {
+        passLines(decoder.end());
+        if (partial !== "") onLine?.(partial);
+      }
       // Helpers that outlived the tool (a hung child of a killed script) go with the group.
-      if (timedOut && child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+      if (stopped && child.pid !== undefined) killGroup(child.pid, "SIGKILL");
       resolve({
         argv: [file, ...args],
         exitCode: code,

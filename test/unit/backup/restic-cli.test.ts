@@ -9,11 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ResticWriter } from "../../../src/act/backup/restic.js";
+import { interruptible } from "../../../src/cli/commands/backup.js";
 import { runCli } from "../../../src/cli/main.js";
 import { BackupStatusOutputSchema } from "../../../src/model/backup-output.js";
 import { recordedFiles, verifyFile } from "../../../src/observe/restic/files.js";
 import { ResticReader } from "../../../src/observe/restic/read.js";
 import type { ResticRepo } from "../../../src/observe/restic/repo.js";
+import { runTool, type ToolRun } from "../../../src/observe/scanners/run-tool.js";
 import { memoryIo } from "../../helpers/memory-io.js";
 
 let dir: string;
@@ -187,5 +189,36 @@ describe("drill: a restored file against restic's record", () => {
     const v = await verifyFile(`${target}${big.path}`, big, lengths);
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.reason).toMatch(/^blob \d+ at byte \d+ differs$/);
+  });
+});
+
+describe("Ctrl-C during a restic run (restic has its own process group)", () => {
+  it("the interrupt stops the program through the signal, and the command ends INTERRUPTED", async () => {
+    let handler: ((sig: NodeJS.Signals) => void) | null = null;
+    const { io } = memoryIo({
+      onInterrupt: (h) => {
+        handler = h;
+        return () => {
+          handler = null;
+        };
+      },
+    });
+    const ctx = { io, setExitCode: () => {} };
+    const t0 = Date.now();
+    let run: ToolRun | null = null;
+    const done = interruptible(ctx, async (signal) => {
+      run = await runTool("/bin/sh", ["-c", "echo started; sleep 30"], {
+        timeoutMs: 60_000,
+        env,
+        signal,
+        // The interrupt comes once the program runs.
+        onStdoutLine: () => handler?.("SIGINT"),
+      });
+      return run;
+    });
+    await expect(done).rejects.toMatchObject({ code: "INTERRUPTED" });
+    expect((run as ToolRun | null)?.signal).toBe("SIGTERM");
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(handler).toBeNull();
   });
 });

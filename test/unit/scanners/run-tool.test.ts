@@ -1,6 +1,7 @@
 /**
  * runTool's output bound, with a real process writing real bytes: an output cut at the bound is
- * flagged, including when the one chunk that crosses the bound is the last one.
+ * flagged, including when the one chunk that crosses the bound is the last one. Its stdout lines,
+ * its kill grace and an abort that came before the start.
  */
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -56,6 +57,61 @@ describe("runTool output bound", () => {
     expect(keepWithin(held, 4, Buffer.from("gh"), 4)).toBe(0);
     expect(keepWithin(held, 0, Buffer.from("ab"), 4)).toBe(2);
     expect(Buffer.concat(held).toString()).toBe("abcdab");
+  });
+});
+
+describe("runTool lines, grace and abort (the runner restic and the backup hooks use)", () => {
+  it("hands over every stdout line, a character split across chunks whole, past the bound too", async () => {
+    const lines: string[] = [];
+    // "é" is two bytes; the first write ends in the middle of it. 40 bytes kept, all lines read.
+    const run = await runTool(
+      "/bin/sh",
+      ["-c", "printf 'a\\nb\\303'; sleep 0.2; printf '\\251\\n'; seq 1 20; printf 'last'"],
+      {
+        timeoutMs: 10_000,
+        maxOutputBytes: 40,
+        env: process.env,
+        onStdoutLine: (l) => lines.push(l),
+      },
+    );
+    expect(run.exitCode).toBe(0);
+    expect(lines).toEqual([
+      "a",
+      "bé",
+      ...Array.from({ length: 20 }, (_, i) => String(i + 1)),
+      "last",
+    ]);
+    expect(run.truncated).toBe(true);
+    expect(run.stdout.length).toBeLessThanOrEqual(40);
+  });
+
+  it("an abort sends TERM to the group; a program that traps it gets KILL after the grace", async () => {
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const done = runTool("/bin/sh", ["-c", "trap '' TERM; echo up; sleep 30 & wait"], {
+      timeoutMs: 60_000,
+      env: process.env,
+      signal: ac.signal,
+      killGraceMs: 300,
+      onStdoutLine: () => ac.abort(),
+    });
+    const run = await done;
+    expect(run.signal).toBe("SIGKILL");
+    expect(run.timedOut).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it("a signal aborted before the start ends the program at once", async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const t0 = Date.now();
+    const run = await runTool("/bin/sleep", ["30"], {
+      timeoutMs: 60_000,
+      env: process.env,
+      signal: ac.signal,
+    });
+    expect(run.signal).toBe("SIGTERM");
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 });
 

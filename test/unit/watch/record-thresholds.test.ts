@@ -78,5 +78,9 @@ describe("rules/watch.json", () => {
     );
     const u = loadWatchThresholds(user);
     expect(!u.ok && u.error.message).toMatch(/floodPps/);
+    // Not JSON at all: the line of the syntax error.
+    writeFileSync(join(user, "watch.json"), '{\n  "version": 1,\n  "thresholds": {,}\n}\n');
+    const v = loadWatchThresholds(user);
+    expect(!v.ok && v.error.message).toMatch(/watch\.json:3: not valid JSON: /);
   });
 });
