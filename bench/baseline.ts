@@ -10,8 +10,10 @@
  *    the sort not counted for diff, which is the reference's best case). Issue bar: < 1 s.
  * 2. With --run [--rounds 3]: `breachkit schedule run --jobs triage,audit` (built CLI, no
  *    notify config, temporary runs and state directories), without a baseline and with one
- *    (saved with --no-suid), against the reference run side by side in the same rounds: the
- *    same two jobs by hand, `breachkit triage --json --out` then `breachkit audit --json --out`.
+ *    (saved with --no-suid), and with --no-overlap (one job at a time), against the reference
+ *    run side by side in the same rounds: the same two jobs by hand, `breachkit triage --json
+ *    --out` then `breachkit audit --json --out`. Each round prints the load (1-minute average);
+ *    the triage job's findings (severity, rule, place) are compared with those by hand.
  *    One untimed warm-up round, then rounds in alternating order; medians. With --lab the lab
  *    is brought up first and down after (take the docker lock:
  *    flock /tmp/bk-docker.lock npx tsx bench/baseline.ts --run --lab). Issue bar: < 5 s.
@@ -19,8 +21,8 @@
  *    cache and the engine after the warm-up round.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { diffBaseline } from "../src/judge/baseline/diff.js";
 import { BASELINE_KINDS, type BaselineItem } from "../src/model/baseline.js";
@@ -135,7 +137,7 @@ if (process.argv.includes("--run")) {
     if (saved.code !== 0) throw new Error(`baseline save failed: ${saved.err.slice(0, 300)}`);
     const conf = join(tmp, "config.json");
     writeFileSync(conf, "{}\n", { mode: 0o600 });
-    const sched = (n: number, withBaseline: boolean) =>
+    const sched = (n: number, withBaseline: boolean, overlap = true) =>
       time([
         "schedule",
         "run",
@@ -148,14 +150,49 @@ if (process.argv.includes("--run")) {
         "--config",
         conf, // no notify section: nothing is sent
         ...(withBaseline ? ["--baseline", base] : []),
+        ...(overlap ? [] : ["--no-overlap"]),
         "--json",
       ]);
     // Reference, side by side: the same two jobs run by hand, one after the other.
     const byHand = (n: number) => {
       const a = time(["triage", "--json", "--out", join(tmp, `hand-${n}`)]);
       const b = time(["audit", "--json", "--out", join(tmp, `hand-${n}`)]);
-      return { ms: a.ms + b.ms, triage: a.ms, audit: b.ms, codes: [a.code, b.code] };
+      return {
+        ms: a.ms + b.ms,
+        triage: a.ms,
+        audit: b.ms,
+        codes: [a.code, b.code],
+        findings: findingKeys(a.out),
+      };
     };
+    // What a triage found, as "severity rule place" lines (rates and pids left out).
+    const findingKeys = (out: string): string[] => {
+      try {
+        const o = JSON.parse(out) as {
+          findings: { severity: string; rule: string; where: string }[];
+        };
+        return o.findings.map((f) => `${f.severity} ${f.rule} ${f.where}`).sort();
+      } catch {
+        return ["(no JSON)"];
+      }
+    };
+    const triageOfRun = (out: string): string[] => {
+      try {
+        const o = JSON.parse(out) as {
+          dir: string;
+          jobs: { name: string; bundle: string | null }[];
+        };
+        const b = o.jobs.find((j) => j.name === "triage")?.bundle;
+        if (!b) return ["(no triage bundle)"];
+        const f = JSON.parse(readFileSync(join(o.dir, b, "findings.json"), "utf8")) as {
+          findings: { severity: string; rule: string; where: string }[];
+        };
+        return f.findings.map((x) => `${x.severity} ${x.rule} ${x.where}`).sort();
+      } catch (e) {
+        return [`(unreadable: ${String(e).slice(0, 100)})`];
+      }
+    };
+    const load = () => loadavg()[0]!.toFixed(1);
     const jobsOf = (out: string, code: number | null) => {
       try {
         const o = JSON.parse(out) as {
@@ -174,28 +211,40 @@ if (process.argv.includes("--run")) {
     // One untimed round first: page cache and the engine warm, as on the timer's second run.
     byHand(0);
     sched(0, false);
-    const rows: { hand: number; bare: number; drift: number }[] = [];
+    type Kind = "hand" | "bare" | "serial" | "drift";
+    const rows: Record<Kind, number>[] = [];
+    const loads: number[] = [];
+    let handFindings: string[] | null = null;
+    const differ: string[] = [];
     for (let r = 1; r <= rounds; r++) {
       // Alternate the order so drift in the machine's load does not favour one side.
-      const order = r % 2 === 1 ? ["hand", "bare", "drift"] : ["drift", "bare", "hand"];
-      const row = { hand: 0, bare: 0, drift: 0 };
+      const order: Kind[] =
+        r % 2 === 1 ? ["hand", "bare", "serial", "drift"] : ["drift", "serial", "bare", "hand"];
+      const row = { hand: 0, bare: 0, serial: 0, drift: 0 };
       for (const k of order) {
+        loads.push(loadavg()[0]!);
         if (k === "hand") {
           const h = byHand(r);
           row.hand = h.ms;
+          handFindings ??= h.findings;
           console.log(
-            `  round ${r} by hand: triage ${h.triage.toFixed(0)} ms + audit ${h.audit.toFixed(0)} ms (exit ${h.codes.join(",")})`,
+            `  round ${r} by hand: triage ${h.triage.toFixed(0)} ms + audit ${h.audit.toFixed(0)} ms (exit ${h.codes.join(",")}; load ${load()})`,
           );
         } else {
-          const x = sched(r, k === "drift");
+          const x = sched(r, k === "drift", k !== "serial");
           // A run that could not run is no figure.
           if (x.code === 2 || !x.out.trim().startsWith("{") || x.out.includes('"error"'))
             throw new Error(
               `schedule run failed (exit ${x.code}): ${x.out.slice(0, 400)} ${x.err.slice(-400)}`,
             );
-          row[k as "bare" | "drift"] = x.ms;
+          row[k] = x.ms;
+          const found = triageOfRun(x.out);
+          if (handFindings && found.join("\n") !== handFindings.join("\n"))
+            differ.push(
+              `round ${r} ${k}: by hand only [${handFindings.filter((f) => !found.includes(f)).join("; ")}], scheduled only [${found.filter((f) => !handFindings?.includes(f)).join("; ")}]`,
+            );
           console.log(
-            `  round ${r} schedule run${k === "drift" ? " + baseline diff" : ""}: ${x.ms.toFixed(0)} ms (exit ${x.code}; ${jobsOf(x.out, x.code)})`,
+            `  round ${r} schedule run${k === "drift" ? " + baseline diff" : k === "serial" ? " --no-overlap" : ""}: ${x.ms.toFixed(0)} ms (exit ${x.code}; ${jobsOf(x.out, x.code)}; load ${load()})`,
           );
         }
       }
@@ -208,6 +257,7 @@ if (process.argv.includes("--run")) {
     const hand = med(rows.map((r) => r.hand));
     const bare = med(rows.map((r) => r.bare));
     const drift = med(rows.map((r) => r.drift));
+    const serial = med(rows.map((r) => r.serial));
     console.log(
       `scheduled run, triage+audit${lab ? " on the lab" : ""}, median of ${rounds} rounds:`,
     );
@@ -217,7 +267,18 @@ if (process.argv.includes("--run")) {
     console.log(
       `  schedule run + baseline diff        ${drift.toFixed(0)} ms   ratio to by-hand ${(drift / hand).toFixed(2)}x   bar < 5000 ms -> ${drift < 5000 ? "met" : "NOT met"}`,
     );
+    console.log(
+      `  schedule run --no-overlap           ${serial.toFixed(0)} ms   ratio to by-hand ${(serial / hand).toFixed(2)}x`,
+    );
     console.log(`  reference: triage then audit by hand ${hand.toFixed(0)} ms`);
+    console.log(
+      `  load (1-minute average) during the rounds: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} on ${availableParallelism()} cores`,
+    );
+    console.log(
+      differ.length === 0
+        ? `  triage's findings (severity, rule, place) in every scheduled run: the same as by hand (${handFindings?.length ?? 0})`
+        : `  triage's findings differ from those by hand:\n    ${differ.join("\n    ")}`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     if (lab) {

@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { bundleTimestamp, createBundle } from "../../evidence/bundle.js";
 import { DEFAULT_UPDATE_DIRS, readUpdateRecords } from "../../evidence/update-records.js";
 import { diffBaseline, driftKey } from "../../judge/baseline/diff.js";
@@ -25,11 +26,13 @@ import { readBounded } from "../../observe/baseline/record.js";
 import { errorMessage } from "../../util/result.js";
 import { fingerprint, type NotifyItem, notify } from "../notify/send.js";
 import { makeOwnDir, removeOwnTree } from "./files.js";
-import { runJob } from "./jobs.js";
+import { type JobRun, runJob } from "./jobs.js";
 
 /** A run's directory name: the UTC time it started, unique. */
 const RUN_NAME = /^\d{8}T\d{6}Z(-\d+)?$/;
 const RUN_FILE = "schedule.json";
+/** How often a job's output directory is looked at for its bundle (see bundleAppears). */
+const BUNDLE_POLL_MS = 20;
 
 export interface RunOptions {
   jobs: readonly ScheduleJob[];
@@ -50,6 +53,11 @@ export interface RunOptions {
   updateDirs?: readonly string[];
   /** Walk for SUID files when the baseline has them (default true). */
   suid?: boolean;
+  /**
+   * Overlap the jobs where that is sound (default true): audit starts once triage has read the
+   * processes, update-check once triage has ended, scan last and alone; false: one at a time.
+   */
+  overlap?: boolean;
   onStep?: (s: string) => void;
   now?: () => Date;
 }
@@ -125,6 +133,67 @@ async function snapshotOfBundle(dir: string | null): Promise<Snapshot | null> {
   }
 }
 
+interface DriftResult {
+  /** null: not computed (the reason is in gaps). */
+  findings: Finding[] | null;
+  gaps: Gap[];
+}
+
+/** The drift since the baseline, from a snapshot of this run (or a new one when null). */
+async function computeDrift(
+  o: RunOptions,
+  baseline: BaselineRecord,
+  snap: Snapshot | null,
+  step: (s: string) => void,
+): Promise<DriftResult> {
+  const gaps: Gap[] = [];
+  step("drift since the baseline");
+  try {
+    const state = await observeBaseline({
+      env: o.env,
+      ...(baseline.state.root !== "/" ? { root: baseline.state.root } : {}),
+      ...(snap ? { snapshot: snap } : {}),
+      suid: (o.suid ?? true) && baseline.state.kinds.includes("suid"),
+      onStep: (s) => step(`drift: ${s}`),
+    });
+    step("drift: update records");
+    const updates = await readUpdateRecords({
+      dirs: o.updateDirs?.length ? o.updateDirs : DEFAULT_UPDATE_DIRS,
+      since: baseline.state.takenAt,
+      until: state.takenAt,
+      host: baseline.state.host,
+    });
+    for (const r of updates.rejected)
+      gaps.push({
+        source: "baseline",
+        message: `update record not trusted: ${r.bundle}: ${r.reason}`,
+      });
+    return { findings: diffBaseline(baseline.state, state, { updates }).findings, gaps };
+  } catch (e) {
+    gaps.push({ source: "baseline", message: `drift not computed: ${errorMessage(e)}` });
+    return { findings: null, gaps };
+  }
+}
+
+/**
+ * Resolves once a bundle directory (breachkit-*) exists under `outDir`, or once `ended`
+ * resolves (the job ended without making one). Polled: a job makes one directory, once.
+ */
+async function bundleAppears(outDir: string, ended: Promise<void>): Promise<void> {
+  let done = false;
+  void ended.then(() => {
+    done = true;
+  });
+  while (!done) {
+    try {
+      if ((await fsp.readdir(outDir)).some((n) => n.startsWith("breachkit-"))) return;
+    } catch {
+      /* not made yet */
+    }
+    await Promise.race([ended, sleep(BUNDLE_POLL_MS)]);
+  }
+}
+
 export async function runSchedule(o: RunOptions): Promise<RunOutput> {
   const step = o.onStep ?? (() => {});
   const now = o.now ?? (() => new Date());
@@ -135,19 +204,72 @@ export async function runSchedule(o: RunOptions): Promise<RunOutput> {
   const jobsDir = path.join(dir, "jobs");
   await makeOwnDir(jobsDir);
 
-  const results: JobResult[] = [];
-  const outputs: { job: ScheduleJob; stdout: string }[] = [];
-  const findings: Finding[] = [];
-  let triageBundle: string | null = null;
-  // One at a time: the jobs read the same host, and two scanners at once slow both.
-  for (const job of o.jobs) {
+  // When the jobs start (o.overlap, the default): triage first. audit starts as soon as
+  // triage has read the host's processes (its bundle directory appears under jobs/triage:
+  // triage creates it right after its snapshot), so triage's snapshot never holds audit's
+  // processes, and audit runs while triage copies logs, samples traffic and judges.
+  // update-check starts when triage has ended (its requests to registries would count in
+  // triage's traffic sample); scan starts last, alone (its scanners load every core). The
+  // drift is computed as soon as triage has ended, from triage's snapshot. Without overlap,
+  // one job at a time, then the drift.
+  const overlap = o.overlap ?? true;
+  const jobs = [...new Set(o.jobs)];
+  const hasTriage = jobs.includes("triage");
+  const runs = new Map<ScheduleJob, Promise<JobRun>>();
+  const start = (job: ScheduleJob): Promise<JobRun> => {
     step(`job ${job}`);
-    const r = await runJob(job, {
+    const p = runJob(job, {
       jobsDir,
       env: o.env,
       timeoutMs: o.jobTimeoutMs,
       ...(o.command ? { command: o.command } : {}),
     });
+    runs.set(job, p);
+    return p;
+  };
+  const settled = (ps: Iterable<Promise<unknown>>) =>
+    Promise.allSettled([...ps]).then(() => undefined);
+
+  let driftRun: Promise<DriftResult | null> = Promise.resolve(null);
+  if (!overlap) {
+    for (const job of jobs) await start(job);
+  } else {
+    const triage = hasTriage ? start("triage") : null;
+    const triageEnded = triage ? settled([triage]) : Promise.resolve();
+    const triageRead = triage
+      ? bundleAppears(path.join(jobsDir, "triage"), triageEnded)
+      : Promise.resolve();
+    const middle = jobs
+      .filter((j) => j !== "triage" && j !== "scan")
+      .map(async (job) => {
+        await (job === "audit" ? triageRead : triageEnded);
+        return start(job);
+      });
+    if (o.baseline && triage) {
+      const baseline = o.baseline;
+      // From triage's snapshot; without one (triage failed) the drift takes its own, and
+      // waits until the other jobs have ended so that theirs are not in it.
+      driftRun = triage.then(async (r) => {
+        const snap = await snapshotOfBundle(r.bundleDir);
+        if (!snap) await settled(middle);
+        return computeDrift(o, baseline, snap, step);
+      });
+    }
+    await settled(middle);
+    if (jobs.includes("scan")) {
+      await settled([driftRun]);
+      await start("scan");
+    }
+    await triageEnded;
+  }
+
+  const results: JobResult[] = [];
+  const outputs: { job: ScheduleJob; stdout: string }[] = [];
+  const findings: Finding[] = [];
+  let triageBundle: string | null = null;
+  for (const job of jobs) {
+    // runJob records its own failures: it does not reject.
+    const r = await (runs.get(job) as Promise<JobRun>);
     results.push({ ...r.result, bundle: r.bundleDir ? path.relative(dir, r.bundleDir) : null });
     outputs.push({ job, stdout: r.stdout });
     findings.push(...r.findings);
@@ -160,32 +282,13 @@ export async function runSchedule(o: RunOptions): Promise<RunOutput> {
 
   let drift: Finding[] | null = null;
   if (o.baseline) {
-    step("drift since the baseline");
-    try {
-      const snap = await snapshotOfBundle(triageBundle);
-      const state = await observeBaseline({
-        env: o.env,
-        ...(o.baseline.state.root !== "/" ? { root: o.baseline.state.root } : {}),
-        ...(snap ? { snapshot: snap } : {}),
-        suid: (o.suid ?? true) && o.baseline.state.kinds.includes("suid"),
-        onStep: (s) => step(`drift: ${s}`),
-      });
-      step("drift: update records");
-      const updates = await readUpdateRecords({
-        dirs: o.updateDirs?.length ? o.updateDirs : DEFAULT_UPDATE_DIRS,
-        since: o.baseline.state.takenAt,
-        until: state.takenAt,
-        host: o.baseline.state.host,
-      });
-      for (const r of updates.rejected)
-        gaps.push({
-          source: "baseline",
-          message: `update record not trusted: ${r.bundle}: ${r.reason}`,
-        });
-      drift = diffBaseline(o.baseline.state, state, { updates }).findings;
+    const got =
+      (await driftRun) ??
+      (await computeDrift(o, o.baseline, await snapshotOfBundle(triageBundle), step));
+    gaps.push(...got.gaps);
+    if (got.findings !== null) {
+      drift = got.findings;
       findings.push(...drift);
-    } catch (e) {
-      gaps.push({ source: "baseline", message: `drift not computed: ${errorMessage(e)}` });
     }
   } else {
     gaps.push({

@@ -139,6 +139,10 @@ export const SCHEDULE_RUN_OPTIONS = defineOptions({
     },
   ),
   suid: flag("--no-suid", "compare without walking filesystems for SUID/SGID files"),
+  overlap: flag(
+    "--no-overlap",
+    "run the jobs one at a time (default: audit starts once triage has read the processes)",
+  ),
 });
 
 export const SCHEDULE_STATUS_OPTIONS = defineOptions({
@@ -375,6 +379,7 @@ configured in the "notify" section of /etc/breachkit/config.json (mode 0600).`,
       host: hostname(),
       jobTimeoutMs: (o.jobTimeout ?? 3600) * 1000,
       suid: o.suid,
+      overlap: o.overlap,
       updateDirs: (o.updates ?? []).map((d) => resolve(io.cwd, d)),
       onStep: (s) => progress.update(`schedule run: ${s}…`),
     });

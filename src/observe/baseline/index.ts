@@ -63,31 +63,37 @@ export async function observeBaseline(opts: ObserveBaselineOptions): Promise<Bas
   }
 
   const running = snapshot.containers.filter((c) => c.running && c.pid !== null);
-  step("cron and systemd units");
-  const cron = await readCron(root, "host");
-  const units = await readUnits(root);
-  const modules = await readModules();
+  // Cron, units, modules, each container's cron and the image tags read different things: at
+  // the same time (the thread pool and the engine's socket), their items kept in this order.
+  step("cron, systemd units, modules, image tags");
+  const [cron, units, modules, inContainers, images] = await Promise.all([
+    readCron(root, "host"),
+    readUnits(root),
+    readModules(),
+    Promise.all(
+      running.map((c) =>
+        readCron(`/proc/${c.pid}/root`, c.name).catch((e: unknown) => {
+          gaps.push({ source: `cron:${c.name}`, message: errorMessage(e) });
+          return null;
+        }),
+      ),
+    ),
+    snapshot.engine.available
+      ? readImageTags(opts.env).catch((e: unknown) => {
+          gaps.push({ source: "docker:images", message: errorMessage(e) });
+          return [];
+        })
+      : Promise.resolve([]),
+  ]);
   items.push(...cron.items, ...units.items, ...modules.items);
   gaps.push(...cron.gaps, ...units.gaps, ...modules.gaps);
-  for (const c of running) {
-    const r = await readCron(`/proc/${c.pid}/root`, c.name).catch((e: unknown) => {
-      gaps.push({ source: `cron:${c.name}`, message: errorMessage(e) });
-      return null;
-    });
+  for (const r of inContainers) {
     if (r) {
       items.push(...r.items);
       gaps.push(...r.gaps);
     }
   }
-
-  if (snapshot.engine.available) {
-    step("image tags");
-    try {
-      items.push(...(await readImageTags(opts.env)));
-    } catch (e) {
-      gaps.push({ source: "docker:images", message: errorMessage(e) });
-    }
-  }
+  items.push(...images);
 
   const kinds = new Set(BASELINE_KINDS);
   if (!snapshot.engine.available) kinds.delete("image");

@@ -8,7 +8,7 @@ import {
   unpublishedListenerRule,
 } from "../../../src/judge/rules/sockets.js";
 import { spreadRule } from "../../../src/judge/rules/spread.js";
-import { destinationsPerPortRule, trafficRateRule } from "../../../src/judge/rules/traffic.js";
+import { destinationsPerPortRule, fmt, trafficRateRule } from "../../../src/judge/rules/traffic.js";
 import { rate, SnapshotBuilder, traffic } from "../../helpers/snapshot-builder.js";
 
 const ctx: RuleContext = { now: new Date("2026-03-01T12:00:00Z"), lists: shippedLists() };
@@ -79,6 +79,24 @@ describe("spread.same-executable", () => {
 });
 
 describe("traffic.flood / outlier", () => {
+  it("writes rates as toLocaleString('en-US') does, without loading ICU", () => {
+    for (const n of [
+      0,
+      0.4,
+      7,
+      999.5,
+      1000,
+      12_345.6,
+      125_000,
+      1_234_567,
+      2 ** 53 - 1,
+      -1234,
+      -0.2,
+      1e22,
+      Number.NaN,
+    ])
+      expect(fmt(n)).toBe(Math.round(n).toLocaleString("en-US"));
+  });
   const flooding = () =>
     new SnapshotBuilder()
       .container({ name: "bk-lab-gitlab", traffic: traffic(5000) })
