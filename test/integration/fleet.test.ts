@@ -8,9 +8,10 @@
  *     down      nothing listens on its port             -> unreachable
  *     changed   known_hosts holds another key for it    -> host-key-refused
  *     denied    the test's key is not authorised there  -> auth-failed
- *     altered   a `cat` on its PATH alters the copy     -> exe-altered (never run)
- *     failed    its memory limit (ulimit -v) is too tight for the executable: breachkit crashes
- *               at start                              -> command-failed, with its exit code
+ *     altered   a `gzip` (and a `cat`) on its PATH alters the copy -> exe-altered (never run)
+ *     failed    no gzip on its PATH (so the plain copy), and its memory limit (ulimit -v) is
+ *               too tight for the executable: breachkit crashes at start
+ *                                                     -> command-failed, with its exit code
  *   run B, `triage --timeout 4`, at the same time:
  *     hung      its Docker socket accepts and never answers, so breachkit waits on it until
  *               the host's `timeout` stops it          -> timed-out
@@ -31,6 +32,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -146,10 +148,19 @@ beforeAll(async () => {
   copyFileSync("/usr/bin/sleep", hexe);
   chmodSync(hexe, 0o755);
   hostile = spawn(hexe, ["300"], { stdio: "ignore" });
-  // A `cat` that changes the first byte of what it copies.
+  // A `gzip` and a `cat` that change the first byte of what they copy (the compressed copy
+  // and the plain one).
   const evil = join(work, "evil-bin");
   mkdirSync(evil);
   writeFileSync(join(evil, "cat"), "#!/bin/sh\nprintf X\ntail -c +2\n", { mode: 0o755 });
+  writeFileSync(join(evil, "gzip"), '#!/bin/sh\nprintf X\n/usr/bin/gzip "$@" | tail -c +2\n', {
+    mode: 0o755,
+  });
+  // A PATH with what fleet needs on a host but gzip.
+  const noGzip = join(work, "no-gzip-bin");
+  mkdirSync(noGzip);
+  for (const t of ["mktemp", "cat", "chmod", "sha256sum", "timeout", "mkdir", "rm", "tar", "sleep"])
+    symlinkSync(`/usr/bin/${t}`, join(noGzip, t));
   // A host whose memory limit is too tight for breachkit (only its breachkit runs get it).
   const tight = join(work, "tight.sh");
   writeFileSync(
@@ -175,7 +186,13 @@ beforeAll(async () => {
       userKeyPub: pub,
       setEnv: { PATH: `${evil}:/usr/sbin:/usr/bin:/sbin:/bin` },
     }),
-    startSshd({ name: "failed", root: work, userKeyPub: pub, extra: [`ForceCommand ${tight}`] }),
+    startSshd({
+      name: "failed",
+      root: work,
+      userKeyPub: pub,
+      setEnv: { PATH: noGzip },
+      extra: [`ForceCommand ${tight}`],
+    }),
     startSshd({
       name: "hung",
       root: work,
@@ -290,9 +307,12 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(altered.remoteSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(altered.remoteSha256).not.toBe(a.exeSha256);
     expect(altered.exitCode).toBeNull();
+    expect(altered.copy).toBe("gzip");
     expect(altered.steps.map((s) => s.step)).toEqual(["connect", "copy", "clean"]);
     // Crashed at start: its exit code (killed by a signal: 128+N) and its last stderr lines.
     const failed = host("failed");
+    // No gzip there: the plain copy, hashed as well.
+    expect(failed.copy).toBe("plain");
     expect(failed.remoteSha256).toBe(a.exeSha256);
     expect(failed.exitCode).toBeGreaterThan(1);
     expect(failed.exitCode).not.toBe(124);
@@ -316,6 +336,8 @@ describe("breachkit fleet over OpenSSH", () => {
       expect(h.bundle).toMatchObject({ intact: true, seal: "ok", complete: true });
       expect(h.steps.map((s) => s.step)).toEqual(["connect", "copy", "run", "fetch", "clean"]);
       expect(h.remoteSha256).toBe(a.exeSha256);
+      // Sent compressed, hashed after decompression on the host.
+      expect(h.copy).toBe("gzip");
     }
     // `breachkit verify` agrees with the SEAL the case recorded.
     const verified = await Promise.all(
