@@ -18,7 +18,9 @@
  * run), so the transfer steps alone (connect + copy + fetch + clean) are printed too. The command is `snapshot` with no Docker engine reachable on
  * the "hosts" (DOCKER_HOST names no socket), so the run itself is the same small job everywhere.
  *
- *   npm run build && npm run build:exe -- --arch x64 && npx tsx bench/fleet.ts [hosts, default 20]
+ *   npm run build && npm run build:exe -- --arch x64 && npx tsx bench/fleet.ts [hosts, default 20] [gzip|plain]
+ *
+ * (the second argument is fleet's --copy, default gzip).
  *
  * Every "host" is this machine (2 cores here, shared with other work): the hosts' sshd, the
  * encryption at both ends and the runs all compete for the same cores, so the figures are
@@ -35,6 +37,7 @@ const REPO = fileURLToPath(new URL("../", import.meta.url));
 const EXE = join(REPO, "dist", "breachkit-linux-x64");
 const CLI = join(REPO, "dist", "cli", "bin.cjs");
 const n = Number(process.argv[2] ?? 20);
+const copyMode = process.argv[3] ?? "gzip";
 const FORKS = 10;
 const work = mkdtempSync(join(tmpdir(), "bk-bench-fleet-"));
 const servers: Sshd[] = [];
@@ -149,6 +152,8 @@ try {
       "--json",
       "--forks",
       String(FORKS),
+      "--copy",
+      copyMode,
       "--out",
       join(work, "case"),
       "--exe",
@@ -172,7 +177,7 @@ try {
     }[];
   };
   process.stdout.write(
-    `fleet of ${n} loopback hosts, --forks ${FORKS}: ${fmt(wall)} wall; local snapshot run ${fmt(localMs)} (median of 3); load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after\n`,
+    `fleet of ${n} loopback hosts, --forks ${FORKS} --copy ${copyMode}: ${fmt(wall)} wall; local snapshot run ${fmt(localMs)} (median of 3); load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after\n`,
   );
   process.stdout.write(
     "  host                      state  copy     fleet  overhead  transfer   ssh true  ssh copy  copy gcm  overhead/(true+copy)  steps\n",

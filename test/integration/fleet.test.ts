@@ -89,6 +89,7 @@ function fleet(
   command: string,
   timeoutS: number,
   detached = false,
+  extra: string[] = [],
 ) {
   return execa(
     "node",
@@ -110,6 +111,7 @@ function fleet(
       String(timeoutS),
       "--connect-timeout",
       "10",
+      ...extra,
     ],
     { reject: false, timeout: 280_000, stdin: "ignore", env: { NO_COLOR: "1" }, detached },
   );
@@ -120,7 +122,7 @@ function fleet(
  * runs on the host (its bundle directory exists there).
  */
 async function interruptedRun(inventory: string, host: Sshd) {
-  const p = fleet(inventory, join(work, "case-c"), "triage", 120, true);
+  const p = fleet(inventory, join(work, "case-c"), "triage", 120, true, ["--copy", "plain"]);
   const until = Date.now() + 200_000;
   const running = () => readdirSync(host.tmp).some((d) => existsSync(join(host.tmp, d, "out")));
   while (!running() && p.exitCode === null && Date.now() < until)
@@ -251,7 +253,8 @@ beforeAll(async () => {
   writeFileSync(invC, `root@127.0.0.1:${stopped!.port}\n`);
   const [ra, rb, rc] = await Promise.all([
     fleet(invA, caseA, "triage", 240),
-    fleet(invB, caseB, "triage", 4),
+    // Runs B and C copy plain: one compression (run A's) on the test's cores, not three.
+    fleet(invB, caseB, "triage", 4, false, ["--copy", "plain"]),
     interruptedRun(invC, stopped!),
   ]);
   leftSsh = sshProcessesOfThisTest();
@@ -320,6 +323,8 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(failed.bundle).toBeNull();
     // Stopped by the host's `timeout` at --timeout 4 (exit 124), not by the local bound 8 s later.
     const hung = host("hung");
+    expect(hung.copy).toBe("plain");
+    expect(hung.remoteSha256).toBe(a.exeSha256);
     expect(hung.exitCode).toBe(124);
     expect(hung.reason).toBe("triage did not finish within 4 s");
     const run = hung.steps.find((s) => s.step === "run")!.ms;
