@@ -3,8 +3,9 @@
  * ControlMaster this module starts and stops by pid), BatchMode (never a prompt), host keys
  * checked against known_hosts (StrictHostKeyChecking=yes: an unknown or changed key is
  * refused, never accepted). Through that connection: copy the single executable into a
- * private temporary directory (mktemp -d, umask 077), check its SHA-256 there, run the
- * command with --json --out, stream the bundle back as tar, remove the directory.
+ * private temporary directory (mktemp -d, umask 077; gzip-compressed when the run has it, see
+ * transfer.ts), check the SHA-256 of the file there, run the command with --json --out, stream
+ * the bundle back as tar, remove the directory.
  *
  * Nothing from the host goes into a command string: the remote scripts are constants, the
  * temporary directory's path the host reports is checked against mktemp's pattern first, and
