@@ -5,16 +5,22 @@
  * parallelism:
  *
  *   ssh true     `ssh -o BatchMode=yes HOST true`: a connection, a login, a command
- *   ssh copy     `ssh HOST 'cat > /dev/null' < EXE`: the executable's bytes through ssh
+ *   ssh copy     `ssh HOST 'cat > /dev/null' < EXE`: the executable's bytes through ssh, with
+ *                ssh's default cipher (what an admin's own copy would cost)
+ *   ssh copy gcm the same with `-c aes128-gcm@openssh.com` (the fastest plain ssh here)
  *   local run    the same command run here, without ssh (median of 3)
  *   fleet        `breachkit fleet HOSTS snapshot --forks 10`
  *
- * Per host: fleet's time, its overhead (fleet minus the local run), each step, and the ratio
- * of the overhead to `ssh true` + `ssh copy` (what any tool must pay to start a remote command
- * and send it this executable). The command is `snapshot` with no Docker engine reachable on
+ * Per host: fleet's time, its overhead (fleet minus the local run), each step, the copy mode
+ * (gzip or plain), and the ratio of the overhead to `ssh true` + `ssh copy` (what an admin
+ * pays by hand to start a remote command and send it this executable). The overhead also holds
+ * the run's slow-down from sharing the cores with the other hosts' runs (run minus the local
+ * run), so the transfer steps alone (connect + copy + fetch + clean) are printed too. The command is `snapshot` with no Docker engine reachable on
  * the "hosts" (DOCKER_HOST names no socket), so the run itself is the same small job everywhere.
  *
- *   npm run build && npm run build:exe -- --arch x64 && npx tsx bench/fleet.ts [hosts, default 20]
+ *   npm run build && npm run build:exe -- --arch x64 && npx tsx bench/fleet.ts [hosts, default 20] [gzip|plain]
+ *
+ * (the second argument is fleet's --copy, default gzip).
  *
  * Every "host" is this machine (2 cores here, shared with other work): the hosts' sshd, the
  * encryption at both ends and the runs all compete for the same cores, so the figures are
@@ -31,6 +37,7 @@ const REPO = fileURLToPath(new URL("../", import.meta.url));
 const EXE = join(REPO, "dist", "breachkit-linux-x64");
 const CLI = join(REPO, "dist", "cli", "bin.cjs");
 const n = Number(process.argv[2] ?? 20);
+const copyMode = process.argv[3] ?? "gzip";
 const FORKS = 10;
 const work = mkdtempSync(join(tmpdir(), "bk-bench-fleet-"));
 const servers: Sshd[] = [];
@@ -39,7 +46,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 /** One ssh to a host; resolves with its wall time in ms (throws when it fails). */
-function sshTimed(s: Sshd, key: string, remote: string, stdinFile?: string): Promise<number> {
+function sshTimed(
+  s: Sshd,
+  key: string,
+  remote: string,
+  stdinFile?: string,
+  extra: string[] = [],
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const c = spawn(
@@ -57,6 +70,7 @@ function sshTimed(s: Sshd, key: string, remote: string, stdinFile?: string): Pro
         key,
         "-p",
         String(s.port),
+        ...extra,
         "root@127.0.0.1",
         remote,
       ],
@@ -113,6 +127,9 @@ try {
   // The references, on the same hosts, at the same parallelism.
   const sshTrue = await eachHost((s) => sshTimed(s, key, "true"));
   const sshCopy = await eachHost((s) => sshTimed(s, key, "cat > /dev/null", EXE));
+  const sshCopyGcm = await eachHost((s) =>
+    sshTimed(s, key, "cat > /dev/null", EXE, ["-c", "aes128-gcm@openssh.com"]),
+  );
   const local: number[] = [];
   for (let i = 0; i < 3; i++) {
     const out = mkdtempSync(join(work, "local-"));
@@ -135,6 +152,8 @@ try {
       "--json",
       "--forks",
       String(FORKS),
+      "--copy",
+      copyMode,
       "--out",
       join(work, "case"),
       "--exe",
@@ -152,30 +171,34 @@ try {
     hosts: {
       name: string;
       state: string;
+      copy: string | null;
       durationMs: number;
       steps: { step: string; ms: number }[];
     }[];
   };
   process.stdout.write(
-    `fleet of ${n} loopback hosts, --forks ${FORKS}: ${fmt(wall)} wall; local snapshot run ${fmt(localMs)} (median of 3); load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after\n`,
+    `fleet of ${n} loopback hosts, --forks ${FORKS} --copy ${copyMode}: ${fmt(wall)} wall; local snapshot run ${fmt(localMs)} (median of 3); load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after\n`,
   );
   process.stdout.write(
-    "  host                      state    fleet  overhead   ssh true  ssh copy  overhead/(true+copy)  steps\n",
+    "  host                      state  copy     fleet  overhead  transfer   ssh true  ssh copy  copy gcm  overhead/(true+copy)  steps\n",
   );
   const overheads: number[] = [];
+  const transfers: number[] = [];
   const ratios: number[] = [];
   out.hosts.forEach((h, i) => {
     const steps = h.steps.map((s) => `${s.step} ${s.ms}`).join(", ");
     const overhead = h.durationMs - localMs;
+    const transfer = h.steps.filter((s) => s.step !== "run").reduce((t, s) => t + s.ms, 0);
     const ref = (sshTrue[i] ?? 0) + (sshCopy[i] ?? 0);
     overheads.push(overhead);
+    transfers.push(transfer);
     ratios.push(overhead / ref);
     process.stdout.write(
-      `  ${h.name.padEnd(25)} ${h.state.padEnd(6)} ${fmt(h.durationMs).padStart(8)} ${fmt(overhead).padStart(9)} ${fmt(sshTrue[i] ?? 0).padStart(10)} ${fmt(sshCopy[i] ?? 0).padStart(9)}  ${(overhead / ref).toFixed(2).padStart(20)}  (${steps})\n`,
+      `  ${h.name.padEnd(25)} ${h.state.padEnd(6)} ${(h.copy ?? "-").padEnd(5)} ${fmt(h.durationMs).padStart(8)} ${fmt(overhead).padStart(9)} ${fmt(transfer).padStart(9)} ${fmt(sshTrue[i] ?? 0).padStart(10)} ${fmt(sshCopy[i] ?? 0).padStart(9)} ${fmt(sshCopyGcm[i] ?? 0).padStart(9)}  ${(overhead / ref).toFixed(2).padStart(20)}  (${steps})\n`,
     );
   });
   process.stdout.write(
-    `median per host: fleet overhead ${fmt(median(overheads))}, ssh true ${fmt(median(sshTrue))}, ssh copy ${fmt(median(sshCopy))}; overhead / (ssh true + ssh copy) ${median(ratios).toFixed(2)} (1.00: fleet adds nothing to what ssh itself costs). Issue target: overhead < 0.5 s per host.\n`,
+    `median per host: fleet overhead ${fmt(median(overheads))} (of which connect + copy + fetch + clean ${fmt(median(transfers))}), ssh true ${fmt(median(sshTrue))}, ssh copy ${fmt(median(sshCopy))} (AES-GCM: ${fmt(median(sshCopyGcm))}); overhead / (ssh true + ssh copy) ${median(ratios).toFixed(2)} (1.00: fleet adds nothing to what ssh itself costs). Wall per host: ${fmt(wall / n)} (fleet's wall / ${n}). Issue target: overhead < 0.5 s per host.\n`,
   );
 } finally {
   for (const s of servers) await s.stop();

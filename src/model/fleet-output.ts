@@ -30,6 +30,12 @@ export const FleetHostSchema = z.object({
   exitCode: z.number().int().nullable(),
   /** Its last stderr lines (host data). */
   stderrTail: z.array(z.string()),
+  /**
+   * How the executable went to the host: "gzip" (compressed once per run, decompressed on the
+   * host, which then hashed the decompressed file) or "plain" (a host without gzip); null when
+   * nothing was copied.
+   */
+  copy: z.enum(["gzip", "plain"]).nullable(),
   /** The executable's SHA-256 as the host computed it after the copy. */
   remoteSha256: z.string().nullable(),
   /** The bundle fetched and verified here, relative to the case directory. */

@@ -8,9 +8,10 @@
  *     down      nothing listens on its port             -> unreachable
  *     changed   known_hosts holds another key for it    -> host-key-refused
  *     denied    the test's key is not authorised there  -> auth-failed
- *     altered   a `cat` on its PATH alters the copy     -> exe-altered (never run)
- *     failed    its memory limit (ulimit -v) is too tight for the executable: breachkit crashes
- *               at start                              -> command-failed, with its exit code
+ *     altered   a `gzip` (and a `cat`) on its PATH alters the copy -> exe-altered (never run)
+ *     failed    no gzip on its PATH (so the plain copy), and its memory limit (ulimit -v) is
+ *               too tight for the executable: breachkit crashes at start
+ *                                                     -> command-failed, with its exit code
  *   run B, `triage --timeout 4`, at the same time:
  *     hung      its Docker socket accepts and never answers, so breachkit waits on it until
  *               the host's `timeout` stops it          -> timed-out
@@ -31,6 +32,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -87,6 +89,7 @@ function fleet(
   command: string,
   timeoutS: number,
   detached = false,
+  extra: string[] = [],
 ) {
   return execa(
     "node",
@@ -108,6 +111,7 @@ function fleet(
       String(timeoutS),
       "--connect-timeout",
       "10",
+      ...extra,
     ],
     { reject: false, timeout: 280_000, stdin: "ignore", env: { NO_COLOR: "1" }, detached },
   );
@@ -118,7 +122,7 @@ function fleet(
  * runs on the host (its bundle directory exists there).
  */
 async function interruptedRun(inventory: string, host: Sshd) {
-  const p = fleet(inventory, join(work, "case-c"), "triage", 120, true);
+  const p = fleet(inventory, join(work, "case-c"), "triage", 120, true, ["--copy", "plain"]);
   const until = Date.now() + 200_000;
   const running = () => readdirSync(host.tmp).some((d) => existsSync(join(host.tmp, d, "out")));
   while (!running() && p.exitCode === null && Date.now() < until)
@@ -146,10 +150,19 @@ beforeAll(async () => {
   copyFileSync("/usr/bin/sleep", hexe);
   chmodSync(hexe, 0o755);
   hostile = spawn(hexe, ["300"], { stdio: "ignore" });
-  // A `cat` that changes the first byte of what it copies.
+  // A `gzip` and a `cat` that change the first byte of what they copy (the compressed copy
+  // and the plain one).
   const evil = join(work, "evil-bin");
   mkdirSync(evil);
   writeFileSync(join(evil, "cat"), "#!/bin/sh\nprintf X\ntail -c +2\n", { mode: 0o755 });
+  writeFileSync(join(evil, "gzip"), '#!/bin/sh\nprintf X\n/usr/bin/gzip "$@" | tail -c +2\n', {
+    mode: 0o755,
+  });
+  // A PATH with what fleet needs on a host but gzip.
+  const noGzip = join(work, "no-gzip-bin");
+  mkdirSync(noGzip);
+  for (const t of ["mktemp", "cat", "chmod", "sha256sum", "timeout", "mkdir", "rm", "tar", "sleep"])
+    symlinkSync(`/usr/bin/${t}`, join(noGzip, t));
   // A host whose memory limit is too tight for breachkit (only its breachkit runs get it).
   const tight = join(work, "tight.sh");
   writeFileSync(
@@ -175,7 +188,13 @@ beforeAll(async () => {
       userKeyPub: pub,
       setEnv: { PATH: `${evil}:/usr/sbin:/usr/bin:/sbin:/bin` },
     }),
-    startSshd({ name: "failed", root: work, userKeyPub: pub, extra: [`ForceCommand ${tight}`] }),
+    startSshd({
+      name: "failed",
+      root: work,
+      userKeyPub: pub,
+      setEnv: { PATH: noGzip },
+      extra: [`ForceCommand ${tight}`],
+    }),
     startSshd({
       name: "hung",
       root: work,
@@ -234,7 +253,8 @@ beforeAll(async () => {
   writeFileSync(invC, `root@127.0.0.1:${stopped!.port}\n`);
   const [ra, rb, rc] = await Promise.all([
     fleet(invA, caseA, "triage", 240),
-    fleet(invB, caseB, "triage", 4),
+    // Runs B and C copy plain: one compression (run A's) on the test's cores, not three.
+    fleet(invB, caseB, "triage", 4, false, ["--copy", "plain"]),
     interruptedRun(invC, stopped!),
   ]);
   leftSsh = sshProcessesOfThisTest();
@@ -290,9 +310,12 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(altered.remoteSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(altered.remoteSha256).not.toBe(a.exeSha256);
     expect(altered.exitCode).toBeNull();
+    expect(altered.copy).toBe("gzip");
     expect(altered.steps.map((s) => s.step)).toEqual(["connect", "copy", "clean"]);
     // Crashed at start: its exit code (killed by a signal: 128+N) and its last stderr lines.
     const failed = host("failed");
+    // No gzip there: the plain copy, hashed as well.
+    expect(failed.copy).toBe("plain");
     expect(failed.remoteSha256).toBe(a.exeSha256);
     expect(failed.exitCode).toBeGreaterThan(1);
     expect(failed.exitCode).not.toBe(124);
@@ -300,6 +323,8 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(failed.bundle).toBeNull();
     // Stopped by the host's `timeout` at --timeout 4 (exit 124), not by the local bound 8 s later.
     const hung = host("hung");
+    expect(hung.copy).toBe("plain");
+    expect(hung.remoteSha256).toBe(a.exeSha256);
     expect(hung.exitCode).toBe(124);
     expect(hung.reason).toBe("triage did not finish within 4 s");
     const run = hung.steps.find((s) => s.step === "run")!.ms;
@@ -316,6 +341,8 @@ describe("breachkit fleet over OpenSSH", () => {
       expect(h.bundle).toMatchObject({ intact: true, seal: "ok", complete: true });
       expect(h.steps.map((s) => s.step)).toEqual(["connect", "copy", "run", "fetch", "clean"]);
       expect(h.remoteSha256).toBe(a.exeSha256);
+      // Sent compressed, hashed after decompression on the host.
+      expect(h.copy).toBe("gzip");
     }
     // `breachkit verify` agrees with the SEAL the case recorded.
     const verified = await Promise.all(

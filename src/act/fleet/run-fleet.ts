@@ -28,6 +28,15 @@ import type { InventoryHost } from "../../observe/inventory/inventory.js";
 import { errorMessage } from "../../util/result.js";
 import { TOOL } from "../../version.js";
 import { runHost, type SshSettings } from "./ssh-host.js";
+import { CompressedOnce } from "./transfer.js";
+
+/**
+ * gzip's level for the copy (compressed once per run, in node's zlib). Measured on the 124.4 MiB
+ * executable at load 5 on 2 cores: level 1 47.2 MiB in 3.5 s, level 3 45.8 MiB in 2.8 s,
+ * level 6 43.5 MiB in 4.8 s, level 9 43.3 MiB in 16.2 s. The first hosts read the compressed
+ * bytes as they are produced, so the compression's speed is their copy's speed: level 3.
+ */
+export const COPY_GZIP_LEVEL = 3;
 
 export interface FleetRun {
   inventory: string;
@@ -37,6 +46,8 @@ export interface FleetRun {
   exe: string;
   caseDir: string;
   forks: number;
+  /** Copy the executable gzip-compressed (a host without gzip still gets the plain copy). */
+  compress?: boolean;
   timeoutMs: number;
   ssh: SshSettings;
   /**
@@ -114,6 +125,7 @@ function notStarted(host: InventoryHost): FleetHost {
     exitCode: null,
     stderrTail: [],
     remoteSha256: null,
+    copy: null,
     bundle: null,
     findings: 0,
     durationMs: 0,
@@ -124,6 +136,12 @@ function notStarted(host: InventoryHost): FleetHost {
 export async function runFleet(run: FleetRun): Promise<FleetOutput> {
   const startedAt = new Date().toISOString();
   const exeSha256 = await sha256File(run.exe);
+  // Once per run, for every host, read by the hosts as it is produced: the compressed copy.
+  // Not evidence; the hosts' hashes are of the decompressed file.
+  const compressed =
+    run.compress !== false && run.hosts.length > 0
+      ? new CompressedOnce(run.exe, COPY_GZIP_LEVEL)
+      : null;
   await mkdir(join(run.caseDir, "hosts"), { recursive: true, mode: 0o700 });
   const folders = folderNames(run.hosts);
   const results: FleetHost[] = new Array(run.hosts.length);
@@ -154,6 +172,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         timeoutMs: run.timeoutMs,
         hostDir,
         controlDir,
+        compressed,
         ...(run.signal ? { signal: run.signal } : {}),
       }).catch((e: unknown) => ({
         state: "command-failed" as const,
@@ -161,6 +180,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         reason: `breachkit failed on this host: ${errorMessage(e)}`,
         stderrTail: [],
         remoteSha256: null,
+        copy: null,
         output: null,
         bundleDir: null,
         steps: [],
@@ -212,6 +232,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         exitCode: o.exitCode,
         stderrTail: o.stderrTail,
         remoteSha256: o.remoteSha256,
+        copy: o.copy,
         bundle,
         findings: findings.length,
         durationMs: Date.now() - t0,
@@ -228,6 +249,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
       Array.from({ length: Math.min(run.forks, run.hosts.length) }, () => worker()),
     );
   } finally {
+    compressed?.close();
     await rm(controlRoot, { recursive: true, force: true });
   }
   // Merged in inventory order, whatever order the hosts finished in.

@@ -3,8 +3,9 @@
  * ControlMaster this module starts and stops by pid), BatchMode (never a prompt), host keys
  * checked against known_hosts (StrictHostKeyChecking=yes: an unknown or changed key is
  * refused, never accepted). Through that connection: copy the single executable into a
- * private temporary directory (mktemp -d, umask 077), check its SHA-256 there, run the
- * command with --json --out, stream the bundle back as tar, remove the directory.
+ * private temporary directory (mktemp -d, umask 077; gzip-compressed when the run has it, see
+ * transfer.ts), check the SHA-256 of the file there, run the command with --json --out, stream
+ * the bundle back as tar, remove the directory.
  *
  * Nothing from the host goes into a command string: the remote scripts are constants, the
  * temporary directory's path the host reports is checked against mktemp's pattern first, and
@@ -14,8 +15,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InventoryHost } from "../../observe/inventory/inventory.js";
+import type { CompressedOnce } from "./transfer.js";
 
 export const HOST_STATES = [
   "ok",
@@ -55,6 +58,11 @@ export interface HostRun {
   controlDir: string;
   /** Interrupted (Ctrl-C, SIGTERM): the running step is stopped; the clean-up still runs. */
   signal?: AbortSignal;
+  /**
+   * The executable gzip-compressed once for the run: copied compressed and decompressed on the
+   * host (which then hashes the decompressed file). Absent: the plain copy.
+   */
+  compressed?: CompressedOnce | null;
 }
 
 export interface Step {
@@ -70,6 +78,8 @@ export interface HostOutcome {
   reason: string | null;
   stderrTail: string[];
   remoteSha256: string | null;
+  /** How the executable was copied (null: not copied). */
+  copy: "gzip" | "plain" | null;
   /** The remote command's stdout (its --json), bounded. */
   output: string | null;
   /** The unpacked bundle directory, before verification. */
@@ -129,7 +139,8 @@ function sshRun(
   control: string,
   remote: string,
   opts: {
-    stdinFile?: string;
+    /** What goes to the remote command's stdin (a new stream per call). */
+    stdin?: () => Readable;
     stdoutTo?: (c: ChildProcess) => Promise<void>;
     timeoutMs: number;
     /** Stopped when the run is interrupted (every step but the clean-up). */
@@ -142,7 +153,7 @@ function sshRun(
       [...baseArgs(run, control), "-o", "ControlMaster=no", "--", target(run.host), remote],
       // Its own process group: a Ctrl-C at the terminal reaches fleet, which stops this step
       // itself, and not the clean-up's ssh or the shared connection the clean-up needs.
-      { stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"], detached: true },
+      { stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"], detached: true },
     );
     let stdout = "";
     let stderr = "";
@@ -165,8 +176,9 @@ function sshRun(
     child.stderr?.on("data", (d: string) => {
       stderr = (stderr + d).slice(-MAX_STDERR);
     });
-    if (opts.stdinFile && child.stdin) {
-      const src = createReadStream(opts.stdinFile);
+    if (opts.stdin && child.stdin) {
+      // The remote may end without reading it all (a host without gzip): EPIPE is expected.
+      const src = opts.stdin();
       src.on("error", () => child.stdin?.destroy());
       child.stdin.on("error", () => src.destroy());
       src.pipe(child.stdin);
@@ -272,7 +284,14 @@ async function stopMaster(master: ChildProcess): Promise<void> {
   if (master.exitCode !== null || master.signalCode !== null) return;
   const closed = new Promise<void>((r) => master.once("close", () => r()));
   master.kill("SIGTERM");
-  await Promise.race([closed, sleep(5000)]);
+  // The 5 s bound is cancelled once the master has closed: a pending timer would keep fleet's
+  // process alive for the rest of it (measured: every run ended 5 s after its last host).
+  const bound = new AbortController();
+  await Promise.race([
+    closed,
+    sleep(5000, undefined, { signal: bound.signal }).catch(() => undefined),
+  ]);
+  bound.abort();
 }
 
 /**
@@ -284,7 +303,17 @@ async function stopMaster(master: ChildProcess): Promise<void> {
 const stopRun = (dir: string) =>
   `p=$(cat ${shellQuote(`${dir}/run.pid`)} 2>/dev/null); case "$p" in ''|*[!0-9]*) p=;; esac; if [ -n "$p" ]; then kill -TERM "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; kill -KILL "$p" 2>/dev/null; fi; `;
 
-const COPY = `umask 077 && d=$(mktemp -d "\${TMPDIR:-/tmp}/breachkit.XXXXXXXX") && cat > "$d/breachkit" && chmod 700 "$d/breachkit" && printf '%s\\n' "$d" && sha256sum "$d/breachkit"`;
+/**
+ * The copy: a private directory (its path printed first, so that a copy that fails half-way is
+ * still removed), the executable from stdin, then the SHA-256 of what is there. COPY_GZ
+ * decompresses first (the hash is of the decompressed file); a host without gzip answers
+ * NO_GZIP with exit 3 before it makes anything, and gets the plain copy.
+ */
+const MKDIR = `umask 077 && d=$(mktemp -d "\${TMPDIR:-/tmp}/breachkit.XXXXXXXX") && printf '%s\\n' "$d"`;
+const HASH = `chmod 700 "$d/breachkit" && sha256sum "$d/breachkit"`;
+const COPY = `${MKDIR} && cat > "$d/breachkit" && ${HASH}`;
+const NO_GZIP = "breachkit: no gzip";
+const COPY_GZ = `command -v gzip >/dev/null 2>&1 || { echo '${NO_GZIP}'; exit 3; }; ${MKDIR} && gzip -dc > "$d/breachkit" && ${HASH}`;
 
 /** Run the whole sequence for one host; never throws. */
 export async function runHost(run: HostRun): Promise<HostOutcome> {
@@ -295,6 +324,7 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
     reason: null,
     stderrTail: [],
     remoteSha256: null,
+    copy: null,
     output: null,
     bundleDir: null,
     steps,
@@ -326,9 +356,25 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
     return out;
   };
   try {
-    const copy = await timed("copy", () =>
-      sshRun(run, control, COPY, { stdinFile: run.exe, timeoutMs: TRANSFER_MS, abortable: true }),
-    );
+    const plain = () =>
+      sshRun(run, control, COPY, {
+        stdin: () => createReadStream(run.exe, { highWaterMark: 1 << 20 }),
+        timeoutMs: TRANSFER_MS,
+        abortable: true,
+      });
+    const gz = run.compressed;
+    const copy = await timed("copy", async () => {
+      out.copy = gz ? "gzip" : "plain";
+      if (!gz) return plain();
+      const first = await sshRun(run, control, COPY_GZ, {
+        stdin: () => gz.stream(),
+        timeoutMs: TRANSFER_MS,
+        abortable: true,
+      });
+      if (first.code !== 3 || first.stdout.trim() !== NO_GZIP || run.signal?.aborted) return first;
+      out.copy = "plain";
+      return plain();
+    });
     const lines = copy.stdout.split("\n");
     if (run.signal?.aborted) return fail("command-failed", "interrupted while copying", copy);
     if (copy.timedOut) return fail("timed-out", "copying the executable took too long", copy);

@@ -12,7 +12,7 @@ import { IN_EXECUTABLE } from "../../util/package-root.js";
 import { createProgress } from "../../util/progress.js";
 import { safeText } from "../../util/sanitize.js";
 import { type CommandContext, helpFooter, type RegisterCommand } from "../command.js";
-import { defineOptions, flag, positive, text, withOptions } from "../options.js";
+import { choice, defineOptions, flag, positive, text, withOptions } from "../options.js";
 
 export const FLEET_COMMANDS = ["triage", "collect", "audit", "scan", "snapshot"] as const;
 
@@ -41,6 +41,12 @@ export const FLEET_OPTIONS = defineOptions({
   identity: text("--identity <file>", "the private key to log in with (default: ssh's own)"),
   sshConfig: text("--ssh-config <file>", "an ssh_config to use instead of the user's"),
   connectTimeout: positive("--connect-timeout <seconds>", "ssh's ConnectTimeout", 10),
+  copy: choice(
+    "--copy <how>",
+    "gzip: the executable compressed once for the run (about a third of the bytes), decompressed and hashed on each host; plain: as it is (a fast network and a busy admin machine)",
+    ["gzip", "plain"] as const,
+    "gzip",
+  ),
 });
 
 function hostLine(h: FleetHost): string {
@@ -134,6 +140,7 @@ the end.`,
       exe,
       caseDir,
       forks: Math.max(1, Math.floor(options.forks)),
+      compress: options.copy === "gzip",
       timeoutMs: options.timeout * 1000,
       ssh: {
         knownHosts: options.knownHosts ? resolve(ctx.io.cwd, options.knownHosts) : null,

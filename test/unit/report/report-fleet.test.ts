@@ -41,6 +41,7 @@ const host = (
   exitCode: state === "ok" ? 1 : null,
   stderrTail: [],
   remoteSha256: null,
+  copy: null,
   bundle:
     bundle === null
       ? null
