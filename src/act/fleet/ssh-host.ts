@@ -17,20 +17,12 @@ import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { FLEET_HOST_STATES } from "../../model/fleet-output.js";
 import type { InventoryHost } from "../../observe/inventory/inventory.js";
 import type { CompressedOnce } from "./transfer.js";
 
-export const HOST_STATES = [
-  "ok",
-  "unreachable",
-  "host-key-refused",
-  "auth-failed",
-  "timed-out",
-  "command-failed",
-  "exe-altered",
-  "bundle-not-intact",
-] as const;
-export type HostState = (typeof HOST_STATES)[number];
+/** Every host ends in one of these (the case manifest's list). */
+export type HostState = (typeof FLEET_HOST_STATES)[number];
 
 export interface SshSettings {
   /** known_hosts to check against (UserKnownHostsFile); null: ssh's default files. */

@@ -51,6 +51,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The stand-in job's log ("job what ms" lines) as "job what" -> ms. */
+async function readOrder(logFile: string): Promise<Map<string, number>> {
+  const at = new Map<string, number>();
+  for (const line of (await readFile(logFile, "utf8")).trim().split("\n")) {
+    const [job, what, ms] = line.split(" ");
+    at.set(`${job} ${what}`, Number(ms));
+  }
+  return at;
+}
+
 describe("schedule run: when the jobs start", () => {
   it("audit once triage has read the processes, update-check after triage, scan last", async () => {
     const logFile = join(dir, "order.log");
@@ -67,11 +77,7 @@ describe("schedule run: when the jobs start", () => {
       jobTimeoutMs: 60_000,
       command: [process.execPath, join(dir, "job.cjs")],
     });
-    const at = new Map<string, number>();
-    for (const line of (await readFile(logFile, "utf8")).trim().split("\n")) {
-      const [job, what, ms] = line.split(" ");
-      at.set(`${job} ${what}`, Number(ms));
-    }
+    const at = await readOrder(logFile);
     const t = (k: string) => {
       const v = at.get(k);
       expect(v, k).toBeTypeOf("number");
@@ -108,11 +114,7 @@ describe("schedule run: when the jobs start", () => {
       jobTimeoutMs: 60_000,
       command: [process.execPath, join(dir, "job.cjs")],
     });
-    const at = new Map<string, number>();
-    for (const line of (await readFile(logFile, "utf8")).trim().split("\n")) {
-      const [job, what, ms] = line.split(" ");
-      at.set(`${job} ${what}`, Number(ms));
-    }
+    const at = await readOrder(logFile);
     expect(at.get("audit start")).toBeGreaterThanOrEqual(at.get("triage end") as number);
     expect(out.jobs.map((j) => [j.name, j.status])).toEqual([
       ["triage", "failed"],
