@@ -46,6 +46,20 @@ async function main() {
   );
   const machine = coreMachine();
   if (machine === null) throw new Error("core files are written for x86-64 and arm64 only");
+  // Before the holder starts: a failed warm-up (a full disk) leaves nothing running.
+  const warmDir = mkdtempSync(join(tmpdir(), "bk-bench-warm-"));
+  try {
+    const t0 = performance.now();
+    const fd = openSync(join(warmDir, "warm"), "w");
+    const block = Buffer.alloc(1 << 20, 0xa5);
+    for (let i = 0; i < 3 * mib; i++) writeSync(fd, block);
+    closeSync(fd);
+    console.log(
+      `warm-up: ${3 * mib} MiB written and removed in ${Math.round(performance.now() - t0)} ms (the VM's first touch of fresh memory, paid before the rounds)`,
+    );
+  } finally {
+    rmSync(warmDir, { recursive: true, force: true });
+  }
   const child = spawn("python3", ["-c", HOLDER, String(mib)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -60,19 +74,6 @@ async function main() {
       child.kill("SIGKILL");
       process.exit(130);
     });
-  }
-  const warmDir = mkdtempSync(join(tmpdir(), "bk-bench-warm-"));
-  try {
-    const t0 = performance.now();
-    const fd = openSync(join(warmDir, "warm"), "w");
-    const block = Buffer.alloc(1 << 20, 0xa5);
-    for (let i = 0; i < 3 * mib; i++) writeSync(fd, block);
-    closeSync(fd);
-    console.log(
-      `warm-up: ${3 * mib} MiB written and removed in ${Math.round(performance.now() - t0)} ms (the VM's first touch of fresh memory, paid before the rounds)`,
-    );
-  } finally {
-    rmSync(warmDir, { recursive: true, force: true });
   }
   const ours: number[] = [];
   const theirs: number[] = [];
