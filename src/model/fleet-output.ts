@@ -31,11 +31,37 @@ export const FleetHostSchema = z.object({
   /** Its last stderr lines (host data). */
   stderrTail: z.array(z.string()),
   /**
-   * How the executable went to the host: "gzip" (compressed once per run, decompressed on the
-   * host, which then hashed the decompressed file) or "plain" (a host without gzip); null when
-   * nothing was copied.
+   * How the executable got to the run's private directory on the host: "gzip" (compressed once
+   * per run, decompressed on the host, which then hashed the decompressed file), "plain" (as
+   * it is: --copy plain, or a host without gzip), or "kept" (--keep-exe: the copy kept on the
+   * host, copied into the run's directory and hashed there in this run); null when it did not.
    */
-  copy: z.enum(["gzip", "plain"]).nullable(),
+  copy: z.enum(["gzip", "plain", "kept"]).nullable(),
+  /**
+   * --keep-exe only (null without it, or when the host was not reached): what was found in
+   * ~/.cache/breachkit/exe on the host and what was done.
+   */
+  keep: z
+    .object({
+      /**
+       * none: no kept copy; ok: reused, its SHA-256 computed on the host in this run equal to
+       * exeSha256; refused: not a regular file of the ssh user's with mode 0700 in directories
+       * of its with mode 0700, or a symbolic link (not used; a fresh copy sent); altered: its
+       * SHA-256 differs (not run; set aside on the host, a fresh copy sent: a finding,
+       * fleet.kept-exe-altered).
+       */
+      found: z.enum(["none", "ok", "refused", "altered"]),
+      /** Why refused, or why nothing was stored. */
+      detail: z.string().nullable(),
+      /** The kept copy's SHA-256 as the host computed it in this run (ok, altered). */
+      foundSha256: z.string().nullable(),
+      /** Where the refused or altered kept file was moved on the host (not deleted). */
+      setAside: z.string().nullable(),
+      /** A fresh copy, verified on the host, was stored there for later runs. */
+      stored: z.boolean(),
+    })
+    .nullable()
+    .optional(),
   /** The executable's SHA-256 as the host computed it after the copy. */
   remoteSha256: z.string().nullable(),
   /** The bundle fetched and verified here, relative to the case directory. */
@@ -53,7 +79,11 @@ export const FleetHostSchema = z.object({
     .nullable(),
   findings: z.number().int().nonnegative(),
   durationMs: z.number().int().nonnegative(),
-  /** Per step: connect, copy, run, fetch, clean. */
+  /**
+   * Per step: connect, check (--keep-exe: the kept copy checked, copied and hashed), copy, run,
+   * fetch+clean (the bundle fetched and the directory removed in one round trip) or fetch and
+   * clean (after a command that did not end by itself, or a failed step).
+   */
   steps: z.array(z.object({ step: z.string(), ms: z.number().int().nonnegative() })),
 });
 export type FleetHost = z.infer<typeof FleetHostSchema>;

@@ -17,9 +17,10 @@ import { dirname, join, relative } from "node:path";
 import { safePathComponent } from "../../evidence/bundle.js";
 import { verifyBundle } from "../../evidence/verify.js";
 import { mergeFleetFindings } from "../../judge/fleet/merge.js";
-import { type Finding, FindingSchema } from "../../model/finding.js";
+import { type Finding, FindingSchema, sortFindings } from "../../model/finding.js";
 import {
   FLEET_SCHEMA_VERSION,
+  type FleetFinding,
   type FleetHost,
   type FleetOutput,
 } from "../../model/fleet-output.js";
@@ -48,6 +49,11 @@ export interface FleetRun {
   forks: number;
   /** Copy the executable gzip-compressed (a host without gzip still gets the plain copy). */
   compress?: boolean;
+  /**
+   * --keep-exe: reuse a copy kept on each host (~/.cache/breachkit/exe/<SHA-256>), hashed on
+   * the host in every run before it runs, and store a fresh verified copy there otherwise.
+   */
+  keep?: boolean;
   timeoutMs: number;
   ssh: SshSettings;
   /**
@@ -126,11 +132,49 @@ function notStarted(host: InventoryHost): FleetHost {
     stderrTail: [],
     remoteSha256: null,
     copy: null,
+    keep: null,
     bundle: null,
     findings: 0,
     durationMs: 0,
     steps: [],
   };
+}
+
+/**
+ * fleet.kept-exe-altered: the copy --keep-exe kept on a host no longer has the executable's
+ * SHA-256. Whoever runs as the ssh user there (or as root) changed breachkit's own executable:
+ * not run, set aside on the host, replaced with a fresh verified copy.
+ */
+export function keptAltered(hosts: readonly FleetHost[], exeSha256: string): FleetFinding[] {
+  return hosts.flatMap((h) =>
+    h?.keep?.found === "altered"
+      ? [
+          {
+            rule: "fleet.kept-exe-altered",
+            severity: "high" as const,
+            confidence: "high" as const,
+            title: `the breachkit executable kept on ${h.name} (--keep-exe) was altered since it was stored: SHA-256 ${(h.keep.foundSha256 ?? "(none reported)").slice(0, 16)}…, not ${exeSha256.slice(0, 16)}…`,
+            where: "host",
+            containerId: null,
+            evidence: [
+              {
+                ...(h.keep.foundSha256 ? { sha256: h.keep.foundSha256 } : {}),
+                path: h.keep.setAside ?? `~/.cache/breachkit/exe/${exeSha256}`,
+                facts: {
+                  expectedSha256: exeSha256,
+                  user: h.user ?? "(ssh's default)",
+                  setAside: h.keep.setAside ?? "(not moved)",
+                },
+              },
+            ],
+            next: "Something that runs as the ssh user (or root) on this host wrote to breachkit's kept executable: it was not run, and a fresh copy was verified and used. Preserve the set-aside file (copy it off the host and hash it), then look for what wrote it (the user's logins and processes at that file's change time).",
+            source: "fleet",
+            falsePositive: null,
+            host: h.name,
+          },
+        ]
+      : [],
+  );
 }
 
 export async function runFleet(run: FleetRun): Promise<FleetOutput> {
@@ -147,6 +191,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
   const results: FleetHost[] = new Array(run.hosts.length);
   const data: { host: string; findings: Finding[]; snapshot: Snapshot | null }[] = [];
   const controlRoot = await mkdtemp(join(tmpdir(), "breachkit-ssh-"));
+  const keepStamp = startedAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -173,6 +218,8 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         hostDir,
         controlDir,
         compressed,
+        keep: run.keep === true,
+        keepStamp,
         ...(run.signal ? { signal: run.signal } : {}),
       }).catch((e: unknown) => ({
         state: "command-failed" as const,
@@ -181,6 +228,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         stderrTail: [],
         remoteSha256: null,
         copy: null,
+        keep: null,
         output: null,
         bundleDir: null,
         steps: [],
@@ -233,6 +281,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
         stderrTail: o.stderrTail,
         remoteSha256: o.remoteSha256,
         copy: o.copy,
+        keep: o.keep,
         bundle,
         findings: findings.length,
         durationMs: Date.now() - t0,
@@ -255,7 +304,10 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
   // Merged in inventory order, whatever order the hosts finished in.
   const order = new Map(run.hosts.map((h, i) => [h.name, i]));
   data.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-  const merged = mergeFleetFindings(data);
+  const merged = sortFindings([
+    ...mergeFleetFindings(data),
+    ...keptAltered(results, exeSha256),
+  ]) as FleetFinding[];
   const endedAt = new Date().toISOString();
   const counts: Record<string, number> = {};
   for (const h of results) counts[h.state] = (counts[h.state] ?? 0) + 1;

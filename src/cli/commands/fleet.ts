@@ -47,13 +47,24 @@ export const FLEET_OPTIONS = defineOptions({
     ["gzip", "plain"] as const,
     "gzip",
   ),
+  keepExe: flag(
+    "--keep-exe",
+    "keep a copy of the executable on each host (~/.cache/breachkit/exe/<SHA-256>, the ssh user's, mode 0700) and reuse it in later runs: copied into the run's private directory and hashed there in every run before it runs; an altered kept copy is not run, set aside and reported (fleet.kept-exe-altered)",
+    false,
+  ),
 });
 
 function hostLine(h: FleetHost): string {
   const state = h.state === "ok" ? "ok" : h.state.toUpperCase();
   const why = h.reason ? `: ${safeText(h.reason, 300)}` : "";
   const seal = h.bundle ? `  SEAL ${h.bundle.manifestSha256.slice(0, 16)}…` : "";
-  return `${safeText(h.name, 120).padEnd(24)} ${state}${why}${seal}  ${h.findings} findings, ${(h.durationMs / 1000).toFixed(1)} s\n`;
+  const kept =
+    h.keep?.found === "altered"
+      ? "  KEPT COPY ALTERED (not run, set aside, replaced)"
+      : h.keep?.found === "refused"
+        ? "  kept copy refused"
+        : "";
+  return `${safeText(h.name, 120).padEnd(24)} ${state}${why}${seal}${kept}  ${h.findings} findings, ${(h.durationMs / 1000).toFixed(1)} s\n`;
 }
 
 export const registerFleet: RegisterCommand = (program: Command, ctx: CommandContext) => {
@@ -80,7 +91,20 @@ unreachable, host-key-refused, auth-failed, timed-out, command-failed, exe-alter
 bundle-not-intact. Arguments after -- go to COMMAND.
 
 Writes only the case directory here; on each host, only its temporary directory, removed at
-the end.`,
+the end; with --keep-exe also ~/.cache/breachkit/exe/ (below).
+
+--keep-exe (opt-in): the executable's copy is kept on each host, in the ssh user's
+~/.cache/breachkit/exe/<SHA-256> (directories and file mode 0700, owned by that user), so
+that later runs do not send 124 MiB again. Every run copies the kept file into its private
+temporary directory, hashes THAT copy on the host against the SHA-256 computed here in this
+run, and runs it only when they are equal (check and run in one round trip). A kept file of
+another owner or mode, a symbolic link, or directories not 0700 are refused: a fresh copy is
+sent. A kept copy whose hash differs is not run: it is moved aside on the host (kept as
+evidence, not deleted), a fresh copy is sent, and the host's record (keep.found "altered")
+and the finding fleet.kept-exe-altered say so. case.json's copy says per host how the
+executable got there: gzip, plain or kept. The kept file is a trace on the host that an
+examiner should know of (124 MiB; one version per user: older ones are removed when a new
+one is stored); remove it with rm -r ~/.cache/breachkit.`,
     )
     .argument("<inventory>", "the hosts: a list, or an Ansible INI or YAML inventory")
     .addArgument(new Argument("<command>", "what to run on each host").choices(FLEET_COMMANDS))
@@ -93,6 +117,7 @@ the end.`,
           "breachkit fleet inventory.ini snapshot --forks 20 --known-hosts ~/.ssh/known_hosts",
           "breachkit fleet inventory.yml triage -- --fail-on medium",
           "breachkit fleet hosts.txt collect --timeout 3600 -- --archive",
+          "breachkit fleet hosts.txt triage --keep-exe   # later runs reuse the verified copy on each host",
         ],
         EXIT_CODES,
       ),
@@ -141,6 +166,7 @@ the end.`,
       caseDir,
       forks: Math.max(1, Math.floor(options.forks)),
       compress: options.copy === "gzip",
+      keep: options.keepExe === true,
       timeoutMs: options.timeout * 1000,
       ssh: {
         knownHosts: options.knownHosts ? resolve(ctx.io.cwd, options.knownHosts) : null,
