@@ -16,14 +16,27 @@
  *     hung      its Docker socket accepts and never answers, so breachkit waits on it until
  *               the host's `timeout` stops it          -> timed-out
  *
- * Only ok1, ok2 and hung run breachkit for real; the copies (five of a ~124 MiB executable) are
- * most of the time. A process with a hostile name runs on "every host" (they are all this
+ *   runs K1 then K2, `snapshot --keep-exe --copy plain`, at the same time as A, B and C, with
+ *   a small "executable" (a script that execs the real one: what is kept, checked and
+ *   refused does not depend on the bytes, and 124 MiB copies to six hosts would double this
+ *   file's time; bench/fleet.ts runs --keep-exe with the real executable):
+ *     k1        K1: nothing kept -> sent, stored; K2: the kept copy reused (copy "kept")
+ *     kalt      K1 as k1; between the runs the test replaces the kept file with a script that
+ *               would leave a mark if run; K2: found altered, not run, set aside, a fresh copy
+ *               sent, run and stored; the finding fleet.kept-exe-altered
+ *     klink, kowner, kmode, kdir  K1 only: the kept file is a symbolic link, of another owner,
+ *               mode 0755; the directory is mode 0755 -> refused (a fresh copy sent and run;
+ *               stored over the refused file, set aside; not stored in the refused directory)
+ *
+ * Only ok1, ok2, hung and the k* hosts run breachkit for real; the copies of a ~124 MiB
+ * executable are most of the time. A process with a hostile name runs on "every host" (they are all this
  * machine), so the fleet rule sees its executable on both working hosts.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -68,6 +81,45 @@ let knownBefore: string;
 let leftSsh: string[] = [];
 const caseA = join(work, "case-a");
 const caseB = join(work, "case-b");
+let k1: FleetOutput;
+let k2: FleetOutput;
+let exitK2: number | undefined;
+const keepServers: Record<string, Sshd> = {};
+/** The small "executable" of the --keep-exe runs: a script that execs the real one. */
+const WRAP = join(work, "breachkit-wrapper");
+const keptDir = (s: Sshd) => join(s.dir, "home", ".cache", "breachkit", "exe");
+const sha256File = (p: string) => sha256(readFileSync(p));
+
+/** A kept copy put on a host by the test (as a run would leave it), then spoilt by `spoil`. */
+function placeKept(s: Sshd, exeSha: string, spoil: (file: string, dir: string) => void) {
+  const dir = keptDir(s);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, exeSha);
+  spoil(file, dir);
+}
+
+/**
+ * Runs K1 and K2 (--keep-exe), one after the other, with the kept file of kalt replaced by a
+ * script between them.
+ */
+async function keepRuns(inv1: string, inv2: string, exeSha: string) {
+  const extra = ["--keep-exe", "--copy", "plain"];
+  const r1 = await fleet(inv1, join(work, "case-k1"), "snapshot", 120, false, extra, WRAP);
+  expect(r1.stdout.startsWith("{"), r1.stderr.slice(-3000)).toBe(true);
+  k1 = FleetOutputSchema.parse(JSON.parse(r1.stdout)) as FleetOutput;
+  // What someone with the ssh user's rights might do: the kept executable replaced, mode and
+  // owner as they were. Run, it would leave a mark.
+  writeFileSync(
+    join(keptDir(keepServers.kalt!), exeSha),
+    `#!/bin/sh
+touch ${join(work, "altered-copy-ran")}
+`,
+  );
+  const r2 = await fleet(inv2, join(work, "case-k2"), "snapshot", 120, false, extra, WRAP);
+  expect(r2.stdout.startsWith("{"), r2.stderr.slice(-3000)).toBe(true);
+  k2 = FleetOutputSchema.parse(JSON.parse(r2.stdout)) as FleetOutput;
+  exitK2 = r2.exitCode;
+}
 
 /** Processes whose command line names this test's known_hosts: ssh clients fleet started. */
 function sshProcessesOfThisTest(): string[] {
@@ -90,6 +142,7 @@ function fleet(
   timeoutS: number,
   detached = false,
   extra: string[] = [],
+  exe = EXE,
 ) {
   return execa(
     "node",
@@ -102,7 +155,7 @@ function fleet(
       "--out",
       caseDir,
       "--exe",
-      EXE,
+      exe,
       "--known-hosts",
       knownHosts,
       "--identity",
@@ -177,6 +230,31 @@ beforeAll(async () => {
     c.on("error", () => {});
   });
   await new Promise<void>((r) => hangSocket!.listen(sock, r));
+  const noDocker = { DOCKER_HOST: "unix:///nonexistent-breachkit-fleet-test.sock" };
+  const keepNames = ["k1", "kalt", "klink", "kowner", "kmode", "kdir"] as const;
+  const keepStarted = await Promise.all(
+    keepNames.map((name) => startSshd({ name, root: work, userKeyPub: pub, setEnv: noDocker })),
+  );
+  keepNames.forEach((name, i) => {
+    keepServers[name] = keepStarted[i]!;
+  });
+  writeFileSync(WRAP, `#!/bin/sh\nexec ${EXE} "$@"\n`, { mode: 0o755 });
+  const exeSha = sha256File(WRAP);
+  placeKept(keepServers.klink!, exeSha, (f) => symlinkSync(WRAP, f));
+  placeKept(keepServers.kowner!, exeSha, (f) => {
+    copyFileSync(WRAP, f);
+    chmodSync(f, 0o700);
+    chownSync(f, 65534, 65534);
+  });
+  placeKept(keepServers.kmode!, exeSha, (f) => {
+    copyFileSync(WRAP, f);
+    chmodSync(f, 0o755);
+  });
+  placeKept(keepServers.kdir!, exeSha, (f, dir) => {
+    copyFileSync(WRAP, f);
+    chmodSync(f, 0o700);
+    chmodSync(dir, 0o755);
+  });
   const [ok1, ok2, changed, denied, altered, failed, hung, stopped] = await Promise.all([
     startSshd({ name: "ok1", root: work, userKeyPub: pub }),
     startSshd({ name: "ok2", root: work, userKeyPub: pub }),
@@ -208,7 +286,7 @@ beforeAll(async () => {
       setEnv: { DOCKER_HOST: `unix://${sock}` },
     }),
   ]);
-  servers.push(ok1!, ok2!, changed!, denied!, altered!, failed!, hung!, stopped!);
+  servers.push(ok1!, ok2!, changed!, denied!, altered!, failed!, hung!, stopped!, ...keepStarted);
   const closedPort = await freePort();
   // known_hosts: every server's real key, except "changed", recorded with another key.
   const other = (await keygen(join(work, "other_host_key"), "other")).split(" ");
@@ -222,6 +300,7 @@ beforeAll(async () => {
     failed!.knownHostsLine,
     hung!.knownHostsLine,
     stopped!.knownHostsLine,
+    ...keepStarted.map((s) => s.knownHostsLine),
     "",
   ].join("\n");
   writeFileSync(knownHosts, knownBefore, { mode: 0o600 });
@@ -249,6 +328,13 @@ beforeAll(async () => {
     invB,
     `all:\n  children:\n    slow:\n      hosts:\n        hung:\n          ansible_host: 127.0.0.1\n          ansible_port: ${hung!.port}\n          ansible_user: root\n`,
   );
+  const invK1 = join(work, "keep1.ini");
+  writeFileSync(invK1, `${keepNames.map((n) => line(n, keepServers[n]!.port)).join("\n")}\n`);
+  const invK2 = join(work, "keep2.ini");
+  writeFileSync(
+    invK2,
+    `${line("k1", keepServers.k1!.port)}\n${line("kalt", keepServers.kalt!.port)}\n`,
+  );
   const invC = join(work, "stopped.txt");
   writeFileSync(invC, `root@127.0.0.1:${stopped!.port}\n`);
   const [ra, rb, rc] = await Promise.all([
@@ -256,6 +342,7 @@ beforeAll(async () => {
     // Runs B and C copy plain: one compression (run A's) on the test's cores, not three.
     fleet(invB, caseB, "triage", 4, false, ["--copy", "plain"]),
     interruptedRun(invC, stopped!),
+    keepRuns(invK1, invK2, exeSha),
   ]);
   leftSsh = sshProcessesOfThisTest();
   exitA = ra.exitCode;
@@ -269,7 +356,7 @@ beforeAll(async () => {
   expect(rc.stdout.startsWith("{"), rc.stderr.slice(-3000)).toBe(true);
   c = FleetOutputSchema.parse(JSON.parse(rc.stdout)) as FleetOutput;
   // Where the time went, for whoever reads a slow run's log.
-  for (const h of [...a.hosts, ...b.hosts, ...c.hosts])
+  for (const h of [...a.hosts, ...b.hosts, ...c.hosts, ...k1.hosts, ...k2.hosts])
     console.log(
       `fleet ${h.name}: ${h.state} in ${h.durationMs} ms (${h.steps.map((s) => `${s.step} ${s.ms}`).join(", ")})`,
     );
@@ -339,8 +426,10 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(ok.length).toBe(2);
     for (const h of ok) {
       expect(h.bundle).toMatchObject({ intact: true, seal: "ok", complete: true });
-      expect(h.steps.map((s) => s.step)).toEqual(["connect", "copy", "run", "fetch", "clean"]);
+      // The run, the fetch and the clean-up in one round trip.
+      expect(h.steps.map((s) => s.step)).toEqual(["connect", "copy", "run", "fetch+clean"]);
       expect(h.remoteSha256).toBe(a.exeSha256);
+      expect(h.keep).toBeNull();
       // Sent compressed, hashed after decompression on the host.
       expect(h.copy).toBe("gzip");
     }
@@ -444,6 +533,80 @@ describe("breachkit fleet over OpenSSH", () => {
     // Well before the run's own --timeout (120 s) would end it: the
     // clean-up gives the stopped triage 10 s after TERM to seal, then KILLs it.
     expect(interrupted.ms).toBeLessThan(35_000);
+  });
+
+  it("--keep-exe: stores a verified copy, then reuses it after hashing it on the host", () => {
+    const host = (o: FleetOutput, name: string) => o.hosts.find((h) => h.name === name)!;
+    const first = host(k1, "k1");
+    expect(first.state).toBe("ok");
+    expect(first.copy).toBe("plain");
+    expect(first.keep).toEqual({
+      found: "none",
+      detail: null,
+      foundSha256: null,
+      setAside: null,
+      stored: true,
+    });
+    const second = host(k2, "k1");
+    expect(second.state).toBe("ok");
+    expect(second.copy).toBe("kept");
+    expect(second.keep).toMatchObject({ found: "ok", foundSha256: k2.exeSha256, stored: false });
+    expect(second.remoteSha256).toBe(k2.exeSha256);
+    expect(second.bundle).toMatchObject({ intact: true, seal: "ok" });
+    // Check and run in one round trip, then the fetch and the clean-up in the same one.
+    expect(second.steps.map((s) => s.step)).toEqual(["connect", "check", "run", "fetch+clean"]);
+    const f = join(keptDir(keepServers.k1!), k2.exeSha256);
+    expect(statSync(f).mode & 0o7777).toBe(0o700);
+    expect(sha256File(f)).toBe(k2.exeSha256);
+  });
+
+  it("--keep-exe: a kept copy altered between runs is not run, set aside, replaced and reported", () => {
+    const h = k2.hosts.find((x) => x.name === "kalt")!;
+    expect(k1.hosts.find((x) => x.name === "kalt")?.keep?.stored).toBe(true);
+    expect(h.state).toBe("ok");
+    expect(h.copy).toBe("plain");
+    expect(h.remoteSha256).toBe(k2.exeSha256);
+    const dir = keptDir(keepServers.kalt!);
+    const aside = readdirSync(dir).filter((n) => n.includes(".altered-"));
+    expect(aside.length).toBe(1);
+    const altered = sha256File(join(dir, aside[0]!));
+    expect(h.keep).toEqual({
+      found: "altered",
+      detail: null,
+      foundSha256: altered,
+      setAside: `~/.cache/breachkit/exe/${aside[0]}`,
+      stored: true,
+    });
+    expect(existsSync(join(work, "altered-copy-ran"))).toBe(false);
+    expect(sha256File(join(dir, k2.exeSha256))).toBe(k2.exeSha256);
+    const finding = k2.findings.find((x) => x.rule === "fleet.kept-exe-altered");
+    expect(finding).toMatchObject({ host: "kalt", severity: "high", source: "fleet" });
+    expect(finding?.evidence[0]?.sha256).toBe(altered);
+    expect(exitK2).toBe(1);
+  });
+
+  it("--keep-exe: refuses a kept file that is a link, of another owner or mode, or in a directory not 0700", () => {
+    const exeSha = k1.exeSha256;
+    for (const name of ["klink", "kowner", "kmode", "kdir"]) {
+      const h = k1.hosts.find((x) => x.name === name)!;
+      expect([name, h.state, h.copy, h.keep?.found]).toEqual([name, "ok", "plain", "refused"]);
+      expect(h.remoteSha256).toBe(exeSha);
+    }
+    for (const name of ["klink", "kowner", "kmode"]) {
+      const h = k1.hosts.find((x) => x.name === name)!;
+      expect(h.keep?.detail).toMatch(/not a regular file of the ssh user's with mode 0700/);
+      // Set aside (not deleted), a fresh verified copy stored in its place.
+      expect(h.keep?.setAside).toMatch(
+        /^~\/\.cache\/breachkit\/exe\/[0-9a-f]{64}\.refused-\d{8}T\d{6}Z$/,
+      );
+      expect(h.keep?.stored).toBe(true);
+      const f = join(keptDir(keepServers[name]!), exeSha);
+      const st = statSync(f);
+      expect([name, st.mode & 0o7777, st.uid, sha256File(f)]).toEqual([name, 0o700, 0, exeSha]);
+    }
+    const kdir = k1.hosts.find((x) => x.name === "kdir")!;
+    expect(kdir.keep).toMatchObject({ stored: false, setAside: null });
+    expect(kdir.keep?.detail).toMatch(/is not a directory of the ssh user's with mode 0700/);
   });
 
   it("leaves nothing on the hosts and no ssh running", () => {
