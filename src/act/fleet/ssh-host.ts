@@ -690,10 +690,12 @@ export async function runHost(run: HostRun): Promise<HostOutcome> {
       const head = f.head.split("\n");
       const reported = head[0] ?? "";
       if (REMOTE_DIR.test(reported) && !reported.includes("..")) dir = reported;
-      out.keep = parseKeep(head.slice(1), run.exeSha256, run.keepStamp ?? "");
+      // What was found, when the check ran to its end (RUNNING, or exit 10).
+      const found = parseKeep(head.slice(1), run.exeSha256, run.keepStamp ?? "");
+      if (f.runningAt !== null || k.code === 10) out.keep = found;
       if (f.runningAt !== null) {
         out.copy = "kept";
-        out.remoteSha256 = out.keep.foundSha256;
+        out.remoteSha256 = found.foundSha256;
         // Compared there, and here again (what the host reported it hashed).
         if (out.remoteSha256 !== run.exeSha256 || dir === null) {
           runLeftOver = true;
