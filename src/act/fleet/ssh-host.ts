@@ -361,9 +361,10 @@ function keepFunctions(exeSha256: string, stamp: string): string {
     `bk_k() { case "$HOME" in /*) K="$HOME/.cache/breachkit/exe"; f="$K/$E"; u=$(id -u); return 0;; esac; return 1; }`,
     `bk_dir() { [ "$(stat -c '%u:%a:%F' -- "$1" 2>/dev/null)" = "$u:700:directory" ]; }`,
     `bk_aside() { mv -fT -- "$f" "$K/$E.$1-$A" 2>/dev/null && echo "keep: aside $1"; }`,
-    // Old versions (another SHA-256) go; set-aside files stay (evidence).
+    // Old versions (another SHA-256) go; set-aside files stay (evidence). bk_store also
+    // removes what a store cut short left (.new.PID, an hour old).
     `bk_old() { for o in "$K"/*; do n=\${o##*/}; [ "$n" = "$E" ] && continue; case "$n" in *[!0-9a-f]*) continue;; esac; [ \${#n} -eq 64 ] && [ -f "$o" ] && [ ! -L "$o" ] && rm -f -- "$o"; done; }`,
-    `bk_store() { bk_k || { echo 'keep: not-stored home'; return 0; }; mkdir -p -- "$HOME/.cache" 2>/dev/null; for p in "$HOME/.cache/breachkit" "$K"; do [ -e "$p" ] || [ -L "$p" ] || mkdir -m 700 -- "$p" 2>/dev/null; bk_dir "$p" || { echo 'keep: not-stored dir'; return 0; }; done; t="$K/.new.$$"; if cp -- "$d/breachkit" "$t" && chmod 700 "$t" && mv -fT -- "$t" "$f"; then echo 'keep: stored'; bk_old; else rm -f -- "$t"; echo 'keep: not-stored copy'; fi; }`,
+    `bk_store() { bk_k || { echo 'keep: not-stored home'; return 0; }; mkdir -p -- "$HOME/.cache" 2>/dev/null; for p in "$HOME/.cache/breachkit" "$K"; do [ -e "$p" ] || [ -L "$p" ] || mkdir -m 700 -- "$p" 2>/dev/null; bk_dir "$p" || { echo 'keep: not-stored dir'; return 0; }; done; find "$K" -maxdepth 1 -type f -name '.new.*' -mmin +60 -exec rm -f -- {} + 2>/dev/null; t="$K/.new.$$"; if cp -- "$d/breachkit" "$t" && chmod 700 "$t" && mv -fT -- "$t" "$f"; then echo 'keep: stored'; bk_old; else rm -f -- "$t"; echo 'keep: not-stored copy'; fi; }`,
     "",
   ].join("; ");
 }
@@ -600,6 +601,8 @@ function parseKeep(lines: readonly string[], exeSha256: string, stamp: string): 
       k.stored = true;
     } else if (l === "keep: not-stored dir" && k.detail === null) {
       k.detail = REFUSED.dir as string;
+    } else if (l === "keep: not-stored copy" && k.detail === null) {
+      k.detail = "the verified copy could not be stored in ~/.cache/breachkit/exe (a full disk?)";
     } else if (l === "keep: not-stored home") {
       k.detail = "the ssh user's HOME is not an absolute path: nothing kept";
     }
