@@ -172,6 +172,9 @@ try {
   if (kept) {
     process.stdout.write("run 1 of 2 (--keep-exe: sends the executable and stores it):\n");
     fleetRun(1, localMs, localParMs, ["--copy", "gzip", "--keep-exe"]);
+    // A later run comes hours later: the first run's writes (a fresh and a kept copy per
+    // host) are on disk by then, not still being written back while the second run runs.
+    spawnSync("sync");
     process.stdout.write("run 2 of 2 (--keep-exe: reuses the copy kept on each host):\n");
     fleetRun(2, localMs, localParMs, ["--copy", "gzip", "--keep-exe"]);
   } else {
@@ -241,6 +244,14 @@ function fleetRun(i: number, localMs: number, localParMs: number, extra: string[
       `  ${h.name.padEnd(25)} ${h.state.padEnd(6)} ${(h.copy ?? "-").padEnd(5)} ${fmt(h.durationMs).padStart(8)} ${fmt(overhead).padStart(9)} ${fmt(transfer).padStart(9)} ${fmt(sshTrue[i] ?? 0).padStart(10)} ${fmt(sshCopy[i] ?? 0).padStart(9)} ${fmt(sshCopyGcm[i] ?? 0).padStart(9)}  ${(overhead / ref).toFixed(2).padStart(20)}  (${steps})\n`,
     );
   });
+  const stepNames = [...new Set(out.hosts.flatMap((h) => h.steps.map((x) => x.step)))];
+  const stepMedians = stepNames
+    .map((name) => {
+      const ms = out.hosts.flatMap((h) => h.steps.filter((x) => x.step === name).map((x) => x.ms));
+      return `${name} ${fmt(median(ms))}`;
+    })
+    .join(", ");
+  process.stdout.write(`median step times: ${stepMedians}\n`);
   process.stdout.write(
     `median per host: fleet overhead ${fmt(median(overheadsPar))} over the local runs ${FORKS} at a time, ${fmt(median(overheads))} over the local run alone (of which all but the run, i.e. connect + check + copy + fetch + clean: ${fmt(median(transfers))}), ssh true ${fmt(median(sshTrue))}, ssh copy ${fmt(median(sshCopy))} (AES-GCM: ${fmt(median(sshCopyGcm))}); overhead / (ssh true + ssh copy) ${median(ratios).toFixed(2)} (1.00: fleet adds nothing to what ssh itself costs). Wall per host: ${fmt(wall / n)} (fleet's wall / ${n}) against ${fmt(localParWallMs / n)} for the local runs ${FORKS} at a time: ${fmt((wall - localParWallMs) / n)} more per host. Issue target: overhead < 0.5 s per host: ${median(overheadsPar) < 500 ? "met" : "NOT met"} (median host over the local runs ${FORKS} at a time), ${median(overheads) < 500 ? "met" : "NOT met"} (over the local run alone), ${wall - localParWallMs < 500 * n ? "met" : "NOT met"} (by wall, per host).\n`,
   );

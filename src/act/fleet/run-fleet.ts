@@ -181,10 +181,18 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
   const startedAt = new Date().toISOString();
   const exeSha256 = await sha256File(run.exe);
   // Once per run, for every host, read by the hosts as it is produced: the compressed copy.
-  // Not evidence; the hosts' hashes are of the decompressed file.
+  // Not evidence; the hosts' hashes are of the decompressed file. Started by the first host
+  // that needs a copy: with --keep-exe most runs need none, and compressing 124 MiB for
+  // nothing took the CPU the hosts' runs needed (on loopback, the same cores).
+  let compressedOnce: CompressedOnce | null = null;
   const compressed =
     run.compress !== false && run.hosts.length > 0
-      ? new CompressedOnce(run.exe, COPY_GZIP_LEVEL)
+      ? {
+          stream: () => {
+            compressedOnce ??= new CompressedOnce(run.exe, COPY_GZIP_LEVEL);
+            return compressedOnce.stream();
+          },
+        }
       : null;
   await mkdir(join(run.caseDir, "hosts"), { recursive: true, mode: 0o700 });
   const folders = folderNames(run.hosts);
@@ -298,7 +306,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutput> {
       Array.from({ length: Math.min(run.forks, run.hosts.length) }, () => worker()),
     );
   } finally {
-    compressed?.close();
+    (compressedOnce as CompressedOnce | null)?.close();
     await rm(controlRoot, { recursive: true, force: true });
   }
   // Merged in inventory order, whatever order the hosts finished in.

@@ -60,7 +60,7 @@ export interface HostRun {
    * The executable gzip-compressed once for the run: copied compressed and decompressed on the
    * host (which then hashes the decompressed file). Absent: the plain copy.
    */
-  compressed?: CompressedOnce | null;
+  compressed?: Pick<CompressedOnce, "stream"> | null;
   /** --keep-exe: reuse (after hashing, in this run) and store a copy kept on the host. */
   keep?: boolean;
   /** A UTC stamp made for this fleet run (digits, T, Z): names a kept file set aside. */
