@@ -72,6 +72,12 @@ export async function startSshd(opts: {
   setEnv?: Record<string, string>;
   /** More sshd_config lines (e.g. a ForceCommand). */
   extra?: string[];
+  /**
+   * Its own PID namespace with its own /proc (unshare, root only): what runs through it sees
+   * only its own processes, as on a host of its own (bench/fleet.ts: the "hosts" would
+   * otherwise see, and hash, each other's runs).
+   */
+  pidNamespace?: boolean;
 }): Promise<Sshd> {
   const dir = join(opts.root, opts.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -112,7 +118,13 @@ export async function startSshd(opts: {
     ].join("\n"),
   );
   const fd = openSync(log, "a");
-  const child = spawn("/usr/sbin/sshd", ["-D", "-f", config, "-E", log], {
+  const sshd = ["/usr/sbin/sshd", "-D", "-f", config, "-E", log];
+  // --kill-child: when unshare is stopped (by pid, below), so is sshd, and with it (the
+  // namespace's first process) everything in the namespace.
+  const [cmd, ...args] = opts.pidNamespace
+    ? ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", ...sshd]
+    : sshd;
+  const child = spawn(cmd as string, args, {
     stdio: ["ignore", fd, fd],
     detached: true,
   });
