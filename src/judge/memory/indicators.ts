@@ -9,6 +9,7 @@
  * split across two chunks is still found.
  */
 import { parseIp } from "../ioc/ip.js";
+import type { AnchorFilter } from "./anchors.js";
 
 export interface MemoryIndicators {
   ips: string[];
@@ -185,6 +186,11 @@ export interface IndicatorFilter {
    * the work can be shared by two threads.
    */
   anchors?: "all" | "dots" | "colons";
+  /**
+   * The SIMD filter of the memory the chunks are read into (anchors.ts): chunks in it are
+   * searched there; any other bytes with Buffer.indexOf. Both give the same indicators.
+   */
+  filter?: AnchorFilter | null;
 }
 
 function ipv4Ignored(text: string): boolean {
@@ -248,8 +254,10 @@ export class IndicatorScanner {
   private tailAtStart = true;
 
   private readonly anchors: readonly number[];
+  private readonly filter: AnchorFilter | null;
 
   constructor(filter: IndicatorFilter = {}) {
+    this.filter = filter.filter ?? null;
     const which = filter.anchors ?? "all";
     this.anchors = which === "all" ? [DOT, COLON] : which === "dots" ? [DOT] : [COLON];
     this.own = new Set<string>();
@@ -261,10 +269,10 @@ export class IndicatorScanner {
 
   /**
    * Scan the next bytes of the dump, in file order. Every indicator holds a dot or a colon
-   * (an address, a name, a URL's "://"): those are found with the native search
-   * (Buffer.indexOf), and only where letters or digits stand on both sides is the printable
-   * string around them taken out and read. The cost follows the dots and colons, not the
-   * bytes: a zero page or a block of code costs almost nothing.
+   * (an address, a name, a URL's "://"): those are found with the SIMD filter (anchors.ts)
+   * or the native search (Buffer.indexOf), and only where letters or digits stand on both
+   * sides is the printable string around them taken out and read. The cost follows the dots
+   * and colons, not the bytes: a zero page or a block of code costs almost nothing.
    *
    * The chunk is read where it is (never copied whole): the seam (the previous bytes' tail
    * and this chunk's first bytes) is scanned on its own, then the chunk. A scan leaves to the
@@ -286,7 +294,10 @@ export class IndicatorScanner {
     }
     // A chunk shorter than the seam's share was read whole in the seam.
     if (this.tailLength === 0 || head < b.length) {
-      for (const a of this.anchors) this.scanAnchor(b, a, this.tailLength > 0);
+      const found = this.filter?.covers(b) === true ? this.filter.find(b) : null;
+      for (const a of this.anchors) {
+        this.scanAnchor(b, a, this.tailLength > 0, a === DOT ? found?.dots : found?.colons);
+      }
     }
     // The new tail: the last OVERLAP bytes of everything so far.
     if (b.length >= OVERLAP) {
@@ -314,19 +325,26 @@ export class IndicatorScanner {
 
   /**
    * The strings around each `anchor` byte (a dot or a colon) with an alphanumeric on each
-   * side: ASCII ones, and UTF-16LE ones where the anchor is followed by a NUL. One native
-   * search per anchor serves both encodings (the search is most of the cost: a dot or a
-   * colon is one byte in 256 of binary data). With `cut`, the bytes before `b` are not
+   * side: ASCII ones, and UTF-16LE ones where the anchor is followed by a NUL. One search per
+   * anchor serves both encodings (the search is most of the cost: a dot or a colon is one
+   * byte in 256 of binary data; the filter, where the chunk is in its memory, passes on only
+   * the anchors that can pass the first test below). With `cut`, the bytes before `b` are not
    * known here: a string that reaches b's first byte is left to the scan that saw them.
    */
-  private scanAnchor(b: Buffer, anchor: number, cut: boolean): void {
+  private scanAnchor(b: Buffer, anchor: number, cut: boolean, filtered?: Uint32Array): void {
     const colon = anchor === COLON;
     let asciiTo = 0;
     let utf16To = 0;
     let ascii = true;
     let utf16 = true;
     const last = b.length - 1;
-    for (let i = b.indexOf(anchor, 1); i !== -1 && i < last; i = b.indexOf(anchor, i + 1)) {
+    // The filter's positions (every anchor it leaves out fails the tests below, anchors.wat),
+    // or every anchor.
+    let k = 0;
+    const next = filtered
+      ? () => (k < filtered.length ? filtered[k++]! : -1)
+      : (from: number) => b.indexOf(anchor, from);
+    for (let i = next(1); i !== -1 && i < last; i = next(i + 1)) {
       const after = b[i + 1]!;
       if (after === 0) {
         if (!utf16 || i < utf16To || i < 2 || i >= b.length - 3) continue;

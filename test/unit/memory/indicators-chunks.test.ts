@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { AnchorFilter, anchorBuffers, bufferViews } from "../../../src/judge/memory/anchors.js";
 import { IndicatorScanner, mergeIndicators } from "../../../src/judge/memory/indicators.js";
 
 /** A small seeded generator (mulberry32): the same bytes every run. */
@@ -68,6 +69,34 @@ describe("IndicatorScanner: any chunking finds what one read of the whole finds"
         expected,
       );
       expect(expected.ips.length + expected.domains.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("finds the same with the SIMD filter, the chunks read into its memory as the dump does", () => {
+    const slots = anchorBuffers(3, 20_000);
+    const filter = AnchorFilter.over(slots);
+    // Node 20 has WebAssembly SIMD: a filter that silently fell back would test nothing.
+    expect(filter).not.toBeNull();
+    const views = bufferViews(slots);
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = rng(seed);
+      const mem = memory(r);
+      const whole = new IndicatorScanner();
+      whole.feed(mem);
+      const expected = whole.result();
+      const filtered = new IndicatorScanner({ filter });
+      let slot = 0;
+      for (let p = 0; p < mem.length; ) {
+        const n = Math.min(r(4) === 0 ? 1 + r(16) : 1 + r(20000), mem.length - p);
+        const view = views[slot]!;
+        // What was there before (an earlier chunk) stays after the chunk's end, as in the dump.
+        mem.copy(view, 0, p, p + n);
+        expect(filter!.covers(view.subarray(0, n))).toBe(true);
+        filtered.feed(view.subarray(0, n));
+        slot = (slot + 1) % views.length;
+        p += n;
+      }
+      expect(filtered.result(), `seed ${seed}`).toEqual(expected);
     }
   });
 
