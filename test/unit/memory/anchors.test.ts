@@ -70,7 +70,22 @@ describe("the anchor filter (WebAssembly SIMD)", () => {
     // The bytes around the data (the pads, the next slot) are not printable here: the filter
     // may read them, and must not add a position for them (below: a run cut by them).
     b.fill(0x01);
-    const alphabet = [DOT, COLON, 0, 0x2f, 0x61, 0x5a, 0x39, 0x20, 0xff, 0x7b, 0x40, 0x60, 0x61, 0x61];
+    const alphabet = [
+      DOT,
+      COLON,
+      0,
+      0x2f,
+      0x61,
+      0x5a,
+      0x39,
+      0x20,
+      0xff,
+      0x7b,
+      0x40,
+      0x60,
+      0x61,
+      0x61,
+    ];
     for (let len = 0; len <= 70; len++) {
       for (let rep = 0; rep < 40; rep++) {
         for (let i = 0; i < len; i++) a[i] = alphabet[r(alphabet.length)]!;
