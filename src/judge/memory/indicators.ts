@@ -181,12 +181,6 @@ export interface IndicatorFilter {
   /** The host's (or the container's) own addresses: not leads. */
   ownAddresses?: readonly string[];
   /**
-   * The strings read: around dots, around colons, or both (default). Two scanners fed the
-   * same bytes, one for each, find together what one for both finds (mergeIndicators), so
-   * the work can be shared by two threads.
-   */
-  anchors?: "all" | "dots" | "colons";
-  /**
    * The SIMD filter of the memory the chunks are read into (anchors.ts): chunks in it are
    * searched there; any other bytes with Buffer.indexOf. Both give the same indicators.
    */
@@ -231,6 +225,7 @@ function ipv6Ignored(bytes: Uint8Array): boolean {
 const OVERLAP = 4 * MAX_RUN + 64;
 const DOT = 0x2e;
 const COLON = 0x3a;
+const ANCHORS = [DOT, COLON] as const;
 const TWO_NULS = new Uint8Array(2);
 
 const isPrintable = (c: number) => c >= 0x20 && c <= 0x7e;
@@ -253,13 +248,10 @@ export class IndicatorScanner {
   /** The tail's first byte is the first of its mapping (not the middle of a string). */
   private tailAtStart = true;
 
-  private readonly anchors: readonly number[];
   private readonly filter: AnchorFilter | null;
 
   constructor(filter: IndicatorFilter = {}) {
     this.filter = filter.filter ?? null;
-    const which = filter.anchors ?? "all";
-    this.anchors = which === "all" ? [DOT, COLON] : which === "dots" ? [DOT] : [COLON];
     this.own = new Set<string>();
     for (const a of filter.ownAddresses ?? []) {
       const b = parseIp(a);
@@ -290,12 +282,12 @@ export class IndicatorScanner {
     if (this.tailLength > 0) {
       b.copy(this.seam, this.tailLength, 0, head);
       const seam = this.seam.subarray(0, this.tailLength + head);
-      for (const a of this.anchors) this.scanAnchor(seam, a, !this.tailAtStart);
+      for (const a of ANCHORS) this.scanAnchor(seam, a, !this.tailAtStart);
     }
     // A chunk shorter than the seam's share was read whole in the seam.
     if (this.tailLength === 0 || head < b.length) {
       const found = this.filter?.covers(b) === true ? this.filter.find(b) : null;
-      for (const a of this.anchors) {
+      for (const a of ANCHORS) {
         this.scanAnchor(b, a, this.tailLength > 0, a === DOT ? found?.dots : found?.colons);
       }
     }
@@ -463,20 +455,6 @@ export class IndicatorScanner {
       truncated: this.truncated,
     };
   }
-}
-
-/** What two scanners of the same bytes found (one for dots, one for colons), as one. */
-export function mergeIndicators(a: MemoryIndicators, b: MemoryIndicators): MemoryIndicators {
-  let truncated = a.truncated || b.truncated;
-  const union = (x: readonly string[], y: readonly string[]) => {
-    const all = [...new Set([...x, ...y])].sort();
-    if (all.length > MAX_PER_KIND) truncated = true;
-    return all.slice(0, MAX_PER_KIND);
-  };
-  const ips = union(a.ips, b.ips);
-  const urls = union(a.urls, b.urls);
-  const domains = union(a.domains, b.domains);
-  return { ips, urls, domains, truncated };
 }
 
 /**
