@@ -206,7 +206,8 @@ async function holdHostProcess(opts: MemoryDumpOptions, facts: ProcFacts): Promi
     kind: "sigstop",
     release: async () => {
       const s = await readFacts(pid);
-      if (s === null || s.starttime !== facts.starttime) {
+      // A zombie (killed, not yet reaped by its parent) is gone too: nothing runs to continue.
+      if (s === null || s.starttime !== facts.starttime || s.state === "Z" || s.state === "X") {
         opts.bundle.log({
           step: "memory",
           action: `SIGCONT pid ${pid}`,

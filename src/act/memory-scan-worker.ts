@@ -4,18 +4,19 @@
  * strings of a dump are read on another core while the main thread hashes and writes it
  * (bench/memory-vs-gcore.ts measured what it saves).
  *
- * The chunks come in shared buffers the main thread read them into; each is handed back
- * ("freed") as soon as the scanner has taken it, and the messages are taken in order. The
- * worker reads the strings around dots; the main thread those around colons (memory-scan.ts).
+ * The chunks come in the shared WebAssembly memory the main thread read them into (where the
+ * SIMD filter finds their anchors); each is handed back ("freed") as soon as the scanner has
+ * taken it, and the messages are taken in order.
  */
 import { type MessagePort, workerData } from "node:worker_threads";
+import { type AnchorBuffers, AnchorFilter, bufferViews } from "../judge/memory/anchors.js";
 import { IndicatorScanner, type MemoryIndicators } from "../judge/memory/indicators.js";
 
 /** What the worker is started with. */
 export interface ScanWorkerData {
   port: MessagePort;
-  /** The shared buffers chunks are copied into, each handed back when scanned. */
-  slots: SharedArrayBuffer[];
+  /** The shared memory chunks are read into, each slot handed back when scanned. */
+  memory: AnchorBuffers;
   ownAddresses: string[];
 }
 
@@ -30,8 +31,11 @@ export type ScanReply =
   | { kind: "failed"; message: string };
 
 const data = workerData as ScanWorkerData;
-const views = data.slots.map((s) => new Uint8Array(s));
-const scanner = new IndicatorScanner({ ownAddresses: data.ownAddresses, anchors: "dots" });
+const views = bufferViews(data.memory);
+const scanner = new IndicatorScanner({
+  ownAddresses: data.ownAddresses,
+  filter: AnchorFilter.over(data.memory),
+});
 
 data.port.on("message", (m: ScanRequest) => {
   try {

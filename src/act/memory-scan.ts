@@ -1,24 +1,18 @@
 /**
- * The indicator scan of a memory dump, beside the dump: shared with a worker thread
- * (memory-scan-worker.ts) when the package's built worker is there, so that scanning the
- * strings of 1 GiB does not add to the time the main thread spends hashing and writing it;
- * in this thread otherwise (running from the sources). With the worker, the strings around
- * dots (most of the work) are read there, and those around colons here, between hashing
- * chunks: measured, the main thread (hashing) and the other core (the worker, the reads
- * and writes) then carry about the same load. mergeIndicators joins the two; a scanner for
- * both finds the same.
+ * The indicator scan of a memory dump, beside the dump: in a worker thread
+ * (memory-scan-worker.ts) when the package's built worker is there, so that reading the
+ * strings of 1 GiB does not add to the time the main thread spends hashing it; in this thread
+ * otherwise (running from the sources). Either way the anchors are found by the SIMD filter
+ * (judge/memory/anchors.ts), so the scan costs a fraction of the hash.
  *
- * The scan owns the buffers the dump reads its chunks into (`buffers`: shared with the
- * worker, so no chunk is copied to be scanned): the dump reads into a slot, hands it to
- * `scan`, and writes the same bytes while the worker reads its strings; the slot is read
- * into again only once `scan` has resolved and the write is done.
+ * The scan owns the buffers the dump reads its chunks into (`buffers`: in the filter's
+ * WebAssembly memory, shared with the worker, so no chunk is copied to be scanned): the dump
+ * reads into a slot, hands it to `scan`, and writes the same bytes while the worker reads its
+ * strings; the slot is read into again only once `scan` has resolved and the write is done.
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import {
-  IndicatorScanner,
-  type MemoryIndicators,
-  mergeIndicators,
-} from "../judge/memory/indicators.js";
+import { AnchorFilter, anchorBuffers, bufferViews } from "../judge/memory/anchors.js";
+import { IndicatorScanner, type MemoryIndicators } from "../judge/memory/indicators.js";
 import { fileExists, isAssetPath, readTextSync } from "../util/assets.js";
 import { packagePath } from "../util/package-root.js";
 import type { ScanReply, ScanWorkerData } from "./memory-scan-worker.js";
@@ -67,10 +61,12 @@ export function startIndicatorScan(opts: {
 }
 
 function inThread(ownAddresses: readonly string[], chunkSize: number): IndicatorScan {
-  const scanner = new IndicatorScanner({ ownAddresses });
-  const buffers = Array.from({ length: SCAN_SLOTS }, () => Buffer.allocUnsafe(chunkSize));
+  const memory = anchorBuffers(SCAN_SLOTS, chunkSize);
+  const filter = AnchorFilter.over(memory);
+  const scanner = new IndicatorScanner({ ownAddresses, filter });
+  const buffers = bufferViews(memory);
   return {
-    where: "main thread",
+    where: filter === null ? "main thread" : "main thread, SIMD filter",
     buffers,
     scan: async (slot, length) => scanner.feed(buffers[slot]!.subarray(0, length)),
     boundary: () => scanner.boundary(),
@@ -80,9 +76,8 @@ function inThread(ownAddresses: readonly string[], chunkSize: number): Indicator
 }
 
 class WorkerScan implements IndicatorScan {
-  readonly where = "worker (dots) and main thread (colons)";
+  readonly where = "worker";
   readonly buffers: Buffer[];
-  private readonly colons: IndicatorScanner;
   private readonly worker: Worker;
   private readonly port: MessagePort;
   /** The resolver of each slot the worker holds. */
@@ -91,11 +86,10 @@ class WorkerScan implements IndicatorScan {
   private answer: ((r: ScanReply) => void) | null = null;
 
   constructor(path: string, ownAddresses: readonly string[], chunkSize: number) {
-    const slots = Array.from({ length: SCAN_SLOTS }, () => new SharedArrayBuffer(chunkSize));
-    this.buffers = slots.map((s) => Buffer.from(s));
-    this.colons = new IndicatorScanner({ ownAddresses, anchors: "colons" });
+    const memory = anchorBuffers(SCAN_SLOTS, chunkSize);
+    this.buffers = bufferViews(memory);
     const { port1, port2 } = new MessageChannel();
-    const data: ScanWorkerData = { port: port2, slots, ownAddresses: [...ownAddresses] };
+    const data: ScanWorkerData = { port: port2, memory, ownAddresses: [...ownAddresses] };
     // In the single executable the worker is an asset: its source, run with eval.
     this.worker = isAssetPath(path)
       ? new Worker(readTextSync(path), { eval: true, workerData: data, transferList: [port2] })
@@ -133,7 +127,6 @@ class WorkerScan implements IndicatorScan {
   scan(slot: number, length: number): Promise<void> {
     if (this.failure !== null) return Promise.resolve();
     if (this.held.has(slot)) throw new Error(`slot ${slot} handed to the scan twice`);
-    this.colons.feed(this.buffers[slot]!.subarray(0, length));
     return new Promise<void>((resolve) => {
       this.held.set(slot, resolve);
       this.port.postMessage({ kind: "feed", slot, length });
@@ -141,7 +134,6 @@ class WorkerScan implements IndicatorScan {
   }
 
   boundary(): void {
-    this.colons.boundary();
     if (this.failure === null) this.port.postMessage({ kind: "boundary" });
   }
 
@@ -153,7 +145,7 @@ class WorkerScan implements IndicatorScan {
     });
     this.answer = null;
     if (reply.kind !== "result") throw this.failure ?? new Error("the indicator scan failed");
-    return mergeIndicators(reply.value, this.colons.result());
+    return reply.value;
   }
 
   async close(): Promise<void> {

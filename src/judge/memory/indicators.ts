@@ -9,6 +9,7 @@
  * split across two chunks is still found.
  */
 import { parseIp } from "../ioc/ip.js";
+import type { AnchorFilter } from "./anchors.js";
 
 export interface MemoryIndicators {
   ips: string[];
@@ -180,11 +181,10 @@ export interface IndicatorFilter {
   /** The host's (or the container's) own addresses: not leads. */
   ownAddresses?: readonly string[];
   /**
-   * The strings read: around dots, around colons, or both (default). Two scanners fed the
-   * same bytes, one for each, find together what one for both finds (mergeIndicators), so
-   * the work can be shared by two threads.
+   * The SIMD filter of the memory the chunks are read into (anchors.ts): chunks in it are
+   * searched there; any other bytes with Buffer.indexOf. Both give the same indicators.
    */
-  anchors?: "all" | "dots" | "colons";
+  filter?: AnchorFilter | null;
 }
 
 function ipv4Ignored(text: string): boolean {
@@ -225,6 +225,7 @@ function ipv6Ignored(bytes: Uint8Array): boolean {
 const OVERLAP = 4 * MAX_RUN + 64;
 const DOT = 0x2e;
 const COLON = 0x3a;
+const ANCHORS = [DOT, COLON] as const;
 const TWO_NULS = new Uint8Array(2);
 
 const isPrintable = (c: number) => c >= 0x20 && c <= 0x7e;
@@ -247,11 +248,10 @@ export class IndicatorScanner {
   /** The tail's first byte is the first of its mapping (not the middle of a string). */
   private tailAtStart = true;
 
-  private readonly anchors: readonly number[];
+  private readonly filter: AnchorFilter | null;
 
   constructor(filter: IndicatorFilter = {}) {
-    const which = filter.anchors ?? "all";
-    this.anchors = which === "all" ? [DOT, COLON] : which === "dots" ? [DOT] : [COLON];
+    this.filter = filter.filter ?? null;
     this.own = new Set<string>();
     for (const a of filter.ownAddresses ?? []) {
       const b = parseIp(a);
@@ -261,10 +261,10 @@ export class IndicatorScanner {
 
   /**
    * Scan the next bytes of the dump, in file order. Every indicator holds a dot or a colon
-   * (an address, a name, a URL's "://"): those are found with the native search
-   * (Buffer.indexOf), and only where letters or digits stand on both sides is the printable
-   * string around them taken out and read. The cost follows the dots and colons, not the
-   * bytes: a zero page or a block of code costs almost nothing.
+   * (an address, a name, a URL's "://"): those are found with the SIMD filter (anchors.ts)
+   * or the native search (Buffer.indexOf), and only where letters or digits stand on both
+   * sides is the printable string around them taken out and read. The cost follows the dots
+   * and colons, not the bytes: a zero page or a block of code costs almost nothing.
    *
    * The chunk is read where it is (never copied whole): the seam (the previous bytes' tail
    * and this chunk's first bytes) is scanned on its own, then the chunk. A scan leaves to the
@@ -282,11 +282,14 @@ export class IndicatorScanner {
     if (this.tailLength > 0) {
       b.copy(this.seam, this.tailLength, 0, head);
       const seam = this.seam.subarray(0, this.tailLength + head);
-      for (const a of this.anchors) this.scanAnchor(seam, a, !this.tailAtStart);
+      for (const a of ANCHORS) this.scanAnchor(seam, a, !this.tailAtStart);
     }
     // A chunk shorter than the seam's share was read whole in the seam.
     if (this.tailLength === 0 || head < b.length) {
-      for (const a of this.anchors) this.scanAnchor(b, a, this.tailLength > 0);
+      const found = this.filter?.covers(b) === true ? this.filter.find(b) : null;
+      for (const a of ANCHORS) {
+        this.scanAnchor(b, a, this.tailLength > 0, a === DOT ? found?.dots : found?.colons);
+      }
     }
     // The new tail: the last OVERLAP bytes of everything so far.
     if (b.length >= OVERLAP) {
@@ -314,19 +317,26 @@ export class IndicatorScanner {
 
   /**
    * The strings around each `anchor` byte (a dot or a colon) with an alphanumeric on each
-   * side: ASCII ones, and UTF-16LE ones where the anchor is followed by a NUL. One native
-   * search per anchor serves both encodings (the search is most of the cost: a dot or a
-   * colon is one byte in 256 of binary data). With `cut`, the bytes before `b` are not
+   * side: ASCII ones, and UTF-16LE ones where the anchor is followed by a NUL. One search per
+   * anchor serves both encodings (the search is most of the cost: a dot or a colon is one
+   * byte in 256 of binary data; the filter, where the chunk is in its memory, passes on only
+   * the anchors that can pass the first test below). With `cut`, the bytes before `b` are not
    * known here: a string that reaches b's first byte is left to the scan that saw them.
    */
-  private scanAnchor(b: Buffer, anchor: number, cut: boolean): void {
+  private scanAnchor(b: Buffer, anchor: number, cut: boolean, filtered?: Uint32Array): void {
     const colon = anchor === COLON;
     let asciiTo = 0;
     let utf16To = 0;
     let ascii = true;
     let utf16 = true;
     const last = b.length - 1;
-    for (let i = b.indexOf(anchor, 1); i !== -1 && i < last; i = b.indexOf(anchor, i + 1)) {
+    // The filter's positions (every anchor it leaves out fails the tests below, anchors.wat),
+    // or every anchor.
+    let k = 0;
+    const next = filtered
+      ? () => (k < filtered.length ? filtered[k++]! : -1)
+      : (from: number) => b.indexOf(anchor, from);
+    for (let i = next(1); i !== -1 && i < last; i = next(i + 1)) {
       const after = b[i + 1]!;
       if (after === 0) {
         if (!utf16 || i < utf16To || i < 2 || i >= b.length - 3) continue;
@@ -445,20 +455,6 @@ export class IndicatorScanner {
       truncated: this.truncated,
     };
   }
-}
-
-/** What two scanners of the same bytes found (one for dots, one for colons), as one. */
-export function mergeIndicators(a: MemoryIndicators, b: MemoryIndicators): MemoryIndicators {
-  let truncated = a.truncated || b.truncated;
-  const union = (x: readonly string[], y: readonly string[]) => {
-    const all = [...new Set([...x, ...y])].sort();
-    if (all.length > MAX_PER_KIND) truncated = true;
-    return all.slice(0, MAX_PER_KIND);
-  };
-  const ips = union(a.ips, b.ips);
-  const urls = union(a.urls, b.urls);
-  const domains = union(a.domains, b.domains);
-  return { ips, urls, domains, truncated };
 }
 
 /**
