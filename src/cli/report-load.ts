@@ -433,10 +433,13 @@ export async function loadWatch(path: string, cwd: string): Promise<WatchInput> 
 
 const MAX_CASE_BYTES = 64 * 1024 * 1024;
 
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
+
 const CaseFileSchema = z
   .object({
     format: z.literal("breachkit-case"),
     command: z.string(),
+    exeSha256: SHA256.optional(),
     hosts: z.array(
       z
         .object({
@@ -444,6 +447,17 @@ const CaseFileSchema = z
           state: z.string(),
           reason: z.string().nullable(),
           bundle: z.object({ path: z.string() }).loose().nullable(),
+          user: z.string().nullable().optional(),
+          // --keep-exe's record (a case made before it has none)
+          keep: z
+            .object({
+              found: z.string(),
+              foundSha256: SHA256.nullable(),
+              setAside: z.string().nullable(),
+            })
+            .loose()
+            .nullable()
+            .optional(),
         })
         .loose(),
     ),
@@ -510,7 +524,23 @@ export async function loadCase(
         bundles.push({ host: h.name, path: real, name: bundle });
       }
     }
-    hosts.push({ name: h.name, state: h.state, reason: h.reason, bundle });
+    hosts.push({
+      name: h.name,
+      state: h.state,
+      reason: h.reason,
+      bundle,
+      user: h.user ?? null,
+      keep: h.keep ?? null,
+    });
   }
-  return { fleet: { case: path, command: parsed.command, hosts, gaps }, bundles };
+  return {
+    fleet: {
+      case: path,
+      command: parsed.command,
+      exeSha256: parsed.exeSha256 ?? null,
+      hosts,
+      gaps,
+    },
+    bundles,
+  };
 }

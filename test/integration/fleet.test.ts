@@ -585,6 +585,21 @@ describe("breachkit fleet over OpenSSH", () => {
     expect(exitK2).toBe(1);
   });
 
+  it("--keep-exe: the report of the case shows the altered kept copy (from case.json, said so)", async () => {
+    const out = join(work, "report-k2");
+    const r = await execa("node", [CLI, "report", join(work, "case-k2"), "--json", "--out", out], {
+      reject: false,
+      env: { NO_COLOR: "1" },
+    });
+    expect(r.exitCode, r.stderr).not.toBe(2);
+    expect((JSON.parse(r.stdout) as { verified: boolean }).verified).toBe(true);
+    const md = readFileSync(join(out, "report.md"), "utf8");
+    // the finding (Markdown escapes its brackets), with where it comes from
+    expect(md).toContain("**HIGH** the breachkit executable kept on kalt");
+    expect(md).toContain("(fleet.kept-exe-altered, fleet)");
+    expect(md).toContain("recordedIn=the case's case.json");
+  });
+
   it("--keep-exe: refuses a kept file that is a link, of another owner or mode, or in a directory not 0700", () => {
     const exeSha = k1.exeSha256;
     for (const name of ["klink", "kowner", "kmode", "kdir"]) {

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { safePathComponent } from "../../evidence/bundle.js";
 import { verifyBundle } from "../../evidence/verify.js";
-import { mergeFleetFindings } from "../../judge/fleet/merge.js";
+import { keptAltered, mergeFleetFindings } from "../../judge/fleet/merge.js";
 import { type Finding, FindingSchema, sortFindings } from "../../model/finding.js";
 import {
   FLEET_SCHEMA_VERSION,
@@ -138,43 +138,6 @@ function notStarted(host: InventoryHost): FleetHost {
     durationMs: 0,
     steps: [],
   };
-}
-
-/**
- * fleet.kept-exe-altered: the copy --keep-exe kept on a host no longer has the executable's
- * SHA-256. Whoever runs as the ssh user there (or as root) changed breachkit's own executable:
- * not run, set aside on the host, replaced with a fresh verified copy.
- */
-export function keptAltered(hosts: readonly FleetHost[], exeSha256: string): FleetFinding[] {
-  return hosts.flatMap((h) =>
-    h?.keep?.found === "altered"
-      ? [
-          {
-            rule: "fleet.kept-exe-altered",
-            severity: "high" as const,
-            confidence: "high" as const,
-            title: `the breachkit executable kept on ${h.name} (--keep-exe) was altered since it was stored: SHA-256 ${(h.keep.foundSha256 ?? "(none reported)").slice(0, 16)}…, not ${exeSha256.slice(0, 16)}…`,
-            where: "host",
-            containerId: null,
-            evidence: [
-              {
-                ...(h.keep.foundSha256 ? { sha256: h.keep.foundSha256 } : {}),
-                path: h.keep.setAside ?? `~/.cache/breachkit/exe/${exeSha256}`,
-                facts: {
-                  expectedSha256: exeSha256,
-                  user: h.user ?? "(ssh's default)",
-                  setAside: h.keep.setAside ?? "(not moved)",
-                },
-              },
-            ],
-            next: "Something that runs as the ssh user (or root) on this host wrote to breachkit's kept executable: it was not run, and a fresh copy was verified and used. Preserve the set-aside file (copy it off the host and hash it), then look for what wrote it (the user's logins and processes at that file's change time).",
-            source: "fleet",
-            falsePositive: null,
-            host: h.name,
-          },
-        ]
-      : [],
-  );
 }
 
 export async function runFleet(run: FleetRun): Promise<FleetOutput> {

@@ -74,3 +74,55 @@ export function mergeFleetFindings(hosts: readonly FleetHostData[]): FleetFindin
   // sortFindings keeps the fields it is given (it only orders).
   return sortFindings(all) as FleetFinding[];
 }
+
+/** What fleet recorded of a host's --keep-exe copy (case.json's host: name, user, keep). */
+export interface KeptCopyHost {
+  name: string;
+  user?: string | null | undefined;
+  keep?:
+    | {
+        found: string;
+        foundSha256: string | null;
+        setAside: string | null;
+      }
+    | null
+    | undefined;
+}
+
+/**
+ * fleet.kept-exe-altered: the copy --keep-exe kept on a host no longer has the executable's
+ * SHA-256. Whoever runs as the ssh user there (or as root) changed breachkit's own executable:
+ * not run, set aside on the host, replaced with a fresh verified copy. From the hosts' records
+ * (fleet's own, or case.json's when a report reads a case).
+ */
+export function keptAltered(hosts: readonly KeptCopyHost[], exeSha256: string): FleetFinding[] {
+  return hosts.flatMap((h) =>
+    h?.keep?.found === "altered"
+      ? [
+          {
+            rule: "fleet.kept-exe-altered",
+            severity: "high" as const,
+            confidence: "high" as const,
+            title: `the breachkit executable kept on ${h.name} (--keep-exe) was altered since it was stored: SHA-256 ${(h.keep.foundSha256 ?? "(none reported)").slice(0, 16)}…, not ${exeSha256.slice(0, 16)}…`,
+            where: "host",
+            containerId: null,
+            evidence: [
+              {
+                ...(h.keep.foundSha256 ? { sha256: h.keep.foundSha256 } : {}),
+                path: h.keep.setAside ?? `~/.cache/breachkit/exe/${exeSha256}`,
+                facts: {
+                  expectedSha256: exeSha256,
+                  user: h.user ?? "(ssh's default)",
+                  setAside: h.keep.setAside ?? "(not moved)",
+                },
+              },
+            ],
+            next: "Something that runs as the ssh user (or root) on this host wrote to breachkit's kept executable: it was not run, and a fresh copy was verified and used. Preserve the set-aside file (copy it off the host and hash it), then look for what wrote it (the user's logins and processes at that file's change time).",
+            source: "fleet",
+            falsePositive: null,
+            host: h.name,
+          },
+        ]
+      : [],
+  );
+}

@@ -13,7 +13,7 @@ import type {
   ReportFinding,
   TrafficPoint,
 } from "../../model/report-model.js";
-import { sameExecutableRule } from "../fleet/merge.js";
+import { keptAltered, sameExecutableRule } from "../fleet/merge.js";
 import { isCompromiseSign, isMisconfiguration, verdictOf } from "../verdict.js";
 import type { BundleInput, ContainReport, FleetCaseInput, WatchInput } from "./input.js";
 import { isoOrNull } from "./log-time.js";
@@ -249,7 +249,7 @@ export function buildIncident(
     ...f,
     where: placeOf(byName.get(f.bundle), f.where),
   });
-  const fleetRule = opts.fleet ? fleetFindings(bundles) : [];
+  const fleetRule = opts.fleet ? fleetFindings(bundles, opts.fleet) : [];
   const findings = sortReportFindings([...rawFindings.map(qualify), ...fleetRule]);
   const audit = mergeFindings(bundles, "audit").map(qualify);
   // The fleet rule's findings are about the fleet, not a place: the verdict and what ran are
@@ -509,9 +509,11 @@ function sortReportFindings(list: ReportFinding[]): ReportFinding[] {
 
 /**
  * The fleet rule (fleet.same-exe), computed again here from the verified bundles only (never
- * taken from the case's findings.json, which is not sealed).
+ * taken from the case's findings.json, which is not sealed); and fleet.kept-exe-altered, from
+ * the hosts' --keep-exe records in case.json (no bundle holds them: an altered kept copy is
+ * not run), its evidence saying where it comes from.
  */
-function fleetFindings(bundles: readonly BundleInput[]): ReportFinding[] {
+function fleetFindings(bundles: readonly BundleInput[], fleet: FleetCaseInput): ReportFinding[] {
   const hosts = bundles
     .filter((b) => b.fleetHost !== undefined && b.verification.verified)
     .map((b) => ({
@@ -519,7 +521,20 @@ function fleetFindings(bundles: readonly BundleInput[]): ReportFinding[] {
       findings: b.findings.filter((f) => f.kind === "incident").flatMap((f) => f.findings),
       snapshot: b.snapshot,
     }));
-  return sameExecutableRule(hosts).map(({ host: _host, ...f }) => ({ ...f, bundle: "fleet" }));
+  const kept =
+    fleet.exeSha256 === null
+      ? []
+      : keptAltered(fleet.hosts, fleet.exeSha256).map((f) => ({
+          ...f,
+          evidence: f.evidence.map((e) => ({
+            ...e,
+            facts: { ...e.facts, recordedIn: "the case's case.json (fleet's record; not sealed)" },
+          })),
+        }));
+  return [...sameExecutableRule(hosts), ...kept].map(({ host: _host, ...f }) => ({
+    ...f,
+    bundle: "fleet",
+  }));
 }
 
 function fleetSection(

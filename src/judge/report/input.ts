@@ -122,12 +122,17 @@ export interface WatchInput {
 export interface FleetCaseInput {
   case: string;
   command: string;
+  /** The executable's SHA-256 fleet computed (null in a case that does not record it). */
+  exeSha256: string | null;
   hosts: {
     name: string;
     state: string;
     reason: string | null;
     /** The bundle's directory name, when the host has one (loaded as a BundleInput). */
     bundle: string | null;
+    /** The ssh user, and what --keep-exe found on the host (null: not recorded). */
+    user: string | null;
+    keep: { found: string; foundSha256: string | null; setAside: string | null } | null;
   }[];
   /** What in the case could not be read or used, in words. */
   gaps: string[];
