@@ -63,6 +63,8 @@ const EXE = join(REPO, "dist", "breachkit-linux-x64");
 const CLI = join(REPO, "dist", "cli", "bin.cjs");
 const MAIN = join(REPO, "dist", "cli", "main.cjs");
 const work = mkdtempSync(join(tmpdir(), "bk-fleet-it-"));
+/** ktmpfs's TMPDIR: on another file system (tmpfs) than its HOME, so the kept file is copied. */
+const shmTmp = mkdtempSync("/dev/shm/bk-fleet-it-");
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const HOSTILE = "\u001b[31m<img src=x onerror=alert(1)>\nkthread";
 
@@ -231,9 +233,16 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hangSocket!.listen(sock, r));
   const noDocker = { DOCKER_HOST: "unix:///nonexistent-breachkit-fleet-test.sock" };
-  const keepNames = ["k1", "kalt", "klink", "kowner", "kmode", "kdir"] as const;
+  const keepNames = ["k1", "kalt", "klink", "kowner", "kmode", "kdir", "ktmpfs"] as const;
   const keepStarted = await Promise.all(
-    keepNames.map((name) => startSshd({ name, root: work, userKeyPub: pub, setEnv: noDocker })),
+    keepNames.map((name) =>
+      startSshd({
+        name,
+        root: work,
+        userKeyPub: pub,
+        setEnv: name === "ktmpfs" ? { ...noDocker, TMPDIR: shmTmp } : noDocker,
+      }),
+    ),
   );
   keepNames.forEach((name, i) => {
     keepServers[name] = keepStarted[i]!;
@@ -333,7 +342,7 @@ beforeAll(async () => {
   const invK2 = join(work, "keep2.ini");
   writeFileSync(
     invK2,
-    `${line("k1", keepServers.k1!.port)}\n${line("kalt", keepServers.kalt!.port)}\n`,
+    ["k1", "kalt", "ktmpfs"].map((n) => `${line(n, keepServers[n]!.port)}\n`).join(""),
   );
   const invC = join(work, "stopped.txt");
   writeFileSync(invC, `root@127.0.0.1:${stopped!.port}\n`);
@@ -368,6 +377,7 @@ afterAll(async () => {
   await new Promise<void>((r) => (hangSocket ? hangSocket.close(() => r()) : r()));
   await Promise.all(servers.map((s) => s.stop()));
   rmSync(work, { recursive: true, force: true });
+  rmSync(shmTmp, { recursive: true, force: true });
 });
 
 describe("breachkit fleet over OpenSSH", () => {
@@ -558,6 +568,23 @@ describe("breachkit fleet over OpenSSH", () => {
     const f = join(keptDir(keepServers.k1!), k2.exeSha256);
     expect(statSync(f).mode & 0o7777).toBe(0o700);
     expect(sha256File(f)).toBe(k2.exeSha256);
+    // The run's hard link to the kept file went with its temporary directory.
+    expect(statSync(f).nlink).toBe(1);
+    expect(readdirSync(keepServers.k1!.tmp)).toEqual([]);
+  });
+
+  it("--keep-exe: a TMPDIR on another file system gets a copy of the kept file (no link), run and removed", () => {
+    const h = k2.hosts.find((x) => x.name === "ktmpfs")!;
+    expect([h.state, h.copy, h.keep?.found, h.remoteSha256]).toEqual([
+      "ok",
+      "kept",
+      "ok",
+      k2.exeSha256,
+    ]);
+    expect(h.bundle).toMatchObject({ intact: true, seal: "ok" });
+    const f = join(keptDir(keepServers.ktmpfs!), k2.exeSha256);
+    expect([statSync(f).nlink, sha256File(f)]).toEqual([1, k2.exeSha256]);
+    expect(readdirSync(shmTmp)).toEqual([]);
   });
 
   it("--keep-exe: a kept copy altered between runs is not run, set aside, replaced and reported", () => {

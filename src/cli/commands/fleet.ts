@@ -95,9 +95,10 @@ the end; with --keep-exe also ~/.cache/breachkit/exe/ (below).
 
 --keep-exe (opt-in): the executable's copy is kept on each host, in the ssh user's
 ~/.cache/breachkit/exe/<SHA-256> (directories and file mode 0700, owned by that user), so
-that later runs do not send 124 MiB again. Every run copies the kept file into its private
-temporary directory, hashes THAT copy on the host against the SHA-256 computed here in this
-run, and runs it only when they are equal (check and run in one round trip). A kept file of
+that later runs do not send 124 MiB again. Every run links the kept file into its private
+temporary directory (a hard link; a copy when that is on another file system), hashes it
+there on the host against the SHA-256 computed here in this run, and runs it by that name
+only when they are equal (check and run in one round trip). A kept file of
 another owner or mode, a symbolic link, or directories not 0700 are refused: a fresh copy is
 sent. A kept copy whose hash differs is not run: it is moved aside on the host (kept as
 evidence, not deleted), a fresh copy is sent, and the host's record (keep.found "altered")
