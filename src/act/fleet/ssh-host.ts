@@ -402,10 +402,10 @@ function runFetchScript(prefix: string, command: string, args: readonly string[]
 
 /**
  * --keep-exe's prefix: the kept-copy check, in the same round trip as the run. A private
- * directory; the kept file's owner, mode and type checked; linked (or copied) there, hashed there and
- * compared with E on the host; equal: RUNNING (and the run follows); not: exit 10 with what
- * was found ("keep: none|refused …|sha256 H|altered|aside …"), the directory left for the
- * fresh copy. The hash is reported, and checked here again.
+ * directory; the kept file's owner, mode and type checked; linked (or copied) there, hashed
+ * there and compared with E on the host; equal: RUNNING (and the run follows); not: exit 10
+ * with what was found ("keep: none|refused …|sha256 H|altered|aside …"), the directory left
+ * for the fresh copy. The hash is reported, and checked here again.
  */
 function checkPrefix(keep: string): string {
   return [
